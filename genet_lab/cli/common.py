@@ -1,0 +1,53 @@
+"""Helpers shared by the subcommand modules (no torch)."""
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+
+from ..config import NetworkConfig, get_preset
+from ..errors import UsageError
+from ..genome import Genome
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def add_input_overrides(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--in-channels", type=positive_int, help="input channels (default: the preset's)")
+    p.add_argument("--image-size", type=positive_int, help="input height and width in pixels (default: the preset's)")
+    p.add_argument("--classes", type=positive_int, help="number of classes (default: the preset's)")
+
+
+def network_config(args, genome: Genome | None = None) -> NetworkConfig:
+    config = get_preset(args.preset).with_input(
+        getattr(args, "in_channels", None), getattr(args, "image_size", None), getattr(args, "classes", None)
+    )
+    return config
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename: no partial file."""
+    path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"output {path} is a directory; give a file name")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"output folder {parent} does not exist")
+    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

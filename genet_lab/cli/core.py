@@ -1,0 +1,134 @@
+"""``decode``, ``show`` and ``space``: inspecting genomes without training."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..config import get_preset, list_presets
+from ..errors import UsageError
+from ..genome import NAMED, parse_stages, resolve
+from ..graph import decode_json, structure_hash, structure_key
+from .common import add_input_overrides, atomic_write, network_config
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("decode", help="decode genomes into stage graphs (one JSON object a line)")
+    p.add_argument("genomes", nargs="+", metavar="GENOME",
+                   help="paper notation ('1-01 0-01-100 0-11-101-0001'), a name, bits with --stages, or - for stdin")
+    p.add_argument("--stages", help="stage sizes for plain bit strings, e.g. 3,4,5")
+    p.add_argument("--json", action="store_true", help="JSON output (the only format; kept for symmetry)")
+    p.set_defaults(func=cmd_decode)
+
+    p = sub.add_parser("show", help="draw a genome's stages and count its parameters and multiply-adds")
+    p.add_argument("genome", metavar="GENOME",
+                   help=f"paper notation, a name ({', '.join(NAMED)}), or bits with --stages")
+    p.add_argument("--stages", help="stage sizes for plain bit strings or named genomes, e.g. 3,4,5")
+    p.add_argument("--preset", default="paper-cifar10", help=f"network preset: {', '.join(list_presets())}")
+    add_input_overrides(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--format", choices=("svg", "png", "dot"), help="render the stages with graphviz")
+    p.add_argument("--output", "-o", help="file for --format (default: stdout for dot)")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("space", help="count bit strings and distinct structures of a search space")
+    p.add_argument("--stages", default="3,4,5", help="stage sizes, e.g. 3,4,5 (each K <= 7)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_space)
+
+
+def _read_genomes(items: list[str], stages: str | None):
+    for item in items:
+        if item == "-":
+            for n, line in enumerate(sys.stdin, 1):
+                if line.strip() and not line.lstrip().startswith("#"):
+                    try:
+                        yield resolve(line, stages)
+                    except ValueError as exc:
+                        raise UsageError(f"stdin line {n}: {exc}") from None
+        else:
+            yield resolve(item, stages)
+
+
+def cmd_decode(args) -> int:
+    stages = parse_stages(args.stages) if args.stages else None
+    for genome in _read_genomes(args.genomes, stages):
+        print(json.dumps(decode_json(genome)), flush=True)
+    return 0
+
+
+def cmd_show(args) -> int:
+    from ..complexity import complexity
+    from ..draw import genome_text, render
+
+    stages = parse_stages(args.stages) if args.stages else None
+    genome = resolve(args.genome, stages)
+    config = network_config(args, genome)
+    cx = complexity(genome, config)
+    if args.format:
+        data = render(genome, args.format, title=genome.notation())
+        if args.output:
+            atomic_write(Path(args.output), data)
+        elif args.format == "dot":
+            sys.stdout.write(data.decode())
+            return 0
+        else:
+            raise UsageError(f"--format {args.format} needs --output FILE")
+    elif args.output:
+        raise UsageError("--output needs --format svg, png or dot")
+    if args.json:
+        out = {
+            "genome": genome.notation(),
+            "stages": list(genome.stages),
+            "bits": genome.bitstring(),
+            "preset": config.name,
+            "input": [config.in_channels, config.image_size, config.image_size],
+            "num_classes": config.num_classes,
+            **cx.to_dict(),
+            "structure_key": structure_key(genome),
+            "structure_hash": structure_hash(genome),
+            "graph": decode_json(genome)["stages"],
+        }
+        if args.output:
+            out["output"] = str(args.output)
+        print(json.dumps(out))
+        return 0
+    print(f"genome     {genome.notation()}")
+    print(f"stages     {','.join(map(str, genome.stages))}  (L = {genome.length} bits: {genome.bitstring()})")
+    print(f"structure  {structure_hash(genome)}")
+    print(f"preset     {config.name}: {config.in_channels}x{config.image_size}x{config.image_size} input, "
+          f"{config.num_classes} classes, widths {','.join(map(str, config.stage_widths(genome.num_stages)))}")
+    print()
+    print(genome_text(genome))
+    print()
+    print(f"params     {cx.params:,}")
+    print(f"mult-adds  {_human(cx.macs)} per image")
+    print(f"convs      {' + '.join(map(str, cx.convs))} in the stages (depths {', '.join(map(str, cx.stage_depths))})")
+    print(f"depth      {cx.depth} convolutions on the longest path, {cx.layers} layers with the head")
+    if args.output:
+        print(f"wrote      {args.output}")
+    return 0
+
+
+def _human(n: int) -> str:
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.2f}{unit} ({n:,})"
+    return str(n)
+
+
+def cmd_space(args) -> int:
+    from ..space import count_space
+
+    stages = parse_stages(args.stages)
+    result = count_space(stages)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"{'stage':>5} {'K':>3} {'bits':>5} {'bit strings':>14} {'distinct':>12}")
+    for s, row in enumerate(result["stages"], 1):
+        print(f"{s:>5} {row['K']:>3} {row['bits']:>5} {row['strings']:>14,} {row['distinct']:>12,}")
+    print(f"{'all':>5} {'':>3} {sum(r['bits'] for r in result['stages']):>5} "
+          f"{result['strings']:>14,} {result['distinct']:>12,}")
+    return 0
