@@ -8,6 +8,7 @@ green (output), dropped nodes grey and dashed. No torch here.
 from __future__ import annotations
 
 import shutil
+import textwrap
 
 import networkx as nx
 
@@ -38,9 +39,14 @@ def stage_layers(stage: StageGraph) -> list[list[int]]:
 
 def stage_text(stage: StageGraph, index: int = 0, width: int | None = None) -> list[str]:
     """Lines drawing one stage (index is 0-based, printed 1-based)."""
-    head = f"Stage {index + 1}  K={stage.k}  {stage_notation(stage.k, stage.bits)}"
-    head += f"  ({stage.num_convs} conv{'s' if stage.num_convs != 1 else ''}, depth {stage.depth})"
-    lines = [head]
+    notation = stage_notation(stage.k, stage.bits)
+    figures = f"({stage.num_convs} conv{'s' if stage.num_convs != 1 else ''}, depth {stage.depth})"
+    head = f"Stage {index + 1}  K={stage.k}  {notation}  {figures}"
+    if width and len(head) > width:
+        lines = [f"Stage {index + 1}  K={stage.k}  {figures}"]
+        lines += textwrap.wrap(notation, width, initial_indent="  ", subsequent_indent="  ", break_on_hyphens=True)
+    else:
+        lines = [head]
     if stage.is_single_conv:
         lines.append("  all bits zero: a single convolution  [in] -> pool")
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from pathlib import Path
 
 from ..config import get_preset, list_presets
@@ -94,8 +95,10 @@ def cmd_show(args) -> int:
             out["output"] = str(args.output)
         print(json.dumps(out))
         return 0
-    print(f"genome     {genome.notation()}")
-    print(f"stages     {','.join(map(str, genome.stages))}  (L = {genome.length} bits: {genome.bitstring()})")
+    for line in textwrap.wrap(genome.notation(), 80, initial_indent="genome     ", subsequent_indent=" " * 11):
+        print(line)
+    bits = f": {genome.bitstring()}" if genome.length <= 40 else ""
+    print(f"stages     {','.join(map(str, genome.stages))}  (L = {genome.length} bits{bits})")
     print(f"structure  {structure_hash(genome)}")
     print(f"preset     {config.name}: {config.in_channels}x{config.image_size}x{config.image_size} input, "
           f"{config.num_classes} classes, widths {','.join(map(str, config.stage_widths(genome.num_stages)))}")
