@@ -1,0 +1,13 @@
+"""Jupyter widgets for genet-lab (ipywidgets): edit, train, seed and watch.
+
+* :class:`GenomeEditor` edits a genome bit by bit and redraws its stages;
+* :class:`TrainPanel` trains the editor's genome and tabulates the results;
+* :class:`PopulationSeeder` makes an initial population and previews it;
+* :class:`EvolutionMonitor` follows a run directory (Table 1, Figure 3).
+
+Importing this package imports no torch; only training does, when asked.
+"""
+from .editor import GenomeEditor
+from .seeder import PopulationSeeder, seed_population
+
+__all__ = ["GenomeEditor", "PopulationSeeder", "seed_population"]

@@ -1,0 +1,78 @@
+"""Shared drawing helpers for the widgets: stage SVGs, HTML tables, PNG plots.
+
+Graphviz runs through :mod:`genet_lab.draw`; when ``dot`` is missing a stage is
+shown as the core's text drawing in a ``<pre>`` block. Plots are drawn with
+matplotlib's object API (no pyplot state) into PNG bytes for an
+``ipywidgets.Image``, which a background thread may update safely. No torch.
+"""
+from __future__ import annotations
+
+import html
+import io
+from functools import lru_cache
+from typing import Iterable, Sequence
+
+from ..draw import have_dot, stage_text, to_dot
+from ..genome import Genome
+from ..graph import decode_stage
+
+
+def stage_dot(k: int, bits: Sequence[int], index: int) -> str:
+    """Graphviz source of one stage, labelled with its place (0-based ``index``) in the genome."""
+    source = to_dot(Genome((k,), tuple(bits)))
+    return source.replace('label="Stage 1: ', f'label="Stage {index + 1}: ', 1)
+
+
+@lru_cache(maxsize=512)
+def stage_svg(k: int, bits: tuple[int, ...], index: int) -> str:
+    """SVG text of one stage drawn by graphviz (cached: ``dot`` is a subprocess)."""
+    import graphviz
+
+    svg = graphviz.Source(stage_dot(k, bits, index)).pipe(format="svg").decode()
+    start = svg.find("<svg")  # drop the XML prolog and doctype, keep an inline element
+    return svg[start:] if start >= 0 else svg
+
+
+def stage_html(k: int, bits: Sequence[int], index: int, use_dot: bool | None = None) -> str:
+    """One stage as inline HTML: graphviz SVG, or the text drawing without ``dot``."""
+    if use_dot is None:
+        use_dot = have_dot()
+    if use_dot:
+        return stage_svg(k, tuple(bits), index)
+    lines = stage_text(decode_stage(k, bits), index)
+    return "<pre style='margin:0'>" + html.escape("\n".join(lines)) + "</pre>"
+
+
+def html_table(rows: Iterable[dict], columns: Sequence[str], headers: Sequence[str] | None = None,
+               formats: dict | None = None) -> str:
+    """A plain HTML table of dict rows (missing values shown as '-')."""
+    formats = formats or {}
+    headers = headers or columns
+    head = "".join(f"<th style='text-align:left;padding:2px 8px'>{html.escape(h)}</th>" for h in headers)
+    body = []
+    for row in rows:
+        cells = []
+        for c in columns:
+            v = row.get(c)
+            text = "-" if v is None else (formats[c](v) if c in formats else str(v))
+            cells.append(f"<td style='padding:2px 8px;font-family:monospace'>{html.escape(text)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def figure_png(fig) -> bytes:
+    """PNG bytes of a matplotlib Figure made with ``matplotlib.figure.Figure``."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def new_figure(width: float = 6.0, height: float = 3.2):
+    """A pyplot-free Figure (safe to draw from a worker thread)."""
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height))
+
+
+def percent(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.2f}"
