@@ -1,0 +1,179 @@
+"""Fitness functions: what "evaluating an individual" means (section 3.2.4).
+
+Three kinds, chosen by name with :func:`make_fitness`:
+
+* ``train`` (default): train the network from scratch with
+  :func:`genet_lab.train.train_genome` and return its validation accuracy in
+  percent, the paper's fitness.
+* ``proxy``: the training-free NASWOT score of Mellor, Turner, Storkey and
+  Crowley, "Neural Architecture Search without Training", ICML 2021: the
+  log-determinant of the kernel K_H = c c^T + (1 - c)(1 - c)^T of the binary
+  ReLU activation codes c of a minibatch, at initialisation. Seconds instead
+  of minutes, deterministic for a seed; it is not an accuracy and is labelled
+  so wherever it is shown.
+* ``toy``: a pure-Python function of the bits (a test aid, never a result):
+  closeness to a fixed target genome plus a small seeded wobble.
+
+Each evaluation gets its own seed from the engine, so a re-evaluated
+individual gets a fresh training run (the paper's rule) yet a run can be
+replayed exactly. torch is imported only inside ``train`` and ``proxy``.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from ..config import NetworkConfig, get_preset
+from ..genome import Genome, chain, paper_best
+
+FITNESS_KINDS = ("train", "proxy", "toy")
+UNITS = {"train": "val. accuracy %", "proxy": "NASWOT score (no training)", "toy": "toy score (test aid)"}
+
+
+@dataclass
+class Evaluation:
+    """One evaluation of one individual."""
+
+    accuracy: float
+    """The fitness value of this occurrence (0 for a failed training)."""
+    loss: float | None
+    seconds: float
+    device: str
+    failed: bool = False
+    error: str | None = None
+
+
+class ToyFitness:
+    """Test aid: 50 + 40 x (fraction of bits equal to a target) + a wobble in [-0.5, 0.5).
+
+    The target is the paper's best genome for stages (3,4,5), the chain
+    otherwise. Deterministic in (genome, seed); no torch, microseconds.
+    """
+
+    name, unit = "toy", UNITS["toy"]
+
+    def __init__(self, stages, preset: str = "paper-cifar10"):
+        stages = tuple(stages)
+        self.target = paper_best() if stages == (3, 4, 5) else chain(stages)
+        self.net_config: NetworkConfig = get_preset(preset)
+
+    def evaluate(self, genome: Genome, seed: int, progress=None, should_stop=None) -> Evaluation:
+        same = sum(a == b for a, b in zip(genome.bits, self.target.bits))
+        wobble = ((int(seed) * 2654435761) % 1000) / 1000.0 - 0.5
+        return Evaluation(50.0 + 40.0 * same / genome.length + wobble, None, 0.0, "cpu")
+
+
+def _images(data, n: int, seed: int):
+    import torch
+
+    g = torch.Generator().manual_seed(int(seed))
+    idx = torch.randperm(len(data.train_x), generator=g)[:n]
+    x = data.train_x[idx]
+    x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+    if data.mean:
+        mean = torch.tensor(data.mean).view(1, -1, 1, 1)
+        std = torch.tensor(data.std).view(1, -1, 1, 1).clamp_min(1e-6)
+        x = (x - mean) / std
+    return x
+
+
+def naswot_score(model, x) -> float:
+    """NASWOT (Mellor et al., ICML 2021): log|K_H| over the ReLU codes of batch ``x``.
+
+    K_H[i, j] counts the ReLU units on which images i and j agree (both active
+    or both inactive), summed over every ``nn.ReLU`` of ``model``.
+    """
+    import torch
+    from torch import nn
+
+    n = x.shape[0]
+    k = torch.zeros(n, n, dtype=torch.float64)
+
+    def hook(_module, _inp, out):
+        c = (out.detach() > 0).flatten(1).to(torch.float64)
+        k.add_(c @ c.T + (1.0 - c) @ (1.0 - c).T)
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.ReLU)]
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    sign, logdet = torch.linalg.slogdet(k)
+    return float(logdet) if sign > 0 else float("-inf")
+
+
+class ProxyFitness:
+    """NASWOT score of the freshly initialised network on a seeded minibatch."""
+
+    name, unit = "proxy", UNITS["proxy"]
+
+    def __init__(self, dataset: str = "digits", data_dir=None, preset: str = "paper-cifar10", batch: int = 64,
+                 data_seed: int = 0):
+        from ..data import load_dataset
+
+        self.data = load_dataset(dataset, data_dir, seed=data_seed, with_test=False)
+        self.batch = min(int(batch), len(self.data.train_x))
+        self.net_config = get_preset(preset).with_input(self.data.in_channels, self.data.image_size,
+                                                        self.data.num_classes)
+
+    def evaluate(self, genome: Genome, seed: int, progress=None, should_stop=None) -> Evaluation:
+        import torch
+
+        from ..network import build_network
+
+        start = time.perf_counter()
+        torch.manual_seed(int(seed))
+        model = build_network(genome, self.net_config)
+        model.train()  # batch statistics, as in the NASWOT reference code
+        score = naswot_score(model, _images(self.data, self.batch, seed))
+        failed = score == float("-inf")
+        return Evaluation(0.0 if failed else score, None, time.perf_counter() - start, "cpu", failed,
+                          "singular activation kernel" if failed else None)
+
+
+class TrainFitness:
+    """Validation accuracy (%) after training from scratch (the paper's fitness)."""
+
+    name, unit = "train", UNITS["train"]
+
+    def __init__(self, dataset: str = "digits", data_dir=None, preset: str = "paper-cifar10",
+                 train_size: int | None = None, val_size: int | None = None, data_seed: int = 0,
+                 train_overrides: dict | None = None):
+        from ..data import load_dataset
+        from ..train import default_train_config
+
+        self.dataset = dataset
+        self.data = load_dataset(dataset, data_dir, seed=data_seed, train_size=train_size, val_size=val_size,
+                                 with_test=False)
+        self.net_config = get_preset(preset).with_input(self.data.in_channels, self.data.image_size,
+                                                        self.data.num_classes)
+        self.train_overrides = dict(train_overrides or {})
+        self.base_config = default_train_config(self.data.name, **self.train_overrides)
+
+    def evaluate(self, genome: Genome, seed: int, progress: Callable | None = None,
+                 should_stop: Callable | None = None) -> Evaluation:
+        from dataclasses import replace
+
+        from ..train import train_genome
+
+        cfg = replace(self.base_config, seed=int(seed))
+        res = train_genome(genome, self.net_config, self.data, cfg, progress=progress, should_stop=should_stop)
+        acc = 0.0 if res.failed else 100.0 * float(res.val_accuracy)
+        return Evaluation(acc, res.final_loss if res.final_loss == res.final_loss else None, res.seconds,
+                          res.device, res.failed, res.error)
+
+
+def make_fitness(config) -> "ToyFitness | ProxyFitness | TrainFitness":
+    """The fitness named by ``config.fitness`` (a :class:`~genet_lab.evolution.engine.SearchConfig`)."""
+    if config.fitness == "toy":
+        return ToyFitness(config.stages, config.preset)
+    if config.fitness == "proxy":
+        return ProxyFitness(config.dataset, config.data_dir, config.preset, data_seed=config.seed)
+    if config.fitness == "train":
+        overrides = {"epochs": config.epochs, **dict(config.train)}
+        return TrainFitness(config.dataset, config.data_dir, config.preset, config.train_size, config.val_size,
+                            data_seed=config.seed, train_overrides=overrides)
+    raise ValueError(f"unknown fitness {config.fitness!r}; known: {', '.join(FITNESS_KINDS)}")

@@ -1,0 +1,413 @@
+"""The run store: one directory per run, holding a SQLite database in WAL mode.
+
+Everything a run needs to be resumed, reported or watched lives here: the
+search config, the seed, the RNG state after each generation was bred, every
+individual with its parents and the operation that made it, every evaluation
+with its state machine (pending -> running -> done | failed), complexity
+figures, per-generation statistics (Table 1's columns) and the event log.
+
+Writes go through :meth:`RunStore.transaction` (commit on success, rollback on
+error); one writer per directory is enforced with an ``flock`` on
+``run.lock``; readers (the TUI, a notebook, ``genet-lab report``) open the
+store with ``readonly=True`` and may poll while a run is being written.
+Knows sqlite3 and JSON only: no torch, no numpy.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import sqlite3
+import time
+from pathlib import Path
+from typing import Iterator
+
+from ..errors import UsageError
+from . import events as ev
+
+SCHEMA_VERSION = 1
+DB_NAME = "run.sqlite"
+LOCK_NAME = "run.lock"
+OPS = ("init", "selection", "crossover", "mutation", "random")
+STATES = ("pending", "running", "done", "failed")
+
+_SCHEMA = f"""
+CREATE TABLE schema_version (version INTEGER NOT NULL);
+CREATE TABLE run (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    kind TEXT NOT NULL CHECK (kind IN ('ga', 'random')),
+    seed INTEGER NOT NULL,
+    config TEXT NOT NULL,
+    created REAL NOT NULL,
+    finished REAL,
+    state TEXT NOT NULL CHECK (state IN ('running', 'finished'))
+);
+CREATE TABLE generations (
+    gen INTEGER PRIMARY KEY CHECK (gen >= 0),
+    rng_state TEXT NOT NULL,
+    started REAL NOT NULL,
+    finished REAL,
+    max REAL, min REAL, mean REAL, median REAL, std REAL,
+    best TEXT, best_index INTEGER,
+    evaluations INTEGER, reused INTEGER
+);
+CREATE TABLE individuals (
+    gen INTEGER NOT NULL REFERENCES generations(gen),
+    idx INTEGER NOT NULL CHECK (idx >= 0),
+    genome TEXT NOT NULL,
+    bits TEXT NOT NULL,
+    parents TEXT NOT NULL,
+    op TEXT NOT NULL CHECK (op IN ({", ".join(repr(o) for o in OPS)})),
+    changed INTEGER NOT NULL,
+    structure_key TEXT NOT NULL,
+    params INTEGER,
+    macs INTEGER,
+    fitness REAL,
+    PRIMARY KEY (gen, idx)
+);
+CREATE TABLE evaluations (
+    gen INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ({", ".join(repr(s) for s in STATES)})),
+    seed INTEGER NOT NULL,
+    accuracy REAL,
+    loss REAL,
+    seconds REAL,
+    device TEXT,
+    reused INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    started REAL,
+    finished REAL,
+    PRIMARY KEY (gen, idx),
+    FOREIGN KEY (gen, idx) REFERENCES individuals(gen, idx)
+);
+CREATE INDEX evaluations_state ON evaluations(state);
+CREATE INDEX individuals_bits ON individuals(bits);
+CREATE INDEX individuals_key ON individuals(structure_key);
+CREATE TABLE events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    type TEXT NOT NULL,
+    data TEXT NOT NULL,
+    time REAL NOT NULL
+);
+"""
+
+
+def db_path(path: str | Path) -> Path:
+    """The database file of a run directory (``path`` may also name the file)."""
+    path = Path(path)
+    return path if path.name == DB_NAME else path / DB_NAME
+
+
+def is_run_dir(path: str | Path) -> bool:
+    return db_path(path).is_file()
+
+
+class RunStore:
+    """A run directory. ``RunStore(path)`` opens an existing run for writing
+    (taking the directory's lock); ``readonly=True`` opens it for reading
+    only, without a lock, and may be used while another process writes.
+    :meth:`create` makes a new run.
+    """
+
+    def __init__(self, path: str | Path, readonly: bool = False, _create: bool = False):
+        self.db = db_path(path)
+        self.dir = self.db.parent
+        self.readonly = readonly
+        self._lock_fd: int | None = None
+        if not _create and not self.db.is_file():
+            raise UsageError(f"{self.dir} is not a genet-lab run directory (no {DB_NAME} in it)")
+        if not readonly:
+            self._lock()
+        try:
+            if readonly:
+                self.conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=30,
+                                            check_same_thread=False, isolation_level=None)
+            else:
+                self.conn = sqlite3.connect(self.db, timeout=30, check_same_thread=False, isolation_level=None)
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                # NORMAL in WAL mode survives a killed process; only power loss may drop the last commit.
+                self.conn.execute("PRAGMA synchronous=NORMAL")
+                self.conn.execute("PRAGMA foreign_keys=ON")
+            self.conn.row_factory = sqlite3.Row
+            if not _create:
+                self._check_schema()
+        except BaseException:
+            self.close()
+            raise
+
+    # -- lifecycle ---------------------------------------------------------------
+    @classmethod
+    def create(cls, path: str | Path, kind: str, seed: int, config: dict) -> "RunStore":
+        """Make a new run in directory ``path`` (created if missing; must not hold a run)."""
+        directory = Path(path)
+        if directory.name == DB_NAME:
+            directory = directory.parent
+        if directory.exists() and not directory.is_dir():
+            raise UsageError(f"run directory {directory} is a file")
+        if is_run_dir(directory):
+            raise UsageError(f"{directory} already holds a run; use --resume {directory} or another --run-dir")
+        directory.mkdir(parents=True, exist_ok=True)
+        store = cls(directory, _create=True)
+        try:
+            with store.transaction() as c:
+                for stmt in _SCHEMA.split(";"):
+                    if stmt.strip():
+                        c.execute(stmt)
+                c.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+                c.execute("INSERT INTO run (id, kind, seed, config, created, state) VALUES (1, ?, ?, ?, ?, 'running')",
+                          (kind, int(seed), json.dumps(config, sort_keys=True), time.time()))
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def _lock(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 64).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise UsageError(
+                f"run directory {self.dir} is being written by {holder}; "
+                "wait for it to finish or stop it (readers may open it read-only)"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()}".encode())
+        self._lock_fd = fd
+
+    def _check_schema(self) -> None:
+        try:
+            row = self.conn.execute("SELECT version FROM schema_version").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise UsageError(f"{self.db} is not a readable genet-lab run database ({exc})") from None
+        version = row[0] if row else None
+        if version != SCHEMA_VERSION:
+            raise UsageError(
+                f"{self.db} has run-store schema version {version}, this genet-lab reads version "
+                f"{SCHEMA_VERSION}; use the genet-lab release that wrote it"
+            )
+
+    def close(self) -> None:
+        conn = getattr(self, "conn", None)
+        if conn is not None:
+            conn.close()
+            self.conn = None
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def __enter__(self) -> "RunStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``with store.transaction() as c:`` commits on success, rolls back on any error."""
+        if self.readonly:
+            raise UsageError(f"run store {self.dir} was opened read-only")
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    # -- writing (the engine) --------------------------------------------------------
+    def _event(self, c: sqlite3.Connection, event) -> None:
+        data = ev.to_dict(event)
+        c.execute("INSERT INTO events (type, data, time) VALUES (?, ?, ?)",
+                  (data["type"], json.dumps(data), time.time()))
+
+    def add_event(self, event) -> None:
+        with self.transaction() as c:
+            self._event(c, event)
+
+    def add_generation(self, gen: int, rows: list[dict], rng_state: dict, event=None) -> None:
+        """Store generation ``gen``: its individuals, one pending evaluation each, and
+        the RNG state after breeding it, all in one transaction.
+
+        Each row: genome, bits, parents (list of indices in gen-1), op, changed,
+        structure_key, params, macs, seed.
+        """
+        now = time.time()
+        with self.transaction() as c:
+            c.execute("INSERT INTO generations (gen, rng_state, started) VALUES (?, ?, ?)",
+                      (gen, json.dumps(rng_state), now))
+            for i, r in enumerate(rows):
+                c.execute(
+                    "INSERT INTO individuals (gen, idx, genome, bits, parents, op, changed, structure_key, params, macs)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (gen, i, r["genome"], r["bits"], json.dumps(r["parents"]), r["op"], int(r["changed"]),
+                     r["structure_key"], r.get("params"), r.get("macs")))
+                c.execute("INSERT INTO evaluations (gen, idx, state, seed) VALUES (?, ?, 'pending', ?)",
+                          (gen, i, int(r["seed"])))
+            if event is not None:
+                self._event(c, event)
+
+    def start_evaluation(self, gen: int, idx: int) -> None:
+        with self.transaction() as c:
+            cur = c.execute("UPDATE evaluations SET state='running', started=?, attempts=attempts+1"
+                            " WHERE gen=? AND idx=? AND state='pending'", (time.time(), gen, idx))
+            if cur.rowcount != 1:
+                raise RuntimeError(f"evaluation {gen}:{idx} is not pending")
+
+    def finish_evaluation(self, gen: int, idx: int, *, accuracy: float, loss: float | None, seconds: float,
+                          device: str, failed: bool = False, reused: bool = False, error: str | None = None,
+                          event=None) -> None:
+        state = "failed" if failed else "done"
+        with self.transaction() as c:
+            cur = c.execute(
+                "UPDATE evaluations SET state=?, accuracy=?, loss=?, seconds=?, device=?, reused=?, error=?, finished=?"
+                " WHERE gen=? AND idx=? AND state IN ('pending', 'running')",
+                (state, float(accuracy), loss, float(seconds), device, int(reused), error, time.time(), gen, idx))
+            if cur.rowcount != 1:
+                raise RuntimeError(f"evaluation {gen}:{idx} is already finished")
+            if event is not None:
+                self._event(c, event)
+
+    def reset_running(self) -> int:
+        """Evaluations left running by a killed writer go back to pending; returns how many."""
+        with self.transaction() as c:
+            return c.execute("UPDATE evaluations SET state='pending', started=NULL WHERE state='running'").rowcount
+
+    def finish_generation(self, gen: int, fitness: list[float], stats: dict, event=None) -> None:
+        with self.transaction() as c:
+            for i, f in enumerate(fitness):
+                c.execute("UPDATE individuals SET fitness=? WHERE gen=? AND idx=?", (float(f), gen, i))
+            c.execute(
+                "UPDATE generations SET finished=?, max=?, min=?, mean=?, median=?, std=?, best=?, best_index=?,"
+                " evaluations=?, reused=? WHERE gen=?",
+                (time.time(), stats["max"], stats["min"], stats["mean"], stats["median"], stats["std"],
+                 stats["best"], stats["best_index"], stats["evaluations"], stats["reused"], gen))
+            if event is not None:
+                self._event(c, event)
+
+    def finish_run(self, event=None) -> None:
+        with self.transaction() as c:
+            c.execute("UPDATE run SET state='finished', finished=? WHERE id=1", (time.time(),))
+            if event is not None:
+                self._event(c, event)
+
+    def set_config(self, config: dict) -> None:
+        """Replace the stored config (used to extend T on resume)."""
+        with self.transaction() as c:
+            c.execute("UPDATE run SET config=?, state='running', finished=NULL WHERE id=1",
+                      (json.dumps(config, sort_keys=True),))
+
+    # -- reading (front ends) ----------------------------------------------------------
+    def _run_row(self) -> sqlite3.Row:
+        return self.conn.execute("SELECT * FROM run WHERE id=1").fetchone()
+
+    def config(self) -> dict:
+        """The search config as stored (see ``SearchConfig.to_dict``), plus ``kind`` and ``seed``."""
+        row = self._run_row()
+        return {**json.loads(row["config"]), "kind": row["kind"], "seed": row["seed"]}
+
+    def generations(self, finished_only: bool = True) -> list[dict]:
+        """Per-generation statistics of fitness (Table 1's columns), oldest first.
+
+        Each dict: gen, max, min, mean, median, std, best (notation), best_index,
+        evaluations (trainings run in that generation), reused, started, finished.
+        """
+        q = "SELECT gen, max, min, mean, median, std, best, best_index, evaluations, reused, started, finished FROM generations"
+        if finished_only:
+            q += " WHERE finished IS NOT NULL"
+        return [dict(r) for r in self.conn.execute(q + " ORDER BY gen")]
+
+    def rng_state(self, gen: int) -> dict:
+        row = self.conn.execute("SELECT rng_state FROM generations WHERE gen=?", (gen,)).fetchone()
+        if row is None:
+            raise KeyError(f"no generation {gen}")
+        return json.loads(row[0])
+
+    def individuals(self, gen: int | None = None) -> list[dict]:
+        """Individuals with their evaluation, by generation then index.
+
+        Each dict: gen, index, genome (notation), bits, parents (indices in
+        gen-1), op (init, selection, crossover, mutation, random), changed
+        (differs from its first parent), fitness (the value selection used: see
+        docs/evolution.md; None until the generation finishes), accuracy (this
+        occurrence's own evaluation), state, reused, seed, loss, seconds, device,
+        error, params, macs, structure_key.
+        """
+        q = ("SELECT i.gen, i.idx AS 'index', i.genome, i.bits, i.parents, i.op, i.changed, i.fitness,"
+             " i.structure_key, i.params, i.macs, e.state, e.accuracy, e.loss, e.seconds, e.device, e.reused,"
+             " e.error, e.seed FROM individuals i JOIN evaluations e ON e.gen=i.gen AND e.idx=i.idx")
+        args: tuple = ()
+        if gen is not None:
+            q += " WHERE i.gen=?"
+            args = (gen,)
+        out = []
+        for r in self.conn.execute(q + " ORDER BY i.gen, i.idx", args):
+            d = dict(r)
+            d["parents"] = json.loads(d["parents"])
+            d["changed"] = bool(d["changed"])
+            d["reused"] = bool(d["reused"])
+            out.append(d)
+        return out
+
+    def occurrences(self, gen: int, by: str = "bits") -> dict[str, list[float]]:
+        """Finished, trained (not reused) evaluations of generations <= gen, grouped by
+        ``bits`` or ``structure_key``, in (gen, index) order."""
+        if by not in ("bits", "structure_key"):
+            raise ValueError("group by bits or structure_key")
+        groups: dict[str, list[float]] = {}
+        q = (f"SELECT i.{by}, e.accuracy FROM individuals i JOIN evaluations e ON e.gen=i.gen AND e.idx=i.idx"
+             " WHERE i.gen<=? AND e.state IN ('done', 'failed') AND e.reused=0 ORDER BY i.gen, i.idx")
+        for key, acc in self.conn.execute(q, (gen,)):
+            groups.setdefault(key, []).append(acc)
+        return groups
+
+    def events_since(self, seq: int = 0, limit: int | None = None) -> list[tuple[int, object]]:
+        """Stored events with sequence number > ``seq``, as (seq, event dataclass)."""
+        q = "SELECT seq, data FROM events WHERE seq>? ORDER BY seq"
+        if limit is not None:
+            q += f" LIMIT {int(limit)}"
+        return [(s, ev.from_dict(json.loads(d))) for s, d in self.conn.execute(q, (seq,))]
+
+    def writer_alive(self) -> bool:
+        """Whether some process holds this run's write lock right now."""
+        if self._lock_fd is not None:
+            return True
+        lock = self.dir / LOCK_NAME
+        if not lock.exists():
+            return False
+        fd = os.open(lock, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)  # closing drops a lock we may have taken
+        return False
+
+    def status(self) -> dict:
+        """state ('running', 'finished' or 'stopped': unfinished with no writer), kind,
+        gen (latest generation stored), generations (T), population,
+        evaluations_done / evaluations_total (whole run: N x (T+1)), best, best_fitness."""
+        run = self._run_row()
+        cfg = json.loads(run["config"])
+        n, t = cfg.get("population"), cfg.get("generations")
+        done = self.conn.execute("SELECT COUNT(*) FROM evaluations WHERE state IN ('done', 'failed')").fetchone()[0]
+        last = self.conn.execute("SELECT MAX(gen) FROM generations").fetchone()[0]
+        best = self.conn.execute(
+            "SELECT genome, fitness FROM individuals WHERE fitness IS NOT NULL ORDER BY fitness DESC, gen, idx LIMIT 1"
+        ).fetchone()
+        state = run["state"]
+        if state == "running" and not self.writer_alive():
+            state = "stopped"
+        return {
+            "state": state, "kind": run["kind"], "gen": last, "generations": t, "population": n,
+            "evaluations_done": done, "evaluations_total": n * (t + 1) if n and t is not None else None,
+            "best": best["genome"] if best else None, "best_fitness": best["fitness"] if best else None,
+        }
