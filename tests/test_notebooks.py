@@ -1,0 +1,70 @@
+"""The teaching notebooks execute top to bottom under nbclient with the CI budget.
+
+Each notebook reads GENET_LAB_BUDGET; "ci" shrinks every training and search
+budget. The notebooks are committed without outputs; this test checks that,
+runs each one in a fresh python3 kernel (the .venv's own), and fails on the
+first cell that raises.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+NAMES = ["01_encoding"]
+
+
+def _read(name: str):
+    return nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_is_committed_without_outputs(name):
+    nb = _read(name)
+    nbformat.validate(nb)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code, f"{name} has no code cells"
+    assert all(not c.outputs and c.execution_count is None for c in code), f"{name} has outputs"
+    assert any("GENET_LAB_BUDGET" in c.source for c in code), f"{name} ignores the CI budget"
+
+
+def _execute(name: str, tmp_path: Path):
+    nb = _read(name)
+    env_before = os.environ.get("GENET_LAB_BUDGET")
+    os.environ["GENET_LAB_BUDGET"] = "ci"      # the kernel inherits this process's environment
+    try:
+        client = nbclient.NotebookClient(nb, timeout=240, kernel_name="python3",
+                                         resources={"metadata": {"path": str(tmp_path)}})
+        client.execute()
+    finally:
+        if env_before is None:
+            os.environ.pop("GENET_LAB_BUDGET", None)
+        else:
+            os.environ["GENET_LAB_BUDGET"] = env_before
+    return nb
+
+
+def _text(nb) -> str:
+    parts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.output_type == "stream":
+                parts.append(out.text)
+            elif "data" in out:
+                parts.append(out.data.get("text/plain", ""))
+    return "\n".join(parts)
+
+
+@pytest.mark.slow
+def test_01_encoding_executes(tmp_path):
+    nb = _execute("01_encoding", tmp_path)
+    text = _text(nb)
+    assert "524,288 strings, 56,172 distinct networks" in text
+    assert "dropped [2]" in text                       # Figure 1's B2
+    assert "same network: True" in text
+    assert any("image/svg+xml" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
