@@ -1,0 +1,255 @@
+"""``evolve``, ``random-search`` and ``report``: the genetic process from the command line."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from ..errors import UsageError
+from .common import positive_int
+
+# Defaults of the command (not of the library, which keeps the paper's N = 20, T = 50):
+# sized so `genet-lab evolve` on the embedded digits finishes within 5 minutes on 2 CPU
+# cores and still shows the population improving (docs/experiments.md has the timings).
+CLI_DEFAULTS = dict(population=10, generations=8, epochs=3, train_size=600)
+
+
+def _probability(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1], got {text!r}") from None
+    if not 0.0 <= v <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1], got {v}")
+    return v
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {v}")
+    return v
+
+
+def _add_common(p: argparse.ArgumentParser, ga: bool) -> None:
+    g = p.add_argument_group("evaluation")
+    g.add_argument("--dataset", help="data set (default digits, embedded)")
+    g.add_argument("--data-dir", help="local copy of the data set")
+    g.add_argument("--train-size", type=positive_int,
+                   help=f"training images per evaluation (default {CLI_DEFAULTS['train_size']} for digits, else the set's)")
+    g.add_argument("--val-size", type=positive_int, help="validation images (default: the data set's)")
+    g.add_argument("--epochs", type=positive_int, help=f"training epochs per evaluation (default {CLI_DEFAULTS['epochs']})")
+    g.add_argument("--batch-size", type=positive_int, help="training batch size (default: the trainer's)")
+    g.add_argument("--lr", type=float, help="peak learning rate (default: the trainer's)")
+    g.add_argument("--device", help="training device: auto, cpu, cuda, cuda:1, mps (default auto)")
+    g.add_argument("--fitness", choices=("train", "proxy", "toy"),
+                   help="train (default), proxy: NASWOT score without training, toy: test aid")
+    g.add_argument("--preset", help="network preset (default paper-cifar10)")
+    g.add_argument("--reuse-structures", action="store_true", default=None,
+                   help="reuse the fitness of an already evaluated identical structure instead of training")
+    s = p.add_argument_group("search")
+    s.add_argument("--population", "-N", type=positive_int,
+                   help=f"N, individuals per generation (default {CLI_DEFAULTS['population']}; paper 20)")
+    s.add_argument("--generations", "-T", type=_nonneg_int,
+                   help=f"T, generations after the initial one (default {CLI_DEFAULTS['generations']}; paper 50)"
+                   + ("" if ga else "; budget N x (T+1)"))
+    s.add_argument("--stages", help="stage sizes K_1,...,K_S (default 3,4,5)")
+    s.add_argument("--seed", type=int, help="run seed (default 0)")
+    if ga:
+        s.add_argument("--init", help="random (default), zeros, a genome name (wrn, chain, residual, dense, "
+                       "paper-best: copies with --init-flips bits flipped) or a file of genomes")
+        s.add_argument("--init-flips", type=_nonneg_int, help="bits flipped in each copy of a named --init (default 2)")
+        s.add_argument("--pm", type=_probability, help="p_M, mutation probability per individual (default 0.8)")
+        s.add_argument("--qm", type=_probability, help="q_M, flip probability per bit (default 0.05)")
+        s.add_argument("--pc", type=_probability, help="p_C, crossover probability per pair (default 0.2)")
+        s.add_argument("--qc", type=_probability, help="q_C, exchange probability per stage (default 0.2)")
+    o = p.add_argument_group("output")
+    o.add_argument("--run-dir", help="directory for the run (default runs/<kind>-<time>)")
+    o.add_argument("--resume", metavar="DIR", help="continue the run in DIR (only --generations may change)")
+    o.add_argument("--json", action="store_true", help="no live table; print the final report as one JSON object")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evolve", help="run the genetic process (Algorithm 1), resumable")
+    _add_common(p, ga=True)
+    p.set_defaults(func=cmd_evolve, kind="ga")
+
+    p = sub.add_parser("random-search", help="random search with the same evaluator and budget N x (T+1)")
+    _add_common(p, ga=False)
+    p.set_defaults(func=cmd_evolve, kind="random")
+
+    p = sub.add_parser("report", help="Table 1, Figures 3-5 and GA vs random search for stored runs")
+    p.add_argument("runs", nargs="+", metavar="DIR", help="run directories, or folders holding runs")
+    p.add_argument("--out", help="write report.md, CSVs and PNGs here (default: DIR/report for one run)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the markdown table")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
+    p.set_defaults(func=cmd_report)
+
+
+_CONFIG_OPTIONS = ("dataset", "data_dir", "train_size", "val_size", "epochs", "batch_size", "lr", "device",
+                   "fitness", "preset", "reuse_structures", "population", "stages", "seed", "init", "init_flips",
+                   "pm", "qm", "pc", "qc", "run_dir")
+
+
+def build_config(args):
+    from ..evolution import SearchConfig
+    from ..evolution.operators import read_genome_file
+    from ..genome import NAMED, parse_stages
+
+    stages = parse_stages(args.stages) if args.stages else (3, 4, 5)
+    dataset = args.dataset or "digits"
+    fitness = args.fitness or "train"
+    train = {k: getattr(args, k) for k in ("batch_size", "lr", "device") if getattr(args, k, None) is not None}
+    init, init_genomes = getattr(args, "init", None) or "random", ()
+    n = args.population
+    if init not in ("random", "zeros") and init not in NAMED:
+        genomes = read_genome_file(init, stages if args.stages else None)
+        stages = genomes[0].stages
+        if n is None:
+            n = len(genomes)
+        elif n != len(genomes):
+            raise UsageError(f"{init} lists {len(genomes)} genomes but --population is {n}")
+        init, init_genomes = "file", tuple(g.notation() for g in genomes)
+    train_size = args.train_size
+    if train_size is None and dataset == "digits" and fitness == "train":
+        train_size = CLI_DEFAULTS["train_size"]
+    kw = dict(kind=args.kind, population=n or CLI_DEFAULTS["population"],
+              generations=CLI_DEFAULTS["generations"] if args.generations is None else args.generations,
+              stages=stages, init=init, init_genomes=init_genomes, fitness=fitness,
+              reuse_structures=bool(args.reuse_structures), seed=args.seed or 0,
+              preset=args.preset or "paper-cifar10", dataset=dataset, data_dir=args.data_dir,
+              train_size=train_size, val_size=args.val_size, epochs=args.epochs or CLI_DEFAULTS["epochs"], train=train)
+    for name in ("pm", "qm", "pc", "qc", "init_flips"):
+        if getattr(args, name, None) is not None:
+            kw[name] = getattr(args, name)
+    return SearchConfig(**kw).validated()
+
+
+def cmd_evolve(args) -> int:
+    from ..evolution import resume_run, start_run
+    if args.resume:
+        given = [f"--{k.replace('_', '-')}" for k in _CONFIG_OPTIONS if getattr(args, k, None) not in (None, False)]
+        if given:
+            raise UsageError(f"--resume continues with the run's stored settings; drop {', '.join(given)} "
+                             "(only --generations may change)")
+        run_dir = Path(args.resume)
+        from ..evolution.store import RunStore
+        with RunStore(run_dir, readonly=True) as peek:
+            stored = peek.config()
+        if stored["kind"] != args.kind:
+            other = "evolve" if stored["kind"] == "ga" else "random-search"
+            raise UsageError(f"{run_dir} holds a {stored['kind']} run; resume it with 'genet-lab {other} --resume'")
+        live = LiveRun(args.json, stored)
+        with live:
+            status = resume_run(run_dir, args.generations, listeners=[live.on_event])
+    else:
+        config = build_config(args)
+        run_dir = Path(args.run_dir or f"runs/{'evolve' if args.kind == 'ga' else 'random'}-{time.strftime('%Y%m%d-%H%M%S')}")
+        live = LiveRun(args.json, config.to_dict())
+        with live:
+            status = start_run(run_dir, config, listeners=[live.on_event])
+    if args.json:
+        from ..evolution.report import run_summary
+
+        print(json.dumps({**run_summary(run_dir), "run_dir": str(run_dir), "status": status}))
+    else:
+        print(f"run {status['state']}: {status['evaluations_done']}/{status['evaluations_total']} evaluations, "
+              f"best {status['best']} ({status['best_fitness']:.2f}); stored in {run_dir}\n"
+              f"report: genet-lab report {run_dir}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from ..evolution.report import find_runs, write_report, run_summary, compare
+
+    runs = find_runs(args.runs)
+    out = Path(args.out) if args.out else (runs[0] / "report" if len(runs) == 1 else None)
+    if out is None:
+        raise UsageError("several runs need --out DIR for the report files")
+    written = write_report(runs, out, plots=not args.no_plots)
+    if args.json:
+        summaries = [{**run_summary(r), "run_dir": str(r)} for r in runs]
+        body = summaries[0] if len(runs) == 1 else {"runs": summaries, "comparison": compare(runs)}
+        body["files"] = [str(p) for p in written]
+        print(json.dumps(body))
+    else:
+        sys.stdout.write((out / "report.md").read_text())
+        print(f"\nwrote {len(written)} files to {out}")
+    return 0
+
+
+class LiveRun:
+    """The live view of a run: a table of finished generations and a progress line.
+
+    A rich ``Live`` display on a terminal; one plain line per generation
+    otherwise; nothing with ``--json``.
+    """
+
+    def __init__(self, quiet: bool, config: dict):
+        self.quiet, self.config = quiet, config
+        self.rows: list = []
+        self.line = ""
+        self.live = None
+        self.tty = sys.stdout.isatty()
+
+    def __enter__(self):
+        if not self.quiet and self.tty:
+            from rich.live import Live
+
+            self.live = Live(self._render(), refresh_per_second=4, transient=False)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self.live is not None:
+            self.line = ""
+            self.live.update(self._render())
+            self.live.__exit__(*exc)
+
+    def _render(self):
+        from rich.console import Group
+        from rich.table import Table
+        from rich.text import Text
+
+        from ..evolution.fitness import UNITS
+
+        kind = "GA" if self.config.get("kind") == "ga" else "random search"
+        t = Table(title=f"{kind}: N={self.config.get('population')} T={self.config.get('generations')} "
+                  f"fitness={UNITS.get(self.config.get('fitness'), '')}", title_justify="left")
+        for col in ("Gen", "Max", "Min", "Avg", "Med", "Std", "Best individual"):
+            t.add_column(col, justify="right" if col != "Best individual" else "left")
+        for e in self.rows[-20:]:
+            t.add_row(f"{e.gen:02d}", f"{e.max:.2f}", f"{e.min:.2f}", f"{e.mean:.2f}", f"{e.median:.2f}",
+                      f"{e.std:.2f}", e.best)
+        return Group(t, Text(self.line, style="dim"))
+
+    def on_event(self, e) -> None:
+        from ..evolution import events as ev
+
+        if self.quiet:
+            return
+        if isinstance(e, ev.GenerationFinished):
+            self.rows.append(e)
+            self.line = ""
+            if not self.tty:
+                print(f"gen {e.gen:02d}  max {e.max:.2f}  min {e.min:.2f}  mean {e.mean:.2f}  "
+                      f"median {e.median:.2f}  std {e.std:.2f}  best {e.best}", flush=True)
+        elif isinstance(e, ev.GenerationStarted):
+            self.line = f"generation {e.gen}: 0/{e.size} evaluated"
+        elif isinstance(e, ev.IndividualEvaluated):
+            how = "reused" if e.reused else f"{e.seconds:.1f}s"
+            self.line = (f"generation {e.gen}: {e.done}/{e.total} evaluated; last #{e.index} "
+                         f"{e.genome} -> {e.accuracy:.2f} ({how})")
+        elif isinstance(e, ev.EvaluationProgress):
+            self.line = (f"generation {e.gen}: training #{e.index}, epoch {e.epoch}/{e.epochs}, "
+                         f"step {e.step}/{e.steps}, loss {e.loss:.3f}")
+        elif isinstance(e, ev.RunStarted) and e.resumed and not self.tty:
+            print("resuming from the last finished evaluation", flush=True)
+        if self.live is not None:
+            self.live.update(self._render())

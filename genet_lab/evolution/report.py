@@ -1,0 +1,282 @@
+"""Reports of stored runs: Table 1, Figures 3 to 5, and GA against random search.
+
+Reads run stores only (read-only, so a running search may be reported);
+plots with matplotlib's Agg backend. No torch.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import statistics
+from pathlib import Path
+
+from ..errors import UsageError
+from .fitness import UNITS
+from .store import RunStore, is_run_dir
+
+STAT_KEYS = ("gen", "max", "min", "mean", "median", "std", "best")
+
+
+def find_runs(paths) -> list[Path]:
+    """Run directories named in ``paths``; a folder that is not a run contributes the runs directly inside it."""
+    runs: list[Path] = []
+    for p in map(Path, paths):
+        if is_run_dir(p):
+            runs.append(p)
+        elif p.is_dir():
+            inner = sorted(q for q in p.iterdir() if is_run_dir(q))
+            if not inner:
+                raise UsageError(f"{p} is neither a run directory nor a folder of runs (no run.sqlite found)")
+            runs += inner
+        else:
+            raise UsageError(f"{p} does not exist; give a run directory (made by genet-lab evolve)")
+    return runs
+
+
+def run_summary(run: Path) -> dict:
+    """What ``report --json`` prints for one run."""
+    with RunStore(run, readonly=True) as st:
+        cfg, gens, inds, status = st.config(), st.generations(), st.individuals(), st.status()
+    trained = [i for i in inds if i["state"] in ("done", "failed") and not i["reused"]]
+    return {
+        "kind": cfg["kind"], "seed": cfg["seed"], "fitness": cfg["fitness"], "unit": UNITS.get(cfg["fitness"]),
+        "config": cfg, "state": status["state"],
+        "generations": [{k: g[k] for k in STAT_KEYS} for g in gens],
+        "evaluations": len(trained),
+        "reused": sum(i["reused"] for i in inds),
+        "failed": sum(i["state"] == "failed" for i in inds),
+        "seconds": sum(i["seconds"] or 0.0 for i in trained),
+        "best": status["best"], "best_fitness": status["best_fitness"],
+        "best_single": max((i["accuracy"] for i in trained), default=None),
+    }
+
+
+def table1(summary: dict, every: int = 1) -> str:
+    """Table 1 as markdown: one row per generation (``every`` > 1 thins the middle rows)."""
+    gens = summary["generations"]
+    rows = [g for g in gens if g["gen"] % every == 0 or g is gens[-1]]
+    out = [f"Fitness: {summary['unit']}", "",
+           "| Gen | Max | Min | Avg | Med | Std-D | Best network structure |",
+           "|---:|---:|---:|---:|---:|---:|:---|"]
+    for g in rows:
+        out.append(f"| {g['gen']:02d} | {g['max']:.2f} | {g['min']:.2f} | {g['mean']:.2f} | {g['median']:.2f} "
+                   f"| {g['std']:.2f} | `{g['best']}` |")
+    return "\n".join(out) + "\n"
+
+
+def generations_csv(summary: dict) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(STAT_KEYS)
+    for g in summary["generations"]:
+        w.writerow([g[k] for k in STAT_KEYS])
+    return buf.getvalue()
+
+
+def individuals_csv(run: Path) -> str:
+    with RunStore(run, readonly=True) as st:
+        inds = st.individuals()
+    keys = ("gen", "index", "genome", "op", "parents", "changed", "accuracy", "fitness", "state", "reused",
+            "seconds", "params", "macs", "structure_key")
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(keys)
+    for i in inds:
+        w.writerow([" ".join(map(str, i[k])) if k == "parents" else i[k] for k in keys])
+    return buf.getvalue()
+
+
+def best_so_far(run: Path) -> list[tuple[int, float]]:
+    """(trained evaluations so far, best single evaluation so far), in evaluation order."""
+    with RunStore(run, readonly=True) as st:
+        inds = [i for i in st.individuals() if i["state"] in ("done", "failed") and not i["reused"]]
+    out, best = [], float("-inf")
+    for n, i in enumerate(inds, 1):
+        best = max(best, i["accuracy"])
+        out.append((n, best))
+    return out
+
+
+def compare(runs: list[Path]) -> dict | None:
+    """GA against random search, when both kinds are present: per-run bests and GA wins by seed."""
+    sums = [(r, run_summary(r)) for r in runs]
+    kinds = {s["kind"] for _, s in sums}
+    if kinds != {"ga", "random"}:
+        return None
+    table = [{"run": str(r), "kind": s["kind"], "seed": s["seed"], "init": s["config"].get("init"),
+              "evaluations": s["evaluations"], "best_single": s["best_single"], "best_fitness": s["best_fitness"],
+              "best": s["best"], "final_mean": s["generations"][-1]["mean"] if s["generations"] else None}
+             for r, s in sums]
+    ga = {t["seed"]: t for t in table if t["kind"] == "ga"}
+    rnd = {t["seed"]: t for t in table if t["kind"] == "random"}
+    pairs = [(ga[s], rnd[s]) for s in sorted(set(ga) & set(rnd))]
+    wins = sum(g["best_single"] > r["best_single"] for g, r in pairs)
+    return {"runs": table, "paired_seeds": len(pairs), "ga_wins": wins}
+
+
+# -- figures -------------------------------------------------------------------------
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _label(s: dict, run: Path) -> str:
+    c = s["config"]
+    return f"{'GA' if s['kind'] == 'ga' else 'random'} init={c.get('init')} seed={s['seed']} ({run.name})"
+
+
+def figure3(items: list[tuple[Path, dict]], path: Path) -> None:
+    """Mean fitness per generation with bars from min to max (Fig. 3), one series per run."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    n = len(items)
+    for k, (run, s) in enumerate(items):
+        g = s["generations"]
+        x = [r["gen"] + (k - (n - 1) / 2) * 0.12 for r in g]
+        mean = [r["mean"] for r in g]
+        err = [[r["mean"] - r["min"] for r in g], [r["max"] - r["mean"] for r in g]]
+        ax.errorbar(x, mean, yerr=err, marker="o", ms=3.5, capsize=2.5, lw=1.3, label=_label(s, run))
+    ax.set_xlabel("generation")
+    ax.set_ylabel(items[0][1]["unit"])
+    ax.set_title("Mean fitness per generation (bars: min to max)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def figure4(run: Path, path: Path) -> dict:
+    """Child fitness against parent fitness for changed children (Fig. 4); returns the correlations."""
+    import numpy as np
+
+    plt = _plt()
+    with RunStore(run, readonly=True) as st:
+        inds = st.individuals()
+        unit = UNITS.get(st.config()["fitness"])
+    fit = {(i["gen"], i["index"]): i["fitness"] for i in inds}
+    pts: dict[str, list[tuple[float, float]]] = {"mutation": [], "crossover": []}
+    for i in inds:
+        if i["op"] in pts and i["changed"] and i["accuracy"] is not None and i["state"] != "pending":
+            parents = [fit.get((i["gen"] - 1, p)) for p in i["parents"]]
+            if all(p is not None for p in parents):
+                pts[i["op"]].append((statistics.fmean(parents), i["accuracy"]))
+    fig, ax = plt.subplots(figsize=(5.5, 5), dpi=110)
+    corr = {}
+    for op, style in (("mutation", dict(marker="o", c="tab:blue")), ("crossover", dict(marker="^", c="tab:red"))):
+        xy = pts[op]
+        if len(xy) >= 3:
+            a = np.array(xy)
+            corr[op] = float(np.corrcoef(a[:, 0], a[:, 1])[0, 1]) if a[:, 0].std() > 0 and a[:, 1].std() > 0 else None
+        if xy:
+            lab = f"{op} (n={len(xy)}" + (f", r={corr[op]:.2f})" if corr.get(op) is not None else ")")
+            ax.scatter(*zip(*xy), s=16, alpha=0.6, label=lab, **style)
+    all_xy = pts["mutation"] + pts["crossover"]
+    if all_xy:
+        lo = min(min(p) for p in all_xy)
+        hi = max(max(p) for p in all_xy)
+        ax.plot([lo, hi], [lo, hi], "k--", lw=0.8, alpha=0.5, label="child = parent")
+    ax.set_xlabel(f"parent fitness (mean of both parents for crossover)\n{unit}")
+    ax.set_ylabel("child's own evaluation")
+    ax.set_title("Parent vs child (changed children only)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return {op: {"n": len(v), "r": corr.get(op)} for op, v in pts.items()}
+
+
+def figure_search(runs: list[Path], sums: list[dict], path: Path) -> None:
+    """Best single evaluation so far against evaluations: GA and random search side by side."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    for run, s in zip(runs, sums):
+        pts = best_so_far(run)
+        if pts:
+            ax.step(*zip(*pts), where="post", lw=1.3, ls="-" if s["kind"] == "ga" else "--", label=_label(s, run))
+    ax.set_xlabel("trained evaluations")
+    ax.set_ylabel(f"best so far ({sums[0]['unit']})")
+    ax.set_title("GA vs random search at equal budget")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def figure5(run: Path, out: Path, stem: str) -> list[Path]:
+    """The final generation's best structure and the run's best, drawn (graphviz PNG or text)."""
+    from ..draw import genome_text, have_dot, render
+    from ..genome import parse
+
+    with RunStore(run, readonly=True) as st:
+        gens = st.generations()
+        status = st.status()
+    if not gens:
+        return []
+    picks = {"final": gens[-1]["best"], "overall": status["best"]}
+    written = []
+    for name, notation in picks.items():
+        g = parse(notation)
+        if have_dot():
+            p = out / f"{stem}fig5_{name}.png"
+            p.write_bytes(render(g, "png", title=f"{name} best: {notation}"))
+        else:
+            p = out / f"{stem}fig5_{name}.txt"
+            p.write_text(genome_text(g) + "\n")
+        written.append(p)
+    return written
+
+
+def write_report(runs: list[Path], out: Path, plots: bool = True) -> list[Path]:
+    """report.md, CSVs and figures for ``runs`` into ``out``; returns the files written."""
+    out.mkdir(parents=True, exist_ok=True)
+    sums = [run_summary(r) for r in runs]
+    written: list[Path] = []
+    md = ["# genet-lab report", ""]
+    for k, (run, s) in enumerate(zip(runs, sums)):
+        stem = "" if len(runs) == 1 else f"{k:02d}_{run.name}_"
+        c = s["config"]
+        md += [f"## {_label(s, run)}", "",
+               f"`{run}`: {s['state']}, N={c['population']}, T={c['generations']}, data {c['dataset']}, "
+               f"fitness {s['fitness']}, {s['evaluations']} trainings ({s['reused']} reused, {s['failed']} failed), "
+               f"{s['seconds']:.0f} s of evaluation.", "",
+               table1(s, every=1 if len(s["generations"]) <= 21 else 5)]
+        if s["best"]:
+            md.append(f"Best individual: `{s['best']}` (fitness {s['best_fitness']:.2f}).\n")
+        for name, text in ((f"{stem}table1.csv", generations_csv(s)), (f"{stem}individuals.csv", individuals_csv(run))):
+            (out / name).write_text(text)
+            written.append(out / name)
+        if plots and s["generations"]:
+            if s["kind"] == "ga":
+                corr = figure4(run, out / f"{stem}fig4_parent_child.png")
+                written.append(out / f"{stem}fig4_parent_child.png")
+                md.append("Parent-child correlation (Fig. 4): " + ", ".join(
+                    f"{op} n={v['n']} r={'n/a' if v['r'] is None else format(v['r'], '.2f')}"
+                    for op, v in corr.items()) + "\n")
+            written += figure5(run, out, stem)
+    if plots and any(s["generations"] for s in sums):
+        figure3([(r, s) for r, s in zip(runs, sums) if s["generations"]], out / "fig3_mean_fitness.png")
+        written.append(out / "fig3_mean_fitness.png")
+    cmp = compare(runs)
+    if cmp:
+        md += ["## GA vs random search", "", "| run | kind | seed | trainings | best single | best fitness | final mean |",
+               "|:--|:--|--:|--:|--:|--:|--:|"]
+        for t in cmp["runs"]:
+            md.append(f"| {Path(t['run']).name} | {t['kind']} | {t['seed']} | {t['evaluations']} | "
+                      f"{t['best_single']:.2f} | {t['best_fitness']:.2f} | {t['final_mean']:.2f} |")
+        md.append(f"\nGA's best single evaluation beats random search's on {cmp['ga_wins']} of "
+                  f"{cmp['paired_seeds']} paired seeds.\n")
+        if plots:
+            figure_search(runs, sums, out / "fig_ga_vs_random.png")
+            written.append(out / "fig_ga_vs_random.png")
+    (out / "report.md").write_text("\n".join(md) + "\n")
+    written.append(out / "report.md")
+    return written
