@@ -1,0 +1,37 @@
+"""``genet-lab tui``: the Textual terminal lab (editor, training, evolution).
+
+Textual is imported only when the subcommand runs, and the TUI imports no torch.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(sub) -> None:
+    p = sub.add_parser("tui", help="the terminal lab: edit a genome, train it, watch an evolution",
+                       description="Open the Textual terminal lab on a genome, or on a run directory.")
+    p.add_argument("--genome", default=None,
+                   help="genome to open: notation ('1-01 0-01-100 ...'), plain bits with --stages, or a name "
+                        "(zeros chain residual dense wrn paper-best); default: all zeros")
+    p.add_argument("--stages", default=None, help="stage sizes K_1,K_2,... (default 3,4,5)")
+    p.add_argument("--run", type=Path, default=None, metavar="DIR",
+                   help="open this run directory (finished or being written) in the evolution pane")
+    p.set_defaults(func=cmd_tui)
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    from ..errors import UsageError
+    from ..genome import parse_stages, resolve, zeros
+
+    stages = parse_stages(args.stages) if args.stages else None
+    genome = resolve(args.genome, stages) if args.genome else zeros(stages or (3, 4, 5))
+    if args.run is not None:
+        from ..evolution.store import is_run_dir
+
+        if not is_run_dir(args.run):
+            raise UsageError(f"{args.run} is not a genet-lab run directory (no run.sqlite in it)")
+    from ..tui.app import GenetLabApp
+
+    GenetLabApp(genome=genome, run_dir=args.run).run()
+    return 0

@@ -1,0 +1,1 @@
+"""The Textual front end (``genet-lab tui``). Imports no torch: see :mod:`.app`."""

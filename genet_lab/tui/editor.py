@@ -1,0 +1,239 @@
+"""The genome editor pane: bits, notation, stage drawings and live figures.
+
+Every edit goes through :class:`~genet_lab.tui.model.EditorModel` (so it can
+be undone) and is followed by one synchronous redraw; the only slow figure,
+the sharing count of a K=6 stage, is computed once in a thread worker.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import Static
+
+from .. import genome as gn
+from ..config import get_preset, list_presets
+from ..genome import Genome
+from ..graph import structure_hash
+from .bits import BitGrid
+from .dialogs import GenomeInput
+from .figures import LAZY_SHARING_K, Figures, sharing_counts
+from .model import EditorModel
+from .stage_view import StageView
+
+NAMED_CYCLE = ("zeros", "chain", "residual", "dense", "wrn", "paper-best")
+
+
+class EditorPane(Vertical):
+    """Edit a genome bit by bit and see what it builds."""
+
+    BINDINGS = [
+        Binding("space", "toggle", "Toggle"),
+        Binding("enter", "toggle", "Toggle", show=False),
+        Binding("left,h", "move(-1)", "←", show=False),
+        Binding("right,l", "move(1)", "→", show=False),
+        Binding("up,k", "move_stage(-1)", "↑", show=False),
+        Binding("down,j", "move_stage(1)", "↓", show=False),
+        Binding("z", "stamp('zero')", "Zero", show=False),
+        Binding("c", "stamp('chain')", "Chain", show=False),
+        Binding("r", "stamp('residual')", "Resid", show=False),
+        Binding("d", "stamp('dense')", "Dense", show=False),
+        Binding("u", "undo", "Undo"),
+        Binding("ctrl+r,U", "redo", "Redo"),
+        Binding("plus,equals_sign", "resize_stage(1)", "+Node", key_display="+", show=False),
+        Binding("minus", "resize_stage(-1)", "-Node", key_display="-", show=False),
+        Binding("a", "add_stage", "+Stage", show=False),
+        Binding("x", "remove_stage", "-Stage", show=False),
+        Binding("n", "next_named", "Named"),
+        Binding("g", "type_genome", "Type", show=False),
+        Binding("p", "next_preset", "Preset"),
+        Binding("y", "copy", "Copy"),
+        Binding("s", "export", "Export"),
+    ]
+
+    @dataclass
+    class Changed(Message):
+        """The edited genome changed (other panes train or seed from it)."""
+
+        genome: Genome
+
+    def __init__(self, genome: Genome, preset: str = "paper-cifar10", export_dir: Path | None = None, **kw) -> None:
+        super().__init__(**kw)
+        self.model = EditorModel(genome)
+        self.preset = preset
+        self.export_dir = Path(export_dir) if export_dir else Path.cwd()
+        self.ready_k: set[int] = set()
+        self._warming: set[int] = set()
+        self.last_redraw_ms = 0.0
+        self._named = -1
+
+    @property
+    def genome(self) -> Genome:
+        return self.model.genome
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="notation")
+        with Vertical(id="bits-box") as box:
+            box.border_title = "bits (grouped by target node)"
+            box.border_subtitle = "z c r d: stage pattern  +/-: node  a/x: stage  g: type"
+            yield BitGrid(self.genome, id="bits")
+            yield Static(id="where")
+        with Horizontal(id="views"):
+            with VerticalScroll(id="stages-box") as sbox:
+                sbox.border_title = "stages"
+                yield StageView(id="stages")
+            with VerticalScroll(id="figures-box") as fbox:
+                fbox.border_title = "figures"
+                yield Figures(id="figures")
+
+    def on_mount(self) -> None:
+        self.redraw()
+        self.query_one(BitGrid).focus()
+
+    # -- drawing ----------------------------------------------------------------
+    def redraw(self) -> None:
+        start = time.perf_counter()
+        g, m = self.genome, self.model
+        pos = m.position
+        self.query_one("#notation", Static).update(f"[b]Genome[/b]  [reverse] {g.notation()} [/]  [dim]{structure_hash(g)}[/dim]")
+        self.query_one(BitGrid).show(g, m.cursor)
+        self.query_one("#where", Static).update(
+            f"[dim]stage {pos.stage + 1}, bit {pos.offset + 1}/{len(g.stage_bits(pos.stage))}: "
+            f"edge {pos.i}→{pos.j} = node {pos.j} sums node {pos.i}[/dim]"
+        )
+        self._warm_missing()
+        sharing = sharing_counts(g, self.ready_k)
+        labels = [None if n is None else f"{n} string{'s' if n != 1 else ''} alike" for n in sharing]
+        self.query_one(StageView).show(g, labels)
+        self.query_one(Figures).show(g, get_preset(self.preset), sharing)
+        self.last_redraw_ms = (time.perf_counter() - start) * 1000
+
+    def _warm_missing(self) -> None:
+        for k in set(self.genome.stages):
+            if k <= LAZY_SHARING_K and k not in self.ready_k and k not in self._warming:
+                self._warming.add(k)
+                self._warm(k)
+
+    @work(thread=True, group="sharing")
+    def _warm(self, k: int) -> None:
+        from ..space import stage_classes
+
+        stage_classes(k)
+        self.app.call_from_thread(self._warmed, k)
+
+    def _warmed(self, k: int) -> None:
+        self._warming.discard(k)
+        self.ready_k.add(k)
+        if k in self.genome.stages:
+            self.redraw()
+
+    def _changed(self, changed: bool = True) -> None:
+        self.redraw()
+        if changed:
+            self.post_message(self.Changed(self.genome))
+
+    def _try(self, fn, *args) -> None:
+        try:
+            changed = fn(*args)
+        except ValueError as exc:
+            self.notify(str(exc), severity="warning")
+            return
+        self._changed(changed)
+
+    # -- actions ------------------------------------------------------------------
+    def action_toggle(self) -> None:
+        self._try(self.model.toggle)
+
+    def on_bit_grid_clicked(self, message: BitGrid.Clicked) -> None:
+        self._try(self.model.toggle, message.index)
+
+    def action_move(self, delta: int) -> None:
+        self.model.move(delta)
+        self._changed(False)
+
+    def action_move_stage(self, delta: int) -> None:
+        self.model.move_stage(delta)
+        self._changed(False)
+
+    def action_stamp(self, pattern: str) -> None:
+        self._try(self.model.stamp, pattern)
+
+    def action_undo(self) -> None:
+        if not self.model.undo():
+            self.notify("nothing to undo")
+        self._changed()
+
+    def action_redo(self) -> None:
+        if not self.model.redo():
+            self.notify("nothing to redo")
+        self._changed()
+
+    def action_resize_stage(self, delta: int) -> None:
+        self._try(self.model.resize_stage, delta)
+
+    def action_add_stage(self) -> None:
+        self._try(self.model.add_stage)
+
+    def action_remove_stage(self) -> None:
+        self._try(self.model.remove_stage)
+
+    def set_genome(self, genome: Genome, label: str | None = None) -> None:
+        self._try(self.model.set_genome, genome)
+        if label:
+            self.notify(f"{label}: {genome.notation()}", timeout=3)
+
+    def action_next_named(self) -> None:
+        self._named = (self._named + 1) % len(NAMED_CYCLE)
+        name = NAMED_CYCLE[self._named]
+        stages = None if name in ("wrn", "paper-best") else self.genome.stages
+        self.set_genome(gn.named(name, stages), name)
+
+    def action_type_genome(self) -> None:
+        def done(text: str | None) -> None:
+            if not text:
+                return
+            try:
+                genome = gn.resolve(text)
+            except ValueError as exc:
+                self.notify(str(exc), severity="error", timeout=8)
+                return
+            self.set_genome(genome)
+
+        self.app.push_screen(GenomeInput(self.genome.notation()), done)
+
+    def action_next_preset(self) -> None:
+        names = list_presets()
+        self.preset = names[(names.index(self.preset) + 1) % len(names)] if self.preset in names else names[0]
+        self.redraw()
+        self.notify(f"preset {self.preset}: {get_preset(self.preset).description[:70]}", timeout=3)
+
+    def action_copy(self) -> None:
+        self.app.copy_to_clipboard(self.genome.notation())
+        self.notify(f"copied {self.genome.notation()}")
+
+    def action_export(self) -> None:
+        from .. import draw
+
+        stem = self.export_dir / f"genome-{structure_hash(self.genome)}"
+        try:
+            written = []
+            for fmt in ("svg", "png") if draw.have_dot() else ():
+                path = stem.with_suffix(f".{fmt}")
+                path.write_bytes(draw.render(self.genome, fmt, title=self.genome.notation()))
+                written.append(path)
+            if not written:
+                path = stem.with_suffix(".dot")
+                path.write_bytes(draw.render(self.genome, "dot", title=self.genome.notation()))
+                self.notify(f"graphviz 'dot' is not installed: wrote the source {path} (apt-get install graphviz)",
+                            severity="warning", timeout=8)
+                return
+        except (OSError, ValueError) as exc:
+            self.notify(f"export failed: {exc}", severity="error", timeout=8)
+            return
+        self.notify("exported " + ", ".join(str(p) for p in written), timeout=6)

@@ -1,0 +1,75 @@
+"""Live figures of the edited genome: size, cost, depth and structure.
+
+Parameters and multiply-adds come from :mod:`genet_lab.complexity` (counted
+without building a network, so no torch); how many bit strings share a
+stage's structure comes from :mod:`genet_lab.space`, which enumerates
+2^(K(K-1)/2) strings: instant up to K=5, seconds for K=6 (done once, in a
+worker, by the editor), out of reach above.
+"""
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+from ..complexity import complexity
+from ..config import NetworkConfig
+from ..genome import Genome
+from ..graph import structure_hash
+
+SYNC_SHARING_K = 5
+"""Largest K whose sharing count is computed on the spot (after a warm-up)."""
+LAZY_SHARING_K = 6
+"""Largest K whose sharing count is computed at all (in a worker)."""
+
+
+def human(n: float) -> str:
+    """1234567 -> '1.23 M'."""
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(n) >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n:g}"
+
+
+def figures_table(genome: Genome, config: NetworkConfig, sharing: list[int | None]) -> Table:
+    """The figures as a two-column table; ``sharing[s]`` is None when unknown."""
+    t = Table.grid(padding=(0, 1))
+    t.add_column(style="bold", no_wrap=True, min_width=9)
+    t.add_column(no_wrap=True)
+    t.add_row("preset", Text(config.name, style="cyan"))
+    try:
+        c = complexity(genome, config)
+    except ValueError as exc:
+        t.add_row("error", Text(str(exc), style="red"))
+        return t
+    t.add_row("params", f"{c.params:,}")
+    t.add_row("mult-adds", human(c.macs))
+    t.add_row("convs", f"{'+'.join(map(str, c.convs))} = {sum(c.convs)}")
+    t.add_row("depth", f"{c.depth} conv ({c.layers} layers)")
+    t.add_row("structure", structure_hash(genome))
+    parts, total = [], 1
+    for s, n in enumerate(sharing):
+        if n is None:
+            parts.append("…" if genome.stages[s] <= LAZY_SHARING_K else "n/a")
+            total = None
+        else:
+            parts.append(str(n))
+            total = total * n if total is not None else None
+    shared = "·".join(parts) + (f" = {total:,}" if total is not None and len(parts) > 1 else "")
+    t.add_row("sharing", shared + " strings")
+    t.add_row("bits", f"L = {genome.length}")
+    return t
+
+
+class Figures(Static):
+    """The figures panel; the editor calls :meth:`show` after every change."""
+
+    def show(self, genome: Genome, config: NetworkConfig, sharing: list[int | None]) -> None:
+        self.update(figures_table(genome, config, sharing))
+
+
+def sharing_counts(genome: Genome, ready: set[int]) -> list[int | None]:
+    """Per-stage sharing counts for stages whose K is in ``ready`` (else None)."""
+    from ..space import strings_sharing
+
+    return [strings_sharing(k, bits) if k in ready else None for k, bits in genome.iter_stages()]
