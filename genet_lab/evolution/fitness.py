@@ -20,6 +20,7 @@ replayed exactly. torch is imported only inside ``train`` and ``proxy``.
 """
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -59,6 +60,10 @@ class ToyFitness:
         self.net_config: NetworkConfig = get_preset(preset)
 
     def evaluate(self, genome: Genome, seed: int, progress=None, should_stop=None) -> Evaluation:
+        # Tests that kill a run mid-way slow it down through this variable (seconds per evaluation).
+        delay = float(os.environ.get("GENET_LAB_TOY_DELAY", "0") or 0)
+        if delay > 0:
+            time.sleep(delay)
         same = sum(a == b for a, b in zip(genome.bits, self.target.bits))
         wobble = ((int(seed) * 2654435761) % 1000) / 1000.0 - 0.5
         return Evaluation(50.0 + 40.0 * same / genome.length + wobble, None, 0.0, "cpu")
