@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import html
 import re
+import time
 
 import pytest
 
@@ -171,3 +172,128 @@ def test_seeder_zeros_wrn_and_file(tmp_path):
 def test_seeder_gallery_draws_distinct_structures():
     s = PopulationSeeder(mode="random", n=6, seed=0, gallery=2)
     assert s.gallery.value.count("<svg") == 2
+
+
+# -- TrainPanel --------------------------------------------------------------------
+
+@pytest.fixture
+def one_thread():
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)        # tiny networks: threads only fight over the shared cores
+    yield
+    torch.set_num_threads(before)
+
+
+CPU_FP32 = dict(device="cpu", precision="fp32", channels_last="off")
+
+
+def test_train_panel_blocking_and_background_runs(one_thread):
+    from genet_lab.widgets import TrainPanel
+
+    ed = GenomeEditor("chain")
+    panel = TrainPanel(ed, epochs=2, train_size=120, train_options=CPU_FP32)
+    rows = []
+    panel.on_result(rows.append)
+    assert panel.genome == chain()
+    result = panel.train()                               # blocking: what a notebook under nbclient uses
+    assert not result.failed and len(result.curve) == 2 and 0.0 <= result.val_accuracy <= 1.0
+    assert rows[0]["genome"] == str(chain()) and rows[0]["epochs"] == 2
+    assert panel.plot.value[:8] == b"\x89PNG\r\n\x1a\n"
+    assert panel.progress.value == panel.progress.max
+    ed.preset_buttons["zeros"].click()                   # the panel follows the editor
+    thread = panel.start(label="all-zero")
+    assert thread is not None
+    second = panel.wait(timeout=120)
+    assert second is not None and not panel.running
+    assert [r["label"] for r in rows] == [str(chain()), "all-zero"]
+    assert "all-zero" in panel.table.value and str(chain()) in panel.table.value
+    assert panel.runs == 2
+
+
+def test_train_panel_stop_cancels_a_background_run(one_thread):
+    from genet_lab.widgets import TrainPanel
+
+    panel = TrainPanel("dense", epochs=500, train_size=120, train_options=CPU_FP32)
+    panel.start()
+    deadline = time.monotonic() + 60
+    while not panel.results and not panel._curve and time.monotonic() < deadline:
+        time.sleep(0.05)                                 # until training has really begun
+    panel.stop()
+    result = panel.wait(timeout=60)
+    assert result.failed and result.error == "cancelled" and result.epochs_run < 500
+    assert "cancelled" in panel.status.value
+    assert panel.results[-1]["state"] == "failed: cancelled"
+
+
+def test_train_panel_bad_input_is_reported():
+    from genet_lab.widgets import TrainPanel
+
+    panel = TrainPanel("paper-best")
+    with pytest.raises(ValueError, match="unknown dataset"):
+        panel.train(dataset="no-such-set")
+    panel.start(genome="1-0")                            # malformed: shown, no thread started
+    assert "group 2 must hold 2 bits" in panel.status.value and not panel.running
+
+
+# -- EvolutionMonitor ---------------------------------------------------------------
+
+def test_evolve_command_spells_the_cli():
+    from genet_lab.widgets import evolve_command
+
+    cmd = evolve_command("runs/x", population=8, generations=3, stages=(3, 4, 5), reuse_structures=True,
+                         init=None, json=False)
+    assert cmd[1:] == ["-m", "genet_lab", "evolve", "--population", "8", "--generations", "3",
+                       "--stages", "3,4,5", "--reuse-structures", "--run-dir", "runs/x"]
+    with pytest.raises(ValueError, match="kind must be"):
+        evolve_command("x", kind="evolution")
+
+
+def test_monitor_launches_watches_and_reattaches(tmp_path):
+    from genet_lab.evolution.store import RunStore
+    from genet_lab.widgets import EvolutionMonitor
+
+    run = tmp_path / "run"
+    mon = EvolutionMonitor.launch(run, fitness="toy", population=6, generations=3, seed=2, interval=0.2)
+    assert mon.command[-2:] == ["--run-dir", str(run)]
+    snap = mon.wait(timeout=120, interval=0.2)
+    assert snap["state"] == "finished" and mon.process.returncode == 0
+    with RunStore(run, readonly=True) as store:
+        gens = store.generations()
+        best = store.status()["best"]
+    assert [g["gen"] for g in snap["generations"]] == [0, 1, 2, 3]
+    assert mon.table.value.count("<tr>") == 1 + len(gens)          # header + Table 1 rows
+    assert f"{gens[-1]['mean']:.2f}" in mon.table.value and gens[-1]["best"] in mon.table.value
+    assert mon.plot.value[:4] == b"\x89PNG"
+    assert best in mon.best.value
+    if have_dot():
+        assert "<svg" in mon.best.value
+    assert mon.progress.value == mon.progress.max == 6 * 4
+    assert "run finished" in mon.events_view.value
+    mon.close()
+    # attach to the finished run, refreshing from a background thread
+    again = EvolutionMonitor(run, interval=0.1)
+    again.start_polling()
+    again._poller.join(timeout=30)
+    assert not again._poller.is_alive() and again.snapshot["state"] == "finished"
+    assert again.table.value == mon.table.value
+    again.close()
+
+
+def test_monitor_waits_for_a_run_and_cancels_it(tmp_path):
+    from genet_lab.widgets import EvolutionMonitor
+
+    early = EvolutionMonitor(tmp_path / "not-yet")
+    assert early.refresh()["state"] == "waiting" and "waiting" in early.title.value
+    run = tmp_path / "long"
+    mon = EvolutionMonitor.launch(run, fitness="toy", population=4, generations=100_000, interval=0.2)
+    deadline = time.monotonic() + 60
+    while len(mon.refresh().get("generations", [])) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    mon.cancel()
+    snap = mon.refresh()
+    assert not mon.process_running and snap["state"] == "stopped"
+    assert len(snap["generations"]) >= 2
+    with pytest.raises(Exception, match="already holds a run"):
+        EvolutionMonitor.launch(run, fitness="toy")
+    mon.close()

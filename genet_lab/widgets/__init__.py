@@ -8,6 +8,9 @@
 Importing this package imports no torch; only training does, when asked.
 """
 from .editor import GenomeEditor
+from .monitor import EvolutionMonitor, evolve_command
 from .seeder import PopulationSeeder, seed_population
+from .train_panel import TrainPanel
 
-__all__ = ["GenomeEditor", "PopulationSeeder", "seed_population"]
+__all__ = ["EvolutionMonitor", "GenomeEditor", "PopulationSeeder", "TrainPanel", "evolve_command",
+           "seed_population"]

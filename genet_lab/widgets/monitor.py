@@ -1,0 +1,313 @@
+"""EvolutionMonitor: follow a run directory while it is written, or after.
+
+The monitor only reads the run store (read-only SQLite, WAL), so it never
+blocks the process that trains: a run started from the notebook runs as a
+separate process (``python -m genet_lab evolve ... --run-dir DIR``), and the
+monitor polls the store, either from a background thread
+(:meth:`EvolutionMonitor.start_polling`) or when the notebook calls
+:meth:`refresh` / :meth:`wait`. It shows the progress, Table 1 (one row per
+finished generation), Figure 3 (mean fitness per generation with max/min bars)
+and the best structure so far. No torch.
+"""
+from __future__ import annotations
+
+import html
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import ipywidgets as widgets
+
+from ..draw import have_dot, render
+from ..errors import UsageError
+from ..evolution.fitness import UNITS
+from ..genome import parse
+from ._render import figure_png, html_table, new_figure
+
+
+def evolve_command(run_dir: str | Path, kind: str = "evolve", **options) -> list[str]:
+    """The command line that starts a run: ``python -m genet_lab evolve ... --run-dir DIR``.
+
+    ``kind`` is ``evolve`` or ``random-search``; each option becomes
+    ``--name value`` (underscores become dashes, True a bare flag, None/False
+    nothing), e.g. ``population=8, stages="3,4,5", reuse_structures=True``.
+    """
+    if kind not in ("evolve", "random-search"):
+        raise ValueError(f"kind must be 'evolve' or 'random-search', got {kind!r}")
+    cmd = [sys.executable, "-m", "genet_lab", kind]
+    for key, value in options.items():
+        if value is None or value is False:
+            continue
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            cmd.append(flag)
+        else:
+            cmd += [flag, ",".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value)]
+    return cmd + ["--run-dir", str(run_dir)]
+
+
+class EvolutionMonitor(widgets.VBox):
+    """Live view of one run directory (Table 1, Figure 3, best structure, progress).
+
+    ``EvolutionMonitor(run_dir)`` attaches to an existing or future run;
+    :meth:`launch` starts one in a separate process and attaches to it.
+    """
+
+    def __init__(self, run_dir: str | Path, interval: float = 2.0, use_dot: bool | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.run_dir = Path(run_dir)
+        self.interval = float(interval)
+        self.use_dot = have_dot() if use_dot is None else bool(use_dot)
+        self.process: subprocess.Popen | None = None
+        self.command: list[str] | None = None
+        self.log_path: Path | None = None
+        self.snapshot: dict = {}
+        self._store = None
+        self._lock = threading.Lock()
+        self._poller: threading.Thread | None = None
+        self._polling = threading.Event()
+        self._best_drawn: str | None = None
+        self._plotted: tuple | None = None
+        self._events_seq = 0
+        self.recent: list[str] = []
+
+        self.title = widgets.HTML()
+        self.progress = widgets.IntProgress(min=0, max=1, description="run", layout=widgets.Layout(width="420px"))
+        self.gen_progress = widgets.IntProgress(min=0, max=1, description="generation",
+                                                layout=widgets.Layout(width="420px"))
+        self.refresh_button = widgets.Button(description="Refresh", icon="refresh")
+        self.auto = widgets.ToggleButton(description="auto-refresh", value=False,
+                                         tooltip=f"poll the store every {self.interval:g} s in a background thread")
+        self.stop_button = widgets.Button(description="Stop run", button_style="danger", disabled=True)
+        self.refresh_button.on_click(lambda _b: self.refresh())
+        self.auto.observe(lambda ch: self.start_polling() if ch["new"] else self.stop_polling(), "value")
+        self.stop_button.on_click(lambda _b: self.cancel())
+        self.table = widgets.HTML()
+        self.plot = widgets.Image(format="png", layout=widgets.Layout(max_width="560px"))
+        self.best = widgets.HTML()
+        self.events_view = widgets.HTML()
+        self.children = [
+            self.title,
+            widgets.HBox([self.progress, self.refresh_button, self.auto, self.stop_button]),
+            self.gen_progress,
+            widgets.HBox([self.plot, self.best]),
+            self.table,
+            self.events_view,
+        ]
+        self.refresh()
+
+    # -- starting a run -------------------------------------------------------------
+    @classmethod
+    def launch(cls, run_dir: str | Path, kind: str = "evolve", interval: float = 2.0, env: dict | None = None,
+               **options) -> "EvolutionMonitor":
+        """Start ``genet-lab evolve`` (or ``random-search``) in a separate process and watch it.
+
+        ``options`` are the command's flags (see :func:`evolve_command`);
+        ``env`` adds environment variables for the process (e.g.
+        ``{"OMP_NUM_THREADS": "1"}``). Output goes to ``DIR/evolve.log``.
+        """
+        run_dir = Path(run_dir)
+        if (run_dir / "run.sqlite").exists():
+            raise UsageError(f"{run_dir} already holds a run; attach with EvolutionMonitor({str(run_dir)!r}) "
+                             "or choose another directory")
+        command = evolve_command(run_dir, kind, **options)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        log_path = run_dir / "evolve.log"
+        monitor = cls(run_dir, interval=interval)
+        with open(log_path, "wb") as log:
+            monitor.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                               env={**os.environ, **(env or {})}, start_new_session=True)
+        monitor.command, monitor.log_path = command, log_path
+        monitor.stop_button.disabled = False
+        monitor.refresh()
+        return monitor
+
+    def cancel(self, timeout: float = 10.0) -> int | None:
+        """Stop the run process started by :meth:`launch` (SIGTERM, then SIGKILL).
+
+        Finished evaluations are kept; ``genet-lab evolve --resume DIR`` continues.
+        """
+        if self.process is None or self.process.poll() is not None:
+            return None if self.process is None else self.process.returncode
+        self.process.terminate()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.refresh()
+        return self.process.returncode
+
+    @property
+    def process_running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def wait(self, timeout: float | None = None, interval: float | None = None) -> dict:
+        """Block, refreshing every ``interval`` s, until the launched process ends (or the
+        attached run is no longer running); returns the last snapshot. Raises
+        RuntimeError with the log's tail if the process failed, TimeoutError on timeout."""
+        interval = self.interval if interval is None else interval
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            snap = self.refresh()
+            done = (not self.process_running) if self.process is not None else snap.get("state") != "running"
+            if done:
+                break
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"run in {self.run_dir} still going after {timeout:g} s")
+            time.sleep(interval)
+        if self.process is not None and self.process.returncode != 0:
+            raise RuntimeError(f"the run process exited with status {self.process.returncode}:\n{self.log_tail()}")
+        return self.refresh()
+
+    def log_tail(self, lines: int = 15) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    # -- polling ----------------------------------------------------------------------
+    def start_polling(self, interval: float | None = None) -> None:
+        """Refresh from a background thread every ``interval`` s until the run ends or :meth:`stop_polling`."""
+        if interval is not None:
+            self.interval = float(interval)
+        if self._poller is not None and self._poller.is_alive():
+            return
+        self._polling.set()
+        self._poller = threading.Thread(target=self._poll, daemon=True, name="genet-lab-monitor")
+        self._poller.start()
+
+    def stop_polling(self) -> None:
+        self._polling.clear()
+
+    def _poll(self) -> None:
+        while self._polling.is_set():
+            snap = self.refresh()
+            if snap.get("state") in ("finished", "stopped") and not self.process_running:
+                break
+            time.sleep(self.interval)
+        self._polling.clear()
+        if self.auto.value:
+            self.auto.value = False
+
+    # -- reading the store -------------------------------------------------------------
+    def _open(self):
+        from ..evolution.store import RunStore
+
+        if self._store is None:
+            self._store = RunStore(self.run_dir, readonly=True)
+        return self._store
+
+    def refresh(self) -> dict:
+        """Read the store once and update every part of the view; returns a snapshot dict
+        (config, status, generations, current generation's individuals, state)."""
+        with self._lock:
+            try:
+                store = self._open()
+                snap = {"config": store.config(), "status": store.status(),
+                        "generations": store.generations()}
+                last = snap["status"]["gen"]
+                snap["current"] = store.individuals(last) if last is not None else []
+                events = store.events_since(self._events_seq)
+            except (UsageError, sqlite3.Error, KeyError, TypeError) as exc:
+                # the writer may not have created the store yet
+                if self._store is not None and not isinstance(exc, sqlite3.Error):
+                    self._store.close()
+                    self._store = None
+                return self._waiting(exc)
+            snap["state"] = snap["status"]["state"]
+            if self.process is not None and self.process.poll() is not None and snap["state"] == "running":
+                snap["state"] = "stopped"
+            self.snapshot = snap
+            self._take_events(events)
+            self._show(snap)
+            return snap
+
+    def _waiting(self, exc) -> dict:
+        state = "waiting"
+        if self.process is not None and self.process.poll() is not None:
+            state = "failed" if self.process.returncode else "stopped"
+            tail = html.escape(self.log_tail())
+            self.events_view.value = f"<pre style='color:#c00'>{tail}</pre>"
+        self.title.value = f"<b>{html.escape(str(self.run_dir))}</b>: {state} ({html.escape(str(exc))[:200]})"
+        self.snapshot = {"state": state}
+        return self.snapshot
+
+    def _take_events(self, events) -> None:
+        for seq, event in events:
+            self._events_seq = seq
+            name = type(event).__name__
+            if name == "IndividualEvaluated":
+                line = (f"gen {event.gen} #{event.index}: {event.accuracy:.2f} {event.state}"
+                        f"{' (reused)' if event.reused else ''} in {event.seconds:.1f} s  {event.genome}")
+            elif name == "GenerationFinished":
+                line = f"generation {event.gen} finished: mean {event.mean:.2f}, best {event.max:.2f} {event.best}"
+            elif name == "RunFinished":
+                line = f"run finished: best {event.best} ({event.best_fitness:.2f})"
+            else:
+                continue
+            self.recent.append(line)
+        del self.recent[:-8]
+
+    def _show(self, snap: dict) -> None:
+        cfg, status, gens = snap["config"], snap["status"], snap["generations"]
+        unit = UNITS.get(cfg.get("fitness"), "fitness")
+        kind = "genetic process" if cfg.get("kind") == "ga" else "random search"
+        n, t = status["population"] or 1, status["generations"] or 0
+        self.title.value = (f"<b>{html.escape(str(self.run_dir))}</b>: {kind}, {snap['state']}; "
+                            f"N={n}, T={t}, {html.escape(str(cfg.get('dataset')))}, fitness = {unit}")
+        self.progress.max = max(1, status["evaluations_total"] or 1)
+        self.progress.value = status["evaluations_done"]
+        self.progress.description = f"{status['evaluations_done']}/{status['evaluations_total']}"
+        done_now = sum(i["state"] in ("done", "failed") for i in snap["current"])
+        self.gen_progress.max = max(1, len(snap["current"]) or n)
+        self.gen_progress.value = done_now
+        self.gen_progress.description = f"gen {status['gen']}: {done_now}/{len(snap['current'])}" \
+            if status["gen"] is not None else "gen -"
+        self.table.value = html_table(gens, ["gen", "max", "min", "mean", "median", "std", "best"],
+                                      ["Gen", "Max", "Min", "Avg", "Med", "Std-D", "Best network structure"],
+                                      {k: (lambda v: f"{v:.2f}") for k in ("max", "min", "mean", "median", "std")}
+                                      | {"gen": lambda v: f"{v:02d}"})
+        key = tuple((g["gen"], g["mean"]) for g in gens)
+        if key != self._plotted:  # a PNG costs 0.2 s: draw only when a generation was added
+            self.plot.value = figure_png(self.figure3(gens, unit))
+            self._plotted = key
+        best = status["best"]
+        if best and best != self._best_drawn:
+            drawing = render(parse(best), "svg").decode() if self.use_dot else f"<pre>{html.escape(best)}</pre>"
+            drawing = drawing[drawing.find("<svg"):] if self.use_dot else drawing
+            self.best.value = (f"<div><b>best so far</b>: <code>{html.escape(best)}</code> "
+                               f"({status['best_fitness']:.2f})</div>{drawing}")
+            self._best_drawn = best
+        self.events_view.value = "<pre style='margin:0'>" + html.escape("\n".join(self.recent)) + "</pre>"
+        self.stop_button.disabled = not self.process_running
+
+    @staticmethod
+    def figure3(gens: list[dict], unit: str = "fitness"):
+        """Figure 3: mean fitness per generation, bars from the lowest to the highest."""
+        from matplotlib.ticker import MaxNLocator
+
+        fig = new_figure(5.5, 3.2)
+        ax = fig.subplots()
+        if gens:
+            x = [g["gen"] for g in gens]
+            mean = [g["mean"] for g in gens]
+            err = [[m - g["min"] for m, g in zip(mean, gens)], [g["max"] - m for m, g in zip(mean, gens)]]
+            ax.errorbar(x, mean, yerr=err, fmt="o-", capsize=3, color="#4c72b0", ecolor="#999999")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("generation")
+        ax.set_ylabel(unit)
+        ax.set_title("mean over individuals, bars: max and min")
+        fig.tight_layout()
+        return fig
+
+    def close(self) -> None:
+        self.stop_polling()
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+        super().close()

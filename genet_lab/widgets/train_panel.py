@@ -1,0 +1,265 @@
+"""TrainPanel: train the editor's genome on a data set and compare the results.
+
+The Train button runs :func:`genet_lab.train.train_genome` in a background
+thread, so the kernel stays free while the progress bar, the live loss and
+accuracy plot and the status line update; Stop asks the trainer to cancel.
+``panel.train(...)`` does the same work in the calling thread and returns the
+:class:`~genet_lab.train.TrainResult` (what a notebook run under nbclient
+wants). Every finished run becomes a row of the comparison table.
+
+Torch is imported only when training starts, so importing the widgets stays
+torch-free.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable
+
+import ipywidgets as widgets
+import traitlets
+
+from ..config import NetworkConfig, get_preset
+from ..genome import Genome, resolve
+from ._render import figure_png, html_table, new_figure, percent
+
+DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10", "cifar100", "svhn", "imagefolder")
+"""Shown in the drop-down; the trainer's ``list_datasets()`` is the authority."""
+
+_PLOT_EVERY_S = 1.0
+"""Least time between two redraws of the live plot (one costs 0.1-0.5 s on a busy CPU)."""
+
+
+class TrainPanel(widgets.VBox):
+    """Controls, progress and results for training single genomes.
+
+    ``source``: a :class:`~genet_lab.widgets.GenomeEditor` (its current genome
+    is trained), a Genome, or notation/name. ``net_config``: the network
+    preset, adapted to each data set's shape. ``data_dir``, ``train_size`` and
+    ``val_size`` go to ``load_dataset``; ``train_options`` to
+    ``default_train_config`` (e.g. ``device="cpu"``, ``precision="fp32"``).
+    """
+
+    runs = traitlets.Int(0, help="number of finished runs; observe it to hear of new results")
+
+    def __init__(self, source=None, dataset: str = "digits", epochs: int | None = None,
+                 net_config: NetworkConfig | str = "paper-cifar10", data_dir: str | None = None,
+                 train_size: int | None = None, val_size: int | None = None, seed: int = 0,
+                 train_options: dict | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.source = source if source is not None else "paper-best"
+        self.net_config = get_preset(net_config) if isinstance(net_config, str) else net_config
+        self.data_dir, self.val_size, self.seed = data_dir, val_size, seed
+        self.train_options = dict(train_options or {})
+        self.results: list[dict] = []
+        self.last_result = None
+        self._data_cache: dict = {}
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._curve: list[tuple[float, float]] = []
+        self._val: list[tuple[int, float]] = []
+        self._last_plot = 0.0
+        self._busy = False
+
+        options = list(DATASETS) if dataset in DATASETS else [dataset, *DATASETS]
+        self.dataset = widgets.Dropdown(options=options, value=dataset, description="data set")
+        self.epochs = widgets.BoundedIntText(value=epochs or 0, min=0, max=10_000, description="epochs",
+                                             tooltip="0: the trainer's default for the data set")
+        self.train_size = widgets.BoundedIntText(value=train_size or 0, min=0, max=10_000_000,
+                                                 description="train size", tooltip="0: the whole split")
+        self.label = widgets.Text(description="label", placeholder="(the genome)")
+        self.train_button = widgets.Button(description="Train", button_style="success", icon="play")
+        self.stop_button = widgets.Button(description="Stop", button_style="danger", icon="stop",
+                                          disabled=True)
+        self.train_button.on_click(lambda _b: self.start())
+        self.stop_button.on_click(lambda _b: self.stop())
+        self.progress = widgets.IntProgress(value=0, min=0, max=1, description="",
+                                            layout=widgets.Layout(width="420px"))
+        self.status = widgets.HTML("idle")
+        self.plot = widgets.Image(format="png", layout=widgets.Layout(max_width="640px"))
+        self.table = widgets.HTML()
+        self.children = [
+            widgets.HBox([self.dataset, self.epochs, self.train_size]),
+            widgets.HBox([self.label, self.train_button, self.stop_button]),
+            widgets.HBox([self.progress, self.status]),
+            self.plot,
+            self.table,
+        ]
+
+    # -- public API ---------------------------------------------------------------
+    @property
+    def genome(self) -> Genome:
+        """The genome the next run trains (the editor's current one when attached)."""
+        src = self.source
+        if hasattr(src, "genome"):
+            return src.genome
+        return src if isinstance(src, Genome) else resolve(src)
+
+    @property
+    def running(self) -> bool:
+        """Whether a run (background or blocking) is going on."""
+        return self._busy or (self._thread is not None and self._thread.is_alive())
+
+    def train(self, genome: Genome | str | None = None, label: str | None = None, dataset: str | None = None,
+              epochs: int | None = None):
+        """Train now, in this thread, and return the TrainResult (also added to the table)."""
+        if self.running:
+            raise RuntimeError("a training run is already going on in the background; wait() or stop() it first")
+        job = self._job(genome, label, dataset, epochs)
+        return self._run(job)
+
+    def start(self, genome: Genome | str | None = None, label: str | None = None, dataset: str | None = None,
+              epochs: int | None = None) -> threading.Thread | None:
+        """Train in a background thread (what the Train button does); returns the thread."""
+        if self.running:
+            self.status.value = "<span style='color:#c00'>already training; Stop it first</span>"
+            return None
+        try:
+            job = self._job(genome, label, dataset, epochs)
+        except ValueError as exc:
+            self._error(str(exc))
+            return None
+        self._thread = threading.Thread(target=self._run_safely, args=(job,), daemon=True,
+                                        name="genet-lab-train")
+        self._thread.start()
+        return self._thread
+
+    def wait(self, timeout: float | None = None):
+        """Block until the background run ends; returns its TrainResult (None if still running)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                return None
+        return self.last_result
+
+    def stop(self) -> None:
+        """Ask the running training to stop at its next step (it ends as failed, 'cancelled')."""
+        self._stop.set()
+        self.status.value = "stopping..."
+
+    def on_result(self, callback: Callable[[dict], None]) -> Callable:
+        """Call ``callback(row)`` with each finished run's table row."""
+        self.observe(lambda _c: callback(self.results[-1]), "runs")
+        return callback
+
+    def data(self, dataset: str | None = None):
+        """The DataSplits a run on ``dataset`` uses (loaded once, then cached)."""
+        from ..data import load_dataset
+
+        name = dataset or self.dataset.value
+        size = self.train_size.value or None
+        key = (name, size)
+        if key not in self._data_cache:
+            self._data_cache[key] = load_dataset(name, data_dir=self.data_dir, seed=self.seed, train_size=size,
+                                                 val_size=self.val_size, with_test=False)
+        return self._data_cache[key]
+
+    # -- the work -------------------------------------------------------------------
+    def _job(self, genome, label, dataset, epochs) -> dict:
+        g = self.genome if genome is None else (genome if isinstance(genome, Genome) else resolve(genome))
+        return {"genome": g, "label": label or self.label.value or str(g),
+                "dataset": dataset or self.dataset.value, "epochs": epochs or self.epochs.value or None}
+
+    def _run_safely(self, job: dict) -> None:
+        try:
+            self._run(job)
+        except Exception as exc:  # a background thread has nobody to raise to: show it
+            self._error(f"{type(exc).__name__}: {exc}")
+
+    def _run(self, job: dict):
+        from ..train import default_train_config, train_genome
+
+        self._stop.clear()
+        self._set_busy(True)
+        try:
+            self.status.value = f"loading {job['dataset']}..."
+            data = self.data(job["dataset"])
+            net = self.net_config.with_input(data.in_channels, data.image_size, data.num_classes)
+            options = {"seed": self.seed, **self.train_options}
+            if job["epochs"]:
+                options["epochs"] = job["epochs"]
+            cfg = default_train_config(data.name, **options)
+            self._curve, self._val = [], []
+            self.progress.value, self.progress.max = 0, max(1, cfg.epochs)
+            self.status.value = f"training {job['label']} on {data.name} ({len(data.train_y)} images)..."
+            result = train_genome(job["genome"], net, data, cfg, progress=self._on_progress,
+                                  should_stop=self._stop.is_set)
+        finally:
+            self._set_busy(False)
+        self._finish(job, data, cfg, result)
+        return result
+
+    def _on_progress(self, p) -> None:
+        steps_per_epoch = max(1, p.steps // max(1, p.epochs))
+        with self._lock:
+            self._curve.append((p.step / steps_per_epoch, p.loss))
+            if p.val_accuracy is not None:
+                self._val.append((p.epoch, p.val_accuracy))
+        self.progress.max = p.steps
+        self.progress.value = p.step
+        acc = f", validation {percent(p.val_accuracy)}%" if p.val_accuracy is not None else ""
+        self.status.value = f"epoch {min(p.epoch + (p.val_accuracy is None), p.epochs)}/{p.epochs}, loss {p.loss:.3f}{acc}"
+        now = time.monotonic()
+        if now - self._last_plot > _PLOT_EVERY_S:
+            self._last_plot = now
+            self._draw()
+
+    def _finish(self, job, data, cfg, result) -> None:
+        self.last_result = result
+        row = {"label": job["label"], "genome": str(job["genome"]), "dataset": data.name, "epochs": result.epochs_run,
+               "params": result.params, "val_accuracy": result.val_accuracy, "final_loss": result.final_loss,
+               "seconds": result.seconds, "state": f"failed: {result.error}" if result.failed else "done",
+               "curve": [c["val_accuracy"] for c in result.curve]}
+        self.results.append(row)
+        self.progress.value = self.progress.max
+        self.status.value = (f"{job['label']}: validation accuracy {percent(result.val_accuracy)}% "
+                             f"in {result.seconds:.1f} s" + (f" ({result.error})" if result.failed else ""))
+        self._draw()
+        self.table.value = self.results_html()
+        self.runs += 1
+
+    def results_html(self) -> str:
+        """The comparison table: one row per finished run, best validation accuracy first."""
+        rows = sorted(self.results, key=lambda r: -r["val_accuracy"])
+        return html_table(rows, ["label", "genome", "dataset", "epochs", "params", "val_accuracy", "seconds", "state"],
+                          ["run", "genome", "data", "epochs", "params", "val. acc. %", "seconds", "state"],
+                          {"params": lambda v: f"{v:,}", "val_accuracy": percent, "seconds": lambda v: f"{v:.1f}"})
+
+    def figure(self):
+        """The plot as a matplotlib Figure: this run's loss, every run's validation accuracy."""
+        fig = new_figure(8.0, 3.0)
+        ax_loss, ax_acc = fig.subplots(1, 2)
+        with self._lock:
+            curve, val = list(self._curve), list(self._val)
+        if curve:
+            ax_loss.plot([c[0] for c in curve], [c[1] for c in curve], color="#4c72b0")
+        ax_loss.set_xlabel("epoch")
+        ax_loss.set_ylabel("training loss")
+        ax_loss.set_title("this run")
+        for row in self.results:
+            if row["curve"]:
+                ax_acc.plot(range(1, len(row["curve"]) + 1), [100 * a for a in row["curve"]], alpha=0.6,
+                            label=row["label"][:28])
+        if val and self._busy:
+            ax_acc.plot([v[0] for v in val], [100 * v[1] for v in val], color="black", lw=2, label="running")
+        ax_acc.set_xlabel("epoch")
+        ax_acc.set_ylabel("validation accuracy %")
+        ax_acc.set_title("all runs")
+        if ax_acc.lines:
+            ax_acc.legend(fontsize=7, loc="lower right")
+        fig.tight_layout()
+        return fig
+
+    def _draw(self) -> None:
+        self.plot.value = figure_png(self.figure())
+
+    def _set_busy(self, busy: bool) -> None:
+        self._busy = busy
+        self.train_button.disabled = busy
+        self.stop_button.disabled = not busy
+
+    def _error(self, message: str) -> None:
+        import html
+
+        self.status.value = f"<span style='color:#c00'>{html.escape(message)}</span>"
