@@ -16,7 +16,7 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-NAMES = ["01_encoding"]
+NAMES = ["01_encoding", "02_hand_design"]
 
 
 def _read(name: str):
@@ -68,3 +68,14 @@ def test_01_encoding_executes(tmp_path):
     assert "dropped [2]" in text                       # Figure 1's B2
     assert "same network: True" in text
     assert any("image/svg+xml" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
+
+
+@pytest.mark.slow
+def test_02_hand_design_executes(tmp_path):
+    nb = _execute("02_hand_design", tmp_path)
+    text = _text(nb)
+    assert "budget ci" in text
+    lines = [ln for ln in text.splitlines() if "validation accuracy" in ln and "%" in ln]
+    assert len(lines) == 7, lines                      # every design trained once
+    assert not any("failed" in ln for ln in lines)
+    assert "one edge per stage" in text and "best: " in text

@@ -187,7 +187,7 @@ class TrainPanel(widgets.VBox):
                                   should_stop=self._stop.is_set)
         finally:
             self._set_busy(False)
-        self._finish(job, data, cfg, result)
+        self._finish(job, data, net, result)
         return result
 
     def _on_progress(self, p) -> None:
@@ -205,10 +205,13 @@ class TrainPanel(widgets.VBox):
             self._last_plot = now
             self._draw()
 
-    def _finish(self, job, data, cfg, result) -> None:
+    def _finish(self, job, data, net, result) -> None:
+        from ..complexity import complexity
+
         self.last_result = result
         row = {"label": job["label"], "genome": str(job["genome"]), "dataset": data.name, "epochs": result.epochs_run,
-               "params": result.params, "val_accuracy": result.val_accuracy, "final_loss": result.final_loss,
+               "params": result.params, "macs": complexity(job["genome"], net).macs,
+               "val_accuracy": result.val_accuracy, "final_loss": result.final_loss,
                "seconds": result.seconds, "state": f"failed: {result.error}" if result.failed else "done",
                "curve": [c["val_accuracy"] for c in result.curve]}
         self.results.append(row)
@@ -222,9 +225,11 @@ class TrainPanel(widgets.VBox):
     def results_html(self) -> str:
         """The comparison table: one row per finished run, best validation accuracy first."""
         rows = sorted(self.results, key=lambda r: -r["val_accuracy"])
-        return html_table(rows, ["label", "genome", "dataset", "epochs", "params", "val_accuracy", "seconds", "state"],
-                          ["run", "genome", "data", "epochs", "params", "val. acc. %", "seconds", "state"],
-                          {"params": lambda v: f"{v:,}", "val_accuracy": percent, "seconds": lambda v: f"{v:.1f}"})
+        return html_table(rows, ["label", "genome", "dataset", "epochs", "params", "macs", "val_accuracy", "seconds",
+                                 "state"],
+                          ["run", "genome", "data", "epochs", "params", "mult-adds", "val. acc. %", "seconds", "state"],
+                          {"params": lambda v: f"{v:,}", "macs": lambda v: f"{v:,}", "val_accuracy": percent,
+                           "seconds": lambda v: f"{v:.1f}"})
 
     def figure(self):
         """The plot as a matplotlib Figure: this run's loss, every run's validation accuracy."""
