@@ -147,11 +147,11 @@ def test_resume_extends_a_finished_run(tmp_path):
 
 
 def test_proxy_fitness_resume_is_exact(tmp_path):
-    cfg = SearchConfig(fitness="proxy", population=4, generations=2, seed=1)
+    cfg = SearchConfig(fitness="proxy", population=3, generations=1, seed=1)
     start_run(tmp_path / "full", cfg)
     n = []
     start_run(tmp_path / "cut", cfg, listeners=[lambda e: n.append(1) if isinstance(e, ev.IndividualEvaluated) else None],
-              should_stop=lambda: len(n) >= 5)
+              should_stop=lambda: len(n) >= 4)
     resume_run(tmp_path / "cut")
     full, cut = snapshot(tmp_path / "full"), snapshot(tmp_path / "cut")
     assert cut[0] == full[0] and cut[1] == full[1]
@@ -180,13 +180,14 @@ def _wait_done(run_dir, at_least, timeout=60):
 @pytest.mark.slow
 def test_kill_9_then_resume_loses_nothing(tmp_path):
     args = ["evolve", "--fitness", "toy", "-N", "6", "-T", "5", "--seed", "3"]
-    env = {**os.environ, "GENET_LAB_TOY_DELAY": "0.04"}
+    env = {**os.environ, "GENET_LAB_TOY_DELAY": "0.15"}
     run = tmp_path / "killed"
     proc = _cli(*args, "--run-dir", str(run), env=env)
-    _wait_done(run, 9)
+    _wait_done(run, 2)
     # a second writer is refused while the first one runs
     second = _cli("evolve", "--resume", str(run))
     _, err = second.communicate(timeout=60)
+    _wait_done(run, 9)
     assert second.returncode == 2 and err.startswith("error: run directory") and "being written by pid" in err
     assert len(err.strip().splitlines()) == 1
     proc.send_signal(signal.SIGKILL)

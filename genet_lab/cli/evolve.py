@@ -14,7 +14,7 @@ from .common import positive_int
 # Defaults of the command (not of the library, which keeps the paper's N = 20, T = 50):
 # sized so `genet-lab evolve` on the embedded digits finishes within 5 minutes on 2 CPU
 # cores and still shows the population improving (docs/experiments.md has the timings).
-CLI_DEFAULTS = dict(population=10, generations=8, epochs=3, train_size=600)
+CLI_DEFAULTS = dict(population=10, generations=10, epochs=6, train_size=600, batch_size=64, threads=1)
 
 
 def _probability(text: str) -> float:
@@ -45,7 +45,11 @@ def _add_common(p: argparse.ArgumentParser, ga: bool) -> None:
                    help=f"training images per evaluation (default {CLI_DEFAULTS['train_size']} for digits, else the set's)")
     g.add_argument("--val-size", type=positive_int, help="validation images (default: the data set's)")
     g.add_argument("--epochs", type=positive_int, help=f"training epochs per evaluation (default {CLI_DEFAULTS['epochs']})")
-    g.add_argument("--batch-size", type=positive_int, help="training batch size (default: the trainer's)")
+    g.add_argument("--batch-size", type=positive_int,
+                   help=f"training batch size (default {CLI_DEFAULTS['batch_size']} for digits, else the trainer's)")
+    g.add_argument("--threads", type=positive_int,
+                   help=f"torch CPU threads (default {CLI_DEFAULTS['threads']}: tiny networks run best on one "
+                   "thread, and a shared machine suffers from more)")
     g.add_argument("--lr", type=float, help="peak learning rate (default: the trainer's)")
     g.add_argument("--device", help="training device: auto, cpu, cuda, cuda:1, mps (default auto)")
     g.add_argument("--fitness", choices=("train", "proxy", "toy"),
@@ -117,8 +121,10 @@ def build_config(args):
             raise UsageError(f"{init} lists {len(genomes)} genomes but --population is {n}")
         init, init_genomes = "file", tuple(g.notation() for g in genomes)
     train_size = args.train_size
-    if train_size is None and dataset == "digits" and fitness == "train":
-        train_size = CLI_DEFAULTS["train_size"]
+    if dataset == "digits" and fitness == "train":
+        if train_size is None:
+            train_size = CLI_DEFAULTS["train_size"]
+        train.setdefault("batch_size", CLI_DEFAULTS["batch_size"])
     kw = dict(kind=args.kind, population=n or CLI_DEFAULTS["population"],
               generations=CLI_DEFAULTS["generations"] if args.generations is None else args.generations,
               stages=stages, init=init, init_genomes=init_genomes, fitness=fitness,
@@ -129,6 +135,12 @@ def build_config(args):
         if getattr(args, name, None) is not None:
             kw[name] = getattr(args, name)
     return SearchConfig(**kw).validated()
+
+
+def _set_threads(args) -> None:
+    import torch
+
+    torch.set_num_threads(args.threads or CLI_DEFAULTS["threads"])
 
 
 def cmd_evolve(args) -> int:
@@ -145,11 +157,15 @@ def cmd_evolve(args) -> int:
         if stored["kind"] != args.kind:
             other = "evolve" if stored["kind"] == "ga" else "random-search"
             raise UsageError(f"{run_dir} holds a {stored['kind']} run; resume it with 'genet-lab {other} --resume'")
+        if stored["fitness"] != "toy":
+            _set_threads(args)
         live = LiveRun(args.json, stored)
         with live:
             status = resume_run(run_dir, args.generations, listeners=[live.on_event])
     else:
         config = build_config(args)
+        if config.fitness != "toy":
+            _set_threads(args)
         run_dir = Path(args.run_dir or f"runs/{'evolve' if args.kind == 'ga' else 'random'}-{time.strftime('%Y%m%d-%H%M%S')}")
         live = LiveRun(args.json, config.to_dict())
         with live:

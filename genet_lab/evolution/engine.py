@@ -34,7 +34,7 @@ import numpy as np
 from ..complexity import complexity
 from ..config import get_preset
 from ..genome import NAMED, Genome, named
-from ..graph import structure_key
+from ..graph import decode_stage
 from . import events as ev
 from . import operators as ops
 from .store import RunStore
@@ -143,6 +143,8 @@ class Engine:
         self.should_stop = should_stop or (lambda: False)
         self.bounds = ops.stage_bounds(config.stages)
         self._cache: dict[str, dict] = {}
+        self._stage_cache: dict = {}
+        self._cx_cache: dict = {}
         self.evaluations = self.reused = 0
 
     # -- plumbing ----------------------------------------------------------------------
@@ -155,14 +157,29 @@ class Engine:
         for fn in self.listeners:
             fn(event)
 
+    def _stage(self, k: int, bits: tuple) -> tuple[str, int, int]:
+        """(canonical form, convolutions, depth) of one stage, cached: stages repeat far more than genomes."""
+        hit = self._stage_cache.get((k, bits))
+        if hit is None:
+            st = decode_stage(k, bits)
+            hit = self._stage_cache[(k, bits)] = (st.canonical, st.num_convs, st.depth)
+        return hit
+
     def _describe(self, bits: np.ndarray) -> dict:
         key = "".join(map(str, bits.tolist()))
         info = self._cache.get(key)
         if info is None:
             g = Genome(self.config.stages, tuple(int(b) for b in bits))
-            cx = complexity(g, self.fitness.net_config)
-            info = {"genome": g.notation(), "bits": key, "structure_key": structure_key(g),
-                    "params": cx.params, "macs": cx.macs}
+            stages = [self._stage(k, b) for k, b in g.iter_stages()]
+            # Same format as graph.structure_key (tested). Parameters and multiply-adds depend
+            # on each stage's convolution count and depth only, so they are cached on those.
+            skey = "|".join(s[0] for s in stages)
+            shape = tuple(s[1:] for s in stages)
+            cx = self._cx_cache.get(shape)
+            if cx is None:
+                cx = self._cx_cache[shape] = complexity(g, self.fitness.net_config)
+            info = {"genome": g.notation(), "bits": key, "structure_key": skey, "params": cx.params,
+                    "macs": cx.macs}
             self._cache[key] = info
         return info
 
