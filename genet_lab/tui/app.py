@@ -61,6 +61,9 @@ class GenetLabApp(App[None]):
 
         yield EvolutionPane(self.start_genome, run_dir=self.run_dir, python=self.python, id="evolution-pane")
 
+    def on_mount(self) -> None:
+        self._focus_tab(self.query_one(TabbedContent).active)
+
     @property
     def editor(self) -> EditorPane:
         return self.query_one(EditorPane)
@@ -74,11 +77,11 @@ class GenetLabApp(App[None]):
 
     def _focus_tab(self, tab: str) -> None:
         if tab == "editor":
-            self.call_after_refresh(lambda: self.query_one("#bits").focus())
+            widget = self.query_one("#bits")
         else:
             pane = self.query_one(f"#{tab}-pane")
-            target = getattr(pane, "default_focus", None)
-            self.call_after_refresh(lambda: (target() if target else pane).focus())
+            widget = pane.default_focus()
+        self.set_focus(widget, scroll_visible=False)
 
     def on_editor_pane_changed(self, message: EditorPane.Changed) -> None:
         for pane_id in ("#train-pane", "#evolution-pane"):

@@ -94,7 +94,6 @@ class EditorPane(Vertical):
 
     def on_mount(self) -> None:
         self.redraw()
-        self.query_one(BitGrid).focus()
 
     # -- drawing ----------------------------------------------------------------
     def redraw(self) -> None:

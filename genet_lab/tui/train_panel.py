@@ -183,7 +183,7 @@ class TrainPane(Vertical):
                 proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
                                         text=True, bufsize=1, env=env)
             except OSError as exc:
-                self.post_message(self.Ended(run, -1, str(exc)))
+                self._post(self.Ended(run, -1, str(exc)))
                 return
             self._proc = proc
             assert proc.stdout is not None
@@ -195,11 +195,18 @@ class TrainPane(Vertical):
                     data = json.loads(line)
                 except json.JSONDecodeError:
                     continue
-                self.post_message(self.Event(run, data))
+                self._post(self.Event(run, data))
             rc = proc.wait()
             err.seek(0)
             tail = err.read()[-2000:]
-        self.post_message(self.Ended(run, rc, tail))
+        self._post(self.Ended(run, rc, tail))
+
+    def _post(self, message: Message) -> None:
+        """Hand a message from the reader thread to the app's event loop."""
+        try:
+            self.app.call_from_thread(self.post_message, message)
+        except RuntimeError:  # the app is shutting down
+            pass
 
     # -- events --------------------------------------------------------------------------
     def on_train_pane_event(self, message: Event) -> None:

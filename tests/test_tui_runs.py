@@ -1,0 +1,190 @@
+"""The TUI's training and evolution panes, with a fake trainer and the toy fitness."""
+from __future__ import annotations
+
+import asyncio
+import functools
+import subprocess
+import sys
+import textwrap
+import time
+
+from genet_lab import genome as gn
+from genet_lab.tui.app import GenetLabApp
+from genet_lab.tui.evolution import EvolutionPane
+from genet_lab.tui.population import seed_population
+from genet_lab.tui.train_panel import TrainPane
+
+FAKE_TRAINER = textwrap.dedent("""
+    import json, sys, time
+    args = sys.argv[1:]
+    genome = args[0]
+    epochs = int(args[args.index("--epochs") + 1])
+    slow = "--slow" in args
+    if "--crash" in args:
+        print("error: the fake trainer was told to fail", file=sys.stderr)
+        sys.exit(2)
+    for epoch in range(1, epochs + 1):
+        for step in (1, 2):
+            print(json.dumps({"event": "progress", "epoch": epoch, "epochs": epochs, "step": step, "steps": 2,
+                              "loss": 2.0 / (epoch + step), "val_accuracy": 0.5 + 0.1 * epoch if step == 2 else None}),
+                  flush=True)
+            time.sleep(5 if slow else 0.01)
+    print(json.dumps({"event": "result", "val_accuracy": 0.5 + 0.1 * epochs, "test_accuracy": None,
+                      "final_loss": 0.5, "seconds": 0.1, "params": len(genome) * 100, "failed": False,
+                      "error": None, "device": "cpu", "curve": []}), flush=True)
+""")
+
+
+def run_async(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kw):
+        return asyncio.run(fn(*args, **kw))
+    return wrapper
+
+
+async def _until(pilot, predicate, timeout=30.0):
+    start = time.monotonic()
+    while not predicate():
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"timed out waiting for the TUI {getattr(pilot.app, '_dbg', lambda: None)()}")
+        await pilot.pause(0.1)
+
+
+def _fake_app(tmp_path, **kw):
+    script = tmp_path / "fake_train.py"
+    script.write_text(FAKE_TRAINER)
+    app = GenetLabApp(**kw)
+    return app, [sys.executable, str(script)]
+
+
+@run_async
+async def test_training_streams_progress_and_keeps_a_session_list(tmp_path):
+    app, command = _fake_app(tmp_path, genome=gn.paper_best())
+    async with app.run_test(size=(100, 30)) as pilot:
+        pane = app.query_one(TrainPane)
+        pane.command = command
+        await pilot.press("2")
+        await pilot.pause()
+        await pilot.press("t")
+        await _until(pilot, lambda: pane.results and pane.results[-1].state != "running")
+        r = pane.results[0]
+        assert r.state == "done" and r.genome == gn.TABLE1_BEST
+        assert abs(r.val_accuracy - 0.8) < 1e-9
+        assert len(r.curve) == 6  # 3 epochs x 2 steps streamed as they came
+        # a second design, edited in the editor, trains into a second row
+        await pilot.press("1")
+        await pilot.pause()
+        await pilot.press("space", "2")
+        await pilot.pause()
+        await pilot.press("t")
+        await _until(pilot, lambda: len(pane.results) == 2 and pane.results[-1].state != "running")
+        table = pane.query_one("#train-table")
+        assert table.row_count == 2
+        assert table.get_row_at(1)[1] == "0-01 0-01-100 0-11-101-0001"
+        assert table.get_row_at(0)[4] == "0.8000"
+
+
+@run_async
+async def test_training_cancel_and_failure(tmp_path):
+    app, command = _fake_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = app.query_one(TrainPane)
+        pane.command = command
+        await pilot.press("2")
+        await pilot.pause()
+        pane.query_one("#train-extra").value = "--slow"
+        app._dbg = lambda: (pane.results, pane._proc, app.focused, pane.query_one("#train-label").content)
+        await pilot.press("t")
+        await _until(pilot, lambda: pane.results and pane.results[-1].curve)  # first progress line arrived
+        proc = pane._proc
+        await pilot.press("k")
+        await _until(pilot, lambda: pane.results and pane.results[-1].state != "running")
+        assert pane.results[-1].state == "cancelled" and proc.poll() is not None
+        pane.query_one("#train-extra").value = "--crash"
+        await pilot.press("t")
+        await _until(pilot, lambda: len(pane.results) == 2 and pane.results[-1].state != "running")
+        assert pane.results[-1].state == "failed"
+        assert "told to fail" in pane.results[-1].error
+
+
+def test_seed_population_kinds(tmp_path):
+    rnd = seed_population("random", 50, (3, 4, 5), p=0.2, seed=1)
+    ones = sum(sum(g.bits) for g in rnd) / (50 * 19)
+    assert 0.1 < ones < 0.3
+    assert seed_population("random", 5, (3, 4, 5), seed=1) == seed_population("random", 5, (3, 4, 5), seed=1)
+    assert all(g == gn.zeros() for g in seed_population("zeros", 4, (3, 4, 5)))
+    wrn = seed_population("wrn", 4, (3, 4, 5), flips=3, seed=0)
+    assert all(g.stages == (11, 11, 11) and sum(a != b for a, b in zip(g.bits, gn.wrn().bits)) == 3 for g in wrn)
+    f = tmp_path / "g.txt"
+    f.write_text("chain\n# comment\ndense\n")
+    assert seed_population("file", 2, (3, 4, 5), path=str(f)) == [gn.chain(), gn.dense()]
+
+
+@run_async
+async def test_whole_evolution_with_toy_fitness_fills_table_and_population(tmp_path):
+    run_dir = tmp_path / "run"
+    app = GenetLabApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        pane = app.query_one(EvolutionPane)
+        await pilot.press("3")
+        await pilot.pause()
+        await pilot.press("s")
+        await pilot.pause()
+        screen = app.screen
+        screen.query_one("#seed-dir").value = str(run_dir)
+        screen.query_one("#seed-n").value = "6"
+        screen.query_one("#seed-t").value = "3"
+        await pilot.pause()
+        previewed = list(screen.genomes)
+        assert len(previewed) == 6
+        await pilot.press("ctrl+s")
+        app._dbg = lambda: (pane.status, app.screen, app.focused, pane.run_dir, pane.proc)
+        await _until(pilot, lambda: pane.status.get("state") == "finished" and len(pane.generations) == 4)
+        await pilot.pause(0.2)
+        from genet_lab.evolution.store import RunStore
+
+        with RunStore(run_dir, readonly=True) as store:
+            stored = store.generations()
+            assert [i["genome"] for i in store.individuals(0)] == [g.notation() for g in previewed]
+        table = pane.query_one("#evo-table")
+        assert table.row_count == 4
+        for row, gen in zip(range(4), stored):
+            assert table.get_row_at(row)[1] == f"{gen['max']:.2f}"
+            assert table.get_row_at(row)[3] == f"{gen['mean']:.2f}"
+        assert pane.query_one("#evo-pop").row_count == 6
+        pane.select_individual(2)
+        await pilot.pause()
+        title = pane.query_one("#evo-detail-box").border_title
+        assert title.startswith("gen 3 #2: ")
+
+
+@run_async
+async def test_stop_and_resume_and_open_existing_run(tmp_path):
+    run_dir = tmp_path / "run"
+    # a finished run written by another process, opened with --run
+    subprocess.run([sys.executable, "-m", "genet_lab", "evolve", "--fitness", "toy", "-N", "4", "-T", "2",
+                    "--run-dir", str(run_dir), "--json"], check=True, capture_output=True)
+    app = GenetLabApp(run_dir=run_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = app.query_one(EvolutionPane)
+        await _until(pilot, lambda: len(pane.generations) == 3)
+        assert pane.status["state"] == "finished"
+        assert app.query_one("#tabs").active == "evolution"
+        pane.select_individual(1)
+        await pilot.pause()
+        assert "gen 2 #1" in pane.query_one("#evo-detail-box").border_title
+        await pilot.press("e")  # load it into the editor
+        assert app.editor.genome.notation() == pane.population[1]["genome"]
+        # pause and stop a run this session started, then resume it
+        pane.start_run({"run_dir": str(tmp_path / "run2"), "genomes": ["0-00 0-00-000 0-00-000-0000"] * 4,
+                        "n": 4, "t": 400, "fitness": "toy", "epochs": 1, "seed": 0})
+        await _until(pilot, lambda: len(pane.generations) >= 2)
+        await pilot.press("p")
+        assert pane.paused
+        await pilot.press("k")
+        await _until(pilot, lambda: pane.status.get("state") == "stopped")
+        stopped_at = pane.status["gen"]
+        await pilot.press("r")
+        await _until(pilot, lambda: pane.status.get("gen", 0) > stopped_at + 1)
+        await pilot.press("k")
+        await _until(pilot, lambda: pane.status.get("state") == "stopped")
