@@ -16,7 +16,7 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-NAMES = ["01_encoding", "02_hand_design"]
+NAMES = ["01_encoding", "02_hand_design", "03_evolution"]
 
 
 def _read(name: str):
@@ -79,3 +79,16 @@ def test_02_hand_design_executes(tmp_path):
     assert len(lines) == 7, lines                      # every design trained once
     assert not any("failed" in ln for ln in lines)
     assert "one edge per stage" in text and "best: " in text
+
+
+@pytest.mark.slow
+def test_03_evolution_executes(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENET_LAB_RUNS", str(tmp_path / "runs"))
+    nb = _execute("03_evolution", tmp_path)
+    text = _text(nb)
+    assert "has probability 0.000, drawn 0 times" in text      # the worst is never selected
+    assert "stages exchanged:" in text and "bits flipped:" in text
+    assert "run finished: 12 evaluations" in text               # N=4, T=2 under the CI budget
+    from genet_lab.evolution.store import RunStore
+    with RunStore(tmp_path / "runs" / "ga-digits", readonly=True) as store:
+        assert [g["gen"] for g in store.generations()] == [0, 1, 2]
