@@ -146,6 +146,7 @@ def test_resume_extends_a_finished_run(tmp_path):
         resume_run(tmp_path / "a", generations=1)
 
 
+@pytest.mark.slow
 def test_proxy_fitness_resume_is_exact(tmp_path):
     cfg = SearchConfig(fitness="proxy", population=3, generations=1, seed=1)
     start_run(tmp_path / "full", cfg)
