@@ -16,7 +16,7 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-NAMES = ["01_encoding", "02_hand_design", "03_evolution"]
+NAMES = ["01_encoding", "02_hand_design", "03_evolution", "04_paper"]
 
 
 def _read(name: str):
@@ -92,3 +92,17 @@ def test_03_evolution_executes(tmp_path, monkeypatch):
     from genet_lab.evolution.store import RunStore
     with RunStore(tmp_path / "runs" / "ga-digits", readonly=True) as store:
         assert [g["gen"] for g in store.generations()] == [0, 1, 2]
+
+
+@pytest.mark.slow
+def test_04_paper_executes(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENET_LAB_RUNS", str(tmp_path / "runs"))
+    nb = _execute("04_paper", tmp_path)
+    text = _text(nb)
+    for name in ("ga-random", "ga-zeros", "random-search"):
+        assert f"{name}: 12 evaluations" in text
+    assert "GA ahead on" in text and "of 1 paired seed(s)" in text
+    assert ("genet-lab evolve --dataset cifar10 --data-dir /path/to/cifar10 --population 20 --generations 50 "
+            "--stages 3,4,5 --init random --pm 0.8 --qm 0.05 --pc 0.2 --qc 0.2 --epochs 240") in text
+    pngs = sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
+    assert pngs == 3                                        # Figure 3, Figure 4, GA vs random search
