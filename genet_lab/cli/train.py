@@ -1,0 +1,219 @@
+"""``train`` and ``evaluate``: one individual trained from scratch, and a checkpoint re-measured.
+
+torch is imported only when a command runs, so ``genet-lab --help`` stays quick.
+``--events`` prints one JSON object a line, flushed, for front ends that run
+``python -m genet_lab train ... --events`` as a subprocess (the TUI imports no torch).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from ..config import list_presets
+from ..errors import UsageError
+from ..genome import NAMED, parse_stages, resolve
+from .common import positive_int
+
+DATASET_NAMES = ("digits", "mnist", "fashion-mnist", "cifar10", "cifar100", "svhn", "imagefolder")
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
+    return value
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train one genome from scratch and report its validation accuracy")
+    p.add_argument("genome", metavar="GENOME",
+                   help=f"paper notation ('1-01 0-01-100 0-11-101-0001'), a name ({', '.join(NAMED)}), "
+                        "or bits with --stages")
+    p.add_argument("--stages", help="stage sizes for plain bit strings or named genomes, e.g. 3,4,5")
+    p.add_argument("--preset", default="paper-cifar10", help=f"network preset: {', '.join(list_presets())} "
+                   "(input shape and classes follow the data set)")
+    _add_data_args(p)
+    p.add_argument("--train-size", type=positive_int, help="train on a stratified subset of N images")
+    p.add_argument("--val-size", type=positive_int,
+                   help="validation images carved from the training set (default: 10000 for the large "
+                        "sets, 20%% otherwise)")
+    p.add_argument("--epochs", type=positive_int, help="epochs (default: per data set, see docs/training.md)")
+    p.add_argument("--batch-size", type=positive_int, help="images per SGD step")
+    p.add_argument("--lr", type=_float, help="peak learning rate")
+    p.add_argument("--momentum", type=_float, help="SGD momentum (default 0.9)")
+    p.add_argument("--weight-decay", type=_float, help="SGD weight decay (default 5e-4)")
+    p.add_argument("--schedule", choices=("paper", "paper-full", "cosine", "constant"),
+                   help="learning-rate schedule (default cosine; paper-full = 240 epochs at 1e-2..1e-5)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split, weights, batches and augmentation")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16"), help="auto measures which is faster")
+    p.add_argument("--channels-last", choices=("auto", "on", "off"), help="auto measures which is faster")
+    p.add_argument("--augment", choices=("auto", "none", "crop", "crop+flip"), help="batch augmentation")
+    p.add_argument("--threads", type=_nonneg_int, help="CPU threads (default: torch's setting)")
+    p.add_argument("--eval-test", action="store_true", help="also report test accuracy (a final report)")
+    p.add_argument("--save", metavar="FILE", help="write a checkpoint (weights, genome, configs, metrics)")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="last line of stdout: one JSON object")
+    out.add_argument("--events", action="store_true", help="one JSON event a line as it trains")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="re-measure the accuracy of a checkpoint written by 'train --save'")
+    p.add_argument("checkpoint", metavar="CHECKPOINT")
+    _add_data_args(p, default=None)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_evaluate)
+
+
+def _add_data_args(p, default: str | None = "digits") -> None:
+    p.add_argument("--dataset", default=default, choices=DATASET_NAMES, metavar="NAME",
+                   help=f"data set: {', '.join(DATASET_NAMES)}" + (f" (default {default})" if default else
+                                                                    " (default: the checkpoint's)"))
+    p.add_argument("--data-dir", metavar="DIR", help="local copy of the data set (torchvision's layout, idx "
+                   "files, or train/<class>/* for imagefolder)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+
+
+def _emit(obj: dict) -> None:
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def cmd_train(args) -> int:
+    from ..config import get_preset
+    from ..data import load_dataset
+    from ..train import default_train_config, train_genome
+
+    stages = parse_stages(args.stages) if args.stages else None
+    genome = resolve(args.genome, stages)
+    net = get_preset(args.preset)
+    cfg = default_train_config(
+        args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, momentum=args.momentum,
+        weight_decay=args.weight_decay, schedule=args.schedule, device=args.device, seed=args.seed,
+        precision=args.precision, channels_last=args.channels_last, augment=args.augment,
+        eval_test=args.eval_test, threads=args.threads)
+    data = load_dataset(args.dataset, args.data_dir, seed=args.seed, train_size=args.train_size,
+                        val_size=args.val_size, with_test=args.eval_test)
+    net = net.with_input(data.in_channels, data.image_size, data.num_classes)
+    if args.events:
+        _emit({"event": "start", "genome": genome.notation(), "dataset": data.summary(), "train": cfg.to_dict()})
+        result = train_genome(genome, net, data, cfg, progress=lambda p: _emit({"event": "progress", **vars(p)}))
+    elif args.json:
+        result = train_genome(genome, net, data, cfg)
+    else:
+        result = _train_with_bar(genome, net, data, cfg)
+    out = {"genome": genome.notation(), "dataset": data.name, "train_images": len(data.train_y),
+           "val_images": len(data.val_y), **result.to_dict()}
+    if args.save:
+        if result.failed:
+            print(f"warning: not saving {args.save}: the run failed ({result.error})", file=sys.stderr)
+        else:
+            from ..checkpoint import save_checkpoint
+
+            info = {"name": data.name, "classes": data.classes, "mean": list(data.mean), "std": list(data.std),
+                    "seed": args.seed, "val_size": len(data.val_y), "train_size": args.train_size,
+                    "data_dir": args.data_dir}
+            save_checkpoint(args.save, result.model, genome, net, cfg.to_dict(), result.to_dict(), info)
+            out["checkpoint"] = args.save
+    if args.events:
+        _emit({"event": "result", **out})
+    elif args.json:
+        _emit(out)
+    else:
+        _print_result(out)
+    return 1 if result.failed else 0
+
+
+def _train_with_bar(genome, net, data, cfg):
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ..train import train_genome
+
+    console = Console(stderr=True)
+    cols = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[stats]}"),
+            TimeElapsedColumn())
+    with Progress(*cols, console=console, transient=False) as bar:
+        task = bar.add_task(f"training on {data.name}", total=None, stats="")
+        best = {"val": None}
+
+        def on_progress(p) -> None:
+            if p.val_accuracy is not None:
+                best["val"] = p.val_accuracy
+            acc = "" if best["val"] is None else f"val {100 * best['val']:.2f}%"
+            bar.update(task, total=p.steps, completed=p.step,
+                       stats=f"epoch {p.epoch}/{p.epochs} loss {p.loss:.4f} {acc}")
+
+        return train_genome(genome, net, data, cfg, progress=on_progress)
+
+
+def _pct(x) -> str:
+    return "-" if x is None else f"{100 * x:.2f}%"
+
+
+def _print_result(out: dict) -> None:
+    lines = [f"genome          {out['genome']}",
+             f"data            {out['dataset']}: {out['train_images']} train, {out['val_images']} validation images"]
+    if out["failed"]:
+        lines.append(f"FAILED          {out['error']} (fitness 0.0)")
+    lines += [f"val accuracy    {_pct(out['val_accuracy'])}",
+              f"test accuracy   {_pct(out['test_accuracy'])}",
+              f"final loss      {out['final_loss'] if out['final_loss'] is None else round(out['final_loss'], 4)}",
+              f"parameters      {out['params']:,}",
+              f"time            {out['seconds']:.1f} s, {out['images_per_second']:.0f} training images/s",
+              f"device          {out['device']} ({out['precision']}, channels_last "
+              f"{'on' if out['channels_last'] else 'off'})"]
+    if out.get("checkpoint"):
+        lines.append(f"checkpoint      {out['checkpoint']}")
+    print("\n".join(lines))
+
+
+def cmd_evaluate(args) -> int:
+    from ..checkpoint import load_checkpoint
+    from ..data import load_dataset
+    from ..train import accuracy, resolve_device, to_device
+
+    t0 = time.perf_counter()
+    ckpt = load_checkpoint(args.checkpoint)
+    info = ckpt.dataset
+    name = args.dataset or info.get("name") or "digits"
+    data_dir = args.data_dir or (info.get("data_dir") if name == info.get("name") else None)
+    data = load_dataset(name, data_dir, seed=int(info.get("seed", 0)),
+                        val_size=info.get("val_size") if name == info.get("name") else None, with_test=True)
+    net = ckpt.net_config
+    have = (data.in_channels, data.image_size, data.num_classes)
+    want = (net.in_channels, net.image_size, net.num_classes)
+    if have != want:
+        raise UsageError(f"the checkpoint's network takes (channels, size, classes) = {want}, "
+                         f"but {name} has {have}")
+    device = resolve_device(args.device)
+    model = ckpt.build(device)
+    mean, std = info.get("mean") or data.mean, info.get("std") or data.std
+    out = {"checkpoint": args.checkpoint, "genome": ckpt.genome.notation(), "dataset": name,
+           "val_images": len(data.val_y),
+           "val_accuracy": accuracy(model, to_device(data.val_x, mean, std, device, False), data.val_y.to(device)),
+           "test_images": None if data.test_y is None else len(data.test_y), "test_accuracy": None,
+           "trained_val_accuracy": ckpt.metrics.get("val_accuracy"), "device": str(device)}
+    if data.test_x is not None:
+        out["test_accuracy"] = accuracy(model, to_device(data.test_x, mean, std, device, False),
+                                        data.test_y.to(device))
+    out["seconds"] = round(time.perf_counter() - t0, 3)
+    if args.json:
+        _emit(out)
+    else:
+        print(f"genome          {out['genome']}\n"
+              f"val accuracy    {_pct(out['val_accuracy'])} of {out['val_images']} images "
+              f"(at training: {_pct(out['trained_val_accuracy'])})\n"
+              f"test accuracy   {_pct(out['test_accuracy'])}"
+              + ("" if out["test_images"] is None else f" of {out['test_images']} images"))
+    return 0

@@ -1,0 +1,157 @@
+"""Readers for the built-in data sets: sklearn's digits, idx folders, torchvision's classes.
+
+Each reader returns uint8 N x C x H x W images and int64 labels on the CPU and
+turns a missing or unreadable copy into one :class:`UsageError` line that names
+the path tried and how to get the data.
+"""
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import UsageError
+
+SYSTEM_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+"""Where Debian's dataset-fashion-mnist package puts the idx files."""
+
+IDX_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
+                   "Bag", "Ankle boot"]
+
+TORCHVISION = {
+    # name: (class name, layout hint for the error message)
+    "mnist": ("MNIST", "MNIST/raw/*-ubyte, or the four idx files themselves"),
+    "fashion-mnist": ("FashionMNIST", "FashionMNIST/raw/*-ubyte, or the four idx files themselves "
+                      "(apt-get install dataset-fashion-mnist puts them in /usr/share/datasets/fashion-mnist)"),
+    "cifar10": ("CIFAR10", "cifar-10-batches-py/"),
+    "cifar100": ("CIFAR100", "cifar-100-python/"),
+    "svhn": ("SVHN", "train_32x32.mat and test_32x32.mat"),
+}
+
+
+def default_data_root() -> Path:
+    """Where downloads go without --data-dir: $GENET_LAB_DATA or ~/.cache/genet-lab/data."""
+    env = os.environ.get("GENET_LAB_DATA")
+    return Path(env) if env else Path.home() / ".cache" / "genet-lab" / "data"
+
+
+def load_digits() -> tuple[list[str], tuple[torch.Tensor, torch.Tensor]]:
+    """scikit-learn's bundled 8x8 digits (1,797 images, values 0..16), scaled to 0..255 uint8."""
+    from sklearn.datasets import load_digits as sk_digits
+
+    d = sk_digits()
+    images = np.rint(d.images * (255.0 / 16.0)).clip(0, 255).astype(np.uint8)
+    x = torch.from_numpy(images).unsqueeze(1).contiguous()
+    y = torch.from_numpy(d.target.astype(np.int64))
+    return [str(c) for c in d.target_names], (x, y)
+
+
+# -- idx files (MNIST and Fashion-MNIST's original format) -------------------------------------
+
+def _idx_path(folder: Path, stem: str) -> Path | None:
+    for name in (stem, stem + ".gz", stem.replace("-idx", ".idx"), stem.replace("-idx", ".idx") + ".gz"):
+        p = folder / name
+        if p.is_file():
+            return p
+    return None
+
+
+def find_idx_folder(folder: Path) -> bool:
+    """True when ``folder`` holds the training images and labels as idx files (gzipped or not)."""
+    return all(_idx_path(folder, stem) is not None for stem in IDX_FILES["train"])
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """One idx file (big-endian header: 0, 0, dtype code, ndim; then the dims) as a numpy array."""
+    try:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as fh:
+            raw = fh.read()
+    except (OSError, EOFError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise UsageError(f"{path} is not an unsigned-byte idx file (bad magic number)")
+    ndim = raw[3]
+    dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if data.size != int(np.prod(dims)):
+        raise UsageError(f"{path} is truncated: header says {dims}, found {data.size} bytes of data")
+    return data.reshape(dims)
+
+
+def load_idx_folder(folder: Path, with_test: bool):
+    def split(kind):
+        img_stem, lab_stem = IDX_FILES[kind]
+        img, lab = _idx_path(folder, img_stem), _idx_path(folder, lab_stem)
+        if img is None or lab is None:
+            raise UsageError(f"{folder} lacks {img_stem}[.gz] or {lab_stem}[.gz]")
+        x, y = read_idx(img), read_idx(lab)
+        if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
+            raise UsageError(f"{img} and {lab} do not match: images {x.shape}, labels {y.shape}")
+        return torch.from_numpy(x.copy()).unsqueeze(1), torch.from_numpy(y.astype(np.int64))
+
+    return split("train"), (split("test") if with_test else None)
+
+
+# -- torchvision's data set classes ---------------------------------------------------------------
+
+def _tv_split(name: str, root: Path, train: bool, download: bool):
+    import torchvision.datasets as tvd
+
+    cls = getattr(tvd, TORCHVISION[name][0])
+    if name == "svhn":
+        ds = cls(str(root), split="train" if train else "test", download=download)
+        x = torch.from_numpy(np.asarray(ds.data, dtype=np.uint8))
+        y = torch.from_numpy(np.asarray(ds.labels, dtype=np.int64) % 10)
+        return [str(i) for i in range(10)], x, y
+    ds = cls(str(root), train=train, download=download)
+    data = ds.data
+    if isinstance(data, torch.Tensor):  # (fashion-)mnist: N x H x W
+        x = data.to(torch.uint8).unsqueeze(1)
+    else:  # cifar: N x H x W x C numpy
+        x = torch.from_numpy(np.asarray(data, dtype=np.uint8)).permute(0, 3, 1, 2)
+    y = torch.as_tensor(np.asarray(ds.targets), dtype=torch.int64)
+    return list(ds.classes), x.contiguous(), y
+
+
+def _how_to_get(name: str, root: Path) -> str:
+    return (f"connect to the internet to download it into {root}, or pass --data-dir DIR holding "
+            f"torchvision's layout ({TORCHVISION[name][1]})")
+
+
+def load_torchvision(name: str, data_dir, with_test: bool):
+    """(classes, (train_x, train_y), (test_x, test_y) or None, root) for a torchvision data set."""
+    if name in ("mnist", "fashion-mnist"):
+        candidates = [Path(data_dir)] if data_dir else []
+        if name == "fashion-mnist" and not data_dir:
+            candidates.append(SYSTEM_FASHION_MNIST)
+        for folder in candidates:
+            if folder.is_dir() and find_idx_folder(folder):
+                train, test = load_idx_folder(folder, with_test)
+                classes = FASHION_CLASSES if name == "fashion-mnist" else [str(i) for i in range(10)]
+                return classes, train, test, folder
+    root = Path(data_dir) if data_dir else default_data_root()
+    if data_dir and not root.is_dir():
+        raise UsageError(f"--data-dir {root} is not a folder; {_how_to_get(name, root)}")
+    try:
+        try:
+            classes, x, y = _tv_split(name, root, True, download=False)
+        except RuntimeError as exc:
+            if "not found" not in str(exc).lower() and "corrupted" not in str(exc).lower():
+                raise
+            root.mkdir(parents=True, exist_ok=True)
+            classes, x, y = _tv_split(name, root, True, download=True)
+        test = _tv_split(name, root, False, download=False)[1:] if with_test else None
+    except UsageError:
+        raise
+    except Exception as exc:  # offline download, corrupt archive, unreadable file: one line
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise UsageError(f"{name} not found or unreadable in {root} ({reason}); {_how_to_get(name, root)}") from None
+    return classes, (x, y), test, root
