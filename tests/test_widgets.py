@@ -227,7 +227,11 @@ def test_train_panel_stop_cancels_a_background_run(one_thread):
 
 
 def test_train_panel_bad_input_is_reported():
+    from genet_lab.data import list_datasets
     from genet_lab.widgets import TrainPanel
+    from genet_lab.widgets.train_panel import DATASETS
+
+    assert DATASETS == tuple(list_datasets())           # the drop-down follows the trainer
 
     panel = TrainPanel("paper-best")
     with pytest.raises(ValueError, match="unknown dataset"):
@@ -297,3 +301,22 @@ def test_monitor_waits_for_a_run_and_cancels_it(tmp_path):
     with pytest.raises(Exception, match="already holds a run"):
         EvolutionMonitor.launch(run, fitness="toy")
     mon.close()
+
+
+def test_train_panel_reads_a_data_dir(tmp_path, monkeypatch, one_thread):
+    from PIL import Image
+
+    from genet_lab.widgets import TrainPanel
+
+    monkeypatch.setenv("GENET_LAB_CACHE", str(tmp_path / "cache"))
+    for c, shade in (("dark", 40), ("light", 210)):          # two trivially separable classes
+        folder = tmp_path / "imgs" / "train" / c
+        folder.mkdir(parents=True)
+        for i in range(20):
+            Image.new("RGB", (8, 8), (shade + i, shade, shade)).save(folder / f"{i}.png")
+    panel = TrainPanel("zeros", dataset="imagefolder", epochs=1, train_options=CPU_FP32)
+    panel.data_dir.value = str(tmp_path / "imgs")
+    result = panel.train()
+    data = panel.data()
+    assert data.classes == ["dark", "light"] and data.image_size == 8 and data.in_channels == 3
+    assert not result.failed and panel.results[-1]["dataset"] == "imagefolder"

@@ -49,7 +49,7 @@ class TrainPanel(widgets.VBox):
         super().__init__(**kwargs)
         self.source = source if source is not None else "paper-best"
         self.net_config = get_preset(net_config) if isinstance(net_config, str) else net_config
-        self.data_dir, self.val_size, self.seed = data_dir, val_size, seed
+        self.val_size, self.seed = val_size, seed
         self.train_options = dict(train_options or {})
         self.results: list[dict] = []
         self.last_result = None
@@ -68,6 +68,8 @@ class TrainPanel(widgets.VBox):
                                              tooltip="0: the trainer's default for the data set")
         self.train_size = widgets.BoundedIntText(value=train_size or 0, min=0, max=10_000_000,
                                                  description="train size", tooltip="0: the whole split")
+        self.data_dir = widgets.Text(value=data_dir or "", description="data dir",
+                                     placeholder="(default location)")
         self.label = widgets.Text(description="label", placeholder="(the genome)")
         self.train_button = widgets.Button(description="Train", button_style="success", icon="play")
         self.stop_button = widgets.Button(description="Stop", button_style="danger", icon="stop",
@@ -81,6 +83,7 @@ class TrainPanel(widgets.VBox):
         self.table = widgets.HTML()
         self.children = [
             widgets.HBox([self.dataset, self.epochs, self.train_size]),
+            self.data_dir,
             widgets.HBox([self.label, self.train_button, self.stop_button]),
             widgets.HBox([self.progress, self.status]),
             self.plot,
@@ -149,9 +152,10 @@ class TrainPanel(widgets.VBox):
 
         name = dataset or self.dataset.value
         size = self.train_size.value or None
-        key = (name, size)
+        data_dir = self.data_dir.value.strip() or None
+        key = (name, size, data_dir)
         if key not in self._data_cache:
-            self._data_cache[key] = load_dataset(name, data_dir=self.data_dir, seed=self.seed, train_size=size,
+            self._data_cache[key] = load_dataset(name, data_dir=data_dir, seed=self.seed, train_size=size,
                                                  val_size=self.val_size, with_test=False)
         return self._data_cache[key]
 
