@@ -59,6 +59,10 @@ def test_setting_genome_from_code_updates_toggles_text_and_figures():
     assert "structure key" in ed.info.value
     ed.genome = paper_best()                      # same value: no new event
     assert len(seen) == 1
+    ed.genome = "dense"                           # names work too
+    assert ed.genome == dense() and len(seen) == 2
+    with pytest.raises(ValueError, match="group 2 must hold 2 bits"):
+        ed.genome = "1-0"
 
 
 def test_presets_and_bad_text():

@@ -88,7 +88,7 @@ class GenomeEditor(widgets.VBox):
 
     @genome.setter
     def genome(self, value: Genome | str) -> None:
-        g = value if isinstance(value, Genome) else parse(value)
+        g = value if isinstance(value, Genome) else resolve(value)
         if self._genome is not None and g == self._genome:
             return
         if self._genome is None or g.stages != self._genome.stages:
