@@ -1,7 +1,7 @@
 """People's own images: ``DIR/train/<class>/*`` and optionally ``DIR/test/<class>/*``.
 
 Files are listed the way torchvision's ImageFolder lists them and decoded once
-with torchvision.io; the decoded uint8 tensors are cached in a ``.pt`` file of
+with PIL; the decoded uint8 tensors are cached in a ``.pt`` file of
 plain tensors and lists (loaded with ``weights_only=True``), one entry per image
 keyed by its path, size and modification time, so a second load decodes only
 new or changed files.
@@ -47,30 +47,45 @@ def _list(split_dir: Path, classes: list[str] | None):
 
 
 def _decode(path: str, size: int | None) -> torch.Tensor:
-    from torchvision.io import ImageReadMode, decode_image
-    from torchvision.transforms.v2 import functional as F
+    """One image as uint8 3 x size x size: shorter side resized to ``size``, then centre-cropped.
+
+    PIL, as torchvision's ImageFolder uses by default (torchvision.io's decoders are
+    deprecated since torchvision 0.29).
+    """
+    import numpy as np
+    from PIL import Image
 
     try:
-        img = decode_image(path, mode=ImageReadMode.RGB)
-    except Exception:
-        try:  # formats torchvision.io does not decode (e.g. some TIFF or BMP files)
-            from PIL import Image
-            import numpy as np
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            if size is not None and im.size != (size, size):
+                w, h = im.size
+                scale = size / min(w, h)
+                im = im.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.BILINEAR)
+                w, h = im.size
+                left, top = (w - size) // 2, (h - size) // 2
+                im = im.crop((left, top, left + size, top + size))
+            arr = np.asarray(im, dtype=np.uint8)
+    except Exception as exc:
+        raise UsageError(f"cannot decode image {path}: {' '.join(str(exc).split())[:120]}") from None
+    return torch.from_numpy(arr.copy()).permute(2, 0, 1)
 
-            with Image.open(path) as im:
-                img = torch.from_numpy(np.asarray(im.convert("RGB")).copy()).permute(2, 0, 1)
-        except Exception as exc:
-            raise UsageError(f"cannot decode image {path}: {' '.join(str(exc).split())[:120]}") from None
-    if size is not None and tuple(img.shape[-2:]) != (size, size):
-        img = F.center_crop(F.resize(img, [size], antialias=True), [size, size])
-    return img
+
+def _header_size(path: str) -> int:
+    """The shorter side of an image, read from its header only."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return min(im.size)
+    except Exception as exc:
+        raise UsageError(f"cannot read image {path}: {' '.join(str(exc).split())[:120]}") from None
 
 
 def _load_split(split_dir: Path, classes, image_size: int | None):
     classes, samples = _list(split_dir, classes)
     if image_size is None:
-        first = _decode(samples[0][0], None)
-        image_size = min(first.shape[-2:])
+        image_size = _header_size(samples[0][0])
     stats = []
     for path, _ in samples:
         st = os.stat(path)

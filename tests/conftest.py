@@ -1,0 +1,36 @@
+"""Shared fixtures: an isolated cache folder for every test session, and a small CIFAR-10 slice."""
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+CIFAR_TARBALL = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-jpeg.tar.gz"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_cache(tmp_path_factory):
+    """Point genet-lab's caches (imagefolder tensors, execution probes, downloads) at a temp folder."""
+    root = tmp_path_factory.mktemp("genet-cache")
+    old = {k: os.environ.get(k) for k in ("GENET_LAB_CACHE", "GENET_LAB_DATA")}
+    os.environ["GENET_LAB_CACHE"] = str(root / "cache")
+    os.environ["GENET_LAB_DATA"] = str(root / "data")
+    yield root
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def cifar_slice(tmp_path_factory) -> Path:
+    """An ImageFolder tree of CIFAR-10 JPEGs: 20 train and 5 test images per class."""
+    if not CIFAR_TARBALL.is_file():
+        pytest.skip(f"{CIFAR_TARBALL} not present")
+    root = tmp_path_factory.mktemp("cifar-slice")
+    subprocess.run(["tar", "xzf", str(CIFAR_TARBALL), "-C", str(root), "--wildcards",
+                    "train/*/00[01]?.jpg", "test/*/000[0-4].jpg"], check=True)
+    return root
