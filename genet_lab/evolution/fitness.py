@@ -155,7 +155,11 @@ class TrainFitness:
                                  with_test=False)
         self.net_config = get_preset(preset).with_input(self.data.in_channels, self.data.image_size,
                                                         self.data.num_classes)
-        self.train_overrides = dict(train_overrides or {})
+        # The trainer's "auto" precision and layout are picked by a timed probe, so under a
+        # varying machine load the same (genome, seed) could train in bf16 once and fp32 the
+        # next time: fitness would stop being reproducible and resume inexact. Pin them
+        # unless the search config asks otherwise.
+        self.train_overrides = {"precision": "fp32", "channels_last": "off", **dict(train_overrides or {})}
         self.base_config = default_train_config(self.data.name, **self.train_overrides)
 
     def evaluate(self, genome: Genome, seed: int, progress: Callable | None = None,
