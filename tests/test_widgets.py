@@ -324,3 +324,14 @@ def test_train_panel_reads_a_data_dir(tmp_path, monkeypatch, one_thread):
     data = panel.data()
     assert data.classes == ["dark", "light"] and data.image_size == 8 and data.in_channels == 3
     assert not result.failed and panel.results[-1]["dataset"] == "imagefolder"
+
+
+def test_monitor_reports_a_failed_launch(tmp_path):
+    from genet_lab.widgets import EvolutionMonitor
+
+    mon = EvolutionMonitor.launch(tmp_path / "bad", fitness="toy", pm=2, interval=0.1)
+    with pytest.raises(RuntimeError, match=r"exited with status 2:\n.*error: .*pm.*probability"):
+        mon.wait(timeout=60)
+    assert mon.snapshot["state"] == "failed"
+    assert "error:" in mon.events_view.value
+    mon.close()
