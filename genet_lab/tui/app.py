@@ -22,7 +22,7 @@ TABS = ("editor", "train", "evolution")
 class GenetLabApp(App[None]):
     """``genet-lab tui``."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere keep it
     TITLE = "genet-lab"
     ENABLE_COMMAND_PALETTE = False
     BINDINGS = [

@@ -108,7 +108,7 @@ class EditorPane(Vertical):
         )
         self._warm_missing()
         sharing = sharing_counts(g, self.ready_k)
-        labels = [None if n is None else f"{n} string{'s' if n != 1 else ''} alike" for n in sharing]
+        labels = [None if n is None else f"{n} alike" for n in sharing]
         self.query_one(StageView).show(g, labels)
         self.query_one(Figures).show(g, get_preset(self.preset), sharing)
         self.last_redraw_ms = (time.perf_counter() - start) * 1000

@@ -63,7 +63,7 @@ class EvolutionPane(Vertical):
     def compose(self) -> ComposeResult:
         yield Label("no run: s starts one, o opens a run directory", id="evo-status")
         with Horizontal(id="evo-progress-row"):
-            yield ProgressBar(total=None, show_eta=False, id="evo-progress")
+            yield ProgressBar(total=1, show_eta=False, id="evo-progress")
             yield Label("", id="evo-progress-label")
         with Horizontal(id="evo-top"):
             table = DataTable(id="evo-table", zebra_stripes=True, cursor_type="row")

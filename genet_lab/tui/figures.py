@@ -8,7 +8,6 @@ worker, by the editor), out of reach above.
 """
 from __future__ import annotations
 
-from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
@@ -31,17 +30,28 @@ def human(n: float) -> str:
     return f"{n:g}"
 
 
-def figures_table(genome: Genome, config: NetworkConfig, sharing: list[int | None]) -> Table:
-    """The figures as a two-column table; ``sharing[s]`` is None when unknown."""
-    t = Table.grid(padding=(0, 1))
-    t.add_column(style="bold", no_wrap=True, min_width=9)
-    t.add_column(no_wrap=True)
+class _Rows:
+    """Label/value lines as one Text (cheaper for Textual to lay out than a rich Table)."""
+
+    def __init__(self) -> None:
+        self.text = Text(no_wrap=True, overflow="ellipsis")
+
+    def add_row(self, label: str, value: str | Text) -> None:
+        if self.text:
+            self.text.append("\n")
+        self.text.append(f"{label:<10}", style="bold")
+        self.text.append_text(value if isinstance(value, Text) else Text(value))
+
+
+def figures_table(genome: Genome, config: NetworkConfig, sharing: list[int | None]) -> Text:
+    """The figures as label/value lines; ``sharing[s]`` is None when unknown."""
+    t = _Rows()
     t.add_row("preset", Text(config.name, style="cyan"))
     try:
         c = complexity(genome, config)
     except ValueError as exc:
         t.add_row("error", Text(str(exc), style="red"))
-        return t
+        return t.text
     t.add_row("params", f"{c.params:,}")
     t.add_row("mult-adds", human(c.macs))
     t.add_row("convs", f"{'+'.join(map(str, c.convs))} = {sum(c.convs)}")
@@ -58,7 +68,7 @@ def figures_table(genome: Genome, config: NetworkConfig, sharing: list[int | Non
     shared = "·".join(parts) + (f" = {total:,}" if total is not None and len(parts) > 1 else "")
     t.add_row("sharing", shared + " strings")
     t.add_row("bits", f"L = {genome.length}")
-    return t
+    return t.text
 
 
 class Figures(Static):

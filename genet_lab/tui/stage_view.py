@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from rich.table import Table
 from rich.text import Text
+from textual.containers import Horizontal
 from textual.widgets import Static
 
 from ..draw import stage_layers
@@ -43,7 +44,7 @@ def stage_drawing(stage: StageGraph, index: int | None = None, sharing: str | No
     if index is not None:
         t.append_text(stage_heading(stage, index))
         t.append("\n")
-    t.append(f"{stage.num_convs} conv, depth {stage.depth}", style="italic dim")
+    t.append(f"{stage.num_convs} conv, d={stage.depth}", style="italic dim")
     if sharing:
         t.append(f"\n{sharing}", style="italic dim")
     t.append("\n")
@@ -92,8 +93,24 @@ def genome_drawing(genome: Genome, sharing: list[str | None] | None = None) -> T
     return table
 
 
-class StageView(Static):
-    """Drawings of every stage of one genome, side by side."""
+class StageView(Horizontal):
+    """Drawings of every stage of one genome side by side, one Static per stage
+    (plain Text renders and lays out much faster than a rich Table)."""
+
+    DEFAULT_CSS = """
+    StageView { height: auto; }
+    StageView > Static { width: 1fr; height: auto; padding-right: 1; }
+    """
 
     def show(self, genome: Genome, sharing: list[str | None] | None = None) -> None:
-        self.update(genome_drawing(genome, sharing))
+        stages = decode(genome)
+        columns = list(self.query_children(Static))
+        if len(columns) != len(stages):
+            self.remove_children()
+            columns = [Static() for _ in stages]
+            self.mount_all(columns)
+        for s, (column, stage) in enumerate(zip(columns, stages)):
+            text = stage_heading(stage, s)
+            text.append("\n")
+            text.append_text(stage_drawing(stage, None, sharing[s] if sharing else None))
+            column.update(text)

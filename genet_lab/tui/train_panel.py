@@ -99,7 +99,7 @@ class TrainPane(Vertical):
             yield Button("Train", variant="success", id="train-start")
             yield Button("Cancel", variant="error", id="train-cancel", disabled=True)
         with Horizontal(id="train-status"):
-            yield ProgressBar(total=None, show_eta=False, id="train-progress")
+            yield ProgressBar(total=1, show_eta=False, id="train-progress")
             yield Label("idle: press t to train the genome of the editor", id="train-label")
         yield PlotextPlot(id="train-plot")
         yield DataTable(id="train-table", cursor_type="row", zebra_stripes=True)
