@@ -141,6 +141,12 @@ def lr_factor(schedule: str, epoch: float, epochs: int) -> float:
 
 @dataclass
 class TrainProgress:
+    """Sent about ten times an epoch (val_accuracy None) and after each epoch's validation.
+
+    ``epoch`` is the 1-based epoch in progress (or just finished, when val_accuracy is set);
+    ``step`` counts SGD steps over the whole run, ``steps`` is their total.
+    """
+
     epoch: int
     epochs: int
     step: int
