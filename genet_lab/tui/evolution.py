@@ -261,7 +261,7 @@ class EvolutionPane(Vertical):
         state = "paused" if self.paused else s["state"]
         colour = {"running": "green", "finished": "cyan", "paused": "yellow", "stopped": "red"}.get(state, "white")
         best = f"  best {s['best']} ({s['best_fitness']:.2f})" if s.get("best") else ""
-        self._label(f"[b]{self.run_dir}[/b] [{colour}]{state}[/{colour}] {s['kind']}   gen {s['gen']}/{s['generations']}"
+        self._label(f"[b]{self.run_dir}[/b] [{colour}]{state}[/{colour}] · {s['kind']} · gen {s['gen']}/{s['generations']}"
                     f"  evals {s['evaluations_done']}/{s['evaluations_total']}{best}")
 
     def _progress(self, new_events) -> None:
