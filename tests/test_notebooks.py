@@ -87,7 +87,7 @@ def test_03_evolution_executes(tmp_path, monkeypatch):
     nb = _execute("03_evolution", tmp_path)
     text = _text(nb)
     assert "has probability 0.000, drawn 0 times" in text      # the worst is never selected
-    assert "stages exchanged:" in text and "bits flipped:" in text
+    assert "stages exchanged:" in text and "after mutation" in text and "bits flipped (1-based)" in text
     assert "run finished: 12 evaluations" in text               # N=4, T=2 under the CI budget
     from genet_lab.evolution.store import RunStore
     with RunStore(tmp_path / "runs" / "ga-digits", readonly=True) as store:
