@@ -14,6 +14,16 @@ from genet_lab.widgets import GenomeEditor, PopulationSeeder
 needs_dot = pytest.mark.skipif(not have_dot(), reason="graphviz 'dot' not installed")
 
 
+def test_widgets_import_no_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, genet_lab.widgets as w; w.GenomeEditor(); w.PopulationSeeder(n=3); "
+            "w.TrainPanel('chain'); print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"      # torch loads only when a training starts
+
+
 # -- GenomeEditor ----------------------------------------------------------------
 
 def test_editor_layout_follows_the_encoding():
