@@ -272,7 +272,8 @@ def test_monitor_launches_watches_and_reattaches(tmp_path):
     from genet_lab.widgets import EvolutionMonitor
 
     run = tmp_path / "run"
-    mon = EvolutionMonitor.launch(run, fitness="toy", population=6, generations=3, seed=2, interval=0.2)
+    mon = EvolutionMonitor.launch(run, fitness="toy", population=6, generations=3, seed=2, interval=0.2,
+                                  poll=False)
     assert mon.command[-2:] == ["--run-dir", str(run)]
     snap = mon.wait(timeout=120, interval=0.2)
     assert snap["state"] == "finished" and mon.process.returncode == 0
@@ -334,6 +335,21 @@ def test_train_panel_reads_a_data_dir(tmp_path, monkeypatch, one_thread):
     data = panel.data()
     assert data.classes == ["dark", "light"] and data.image_size == 8 and data.in_channels == 3
     assert not result.failed and panel.results[-1]["dataset"] == "imagefolder"
+
+
+def test_monitor_polls_a_launched_run_until_its_process_ends(tmp_path):
+    from genet_lab.widgets import EvolutionMonitor
+
+    mon = EvolutionMonitor.launch(tmp_path / "run", fitness="toy", population=4, generations=2, interval=0.1)
+    assert mon.auto.value and mon._poller.is_alive()
+    mon._poller.join(timeout=60)
+    assert not mon._poller.is_alive() and not mon.auto.value
+    assert mon.snapshot["state"] == "finished" and len(mon.snapshot["generations"]) == 3
+    bad = EvolutionMonitor.launch(tmp_path / "bad", fitness="toy", qc=-1, interval=0.1)
+    bad._poller.join(timeout=60)                         # a process that dies early ends the polling too
+    assert not bad._poller.is_alive() and bad.snapshot["state"] == "failed"
+    mon.close()
+    bad.close()
 
 
 def test_monitor_reports_a_failed_launch(tmp_path):

@@ -57,7 +57,8 @@ class EvolutionMonitor(widgets.VBox):
     :meth:`launch` starts one in a separate process and attaches to it.
     """
 
-    def __init__(self, run_dir: str | Path, interval: float = 2.0, use_dot: bool | None = None, **kwargs):
+    def __init__(self, run_dir: str | Path, interval: float = 2.0, use_dot: bool | None = None, poll: bool = False,
+                 **kwargs):
         super().__init__(**kwargs)
         self.run_dir = Path(run_dir)
         self.interval = float(interval)
@@ -99,16 +100,19 @@ class EvolutionMonitor(widgets.VBox):
             self.events_view,
         ]
         self.refresh()
+        if poll:
+            self.auto.value = True      # starts the polling thread
 
     # -- starting a run -------------------------------------------------------------
     @classmethod
     def launch(cls, run_dir: str | Path, kind: str = "evolve", interval: float = 2.0, env: dict | None = None,
-               **options) -> "EvolutionMonitor":
+               poll: bool = True, **options) -> "EvolutionMonitor":
         """Start ``genet-lab evolve`` (or ``random-search``) in a separate process and watch it.
 
         ``options`` are the command's flags (see :func:`evolve_command`);
         ``env`` adds environment variables for the process (e.g.
-        ``{"OMP_NUM_THREADS": "1"}``). Output goes to ``DIR/evolve.log``.
+        ``{"OMP_NUM_THREADS": "1"}``). Output goes to ``DIR/evolve.log``. With
+        ``poll`` (default) a background thread refreshes the view until the run ends.
         """
         run_dir = Path(run_dir)
         if (run_dir / "run.sqlite").exists():
@@ -124,6 +128,8 @@ class EvolutionMonitor(widgets.VBox):
         monitor.command, monitor.log_path = command, log_path
         monitor.stop_button.disabled = False
         monitor.refresh()
+        if poll:
+            monitor.auto.value = True
         return monitor
 
     def cancel(self, timeout: float = 10.0) -> int | None:
@@ -171,7 +177,8 @@ class EvolutionMonitor(widgets.VBox):
 
     # -- polling ----------------------------------------------------------------------
     def start_polling(self, interval: float | None = None) -> None:
-        """Refresh from a background thread every ``interval`` s until the run ends or :meth:`stop_polling`."""
+        """Refresh from a background thread every ``interval`` s until :meth:`stop_polling`, the launched
+        process ends, or (attached) the run is finished or stopped."""
         if interval is not None:
             self.interval = float(interval)
         if self._poller is not None and self._poller.is_alive():
@@ -186,7 +193,11 @@ class EvolutionMonitor(widgets.VBox):
     def _poll(self) -> None:
         while self._polling.is_set():
             snap = self.refresh()
-            if snap.get("state") in ("finished", "stopped") and not self.process_running:
+            if self.process is not None:
+                if not self.process_running:
+                    self.refresh()      # what the process wrote last
+                    break
+            elif snap.get("state") in ("finished", "stopped"):
                 break
             time.sleep(self.interval)
         self._polling.clear()
