@@ -95,6 +95,8 @@ def test_diverging_run_exit_1_with_result(capsys, tmp_path):
     (["train", "paper-best", "--train-size", "99999"], "train_size"),
     (["train", "1-2-3"], ""),
     (["train", "paper-best", "--epochs", "0"], "positive integer"),
+    (["train", "paper-best", "--save", "/nonexistent/dir/x.pt"], "existing folder"),
+    (["evaluate", "/nonexistent/x.pt"], "does not exist"),
 ])
 def test_bad_input_one_line(capsys, argv, words):
     try:

@@ -207,3 +207,18 @@ def test_imagefolder_resize_and_errors(tmp_path):
         load_dataset("imagefolder", tmp_path, image_size=16, val_size=2)
     with pytest.raises(UsageError, match="train"):
         load_dataset("imagefolder", tmp_path / "nowhere")
+
+
+def test_svhn_torchvision_layout(tmp_path, monkeypatch):
+    import scipy.io
+    import torchvision.datasets.svhn as tvsvhn
+
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 30), ("test", 10)):
+        X = rng.integers(0, 256, (32, 32, 3, n), dtype=np.uint8)  # the .mat files' H x W x C x N
+        y = (np.arange(n) % 10 + 1).reshape(n, 1)  # SVHN labels 1..10, 10 meaning the digit 0
+        scipy.io.savemat(tmp_path / f"{split}_32x32.mat", {"X": X, "y": y})
+    monkeypatch.setattr(tvsvhn, "check_integrity", lambda *a, **k: True)  # md5s of the real files
+    d = load_dataset("svhn", tmp_path, val_size=10)
+    assert d.train_x.shape[1:] == (3, 32, 32) and not d.hflip
+    assert set(d.test_y.tolist()) == set(range(10)) and d.test_y[9] == 0

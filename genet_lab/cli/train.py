@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 
 from ..config import list_presets
 from ..errors import UsageError
@@ -97,6 +98,10 @@ def cmd_train(args) -> int:
     stages = parse_stages(args.stages) if args.stages else None
     genome = resolve(args.genome, stages)
     net = get_preset(args.preset)
+    if args.save:  # fail before training, not after
+        target = Path(args.save)
+        if target.is_dir() or not (target.parent if str(target.parent) else Path(".")).is_dir():
+            raise UsageError(f"--save {target}: give a file name in an existing folder")
     cfg = default_train_config(
         args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, momentum=args.momentum,
         weight_decay=args.weight_decay, schedule=args.schedule, device=args.device, seed=args.seed,
@@ -122,7 +127,7 @@ def cmd_train(args) -> int:
 
             info = {"name": data.name, "classes": data.classes, "mean": list(data.mean), "std": list(data.std),
                     "seed": args.seed, "val_size": len(data.val_y), "train_size": args.train_size,
-                    "data_dir": args.data_dir}
+                    "data_dir": str(Path(args.data_dir).resolve()) if args.data_dir else None}
             save_checkpoint(args.save, result.model, genome, net, cfg.to_dict(), result.to_dict(), info)
             out["checkpoint"] = args.save
     if args.events:
