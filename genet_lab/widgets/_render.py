@@ -74,5 +74,24 @@ def new_figure(width: float = 6.0, height: float = 3.2):
     return Figure(figsize=(width, height))
 
 
+def figure3(gens: list[dict], unit: str = "fitness"):
+    """Figure 3: mean fitness per generation, bars from the lowest to the highest."""
+    from matplotlib.ticker import MaxNLocator
+
+    fig = new_figure(5.5, 3.2)
+    ax = fig.subplots()
+    if gens:
+        x = [g["gen"] for g in gens]
+        mean = [g["mean"] for g in gens]
+        err = [[m - g["min"] for m, g in zip(mean, gens)], [g["max"] - m for m, g in zip(mean, gens)]]
+        ax.errorbar(x, mean, yerr=err, fmt="o-", capsize=3, color="#4c72b0", ecolor="#999999")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("generation")
+    ax.set_ylabel(unit)
+    ax.set_title("mean over individuals, bars: max and min")
+    fig.tight_layout()
+    return fig
+
+
 def percent(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.2f}"

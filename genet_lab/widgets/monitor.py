@@ -26,7 +26,7 @@ from ..draw import have_dot, render
 from ..errors import UsageError
 from ..evolution.fitness import UNITS
 from ..genome import parse
-from ._render import figure_png, html_table, new_figure
+from ._render import figure3, figure_png, html_table
 
 
 def evolve_command(run_dir: str | Path, kind: str = "evolve", **options) -> list[str]:
@@ -296,24 +296,8 @@ class EvolutionMonitor(widgets.VBox):
         self.events_view.value = "<pre style='margin:0'>" + html.escape("\n".join(self.recent)) + "</pre>"
         self.stop_button.disabled = not self.process_running
 
-    @staticmethod
-    def figure3(gens: list[dict], unit: str = "fitness"):
-        """Figure 3: mean fitness per generation, bars from the lowest to the highest."""
-        from matplotlib.ticker import MaxNLocator
-
-        fig = new_figure(5.5, 3.2)
-        ax = fig.subplots()
-        if gens:
-            x = [g["gen"] for g in gens]
-            mean = [g["mean"] for g in gens]
-            err = [[m - g["min"] for m, g in zip(mean, gens)], [g["max"] - m for m, g in zip(mean, gens)]]
-            ax.errorbar(x, mean, yerr=err, fmt="o-", capsize=3, color="#4c72b0", ecolor="#999999")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlabel("generation")
-        ax.set_ylabel(unit)
-        ax.set_title("mean over individuals, bars: max and min")
-        fig.tight_layout()
-        return fig
+    figure3 = staticmethod(figure3)
+    """Figure 3 of a list of generation dicts, as a matplotlib Figure (see ``_render.figure3``)."""
 
     def close(self) -> None:
         self.stop_polling()
