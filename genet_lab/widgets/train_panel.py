@@ -110,6 +110,7 @@ class TrainPanel(widgets.VBox):
         if self.running:
             raise RuntimeError("a training run is already going on in the background; wait() or stop() it first")
         job = self._job(genome, label, dataset, epochs)
+        self._stop.clear()
         return self._run(job)
 
     def start(self, genome: Genome | str | None = None, label: str | None = None, dataset: str | None = None,
@@ -123,6 +124,7 @@ class TrainPanel(widgets.VBox):
         except ValueError as exc:
             self._error(str(exc))
             return None
+        self._stop.clear()  # here, not in the thread: a stop() right after start() must count
         self._thread = threading.Thread(target=self._run_safely, args=(job,), daemon=True,
                                         name="genet-lab-train")
         self._thread.start()
@@ -138,6 +140,8 @@ class TrainPanel(widgets.VBox):
 
     def stop(self) -> None:
         """Ask the running training to stop at its next step (it ends as failed, 'cancelled')."""
+        if not self.running:
+            return
         self._stop.set()
         self.status.value = "stopping..."
 
@@ -174,7 +178,6 @@ class TrainPanel(widgets.VBox):
     def _run(self, job: dict):
         from ..train import default_train_config, train_genome
 
-        self._stop.clear()
         self._set_busy(True)
         try:
             self.status.value = f"loading {job['dataset']}..."
