@@ -212,13 +212,13 @@ class BatchedGeNet(nn.Module):
     def _pairs(self, net_state: dict[str, torch.Tensor]):
         own = self.state_dict(keep_vars=True)
         for name, single in net_state.items():
-            if name.endswith("num_batches_tracked"):
-                continue
             if name not in own:
                 raise ValueError(f"batched model has no tensor {name} (not the same network config?)")
             yield name, single, own[name]
 
     def _slice(self, batched: torch.Tensor, single: torch.Tensor, g: int) -> torch.Tensor:
+        if batched.dim() == 0:  # BN's num_batches_tracked: one counter for the whole group
+            return batched
         if batched.dim() == single.dim() + 1:  # BatchedLinear: (G, ...)
             return batched[g]
         rows = single.shape[0]

@@ -175,3 +175,160 @@ def test_group_rejects_mixed_stage_sizes_and_empty_groups():
         BatchedGeNet([resolve("chain"), resolve("chain", stages=(3, 4))], TINY)
     with pytest.raises(ValueError, match="at least one"):
         BatchedGeNet([], TINY)
+
+
+# -- train_population: the evaluator -------------------------------------------------------------------
+
+import genet_lab.batched_train as bt  # noqa: E402
+from genet_lab.data import load_dataset  # noqa: E402
+from genet_lab.train import default_train_config, train_genome  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits", train_size=240, val_size=120, with_test=False)
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENET_LAB_CACHE", str(tmp_path))
+    bt._PLANS.clear()
+
+
+def _setup(data, **kw):
+    net = replace(get_preset("paper-cifar10"), dropout=0.0).with_input(data.in_channels, data.image_size,
+                                                                         data.num_classes)
+    cfg = default_train_config("digits", **{**dict(epochs=2, batch_size=32, precision="fp32", channels_last="off",
+                                                   device="cpu"), **kw})
+    return net, cfg
+
+
+@pytest.fixture
+def f64():
+    """Float64 end to end (the trainer's normalisation follows the default dtype): then the
+    batched and the single trainer agree to the last bits, and any gap would be a real bug."""
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(before)
+
+
+def _compare(batched, loop, genomes, rtol=1e-9, atol=1e-10):
+    for g, (b, s) in enumerate(zip(batched, loop)):
+        assert b.failed == s.failed and b.error == s.error, (g, b.error, s.error)
+        assert b.epochs_run == s.epochs_run
+        assert [c["val_accuracy"] for c in b.curve] == [c["val_accuracy"] for c in s.curve], genomes[g]
+        assert b.val_accuracy == s.val_accuracy
+        if not s.failed:
+            torch.testing.assert_close(torch.tensor([c["loss"] for c in b.curve]),
+                                       torch.tensor([c["loss"] for c in s.curve]), rtol=rtol, atol=atol)
+            ref = s.model.state_dict()
+            for name, value in b.model.state_dict().items():
+                torch.testing.assert_close(value, ref[name], rtol=rtol, atol=atol, msg=name)
+
+
+@pytest.mark.parametrize("seeds", ["own", "shared"])
+def test_population_equals_train_genome_with_augmentation(digits, seeds, f64):
+    net, cfg = _setup(digits, augment="crop", epochs=3, lr=0.05)  # crop on 8x8: each individual's generator
+    genomes = MIX[:5]
+    cfgs = [replace(cfg, seed=10 + i if seeds == "own" else 7) for i in range(len(genomes))]
+    batched = bt.train_population(genomes, net, digits, cfgs, mode="batched")
+    loop = [train_genome(g, net, digits, c) for g, c in zip(genomes, cfgs)]
+    assert batched[0].model.classifier[-1].weight.dtype == torch.float64
+    _compare(batched, loop, genomes)
+    assert max(r.val_accuracy for r in batched) > 0.2  # twice chance (0.1) after 21 steps
+
+
+def test_population_matches_train_genome_in_float32_up_to_rounding(digits):
+    # One epoch: float32 rounding differences grow with every step of SGD (a deep chain with
+    # BN over 8 channels amplifies them to a few % of a weight within 3 epochs; float64 above
+    # shows they are rounding, not a difference in what is computed).
+    net, cfg = _setup(digits, epochs=1, lr=0.05)
+    cfgs = [replace(cfg, seed=i) for i in range(len(MIX))]
+    batched = bt.train_population(MIX, net, digits, cfgs, mode="batched")
+    loop = [train_genome(g, net, digits, c) for g, c in zip(MIX, cfgs)]
+    for b, s in zip(batched, loop):
+        assert abs(b.val_accuracy - s.val_accuracy) <= 1.5 / 120
+        assert b.final_loss == pytest.approx(s.final_loss, rel=1e-4)
+
+
+def test_a_diverging_individual_fails_alone_as_it_would_alone(digits, monkeypatch, f64):
+    net, cfg = _setup(digits)
+    genomes = MIX[:3]
+    real = build_network
+
+    def poisoned(genome, config):  # genome 1 starts with a NaN head: its loss is NaN at once
+        model = real(genome, config)
+        if genome == genomes[1]:
+            with torch.no_grad():
+                model.classifier[-1].bias.fill_(float("nan"))
+        return model
+
+    monkeypatch.setattr(bt, "build_network", poisoned)
+    monkeypatch.setattr("genet_lab.train.build_network", poisoned)
+    cfgs = [replace(cfg, seed=i) for i in range(3)]
+    batched = bt.train_population(genomes, net, digits, cfgs, mode="batched")
+    loop = [train_genome(g, net, digits, c) for g, c in zip(genomes, cfgs)]
+    assert [r.failed for r in batched] == [False, True, False]
+    assert batched[1].val_accuracy == 0.0 and batched[1].error.startswith("diverged")
+    _compare(batched, loop, genomes)
+
+
+def test_cancel_progress_and_mixed_stage_sizes(digits):
+    net, cfg = _setup(digits, epochs=1)
+    genomes = [resolve("chain"), resolve("dense", stages=(3, 4)), resolve("paper-best")]
+    seen = []
+    res = bt.train_population(genomes, net, digits, cfg, progress=lambda g, p: seen.append((g, p.epoch)),
+                              mode="batched")
+    assert not any(r.failed for r in res) and [r.params for r in res] == [
+        count for count in (sum(p.numel() for p in build_network(g, net).parameters()) for g in genomes)]
+    assert {g for g, e in seen if e == 1} == {0, 1, 2}
+    calls = []
+    cancelled = bt.train_population(genomes[::2], net, digits, cfg, mode="batched",
+                                    should_stop=lambda: calls.append(1) or len(calls) > 2)
+    assert [(r.failed, r.error) for r in cancelled] == [(True, "cancelled")] * 2
+
+
+def test_oom_halves_the_group_and_memory_budget_cuts_it(digits, monkeypatch, f64):
+    net, cfg = _setup(digits, epochs=1)
+    genomes = _random_genomes(5, seed=5)
+    cfgs = [replace(cfg, seed=i) for i in range(5)]
+    real, sizes = bt.train_group, []
+
+    def small_memory(genomes, *a, **k):
+        sizes.append(len(genomes))
+        if len(genomes) > 2:
+            raise torch.OutOfMemoryError("pretend")
+        return real(genomes, *a, **k)
+
+    monkeypatch.setattr(bt, "train_group", small_memory)
+    split = bt.train_population(genomes, net, digits, cfgs, mode="batched")
+    assert sizes == [5, 2, 3, 1, 2] or sizes[:2] == [5, 2]
+    _compare(split, [train_genome(g, net, digits, c) for g, c in zip(genomes, cfgs)], genomes)
+    per = bt.estimate_bytes(genomes[0], net, cfg.batch_size)
+    monkeypatch.setattr(bt, "memory_budget", lambda device: 2 * per)
+    plan = bt.plan_population(genomes, net, cfg, torch.device("cpu"), mode="batched")
+    assert plan.group_size == 2
+
+
+def test_auto_plan_is_measured_once_then_cached(digits):
+    net, cfg = _setup(digits)
+    genomes = _random_genomes(4, seed=6)
+    first = bt.plan_population(genomes, net, cfg, torch.device("cpu"))
+    assert first.measured and first.mode in ("batched", "loop")
+    assert first.loop_step_s > 0 and first.batched_step_s > 0
+    assert (first.mode == "batched") == (first.loop_step_s >= bt.BATCH_MARGIN * first.batched_step_s)
+    again = bt.plan_population(genomes, net, cfg, torch.device("cpu"))
+    assert not again.measured and again.mode == first.mode
+    bt._PLANS.clear()  # from the disk cache in a fresh process
+    assert bt.plan_population(genomes, net, cfg, torch.device("cpu")).mode == first.mode
+
+
+def test_population_rejects_configs_that_differ_beyond_the_seed(digits):
+    net, cfg = _setup(digits)
+    with pytest.raises(ValueError, match="only in their seed"):
+        bt.train_population(MIX[:2], net, digits, [cfg, replace(cfg, lr=0.5)])
+    with pytest.raises(ValueError, match="one per genome"):
+        bt.train_population(MIX[:2], net, digits, [cfg])
+    with pytest.raises(ValueError, match="population mode"):
+        bt.train_population(MIX[:2], net, digits, cfg, mode="fast")
