@@ -7,7 +7,6 @@ first cell that raises.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -33,19 +32,12 @@ def test_notebook_is_committed_without_outputs(name):
     assert any("GENET_LAB_BUDGET" in c.source for c in code), f"{name} ignores the CI budget"
 
 
-def _execute(name: str, tmp_path: Path):
+def _execute(name: str, tmp_path: Path, monkeypatch):
     nb = _read(name)
-    env_before = os.environ.get("GENET_LAB_BUDGET")
-    os.environ["GENET_LAB_BUDGET"] = "ci"      # the kernel inherits this process's environment
-    try:
-        client = nbclient.NotebookClient(nb, timeout=240, kernel_name="python3",
-                                         resources={"metadata": {"path": str(tmp_path)}})
-        client.execute()
-    finally:
-        if env_before is None:
-            os.environ.pop("GENET_LAB_BUDGET", None)
-        else:
-            os.environ["GENET_LAB_BUDGET"] = env_before
+    monkeypatch.setenv("GENET_LAB_BUDGET", "ci")    # the kernel inherits this process's environment
+    client = nbclient.NotebookClient(nb, timeout=240, kernel_name="python3",
+                                     resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()
     return nb
 
 
@@ -61,8 +53,8 @@ def _text(nb) -> str:
 
 
 @pytest.mark.slow
-def test_01_encoding_executes(tmp_path):
-    nb = _execute("01_encoding", tmp_path)
+def test_01_encoding_executes(tmp_path, monkeypatch):
+    nb = _execute("01_encoding", tmp_path, monkeypatch)
     text = _text(nb)
     assert "524,288 strings, 56,172 distinct networks" in text
     assert "dropped [2]" in text                       # Figure 1's B2
@@ -71,8 +63,8 @@ def test_01_encoding_executes(tmp_path):
 
 
 @pytest.mark.slow
-def test_02_hand_design_executes(tmp_path):
-    nb = _execute("02_hand_design", tmp_path)
+def test_02_hand_design_executes(tmp_path, monkeypatch):
+    nb = _execute("02_hand_design", tmp_path, monkeypatch)
     text = _text(nb)
     assert "budget ci" in text
     lines = [ln for ln in text.splitlines() if "validation accuracy" in ln and "%" in ln]
@@ -84,7 +76,7 @@ def test_02_hand_design_executes(tmp_path):
 @pytest.mark.slow
 def test_03_evolution_executes(tmp_path, monkeypatch):
     monkeypatch.setenv("GENET_LAB_RUNS", str(tmp_path / "runs"))
-    nb = _execute("03_evolution", tmp_path)
+    nb = _execute("03_evolution", tmp_path, monkeypatch)
     text = _text(nb)
     assert "has probability 0.000, drawn 0 times" in text      # the worst is never selected
     assert "stages exchanged:" in text and "after mutation" in text and "bits flipped (1-based)" in text
@@ -97,7 +89,7 @@ def test_03_evolution_executes(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_04_paper_executes(tmp_path, monkeypatch):
     monkeypatch.setenv("GENET_LAB_RUNS", str(tmp_path / "runs"))
-    nb = _execute("04_paper", tmp_path)
+    nb = _execute("04_paper", tmp_path, monkeypatch)
     text = _text(nb)
     for name in ("ga-random", "ga-zeros", "random-search"):
         assert f"{name}: 12 evaluations" in text
