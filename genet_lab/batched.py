@@ -89,6 +89,60 @@ class BatchedLinear(nn.Module):
         return torch.baddbmm(self.bias.unsqueeze(1), x, self.weight.transpose(1, 2))
 
 
+class RngStreams:
+    """One random stream per individual, as the global generator a lone GeNet would draw from.
+
+    ``train_genome`` seeds the global generator, builds the network and then draws
+    only dropout masks from it; holding each individual's generator state here
+    (taken right after its network was built) and switching to it around its
+    slice of each dropout layer gives every individual the masks it would get alone.
+    """
+
+    def __init__(self, states: Sequence[torch.Tensor], device: torch.device | str = "cpu"):
+        self.states = list(states)
+        self.device = torch.device(device)
+
+    def _get(self) -> torch.Tensor:
+        if self.device.type == "cuda":
+            return torch.cuda.get_rng_state(self.device)
+        return torch.get_rng_state()
+
+    def _set(self, state: torch.Tensor) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.set_rng_state(state, self.device)
+        else:
+            torch.set_rng_state(state)
+
+    def dropout(self, x: torch.Tensor, p: float) -> torch.Tensor:
+        """``F.dropout`` of each ``x[g]`` drawn from stream g; the caller's stream is left as it was."""
+        outer = self._get()
+        try:
+            outs = []
+            for g, state in enumerate(self.states):
+                self._set(state)
+                outs.append(F.dropout(x[g], p, True))
+                self.states[g] = self._get()
+        finally:
+            self._set(outer)
+        return torch.stack(outs)
+
+
+class GroupDropout(nn.Dropout):
+    """Dropout over ``(G, B, features)``: per-individual streams when the model has them
+    (see :class:`RngStreams`), otherwise one draw for the whole group (still independent per
+    individual, but not the masks a lone network would draw)."""
+
+    def __init__(self, p: float, owner: "BatchedGeNet"):
+        super().__init__(p)
+        self._owner = [owner]  # a list: not registered as a submodule (it is the parent)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        streams = self._owner[0].rng_streams
+        if not self.training or self.p == 0 or streams is None:
+            return super().forward(x)
+        return streams.dropout(x, self.p)
+
+
 def stage_masks(graphs: Sequence[StageGraph], width: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-individual masks of one stage over its full DAG of K+2 nodes.
 
@@ -178,6 +232,8 @@ class BatchedGeNet(nn.Module):
             )
         config = config.validated()
         self.genomes, self.config, self.groups = genomes, config, len(genomes)
+        self.rng_streams: RngStreams | None = None
+        """Per-individual dropout streams (set by the trainer); None: one draw for the group."""
         stats = complexity(genomes[0], config)
         G = self.groups
         pool = lambda: nn.MaxPool2d(config.pool_kernel, config.pool_stride, config.pool_padding)  # noqa: E731
@@ -197,7 +253,7 @@ class BatchedGeNet(nn.Module):
         head: list[nn.Module] = [nn.Identity()]  # stands where GeNet flattens
         feats = self.feature_dim
         for hidden in config.fc:
-            head += [BatchedLinear(G, feats, hidden), nn.ReLU(inplace=True), nn.Dropout(config.dropout)]
+            head += [BatchedLinear(G, feats, hidden), nn.ReLU(inplace=True), GroupDropout(config.dropout, self)]
             feats = hidden
         head.append(BatchedLinear(G, feats, config.num_classes))
         self.classifier = nn.Sequential(*head)

@@ -5,10 +5,12 @@
 seed: same initial weights (each network is built under its own seed and
 stacked into a :class:`~genet_lab.batched.BatchedGeNet`), same batch order
 and augmentation (one ``torch.Generator`` per seed, consumed in the same
-order), same schedule, SGD, divergence checks and validation. What differs is
-float rounding (grouped convolutions sum in another order), dropout masks
-(drawn for the whole group at once) and ``seconds``, which is the
-individual's share of its group's wall time.
+order), same dropout masks (each individual draws from its own copy of the
+generator state a lone run would have), same schedule, SGD, divergence checks
+and validation. What differs is float rounding (grouped convolutions sum in
+another order; in float64 the two agree to the last bit, see
+tests/test_batched.py) and ``seconds``, which is the individual's share of its
+group's wall time.
 
 Batching or a loop is decided by :func:`plan_population`: a few timed SGD
 steps of a single network and of the group on random data, cached per device,
@@ -28,7 +30,7 @@ from typing import Callable, Sequence
 
 import torch
 
-from .batched import BatchedGeNet, group_loss
+from .batched import BatchedGeNet, RngStreams, group_loss
 from .config import NetworkConfig
 from .data import DataSplits
 from .errors import UsageError
@@ -308,12 +310,15 @@ def train_group(genomes: Sequence[Genome], net_config: NetworkConfig, data: Data
                 should_stop: Callable[[], bool] | None = None) -> list[TrainResult]:
     """Train ``genomes`` as one :class:`BatchedGeNet` (all in memory at once)."""
     t_start = time.perf_counter()
-    nets = []
+    nets, states = [], []
     for g, c in zip(genomes, cfgs):
         torch.manual_seed(c.seed)  # the weights train_genome would start from
         nets.append(build_network(g, net_config))
+        # ... and the generator its dropout would then draw from
+        states.append(torch.cuda.get_rng_state(device) if device.type == "cuda" else torch.get_rng_state())
     params = [count_parameters(n) for n in nets]
     model = BatchedGeNet.from_networks(nets).to(device)
+    model.rng_streams = RngStreams(states, device)
     del nets
     results = [TrainResult(val_accuracy=0.0, test_accuracy=None, final_loss=math.nan, curve=[], seconds=0.0,
                            images_per_second=0.0, params=p, failed=False, error=None, device=str(device),

@@ -149,6 +149,17 @@ def test_dropout_is_independent_per_individual():
         frac = kept[g].sum().item() / live[g].sum().item()
         assert 0.4 < frac < 0.6, frac
     assert not torch.equal(kept[0], kept[1]) and not torch.equal(kept[1], kept[2])
+    # With per-individual streams: equal states give equal masks, and the caller's stream is untouched.
+    from genet_lab.batched import RngStreams
+
+    torch.manual_seed(5)
+    state = torch.get_rng_state()
+    model.rng_streams = RngStreams([state, state, torch.manual_seed(6).get_state()])
+    outer = torch.get_rng_state()
+    model(torch.randn(64, 1, 8, 8, generator=torch.Generator().manual_seed(0)))
+    assert torch.equal(torch.get_rng_state(), outer)
+    kept = seen["out"] != 0
+    assert torch.equal(kept[0], kept[1]) and not torch.equal(kept[0], kept[2])
 
 
 def test_a_diverged_individual_does_not_reach_the_others():
@@ -250,6 +261,17 @@ def test_population_matches_train_genome_in_float32_up_to_rounding(digits):
     for b, s in zip(batched, loop):
         assert abs(b.val_accuracy - s.val_accuracy) <= 1.5 / 120
         assert b.final_loss == pytest.approx(s.final_loss, rel=1e-4)
+
+
+def test_population_with_dropout_draws_the_masks_a_lone_run_draws(digits, f64):
+    net = get_preset("paper-cifar10").with_input(digits.in_channels, digits.image_size, digits.num_classes)
+    assert net.dropout == 0.5
+    _, cfg = _setup(digits, epochs=2, lr=0.05)
+    genomes = MIX[:4]
+    cfgs = [replace(cfg, seed=20 + i) for i in range(len(genomes))]
+    batched = bt.train_population(genomes, net, digits, cfgs, mode="batched")
+    loop = [train_genome(g, net, digits, c) for g, c in zip(genomes, cfgs)]
+    _compare(batched, loop, genomes)
 
 
 def test_a_diverging_individual_fails_alone_as_it_would_alone(digits, monkeypatch, f64):
