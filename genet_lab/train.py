@@ -64,7 +64,8 @@ class TrainConfig:
     eval_test: bool = False
     """Also measure test accuracy at the end (a final report, never a fitness)."""
     threads: int = 0
-    """CPU threads for this run (torch.set_num_threads, restored afterwards); 0 keeps torch's setting."""
+    """CPU threads for this run (torch.set_num_threads, restored afterwards); 0 measures whether
+    torch's setting beats one thread for this network (:func:`choose_threads`)."""
 
     def validated(self) -> "TrainConfig":
         if self.epochs < 1 or self.batch_size < 1:
@@ -72,7 +73,7 @@ class TrainConfig:
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise UsageError(f"lr must be a positive number, got {self.lr}")
         if self.threads < 0:
-            raise UsageError(f"threads must be >= 0 (0 keeps torch's setting), got {self.threads}")
+            raise UsageError(f"threads must be >= 0 (0 measures), got {self.threads}")
         if not 0 <= self.momentum < 1 or self.weight_decay < 0:
             raise UsageError(f"momentum must be in [0, 1) and weight_decay >= 0, got {self.momentum}, {self.weight_decay}")
         for name, value, allowed in (("schedule", self.schedule, SCHEDULES), ("precision", self.precision, PRECISIONS),
@@ -274,6 +275,51 @@ def choose_execution(model: torch.nn.Module, sample: torch.Tensor, cfg: TrainCon
     return prec, bool(cl), times
 
 
+THREADS_MARGIN = 1.10
+"""More CPU threads are taken only when they train at least 10% faster than one."""
+
+
+def choose_threads(genome: Genome, net_config: NetworkConfig, data: DataSplits, cfg: TrainConfig) -> int:
+    """CPU threads for a run with ``threads=0``: 1 or torch's setting, whichever the probe
+    finds faster for this network shape (cached like :func:`choose_execution`).
+
+    Small networks gain little from intra-op threads, and on a shared machine two spinning
+    OpenMP threads made a step of the digits network about 20x slower than one.
+    """
+    most = torch.get_num_threads()
+    if most <= 1:
+        return most
+    shape = {k: v for k, v in net_config.to_dict().items() if k != "name"}
+    key = json.dumps(["threads", torch.backends.cpu.get_cpu_capability(), most, torch.__version__, shape,
+                      cfg.batch_size], sort_keys=True, default=list)
+    if key not in _PROBES:
+        disk = _read_probes()
+        if key not in disk:
+            with torch.random.fork_rng(devices=[]):
+                model = build_network(genome, net_config)
+            disk[key] = _measure_threads(model, data.train_x[:1].float(), cfg.batch_size, most)
+            _write_probes(disk)
+        _PROBES[key] = disk[key]
+    return int(_PROBES[key])
+
+
+def _measure_threads(model, sample, batch, most) -> int:
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    n = max(2, min(batch, 256))
+    cpu = torch.device("cpu")
+    times: dict[int, list[float]] = {1: [], most: []}
+    with torch.random.fork_rng(devices=[]):
+        gen = torch.Generator().manual_seed(0)
+        x = torch.randn((n, *sample.shape[1:]), generator=gen)
+        y = torch.randint(0, 2, (n,), generator=gen)
+        for _ in range(3):
+            for t in times:
+                torch.set_num_threads(t)
+                times[t].append(_time_steps(model, opt, x, y, "fp32", False, cpu))
+    torch.set_num_threads(most)
+    return most if statistics.median(times[1]) >= THREADS_MARGIN * statistics.median(times[most]) else 1
+
+
 def _measure(model, sample, device, precs, layouts, batch):
     probe = copy.deepcopy(model).to(device)
     opt = torch.optim.SGD(probe.parameters(), lr=1e-3, momentum=0.9)
@@ -429,9 +475,9 @@ def train_genome(genome: Genome, net_config: NetworkConfig, data: DataSplits, cf
     _check_shapes(net_config, data)
     device = resolve_device(cfg.device)
     threads = torch.get_num_threads()
-    if cfg.threads and device.type == "cpu":
-        torch.set_num_threads(cfg.threads)
     try:
+        if device.type == "cpu":
+            torch.set_num_threads(cfg.threads or choose_threads(genome, net_config, data, cfg))
         return _train(genome, net_config, data, cfg, device, progress, should_stop, t_start)
     finally:
         torch.set_num_threads(threads)

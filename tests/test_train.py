@@ -161,3 +161,16 @@ def _probe_checks(digits, monkeypatch):
 def test_bf16_training_runs(digits):
     r = T.train_genome(paper_best(), net_for(digits), digits, quick(precision="bf16", epochs=1))
     assert not r.failed and r.precision == "bf16" and 0 <= r.val_accuracy <= 1
+
+
+def test_thread_probe_measures_once(digits, monkeypatch):
+    net = net_for(digits)
+    cfg = quick(threads=0, batch_size=8)
+    before = torch.get_num_threads()
+    n = T.choose_threads(paper_best(), net, digits, cfg)
+    assert n in (1, before) and torch.get_num_threads() == before
+    monkeypatch.setattr(T, "_measure_threads", lambda *a: pytest.fail("measured twice"))
+    T._PROBES.clear()  # read back from the disk cache
+    assert T.choose_threads(paper_best(), net, digits, cfg) == n
+    r = T.train_genome(paper_best(), net, digits, quick(threads=0, batch_size=8, epochs=1))
+    assert not r.failed and torch.get_num_threads() == before

@@ -61,7 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--precision", choices=("auto", "fp32", "bf16"), help="auto measures which is faster")
     p.add_argument("--channels-last", choices=("auto", "on", "off"), help="auto measures which is faster")
     p.add_argument("--augment", choices=("auto", "none", "crop", "crop+flip"), help="batch augmentation")
-    p.add_argument("--threads", type=_nonneg_int, help="CPU threads (default: torch's setting)")
+    p.add_argument("--threads", type=_nonneg_int, help="CPU threads (default 0: measure whether torch's setting beats one thread)")
     p.add_argument("--eval-test", action="store_true", help="also report test accuracy (a final report)")
     p.add_argument("--save", metavar="FILE", help="write a checkpoint (weights, genome, configs, metrics)")
     out = p.add_mutually_exclusive_group()
