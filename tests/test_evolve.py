@@ -241,9 +241,6 @@ def test_cli_init_file_sets_population(tmp_path, capsys):
 
 
 def test_train_fitness_tiny_budget(tmp_path, capsys):
-    train = pytest.importorskip("genet_lab.train")
-    if not hasattr(train, "train_genome"):
-        pytest.skip("genet_lab.train.train_genome is not there yet")
     assert main(["evolve", "-N", "2", "-T", "1", "--epochs", "1", "--train-size", "100", "--val-size", "60",
                  "--run-dir", str(tmp_path / "t"), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -253,3 +250,12 @@ def test_train_fitness_tiny_budget(tmp_path, capsys):
     with RunStore(tmp_path / "t", readonly=True) as st:
         inds = st.individuals()
     assert all(i["state"] in ("done", "failed") and i["seconds"] > 0 and i["device"] for i in inds)
+
+
+def test_cli_init_p_and_schedule_reach_the_run(tmp_path, capsys):
+    assert main(["evolve", "--fitness", "toy", "-N", "4", "-T", "0", "--init-p", "0", "--schedule", "paper",
+                 "--run-dir", str(tmp_path / "r"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["config"]["init_p"] == 0.0 and out["config"]["train"]["schedule"] == "paper"
+    with RunStore(tmp_path / "r", readonly=True) as st:
+        assert {i["genome"] for i in st.individuals(0)} == {"0-00 0-00-000 0-00-000-0000"}

@@ -51,6 +51,9 @@ def _add_common(p: argparse.ArgumentParser, ga: bool) -> None:
                    help=f"torch CPU threads (default {CLI_DEFAULTS['threads']}: tiny networks run best on one "
                    "thread, and a shared machine suffers from more)")
     g.add_argument("--lr", type=float, help="peak learning rate (default: the trainer's)")
+    g.add_argument("--schedule", choices=("paper", "paper-full", "cosine", "constant"),
+                   help="learning-rate schedule: paper (120/60/40/20 at 1e-2..1e-5 scaled to --epochs), "
+                   "paper-full (the paper as is, 240 epochs), cosine (default), constant")
     g.add_argument("--device", help="training device: auto, cpu, cuda, cuda:1, mps (default auto)")
     g.add_argument("--fitness", choices=("train", "proxy", "toy"),
                    help="train (default), proxy: NASWOT score without training, toy: test aid")
@@ -68,6 +71,8 @@ def _add_common(p: argparse.ArgumentParser, ga: bool) -> None:
     if ga:
         s.add_argument("--init", help="random (default), zeros, a genome name (wrn, chain, residual, dense, "
                        "paper-best: copies with --init-flips bits flipped) or a file of genomes")
+        s.add_argument("--init-p", type=_probability,
+                       help="probability of a 1 bit for --init random (default 0.5, the paper's)")
         s.add_argument("--init-flips", type=_nonneg_int, help="bits flipped in each copy of a named --init (default 2)")
         s.add_argument("--pm", type=_probability, help="p_M, mutation probability per individual (default 0.8)")
         s.add_argument("--qm", type=_probability, help="q_M, flip probability per bit (default 0.05)")
@@ -97,7 +102,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 _CONFIG_OPTIONS = ("dataset", "data_dir", "train_size", "val_size", "epochs", "batch_size", "lr", "device",
-                   "fitness", "preset", "reuse_structures", "population", "stages", "seed", "init", "init_flips",
+                   "fitness", "preset", "reuse_structures", "population", "stages", "seed", "init", "init_flips", "init_p", "schedule",
                    "pm", "qm", "pc", "qc", "run_dir")
 
 
@@ -109,7 +114,7 @@ def build_config(args):
     stages = parse_stages(args.stages) if args.stages else (3, 4, 5)
     dataset = args.dataset or "digits"
     fitness = args.fitness or "train"
-    train = {k: getattr(args, k) for k in ("batch_size", "lr", "device") if getattr(args, k, None) is not None}
+    train = {k: getattr(args, k) for k in ("batch_size", "lr", "device", "schedule") if getattr(args, k, None) is not None}
     init, init_genomes = getattr(args, "init", None) or "random", ()
     n = args.population
     if init not in ("random", "zeros") and init not in NAMED:
@@ -131,7 +136,7 @@ def build_config(args):
               reuse_structures=bool(args.reuse_structures), seed=args.seed or 0,
               preset=args.preset or "paper-cifar10", dataset=dataset, data_dir=args.data_dir,
               train_size=train_size, val_size=args.val_size, epochs=args.epochs or CLI_DEFAULTS["epochs"], train=train)
-    for name in ("pm", "qm", "pc", "qc", "init_flips"):
+    for name in ("pm", "qm", "pc", "qc", "init_flips", "init_p"):
         if getattr(args, name, None) is not None:
             kw[name] = getattr(args, name)
     return SearchConfig(**kw).validated()

@@ -1,7 +1,7 @@
 """Reports of stored runs: Table 1, Figures 3 to 5, and GA against random search.
 
 Reads run stores only (read-only, so a running search may be reported);
-plots with matplotlib's Agg backend. No torch.
+plots with matplotlib Figure objects (no pyplot state). No torch.
 """
 from __future__ import annotations
 
@@ -118,13 +118,13 @@ def compare(runs: list[Path]) -> dict | None:
 # -- figures -------------------------------------------------------------------------
 
 
-def _plt():
-    import matplotlib
+def _figure(**kw):
+    """A matplotlib Figure that is not registered with pyplot: no backend switch,
+    so a Jupyter kernel keeps its inline plots, and nothing to close."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    fig = Figure(**kw)
+    return fig, fig.subplots()
 
 
 def _label(s: dict, run: Path) -> str:
@@ -134,8 +134,7 @@ def _label(s: dict, run: Path) -> str:
 
 def figure3(items: list[tuple[Path, dict]], path: Path) -> None:
     """Mean fitness per generation with bars from min to max (Fig. 3), one series per run."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    fig, ax = _figure(figsize=(7, 4.2), dpi=110)
     n = len(items)
     for k, (run, s) in enumerate(items):
         g = s["generations"]
@@ -143,6 +142,9 @@ def figure3(items: list[tuple[Path, dict]], path: Path) -> None:
         mean = [r["mean"] for r in g]
         err = [[r["mean"] - r["min"] for r in g], [r["max"] - r["mean"] for r in g]]
         ax.errorbar(x, mean, yerr=err, marker="o", ms=3.5, capsize=2.5, lw=1.3, label=_label(s, run))
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("generation")
     ax.set_ylabel(items[0][1]["unit"])
     ax.set_title("Mean fitness per generation (bars: min to max)")
@@ -150,14 +152,12 @@ def figure3(items: list[tuple[Path, dict]], path: Path) -> None:
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
 
 
 def figure4(run: Path, path: Path) -> dict:
     """Child fitness against parent fitness for changed children (Fig. 4); returns the correlations."""
     import numpy as np
 
-    plt = _plt()
     with RunStore(run, readonly=True) as st:
         inds = st.individuals()
         unit = UNITS.get(st.config()["fitness"])
@@ -168,7 +168,7 @@ def figure4(run: Path, path: Path) -> dict:
             parents = [fit.get((i["gen"] - 1, p)) for p in i["parents"]]
             if all(p is not None for p in parents):
                 pts[i["op"]].append((statistics.fmean(parents), i["accuracy"]))
-    fig, ax = plt.subplots(figsize=(5.5, 5), dpi=110)
+    fig, ax = _figure(figsize=(5.5, 5), dpi=110)
     corr = {}
     for op, style in (("mutation", dict(marker="o", c="tab:blue")), ("crossover", dict(marker="^", c="tab:red"))):
         xy = pts[op]
@@ -190,14 +190,12 @@ def figure4(run: Path, path: Path) -> dict:
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
     return {op: {"n": len(v), "r": corr.get(op)} for op, v in pts.items()}
 
 
 def figure_search(runs: list[Path], sums: list[dict], path: Path) -> None:
     """Best single evaluation so far against evaluations: GA and random search side by side."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    fig, ax = _figure(figsize=(7, 4.2), dpi=110)
     for run, s in zip(runs, sums):
         pts = best_so_far(run)
         if pts:
@@ -209,7 +207,6 @@ def figure_search(runs: list[Path], sums: list[dict], path: Path) -> None:
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
 
 
 def figure5(run: Path, out: Path, stem: str) -> list[Path]:
