@@ -214,3 +214,47 @@ class RayExecutor:
                 return
             for ref in done:
                 on_done(refs.pop(ref), ray.get(ref))
+
+
+class ExecutorFitness:
+    """A fitness whose ``evaluate_many`` hands a generation's jobs to ``executor``.
+
+    Everything else (``net_config``, ``name``, ``unit``, single ``evaluate``) is the wrapped
+    fitness's, so it can be given wherever a fitness is (``start_run(..., fitness=...)``).
+    """
+
+    def __init__(self, fitness, executor):
+        self.fitness, self.executor = fitness, executor
+
+    def __getattr__(self, name):
+        return getattr(self.fitness, name)
+
+    def evaluate(self, genome, seed, progress=None, should_stop=None):
+        return self.fitness.evaluate(genome, seed, progress=progress, should_stop=should_stop)
+
+    def evaluate_many(self, jobs: Sequence[Job], on_done: OnDone, should_stop: Callable[[], bool] | None = None):
+        self.executor.run(jobs, on_done, should_stop)
+
+
+def make_executor(fitness, search_config: dict, workers: int = 0, devices: str | None = None,
+                  ray: str | None = None, batched: str = "off"):
+    """The executor the CLI options ask for, or None for the engine's own serial loop.
+
+    ``batched``: off, on (always batched groups) or auto (batched or loop, by the probe).
+    """
+    chosen = [name for name, on in (("--workers", workers), ("--devices", devices), ("--ray", ray),
+                                    ("--batched", batched != "off")) if on]
+    if len(chosen) > 1:
+        raise UsageError(f"choose one of --workers, --devices, --ray and --batched; got {' and '.join(chosen)}")
+    if batched not in ("off", "on", "auto"):
+        raise UsageError(f"--batched must be off, on or auto; got {batched!r}")
+    if ray:
+        cuda = str((search_config.get("train") or {}).get("device", "auto")).startswith("cuda")
+        return RayExecutor(fitness_from_search, (search_config,), address=ray, num_gpus=1.0 if cuda else 0.0)
+    if devices:
+        return ProcessExecutor(fitness_from_search, (search_config,), devices=parse_devices(devices))
+    if workers:
+        return ProcessExecutor(fitness_from_search, (search_config,), workers=workers)
+    if batched != "off":
+        return BatchedExecutor(fitness, mode="batched" if batched == "on" else "auto")
+    return None
