@@ -21,6 +21,20 @@ def positive_int(text: str) -> int:
     return value
 
 
+SEED_LIMIT = 2**63
+"""Seeds are stored as SQLite integers and fed to numpy and torch: 0 <= seed < 2^63."""
+
+
+def seed_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
+    if not 0 <= value < SEED_LIMIT:
+        raise argparse.ArgumentTypeError(f"expected a seed in [0, 2^63), got {value}")
+    return value
+
+
 def add_input_overrides(p: argparse.ArgumentParser) -> None:
     p.add_argument("--in-channels", type=positive_int, help="input channels (default: the preset's)")
     p.add_argument("--image-size", type=positive_int, help="input height and width in pixels (default: the preset's)")

@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..errors import UsageError
-from .common import positive_int
+from .common import positive_int, seed_int
 
 # Defaults of the command (not of the library, which keeps the paper's N = 20, T = 50):
 # sized so `genet-lab evolve` on the embedded digits finishes within 5 minutes on 2 CPU
@@ -67,7 +67,7 @@ def _add_common(p: argparse.ArgumentParser, ga: bool) -> None:
                    help=f"T, generations after the initial one (default {CLI_DEFAULTS['generations']}; paper 50)"
                    + ("" if ga else "; budget N x (T+1)"))
     s.add_argument("--stages", help="stage sizes K_1,...,K_S (default 3,4,5)")
-    s.add_argument("--seed", type=int, help="run seed (default 0)")
+    s.add_argument("--seed", type=seed_int, help="run seed (default 0)")
     if ga:
         s.add_argument("--init", help="random (default), zeros, a genome name (wrn, chain, residual, dense, "
                        "paper-best: copies with --init-flips bits flipped) or a file of genomes")

@@ -15,7 +15,7 @@ from pathlib import Path
 from ..config import list_presets
 from ..errors import UsageError
 from ..genome import NAMED, parse_stages, resolve
-from .common import positive_int
+from .common import positive_int, seed_int
 
 DATASET_NAMES = ("digits", "mnist", "fashion-mnist", "cifar10", "cifar100", "svhn", "imagefolder")
 
@@ -57,7 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weight-decay", type=_float, help="SGD weight decay (default 5e-4)")
     p.add_argument("--schedule", choices=("paper", "paper-full", "cosine", "constant"),
                    help="learning-rate schedule (default cosine; paper-full = 240 epochs at 1e-2..1e-5)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the split, weights, batches and augmentation")
+    p.add_argument("--seed", type=seed_int, default=0, help="seed of the split, weights, batches and augmentation")
     p.add_argument("--precision", choices=("auto", "fp32", "bf16"), help="auto measures which is faster")
     p.add_argument("--channels-last", choices=("auto", "on", "off"), help="auto measures which is faster")
     p.add_argument("--augment", choices=("auto", "none", "crop", "crop+flip"), help="batch augmentation")

@@ -88,6 +88,8 @@ class SearchConfig:
             raise ValueError(f"population must be at least 2 (selection needs a worst and a best), got {self.population}")
         if self.generations < 0:
             raise ValueError(f"generations must be >= 0, got {self.generations}")
+        if not 0 <= int(self.seed) < 2**63:
+            raise ValueError(f"seed must be an integer in [0, 2^63) (stored as a SQLite integer), got {self.seed!r}")
         if self.epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {self.epochs}")
         for name in ("pm", "qm", "pc", "qc", "init_p"):
