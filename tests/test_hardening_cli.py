@@ -56,3 +56,10 @@ def test_search_config_rejects_seed_outside_sqlite_range(tmp_path):
             start_run(tmp_path / "r", SearchConfig(fitness="toy", population=2, generations=0, seed=seed))
     assert not (tmp_path / "r").exists()
     assert SearchConfig(fitness="toy", seed=2**63 - 1).validated().seed == 2**63 - 1
+
+
+@pytest.mark.parametrize("argv", [["train", "chain", "--threads", "100000"],
+                                  ["evolve", "--threads", "100000"], ["evolve", "--threads", "0"]])
+def test_thread_count_is_bounded_by_the_cpus(argv):
+    # Was: --threads 100000 reached torch.set_num_threads and died of memory exhaustion with a traceback.
+    assert_rejected(argv, "--threads", str(os.cpu_count()))

@@ -35,6 +35,21 @@ def seed_int(text: str) -> int:
     return value
 
 
+def cpu_threads(text: str, zero_ok: bool = False) -> int:
+    """A thread count between 1 (0 with ``zero_ok``) and this machine's CPU count: asking OpenMP
+    for 100000 threads exhausted memory with a traceback."""
+    most = os.cpu_count() or 1
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not (0 if zero_ok else 1) <= value <= most:
+        low = 0 if zero_ok else 1
+        raise argparse.ArgumentTypeError(f"expected a thread count from {low} to {most} (this machine's CPUs), "
+                                         f"got {text!r}")
+    return value
+
+
 def add_input_overrides(p: argparse.ArgumentParser) -> None:
     p.add_argument("--in-channels", type=positive_int, help="input channels (default: the preset's)")
     p.add_argument("--image-size", type=positive_int, help="input height and width in pixels (default: the preset's)")

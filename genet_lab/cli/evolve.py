@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..errors import UsageError
-from .common import positive_int, seed_int
+from .common import cpu_threads, positive_int, seed_int
 
 # Defaults of the command (not of the library, which keeps the paper's N = 20, T = 50):
 # sized so `genet-lab evolve` on the embedded digits finishes within 5 minutes on 2 CPU
@@ -47,7 +47,7 @@ def _add_common(p: argparse.ArgumentParser, ga: bool) -> None:
     g.add_argument("--epochs", type=positive_int, help=f"training epochs per evaluation (default {CLI_DEFAULTS['epochs']})")
     g.add_argument("--batch-size", type=positive_int,
                    help=f"training batch size (default {CLI_DEFAULTS['batch_size']} for digits, else the trainer's)")
-    g.add_argument("--threads", type=positive_int,
+    g.add_argument("--threads", type=cpu_threads,
                    help=f"torch CPU threads (default {CLI_DEFAULTS['threads']}: tiny networks run best on one "
                    "thread, and a shared machine suffers from more)")
     g.add_argument("--lr", type=float, help="peak learning rate (default: the trainer's)")

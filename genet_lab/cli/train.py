@@ -15,7 +15,7 @@ from pathlib import Path
 from ..config import list_presets
 from ..errors import UsageError
 from ..genome import NAMED, parse_stages, resolve
-from .common import positive_int, seed_int
+from .common import cpu_threads, positive_int, seed_int
 
 DATASET_NAMES = ("digits", "mnist", "fashion-mnist", "cifar10", "cifar100", "svhn", "imagefolder")
 
@@ -25,16 +25,6 @@ def _float(text: str) -> float:
         return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-
-
-def _nonneg_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
-    return value
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -61,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--precision", choices=("auto", "fp32", "bf16"), help="auto measures which is faster")
     p.add_argument("--channels-last", choices=("auto", "on", "off"), help="auto measures which is faster")
     p.add_argument("--augment", choices=("auto", "none", "crop", "crop+flip"), help="batch augmentation")
-    p.add_argument("--threads", type=_nonneg_int, help="CPU threads (default 0: measure whether torch's setting beats one thread)")
+    p.add_argument("--threads", type=lambda t: cpu_threads(t, zero_ok=True), help="CPU threads (default 0: measure whether torch's setting beats one thread)")
     p.add_argument("--eval-test", action="store_true", help="also report test accuracy (a final report)")
     p.add_argument("--save", metavar="FILE", help="write a checkpoint (weights, genome, configs, metrics)")
     out = p.add_mutually_exclusive_group()
