@@ -63,3 +63,15 @@ def test_search_config_rejects_seed_outside_sqlite_range(tmp_path):
 def test_thread_count_is_bounded_by_the_cpus(argv):
     # Was: --threads 100000 reached torch.set_num_threads and died of memory exhaustion with a traceback.
     assert_rejected(argv, "--threads", str(os.cpu_count()))
+
+
+def test_evolve_unavailable_device_leaves_no_run_dir(tmp_path):
+    # Was: the device was first resolved inside the first training, after the run dir was made.
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA device")
+    run = tmp_path / "r"
+    assert_rejected(["evolve", "--device", "cuda", "--run-dir", str(run), "-N", "2", "-T", "0", "--epochs", "1",
+                     "--train-size", "50"], "cuda")
+    assert not run.exists()

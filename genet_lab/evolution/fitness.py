@@ -148,7 +148,7 @@ class TrainFitness:
                  train_size: int | None = None, val_size: int | None = None, data_seed: int = 0,
                  train_overrides: dict | None = None):
         from ..data import load_dataset
-        from ..train import default_train_config
+        from ..train import default_train_config, resolve_device
 
         self.dataset = dataset
         self.data = load_dataset(dataset, data_dir, seed=data_seed, train_size=train_size, val_size=val_size,
@@ -161,6 +161,7 @@ class TrainFitness:
         # unless the search config asks otherwise.
         self.train_overrides = {"precision": "fp32", "channels_last": "off", **dict(train_overrides or {})}
         self.base_config = default_train_config(self.data.name, **self.train_overrides)
+        resolve_device(self.base_config.device)  # an unavailable device fails before the run directory exists
 
     def evaluate(self, genome: Genome, seed: int, progress: Callable | None = None,
                  should_stop: Callable | None = None) -> Evaluation:
