@@ -75,3 +75,14 @@ def test_evolve_unavailable_device_leaves_no_run_dir(tmp_path):
     assert_rejected(["evolve", "--device", "cuda", "--run-dir", str(run), "-N", "2", "-T", "0", "--epochs", "1",
                      "--train-size", "50"], "cuda")
     assert not run.exists()
+
+
+def test_init_file_that_is_binary_or_a_folder_is_named_in_the_error(tmp_path):
+    # Was: "'utf-8' codec can't decode byte ..." without the file's name; a folder "does not exist".
+    blob = tmp_path / "blob.bin"
+    blob.write_bytes(b"\x00\xd0\xff" * 50)
+    assert_rejected(["evolve", "--fitness", "toy", "--init", str(blob), "--run-dir", str(tmp_path / "r")],
+                    str(blob), "not UTF-8")
+    assert_rejected(["evolve", "--fitness", "toy", "--init", str(tmp_path), "--run-dir", str(tmp_path / "r")],
+                    "is a folder")
+    assert not (tmp_path / "r").exists()

@@ -101,10 +101,16 @@ def read_genome_file(path: str | Path, stages: Sequence[int] | None = None) -> l
     Blank lines and lines starting with ``#`` are skipped.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"genome file {path} is a folder; give a text file with one genome a line")
     if not path.is_file():
         raise ValueError(f"genome file {path} does not exist")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"genome file {path} is not UTF-8 text; give one genome a line in paper notation") from None
     genomes = []
-    for lineno, line in enumerate(path.read_text().splitlines(), 1):
+    for lineno, line in enumerate(text.splitlines(), 1):
         text = line.strip()
         if not text or text.startswith("#"):
             continue
