@@ -74,7 +74,7 @@ class TrainConfig:
             raise UsageError(f"lr must be a positive number, got {self.lr}")
         if self.threads < 0:
             raise UsageError(f"threads must be >= 0 (0 measures), got {self.threads}")
-        if not 0 <= self.momentum < 1 or self.weight_decay < 0:
+        if not 0 <= self.momentum < 1 or not 0 <= self.weight_decay < math.inf:
             raise UsageError(f"momentum must be in [0, 1) and weight_decay >= 0, got {self.momentum}, {self.weight_decay}")
         for name, value, allowed in (("schedule", self.schedule, SCHEDULES), ("precision", self.precision, PRECISIONS),
                                      ("channels_last", self.channels_last, SWITCHES),

@@ -86,3 +86,10 @@ def test_init_file_that_is_binary_or_a_folder_is_named_in_the_error(tmp_path):
     assert_rejected(["evolve", "--fitness", "toy", "--init", str(tmp_path), "--run-dir", str(tmp_path / "r")],
                     "is a folder")
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1"])
+def test_train_weight_decay_must_be_finite(value):
+    # Was: nan and inf were accepted and every training diverged.
+    assert_rejected(["train", "chain", "--weight-decay", value, "--epochs", "1", "--train-size", "50"],
+                    "weight_decay")
