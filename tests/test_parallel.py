@@ -95,3 +95,27 @@ def test_batched_executor_matches_serial_train_fitness(monkeypatch, tmp_path):
     assert batched.keys() == serial.keys()
     for k in serial:  # float32 rounding may move a validation image or two
         assert abs(batched[k] - serial[k]) <= 2.0, (k, batched[k], serial[k])
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray = pytest.importorskip("ray")
+    # Workers import this module by name to unpickle dying_fitness.
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"PYTHONPATH": str(Path(__file__).resolve().parent)}})
+    yield ray
+    ray.shutdown()
+
+
+@pytest.mark.slow
+def test_ray_tasks_give_what_a_serial_run_gives_and_survive_a_lost_worker(local_ray, tmp_path):
+    from genet_lab.parallel import RayExecutor
+
+    jobs = _jobs(5)
+    serial = dict(_collect(SerialExecutor(fitness_from_search(TOY)), jobs))
+    assert dict(_collect(RayExecutor(fitness_from_search, (TOY,), address="local"), jobs)) == serial
+    marker = tmp_path / "m"
+    got = _collect(RayExecutor(dying_fitness, (str(marker), 1003), address="local"), jobs)
+    keys = [k for k, _ in got]
+    assert marker.exists()  # a worker did die, and its task was run again
+    assert len(keys) == len(set(keys)) == len(jobs) and dict(got) == serial
