@@ -37,7 +37,8 @@ from .errors import UsageError
 from .genome import Genome
 from .network import build_network, count_parameters
 from .train import (TrainConfig, TrainProgress, TrainResult, _check_shapes, augment_batch, augmentation,
-                    choose_execution, device_name, lr_factor, resolve_device, synchronize, to_device, train_genome)
+                    choose_execution, choose_threads, device_name, lr_factor, resolve_device, synchronize,
+                    to_device, train_genome)
 
 MODES = ("auto", "batched", "loop")
 BATCH_MARGIN = 1.10
@@ -263,8 +264,8 @@ def train_population(genomes: Sequence[Genome], net_config: NetworkConfig, data:
         return results  # type: ignore[return-value]
     device = resolve_device(cfgs[0].device)
     threads = torch.get_num_threads()
-    if cfgs[0].threads and device.type == "cpu":
-        torch.set_num_threads(cfgs[0].threads)
+    if device.type == "cpu":  # as train_genome: threads=0 measures 1 thread against torch's setting
+        torch.set_num_threads(cfgs[0].threads or choose_threads(genomes[0], net_config, data, cfgs[0]))
     try:
         shared = len({c.seed for c in cfgs}) == 1
         plan = plan or plan_population(genomes, net_config, cfgs[0], device, mode, shared)
