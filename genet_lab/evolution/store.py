@@ -213,14 +213,24 @@ class RunStore:
         """``with store.transaction() as c:`` commits on success, rolls back on any error."""
         if self.readonly:
             raise UsageError(f"run store {self.dir} was opened read-only")
-        self.conn.execute("BEGIN IMMEDIATE")
         try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+                self.conn.execute("COMMIT")
+            except BaseException:
+                # SQLite may have rolled back already (a full disk does): a second ROLLBACK
+                # would raise and hide the real error.
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as exc:
+            text = str(exc)
+            if "full" in text or "disk I/O" in text:
+                raise UsageError(
+                    f"run store {self.dir}: {text}; nothing was half-written and every finished evaluation "
+                    f"is kept: free some space, then continue with --resume {self.dir}") from None
             raise
-        else:
-            self.conn.execute("COMMIT")
 
     # -- writing (the engine) --------------------------------------------------------
     def _event(self, c: sqlite3.Connection, event) -> None:
