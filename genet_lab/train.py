@@ -494,8 +494,12 @@ def _train(genome, net_config, data, cfg, device, progress, should_stop, t_start
                          precision=prec, channels_last=cl, model=model)
     try:
         _loop(model, data, cfg, device, bf16, cl, result, progress, should_stop)
-    except torch.OutOfMemoryError as exc:
+    except RuntimeError as exc:  # torch.OutOfMemoryError, or the older RuntimeError("CUDA out of memory ...")
+        if not isinstance(exc, torch.OutOfMemoryError) and "out of memory" not in str(exc):
+            raise
         result.failed, result.error = True, f"out of memory: {' '.join(str(exc).split())[:160]}"
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
     if result.failed:
         result.val_accuracy, result.test_accuracy = 0.0, None
     result.seconds = time.perf_counter() - t_start

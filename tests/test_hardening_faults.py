@@ -83,6 +83,47 @@ def test_every_individual_diverging_still_finishes(tmp_path, monkeypatch):
     assert [g["max"] for g in gens] == [0.0, 0.0]
 
 
+@pytest.mark.parametrize("error", ["torch", "runtime"])
+def test_out_of_memory_fails_the_individual_cleanly(tmp_path, monkeypatch, error):
+    import torch
+
+    import genet_lab.train as train_mod
+
+    real, calls = train_mod._loop, []
+
+    def oom_once(*args, **kw):
+        calls.append(1)
+        if len(calls) == 3:
+            if error == "torch":
+                raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 7.79 GiB total)")
+        return real(*args, **kw)
+
+    monkeypatch.setattr(train_mod, "_loop", oom_once)
+    status = start_run(tmp_path / "r", tiny_train())
+    assert status["state"] == "finished" and status["evaluations_done"] == 6
+    inds = snapshot(tmp_path / "r")[1]
+    failed = [i for i in inds if i["state"] == "failed"]
+    assert [(i["gen"], i["index"]) for i in failed] == [(0, 2)]
+    assert failed[0]["error"].startswith("out of memory") and failed[0]["accuracy"] == 0.0
+
+
+def test_other_runtime_errors_are_not_mistaken_for_out_of_memory(monkeypatch):
+    import genet_lab.train as train_mod
+    from genet_lab.config import get_preset
+    from genet_lab.data import load_dataset
+    from genet_lab.genome import chain
+
+    def broken(*args, **kw):
+        raise RuntimeError("mat1 and mat2 shapes cannot be multiplied")
+
+    monkeypatch.setattr(train_mod, "_loop", broken)
+    data = load_dataset("digits", train_size=40, with_test=False)
+    net = get_preset("paper-cifar10").with_input(data.in_channels, data.image_size, data.num_classes)
+    with pytest.raises(RuntimeError, match="shapes"):
+        train_mod.train_genome(chain(), net, data, train_mod.default_train_config("digits", epochs=1, threads=1))
+
+
 # -- a full disk: a clear stop, the store intact and resumable ----------------------------------
 
 class _FullDisk:
