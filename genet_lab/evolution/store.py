@@ -152,6 +152,9 @@ class RunStore:
         directory.mkdir(parents=True, exist_ok=True)
         store = cls(directory, _create=True)
         try:
+            if store.conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]:
+                # another process created it between our check and our lock
+                raise UsageError(f"{directory} already holds a run; use --resume {directory} or another --run-dir")
             with store.transaction() as c:
                 for stmt in _SCHEMA.split(";"):
                     if stmt.strip():
