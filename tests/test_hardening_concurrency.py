@@ -109,3 +109,18 @@ def test_creating_a_run_that_appeared_meanwhile_is_refused(tmp_path, monkeypatch
         store_mod.RunStore.create(tmp_path / "r", "ga", 0, {})
     with RunStore(tmp_path / "r", readonly=True) as st:
         assert st.status()["state"] == "finished"
+
+
+@pytest.mark.parametrize("name", [store_mod.LOCK_NAME, store_mod.DB_NAME])
+def test_a_writer_does_not_follow_symlinks_in_the_run_dir(tmp_path, name):
+    start_run(tmp_path / "r", SearchConfig(fitness="toy", population=2, generations=0))
+    outside = tmp_path / "outside.txt"
+    if name == store_mod.DB_NAME:
+        os.replace(tmp_path / "r" / name, outside)
+    else:
+        outside.write_text("precious")
+        (tmp_path / "r" / name).unlink()
+    (tmp_path / "r" / name).symlink_to(outside)
+    before = outside.read_bytes()
+    assert_rejected(["evolve", "--resume", str(tmp_path / "r"), "-T", "2"], "symbolic link")
+    assert outside.read_bytes() == before

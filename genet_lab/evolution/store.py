@@ -169,7 +169,13 @@ class RunStore:
 
     def _lock(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        # A writer never follows a symlink inside the run directory: the lock is truncated and
+        # the database written, so a planted link would let a run write outside its folder.
+        for name in (LOCK_NAME, DB_NAME):
+            if (self.dir / name).is_symlink():
+                raise UsageError(f"{self.dir / name} is a symbolic link; a run directory's files must be "
+                                 "plain files (copy the run instead of linking its files)")
+        fd = os.open(self.dir / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
