@@ -36,7 +36,7 @@ from .data import DataSplits
 from .errors import UsageError
 from .genome import Genome
 from .network import build_network, count_parameters
-from .train import (TrainConfig, TrainProgress, TrainResult, _check_shapes, augment_batch, augmentation,
+from .train import (TrainConfig, TrainProgress, TrainResult, check_shapes, augment_batch, augmentation,
                     choose_execution, choose_threads, device_name, lr_factor, resolve_device, synchronize,
                     to_device, train_genome)
 
@@ -252,7 +252,7 @@ def train_population(genomes: Sequence[Genome], net_config: NetworkConfig, data:
     if not genomes:
         return []
     cfgs = _configs(cfg, len(genomes))
-    _check_shapes(net_config, data)
+    check_shapes(net_config, data)
     if len({g.stages for g in genomes}) != 1:  # a mixed population: batch each stage layout apart
         results: list[TrainResult | None] = [None] * len(genomes)
         for stages in dict.fromkeys(g.stages for g in genomes):

@@ -452,7 +452,7 @@ def augmentation(cfg: TrainConfig, data: DataSplits) -> tuple[int, bool]:
     return (0 if mode == "none" else pad), mode == "crop+flip"
 
 
-def _check_shapes(net_config: NetworkConfig, data: DataSplits) -> None:
+def check_shapes(net_config: NetworkConfig, data: DataSplits) -> None:
     want = (data.in_channels, data.image_size, data.num_classes)
     have = (net_config.in_channels, net_config.image_size, net_config.num_classes)
     if want != have:
@@ -472,7 +472,7 @@ def train_genome(genome: Genome, net_config: NetworkConfig, data: DataSplits, cf
     """
     t_start = time.perf_counter()
     cfg = cfg.validated()
-    _check_shapes(net_config, data)
+    check_shapes(net_config, data)
     device = resolve_device(cfg.device)
     threads = torch.get_num_threads()
     try:

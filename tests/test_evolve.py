@@ -259,3 +259,30 @@ def test_cli_init_p_and_schedule_reach_the_run(tmp_path, capsys):
     assert out["config"]["init_p"] == 0.0 and out["config"]["train"]["schedule"] == "paper"
     with RunStore(tmp_path / "r", readonly=True) as st:
         assert {i["genome"] for i in st.individuals(0)} == {"0-00 0-00-000 0-00-000-0000"}
+
+
+def test_workers_give_the_same_run_as_the_serial_loop(tmp_path, capsys):
+    args = ["evolve", "--fitness", "toy", "-N", "8", "-T", "3", "--seed", "3", "--reuse-structures", "--json"]
+    assert main([*args, "--run-dir", str(tmp_path / "serial")]) == 0
+    assert main([*args, "--run-dir", str(tmp_path / "workers"), "--workers", "2"]) == 0
+    capsys.readouterr()
+    serial, workers = snapshot(tmp_path / "serial"), snapshot(tmp_path / "workers")
+    assert serial[0] == workers[0]  # per-generation statistics
+    strip = lambda inds: [{k: v for k, v in i.items() if k not in ("seq",)} for i in inds]  # noqa: E731
+    assert strip(serial[1]) == strip(workers[1])
+
+
+def test_batched_generation_with_the_trainer_and_resume(tmp_path, capsys):
+    run = tmp_path / "b"
+    base = ["-N", "4", "--epochs", "1", "--train-size", "100", "--val-size", "60", "--json"]
+    assert main(["evolve", *base, "-T", "0", "--batched", "on", "--run-dir", str(run)]) == 0
+    assert main(["evolve", "--resume", str(run), "-T", "1", "--batched", "on", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["evaluations"] == 8 and [g["gen"] for g in out["generations"]] == [0, 1]
+    with RunStore(run, readonly=True) as st:
+        assert all(i["state"] in ("done", "failed") and 0 <= i["accuracy"] <= 100 for i in st.individuals())
+
+
+def test_one_execution_choice_at_a_time(capsys):
+    assert main(["evolve", "--fitness", "toy", "--workers", "2", "--ray", "local"]) == 2
+    assert "choose one of" in capsys.readouterr().err

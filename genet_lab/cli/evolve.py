@@ -14,7 +14,7 @@ from .common import cpu_threads, positive_int, seed_int
 # Defaults of the command (not of the library, which keeps the paper's N = 20, T = 50):
 # sized so `genet-lab evolve` on the embedded digits finishes within 5 minutes on 2 CPU
 # cores and still shows the population improving (docs/experiments.md has the timings).
-CLI_DEFAULTS = dict(population=10, generations=10, epochs=6, train_size=600, batch_size=64, threads=1)
+CLI_DEFAULTS = dict(population=10, generations=10, epochs=6, train_size=None, batch_size=32, threads=1)
 
 
 def _probability(text: str) -> float:
@@ -42,7 +42,7 @@ def _add_common(p: argparse.ArgumentParser, ga: bool) -> None:
     g.add_argument("--dataset", help="data set (default digits, embedded)")
     g.add_argument("--data-dir", help="local copy of the data set")
     g.add_argument("--train-size", type=positive_int,
-                   help=f"training images per evaluation (default {CLI_DEFAULTS['train_size']} for digits, else the set's)")
+                   help="training images per evaluation (default: all of the training split)")
     g.add_argument("--val-size", type=positive_int, help="validation images (default: the data set's)")
     g.add_argument("--epochs", type=positive_int, help=f"training epochs per evaluation (default {CLI_DEFAULTS['epochs']})")
     g.add_argument("--batch-size", type=positive_int,
@@ -55,6 +55,13 @@ def _add_common(p: argparse.ArgumentParser, ga: bool) -> None:
                    help="learning-rate schedule: paper (120/60/40/20 at 1e-2..1e-5 scaled to --epochs), "
                    "paper-full (the paper as is, 240 epochs), cosine (default), constant")
     g.add_argument("--device", help="training device: auto, cpu, cuda, cuda:1, mps (default auto)")
+    x = p.add_argument_group("execution (not stored: a run may be resumed with other choices)")
+    x.add_argument("--workers", type=positive_int, help="evaluate a generation in N worker processes")
+    x.add_argument("--devices", help="one worker per device, e.g. cuda:0,cuda:1")
+    x.add_argument("--ray", metavar="ADDRESS",
+                   help="evaluate as Ray tasks on the cluster at ADDRESS (host:port, or 'local'; extra genet-lab[ray])")
+    x.add_argument("--batched", choices=("off", "on", "auto"), default="off",
+                   help="train a generation as one population-batched model: on, auto (by measuring), off (default)")
     g.add_argument("--fitness", choices=("train", "proxy", "toy"),
                    help="train (default), proxy: NASWOT score without training, toy: test aid")
     g.add_argument("--preset", help="network preset (default paper-cifar10)")
@@ -142,6 +149,10 @@ def build_config(args):
     return SearchConfig(**kw).validated()
 
 
+def _execution(args) -> dict:
+    return {"workers": args.workers or 0, "devices": args.devices, "ray": args.ray, "batched": args.batched}
+
+
 def _set_threads(args) -> None:
     import torch
 
@@ -166,7 +177,7 @@ def cmd_evolve(args) -> int:
             _set_threads(args)
         live = LiveRun(args.json, stored)
         with live:
-            status = resume_run(run_dir, args.generations, listeners=[live.on_event])
+            status = resume_run(run_dir, args.generations, listeners=[live.on_event], execution=_execution(args))
     else:
         config = build_config(args)
         if config.fitness != "toy":
@@ -174,7 +185,7 @@ def cmd_evolve(args) -> int:
         run_dir = Path(args.run_dir or f"runs/{'evolve' if args.kind == 'ga' else 'random'}-{time.strftime('%Y%m%d-%H%M%S')}")
         live = LiveRun(args.json, config.to_dict())
         with live:
-            status = start_run(run_dir, config, listeners=[live.on_event])
+            status = start_run(run_dir, config, listeners=[live.on_event], execution=_execution(args))
     if args.json:
         from ..evolution.report import run_summary
 

@@ -235,6 +235,9 @@ class Engine:
 
     # -- evaluation --------------------------------------------------------------------
     def _evaluate_generation(self, gen: int) -> None:
+        many = getattr(self.fitness, "evaluate_many", None)
+        if many is not None:
+            self._evaluate_many(gen, many)  # what it leaves (reused structures) the loop below does
         rows = self.store.individuals(gen)
         total = len(rows)
         done = sum(r["state"] in ("done", "failed") for r in rows)
@@ -274,6 +277,50 @@ class Engine:
             if self.config.reuse_structures:
                 seen.setdefault(key, []).append(result.accuracy)
             self._notify(event)
+
+    def _evaluate_many(self, gen: int, many) -> None:
+        """Hand every individual that needs training to an executor at once (parallel
+        processes, Ray, or one batched model); results are stored as they arrive.
+
+        With ``reuse_structures`` only the first occurrence of each structure is sent; the
+        serial loop then reuses its fitness for the others, as it would have.
+        """
+        from ..parallel import Job
+
+        rows = self.store.individuals(gen)
+        total = len(rows)
+        done = sum(r["state"] in ("done", "failed") for r in rows)
+        by = "structure_key" if self.config.reuse_structures else "bits"
+        seen = self.store.occurrences(gen, by) if self.config.reuse_structures else {}
+        jobs, queued, by_index = [], set(), {r["index"]: r for r in rows}
+        for r in rows:
+            if r["state"] in ("done", "failed"):
+                continue
+            if self.config.reuse_structures and (r[by] in seen or r[by] in queued):
+                continue
+            queued.add(r[by])
+            self.store.start_evaluation(gen, r["index"])
+            jobs.append(Job(r["index"], Genome(self.config.stages, tuple(int(c) for c in r["bits"])), r["seed"]))
+        if not jobs:
+            return
+
+        def on_done(index, result):
+            nonlocal done
+            if result.error == "cancelled":
+                return  # left running: reset and redone on resume
+            r = by_index[index]
+            done += 1
+            event = ev.IndividualEvaluated(gen, index, r["genome"], result.accuracy,
+                                           "failed" if result.failed else "done", False, result.seconds, done, total)
+            self.store.finish_evaluation(gen, index, accuracy=result.accuracy, loss=result.loss,
+                                         seconds=result.seconds, device=result.device, failed=result.failed,
+                                         error=result.error, event=event)
+            self.evaluations += 1
+            self._notify(event)
+
+        many(jobs, on_done, self.should_stop)
+        if self.should_stop():
+            raise StopRequested()
 
     def _finish_generation(self, gen: int) -> list[dict]:
         rows = self.store.individuals(gen)

@@ -9,19 +9,35 @@ from .engine import Engine, SearchConfig
 from .store import RunStore
 
 
+def with_executor(fitness, config: SearchConfig, execution: dict | None):
+    """Wrap ``fitness`` so a generation goes to the executor that ``execution`` asks for
+    (``workers``, ``devices``, ``ray`` or ``batched``, as :func:`genet_lab.parallel.make_executor`
+    takes them); unchanged when it asks for none."""
+    if not execution:
+        return fitness
+    from ..parallel import ExecutorFitness, make_executor
+
+    executor = make_executor(fitness, config.to_dict(), **execution)
+    return ExecutorFitness(fitness, executor) if executor is not None else fitness
+
+
 def start_run(run_dir: str | Path, config: SearchConfig, listeners: Iterable[Callable] = (),
-              should_stop: Callable[[], bool] | None = None, fitness=None) -> dict:
-    """Create a run in ``run_dir`` and run it to the end; returns the final status."""
+              should_stop: Callable[[], bool] | None = None, fitness=None, execution: dict | None = None) -> dict:
+    """Create a run in ``run_dir`` and run it to the end; returns the final status.
+
+    ``execution`` chooses how a generation is evaluated (see :func:`with_executor`); it is
+    not part of the run: a run may be resumed with another.
+    """
     from .fitness import make_fitness
 
     config = config.validated()
-    fitness = fitness or make_fitness(config)  # fails (bad dataset...) before creating the directory
+    fitness = with_executor(fitness or make_fitness(config), config, execution)  # fails before creating the dir
     with RunStore.create(run_dir, config.kind, config.seed, config.to_dict()) as store:
         return Engine(store, config, fitness, listeners, should_stop).run()
 
 
 def resume_run(run_dir: str | Path, generations: int | None = None, listeners: Iterable[Callable] = (),
-               should_stop: Callable[[], bool] | None = None, fitness=None) -> dict:
+               should_stop: Callable[[], bool] | None = None, fitness=None, execution: dict | None = None) -> dict:
     """Continue the run in ``run_dir`` from its last finished evaluation.
 
     ``generations`` may raise T of the stored config (to extend a finished run).
@@ -37,5 +53,5 @@ def resume_run(run_dir: str | Path, generations: int | None = None, listeners: I
                 raise ValueError(f"the run already has generation {last}; --generations must be >= {last}")
             config = replace(config, generations=int(generations)).validated()
             store.set_config(config.to_dict())
-        fitness = fitness or make_fitness(config)
+        fitness = with_executor(fitness or make_fitness(config), config, execution)
         return Engine(store, config, fitness, listeners, should_stop).run()
