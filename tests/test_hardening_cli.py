@@ -93,3 +93,12 @@ def test_train_weight_decay_must_be_finite(value):
     # Was: nan and inf were accepted and every training diverged.
     assert_rejected(["train", "chain", "--weight-decay", value, "--epochs", "1", "--train-size", "50"],
                     "weight_decay")
+
+
+@pytest.mark.parametrize("dataset", ["fashion-mnist", "mnist"])
+def test_a_failed_download_leaves_no_folders_in_the_data_dir(tmp_path, dataset):
+    # Was: torchvision's FashionMNIST/raw (empty) stayed behind in the user's --data-dir.
+    (tmp_path / "mine").mkdir()
+    assert_rejected(["train", "chain", "--dataset", dataset, "--data-dir", str(tmp_path), "--epochs", "1"],
+                    "not found or unreadable")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]

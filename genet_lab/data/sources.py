@@ -140,6 +140,7 @@ def load_torchvision(name: str, data_dir, with_test: bool):
     root = Path(data_dir) if data_dir else default_data_root()
     if data_dir and not root.is_dir():
         raise UsageError(f"--data-dir {root} is not a folder; {_how_to_get(name, root)}")
+    existed = set(root.iterdir()) if root.is_dir() else set()
     try:
         try:
             classes, x, y = _tv_split(name, root, True, download=False)
@@ -152,6 +153,20 @@ def load_torchvision(name: str, data_dir, with_test: bool):
     except UsageError:
         raise
     except Exception as exc:  # offline download, corrupt archive, unreadable file: one line
+        _remove_empty_dirs(root, existed)
         reason = " ".join(str(exc).split())[:200] or type(exc).__name__
         raise UsageError(f"{name} not found or unreadable in {root} ({reason}); {_how_to_get(name, root)}") from None
     return classes, (x, y), test, root
+
+
+def _remove_empty_dirs(root: Path, existed: set) -> None:
+    """Undo the empty folders (e.g. FashionMNIST/raw) a failed download made in ``root``."""
+    if not root.is_dir():
+        return
+    for entry in set(root.iterdir()) - existed:
+        if entry.is_dir() and not entry.is_symlink():
+            for d in sorted((p for p in [entry, *entry.rglob("*")] if p.is_dir()), key=lambda p: -len(p.parts)):
+                try:
+                    d.rmdir()  # only succeeds when empty
+                except OSError:
+                    pass
