@@ -102,3 +102,13 @@ def test_a_failed_download_leaves_no_folders_in_the_data_dir(tmp_path, dataset):
     assert_rejected(["train", "chain", "--dataset", dataset, "--data-dir", str(tmp_path), "--epochs", "1"],
                     "not found or unreadable")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]
+
+
+def test_report_out_that_is_a_file(tmp_path):
+    # Was: FileExistsError traceback from mkdir (found by tests/test_hardening_fuzz.py).
+    from genet_lab.evolution import SearchConfig, start_run
+
+    start_run(tmp_path / "run", SearchConfig(fitness="toy", population=2, generations=0))
+    (tmp_path / "taken").write_text("keep")
+    assert_rejected(["report", str(tmp_path / "run"), "--out", str(tmp_path / "taken"), "--no-plots"], "is a file")
+    assert (tmp_path / "taken").read_text() == "keep"

@@ -235,6 +235,8 @@ def figure5(run: Path, out: Path, stem: str) -> list[Path]:
 
 def write_report(runs: list[Path], out: Path, plots: bool = True) -> list[Path]:
     """report.md, CSVs and figures for ``runs`` into ``out``; returns the files written."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file; give a folder for report.md, the CSVs and the figures")
     out.mkdir(parents=True, exist_ok=True)
     sums = [run_summary(r) for r in runs]
     written: list[Path] = []
