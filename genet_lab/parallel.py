@@ -194,11 +194,39 @@ class RayExecutor:
         self.factory, self.args, self.address = factory, tuple(args), address
         self.num_gpus, self.retries, self.init_kwargs = num_gpus, retries, dict(init_kwargs or {})
 
+    def connect(self) -> None:
+        """Join (or, for 'local', start) the Ray cluster; a cluster that cannot be reached is a
+        one-line usage error. Called before a run directory is made, so nothing is left behind."""
+        import ray
+
+        if ray.is_initialized():
+            return
+        self._check_reachable()
+        try:
+            ray.init(address=None if self.address == "local" else self.address, **self.init_kwargs)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise UsageError(f"cannot reach a Ray cluster at {self.address!r} ({' '.join(str(exc).split())[:200]}); "
+                             "start one with 'ray start --head' or use --ray local") from None
+
+    def _check_reachable(self, timeout: float = 5.0) -> None:
+        """ray.init retries an unreachable head for ever: try its port first."""
+        import socket
+
+        if self.address in ("local", "auto") or "://" in self.address:
+            return
+        host, sep, port = self.address.rpartition(":")
+        if not sep or not port.isdigit() or not host:
+            raise UsageError(f"--ray takes HOST:PORT (e.g. 10.0.0.5:6379), 'auto' or 'local'; got {self.address!r}")
+        try:
+            socket.create_connection((host, int(port)), timeout=timeout).close()
+        except OSError as exc:
+            raise UsageError(f"cannot reach a Ray cluster at {self.address} ({exc.strerror or exc}); "
+                             "start one with 'ray start --head' or use --ray local") from None
+
     def run(self, jobs: Sequence[Job], on_done: OnDone, should_stop: Callable[[], bool] | None = None) -> None:
         import ray
 
-        if not ray.is_initialized():
-            ray.init(address=None if self.address == "local" else self.address, **self.init_kwargs)
+        self.connect()
         factory, args = self.factory, self.args
 
         @ray.remote(num_gpus=self.num_gpus, max_retries=self.retries)
@@ -250,7 +278,9 @@ def make_executor(fitness, search_config: dict, workers: int = 0, devices: str |
         raise UsageError(f"--batched must be off, on or auto; got {batched!r}")
     if ray:
         cuda = str((search_config.get("train") or {}).get("device", "auto")).startswith("cuda")
-        return RayExecutor(fitness_from_search, (search_config,), address=ray, num_gpus=1.0 if cuda else 0.0)
+        executor = RayExecutor(fitness_from_search, (search_config,), address=ray, num_gpus=1.0 if cuda else 0.0)
+        executor.connect()
+        return executor
     if devices:
         return ProcessExecutor(fitness_from_search, (search_config,), devices=parse_devices(devices))
     if workers:

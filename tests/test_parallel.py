@@ -119,3 +119,18 @@ def test_ray_tasks_give_what_a_serial_run_gives_and_survive_a_lost_worker(local_
     keys = [k for k, _ in got]
     assert marker.exists()  # a worker did die, and its task was run again
     assert len(keys) == len(set(keys)) == len(jobs) and dict(got) == serial
+
+
+def test_unreachable_ray_cluster_is_one_line_and_leaves_no_run_dir(tmp_path, capsys):
+    ray = pytest.importorskip("ray")
+    from genet_lab.cli.main import main
+
+    ray.shutdown()  # an instance left by an earlier test would be reused
+    run = tmp_path / "r"
+    assert main(["evolve", "--fitness", "toy", "-N", "2", "-T", "0", "--ray", "127.0.0.1:1",
+                 "--run-dir", str(run)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot reach a Ray cluster at 127.0.0.1:1" in err[0]
+    assert not run.exists()
+    assert main(["evolve", "--fitness", "toy", "--ray", "nonsense", "--run-dir", str(run)]) == 2
+    assert "HOST:PORT" in capsys.readouterr().err
