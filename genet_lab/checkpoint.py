@@ -7,8 +7,6 @@ through a temporary file and a rename, so a crash never leaves half a file.
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import torch
 
 from .config import NetworkConfig
 from .errors import UsageError
+from .fileio import atomic_write
 from .genome import Genome, parse
 
 FORMAT = "genet-lab-checkpoint"
@@ -51,24 +50,8 @@ def save_checkpoint(path, model: torch.nn.Module, genome: Genome, net_config: Ne
     }
     buf = io.BytesIO()
     torch.save(payload, buf)
-    _atomic_write(Path(path), buf.getvalue())
+    atomic_write(Path(path), buf.getvalue(), what="checkpoint")
     return Path(path)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    if path.is_dir():
-        raise UsageError(f"checkpoint path {path} is a directory; give a file name")
-    if not path.parent.is_dir():
-        raise UsageError(f"checkpoint folder {path.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _plain(value):

@@ -16,7 +16,7 @@ import math
 import os
 import statistics
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from typing import Callable
 
 import torch

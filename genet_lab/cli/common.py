@@ -3,11 +3,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
-from pathlib import Path
 
 from ..config import NetworkConfig, get_preset
-from ..errors import UsageError
+from ..fileio import atomic_write  # noqa: F401  (re-exported for the subcommands)
 from ..genome import Genome
 
 
@@ -61,22 +59,3 @@ def network_config(args, genome: Genome | None = None) -> NetworkConfig:
         getattr(args, "in_channels", None), getattr(args, "image_size", None), getattr(args, "classes", None)
     )
     return config
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename: no partial file."""
-    path = Path(path)
-    if path.is_dir():
-        raise UsageError(f"output {path} is a directory; give a file name")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise UsageError(f"output folder {parent} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

@@ -7,7 +7,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from ..config import get_preset, list_presets
+from ..config import list_presets
 from ..errors import UsageError
 from ..genome import NAMED, parse_stages, resolve
 from ..graph import decode_json, structure_hash, structure_key

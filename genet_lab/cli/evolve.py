@@ -5,7 +5,6 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from ..errors import UsageError

@@ -25,7 +25,6 @@ Knows numpy, the operators and the store; torch only through the fitness.
 from __future__ import annotations
 
 import statistics
-import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Callable, Iterable
 
