@@ -36,7 +36,7 @@ from .data import DataSplits
 from .errors import UsageError
 from .genome import Genome
 from .network import build_network, count_parameters
-from .train import (TrainConfig, TrainProgress, TrainResult, check_shapes, augment_batch, augmentation,
+from .train import (TrainConfig, TrainProgress, TrainResult, check_shapes, prepare_loop, augment_batch,
                     choose_execution, choose_threads, device_name, lr_factor, resolve_device, synchronize,
                     to_device, train_genome)
 
@@ -359,18 +359,7 @@ def _group_loop(model, data, cfgs, device, bf16, cl, results, progress, should_s
     cfg, G = cfgs[0], len(cfgs)
     shared = len({c.seed for c in cfgs}) == 1
     gens = [torch.Generator().manual_seed(c.seed) for c in (cfgs[:1] if shared else cfgs)]
-    fmt = torch.channels_last if cl else torch.contiguous_format
-    model.to(memory_format=fmt)
-    x = to_device(data.train_x, data.mean, data.std, device, False)
-    y = data.train_y.to(device)
-    vx = to_device(data.val_x, data.mean, data.std, device, False)
-    vy = data.val_y.to(device)
-    pad, flip = augmentation(cfg, data)
-    n = len(y)
-    bs = min(cfg.batch_size, n)
-    steps = max(1, n // bs)
-    total = steps * cfg.epochs
-    report_every = max(1, steps // 10)
+    fmt, x, y, vx, vy, pad, flip, n, bs, steps, total, report_every = prepare_loop(model, data, cfg, device, cl)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     alive = torch.ones(G, dtype=torch.bool, device=device)
     live = set(range(G))

@@ -506,8 +506,11 @@ def _train(genome, net_config, data, cfg, device, progress, should_stop, t_start
     return result
 
 
-def _loop(model, data, cfg, device, bf16, cl, result, progress, should_stop) -> None:
-    gen = torch.Generator().manual_seed(cfg.seed)
+def prepare_loop(model, data, cfg, device, cl):
+    """What a training loop sets up before its first step, shared by this trainer and the
+    population trainer: the model's memory layout, the normalised splits on the device, the
+    augmentation, and the step counts. Returns
+    (memory_format, x, y, vx, vy, pad, flip, n, batch_size, steps_per_epoch, total_steps, report_every)."""
     fmt = torch.channels_last if cl else torch.contiguous_format
     model.to(memory_format=fmt)
     x = to_device(data.train_x, data.mean, data.std, device, False)
@@ -518,8 +521,12 @@ def _loop(model, data, cfg, device, bf16, cl, result, progress, should_stop) -> 
     n = len(y)
     bs = min(cfg.batch_size, n)
     steps = max(1, n // bs)
-    total = steps * cfg.epochs
-    report_every = max(1, steps // 10)
+    return fmt, x, y, vx, vy, pad, flip, n, bs, steps, steps * cfg.epochs, max(1, steps // 10)
+
+
+def _loop(model, data, cfg, device, bf16, cl, result, progress, should_stop) -> None:
+    gen = torch.Generator().manual_seed(cfg.seed)
+    fmt, x, y, vx, vy, pad, flip, n, bs, steps, total, report_every = prepare_loop(model, data, cfg, device, cl)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     train_time, images, step = 0.0, 0, 0
     for epoch in range(cfg.epochs):
