@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import statistics
 import time
 from dataclasses import asdict, dataclass, replace
@@ -34,6 +33,7 @@ from .batched import BatchedGeNet, RngStreams, group_loss
 from .config import NetworkConfig
 from .data import DataSplits
 from .errors import UsageError
+from .fileio import read_json_cache, write_json_cache
 from .genome import Genome
 from .network import build_network, count_parameters
 from .train import (TrainConfig, TrainProgress, TrainResult, check_shapes, prepare_loop, augment_batch,
@@ -204,7 +204,7 @@ def plan_population(genomes: Sequence[Genome], net_config: NetworkConfig, cfg: T
     key = json.dumps([device_name(device), torch.__version__, shape, cfg.batch_size, size, shared, prec,
                       layouts, list(genomes[0].stages)], sort_keys=True, default=list)
     if key not in _PLANS:
-        disk = _read(_plan_path())
+        disk = read_json_cache(_plan_path())
         if key in disk:
             _PLANS[key] = PopulationPlan(**disk[key])
         else:
@@ -215,26 +215,9 @@ def plan_population(genomes: Sequence[Genome], net_config: NetworkConfig, cfg: T
                                   round(loop_s, 6), round(batched_s, 6), True)
             _PLANS[key] = replace(plan, measured=False)
             disk[key] = _PLANS[key].to_dict()
-            _write(_plan_path(), disk)
+            write_json_cache(_plan_path(), disk)
             return plan
     return _PLANS[key]
-
-
-def _read(path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def _write(path, data: dict) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data))
-        os.replace(tmp, path)
-    except OSError:
-        pass
 
 
 # -- training -----------------------------------------------------------------------------------------

@@ -26,3 +26,27 @@ def atomic_write(path: str | Path, data: bytes, what: str = "output") -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def read_json_cache(path: Path) -> dict:
+    """A JSON cache file as a dict; missing or unreadable means empty (it is only a cache)."""
+    import json
+
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def write_json_cache(path: Path, data: dict) -> None:
+    """Replace a JSON cache file in one rename; a cache that cannot be written is skipped."""
+    import json
+
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, path)
+    except OSError:
+        pass

@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
 import statistics
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -25,6 +24,7 @@ import torch.nn.functional as F
 from .config import NetworkConfig
 from .data import DataSplits
 from .errors import UsageError
+from .fileio import read_json_cache, write_json_cache
 from .genome import Genome
 from .network import build_network, count_parameters
 
@@ -368,21 +368,11 @@ def _time_steps(model, opt, x, y, prec, cl, device, steps=3) -> float:
 
 
 def _read_probes() -> dict:
-    try:
-        return json.loads(_probe_path().read_text())
-    except (OSError, ValueError):
-        return {}
+    return read_json_cache(_probe_path())
 
 
 def _write_probes(data: dict) -> None:
-    path = _probe_path()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data))
-        os.replace(tmp, path)
-    except OSError:
-        pass
+    write_json_cache(_probe_path(), data)
 
 
 # -- data on the device -----------------------------------------------------------------------------
