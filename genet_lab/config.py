@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
 
+from .errors import reject_unknown_keys
+
 
 @dataclass(frozen=True)
 class NetworkConfig:
@@ -77,10 +79,7 @@ class NetworkConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "NetworkConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown network config keys: {', '.join(sorted(unknown))}")
+        reject_unknown_keys(data, cls, "network config keys")
         kw = dict(data)
         for key in ("widths", "fc"):
             if key in kw:

@@ -3,3 +3,14 @@
 
 class UsageError(ValueError):
     """Bad input or a missing prerequisite the user can fix; the message says how."""
+
+
+def reject_unknown_keys(data, cls, what: str, list_known: bool = False) -> None:
+    """Raise UsageError naming the keys of ``data`` that are not fields of dataclass ``cls``."""
+    from dataclasses import fields
+
+    known = {f.name for f in fields(cls)}
+    unknown = set(data) - known
+    if unknown:
+        tail = f"; known: {', '.join(sorted(known))}" if list_known else ""
+        raise UsageError(f"unknown {what}: {', '.join(sorted(unknown))}{tail}")

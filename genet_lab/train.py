@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from .config import NetworkConfig
 from .data import DataSplits
-from .errors import UsageError
+from .errors import UsageError, reject_unknown_keys
 from .fileio import read_json_cache, write_json_cache
 from .genome import Genome
 from .network import build_network, count_parameters
@@ -89,10 +89,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise UsageError(f"unknown training config keys: {', '.join(sorted(unknown))}")
+        reject_unknown_keys(data, cls, "training config keys")
         return cls(**data).validated()
 
 
@@ -118,10 +115,7 @@ def default_train_config(dataset: str = "digits", **overrides) -> TrainConfig:
         if overrides["schedule"] == "paper-full":
             base["epochs"] = sum(PAPER_EPOCHS)
     overrides = {k: v for k, v in overrides.items() if v is not None}
-    known = {f.name for f in fields(TrainConfig)}
-    unknown = set(overrides) - known
-    if unknown:
-        raise UsageError(f"unknown training option(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
+    reject_unknown_keys(overrides, TrainConfig, "training option(s)", list_known=True)
     return TrainConfig(**{**base, **overrides}).validated()
 
 

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from ..errors import UsageError
-from .common import cpu_threads, positive_int, seed_int
+from .common import cpu_threads, nonneg_int, positive_int, seed_int
 
 # Defaults of the command (not of the library, which keeps the paper's N = 20, T = 50):
 # sized so `genet-lab evolve` on the embedded digits finishes within 5 minutes on 2 CPU
@@ -23,16 +23,6 @@ def _probability(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a probability in [0, 1], got {text!r}") from None
     if not 0.0 <= v <= 1.0:
         raise argparse.ArgumentTypeError(f"expected a probability in [0, 1], got {v}")
-    return v
-
-
-def _nonneg_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {v}")
     return v
 
 
@@ -69,7 +59,7 @@ def _add_common(p: argparse.ArgumentParser, ga: bool) -> None:
     s = p.add_argument_group("search")
     s.add_argument("--population", "-N", type=positive_int,
                    help=f"N, individuals per generation (default {CLI_DEFAULTS['population']}; paper 20)")
-    s.add_argument("--generations", "-T", type=_nonneg_int,
+    s.add_argument("--generations", "-T", type=nonneg_int,
                    help=f"T, generations after the initial one (default {CLI_DEFAULTS['generations']}; paper 50)"
                    + ("" if ga else "; budget N x (T+1)"))
     s.add_argument("--stages", help="stage sizes K_1,...,K_S (default 3,4,5)")
@@ -79,7 +69,7 @@ def _add_common(p: argparse.ArgumentParser, ga: bool) -> None:
                        "paper-best: copies with --init-flips bits flipped) or a file of genomes")
         s.add_argument("--init-p", type=_probability,
                        help="probability of a 1 bit for --init random (default 0.5, the paper's)")
-        s.add_argument("--init-flips", type=_nonneg_int, help="bits flipped in each copy of a named --init (default 2)")
+        s.add_argument("--init-flips", type=nonneg_int, help="bits flipped in each copy of a named --init (default 2)")
         s.add_argument("--pm", type=_probability, help="p_M, mutation probability per individual (default 0.8)")
         s.add_argument("--qm", type=_probability, help="q_M, flip probability per bit (default 0.05)")
         s.add_argument("--pc", type=_probability, help="p_C, crossover probability per pair (default 0.2)")
