@@ -6,14 +6,14 @@ digits and CIFAR-10 and per-individual batches (every individual has its own see
 evolve):
 
 * loop: each network trained for ``--steps`` SGD steps, one after the other;
-* batched: the N networks as one :class:`genet_lab.batched.BatchedGeNet` for the same steps;
-* auto: what :func:`genet_lab.batched_train.plan_population` chooses (a fresh probe, the
+* batched: the N networks as one :class:`genet_lab.training.batched.BatchedGeNet` for the same steps;
+* auto: what :func:`genet_lab.training.population.plan_population` chooses (a fresh probe, the
   cache pointed at a temporary folder).
 
 Rounds alternate loop and batched; medians over ``--repeats``. Images per second count one
 image through one individual as one (so both columns are "individual-images per second").
 Achieved FLOP/s uses 6 x MACs per image (2 FLOPs per multiply-add, backward about twice the
-forward), MACs of each individual's own network from genet_lab.complexity (the batched
+forward), MACs of each individual's own network from genet_lab.encoding.complexity (the batched
 group's extra work on nodes a genome does not use is not counted as useful), against a
 large fp32 matmul measured in the same run. Optionally one generation of evolve's default
 training fitness on digits (N evaluations, 1 epoch each), loop against train_population.
@@ -36,12 +36,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from genet_lab.batched import BatchedGeNet, group_loss
-from genet_lab.complexity import complexity
-from genet_lab.config import get_preset
-from genet_lab.genome import Genome
-from genet_lab.network import build_network
-from genet_lab.train import default_train_config, device_name, resolve_device, synchronize
+from genet_lab.training.batched import BatchedGeNet, group_loss
+from genet_lab.encoding.complexity import complexity
+from genet_lab.encoding.presets import get_preset
+from genet_lab.encoding.genome import Genome
+from genet_lab.training.network import build_network
+from genet_lab.training.trainer import default_train_config, device_name, resolve_device, synchronize
 
 SHAPES = {8: (1, "digits"), 32: (3, "cifar10")}
 
@@ -97,7 +97,7 @@ def time_batched(model, batches, device):
 
 
 def bench_size(size, genomes, args, device):
-    from genet_lab.batched_train import plan_population
+    from genet_lab.training.population import plan_population
 
     channels, dataset = SHAPES[size]
     cfg = default_train_config(dataset, device=str(device), precision="fp32", channels_last="off")
@@ -135,7 +135,7 @@ def bench_generation(n, device):
     """One generation of evolve's default training fitness on digits: loop vs train_population."""
     from dataclasses import replace
 
-    from genet_lab.batched_train import train_population
+    from genet_lab.training.population import train_population
     from genet_lab.evolution.engine import SearchConfig, evaluation_seed
     from genet_lab.evolution.fitness import make_fitness
 

@@ -11,9 +11,9 @@ import json
 import statistics
 import time
 
-from genet_lab.genome import paper_best, wrn
-from genet_lab.graph import decode, structure_key
-from genet_lab.space import count_space, stage_classes
+from genet_lab.encoding.genome import paper_best, wrn
+from genet_lab.encoding.graph import decode, structure_key
+from genet_lab.encoding.space import count_space, stage_classes
 
 
 def timed(fn, repeats):

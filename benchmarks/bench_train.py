@@ -25,11 +25,11 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from genet_lab.config import get_preset
-from genet_lab.data import load_dataset
-from genet_lab.genome import chain, paper_best
-from genet_lab.network import build_network
-from genet_lab.train import default_train_config, train_genome
+from genet_lab.encoding.presets import get_preset
+from genet_lab.training.data import load_dataset
+from genet_lab.encoding.genome import chain, paper_best
+from genet_lab.training.network import build_network
+from genet_lab.training.trainer import default_train_config, train_genome
 
 TARBALL = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-jpeg.tar.gz"
 

@@ -19,7 +19,7 @@ import statistics
 import sys
 import time
 
-from genet_lab import genome as gn
+from genet_lab.encoding import genome as gn
 from genet_lab.tui.app import GenetLabApp
 from genet_lab.tui.editor import EditorPane
 

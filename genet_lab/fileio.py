@@ -5,7 +5,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from .errors import UsageError
+from genet_lab.errors import UsageError
 
 
 def atomic_write(path: str | Path, data: bytes, what: str = "output") -> None:

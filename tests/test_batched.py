@@ -8,11 +8,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from genet_lab.batched import BatchedGeNet, group_loss
-from genet_lab.config import NetworkConfig, get_preset
-from genet_lab.genome import Genome, parse, resolve
-from genet_lab.graph import decode
-from genet_lab.network import build_network
+from genet_lab.training.batched import BatchedGeNet, group_loss
+from genet_lab.encoding.presets import NetworkConfig, get_preset
+from genet_lab.encoding.genome import Genome, parse, resolve
+from genet_lab.encoding.graph import decode
+from genet_lab.training.network import build_network
 
 @pytest.fixture(autouse=True)
 def _one_thread():
@@ -159,7 +159,7 @@ def test_dropout_is_independent_per_individual():
         assert 0.4 < frac < 0.6, frac
     assert not torch.equal(kept[0], kept[1]) and not torch.equal(kept[1], kept[2])
     # With per-individual streams: equal states give equal masks, and the caller's stream is untouched.
-    from genet_lab.batched import RngStreams
+    from genet_lab.training.batched import RngStreams
 
     torch.manual_seed(5)
     state = torch.get_rng_state()
@@ -199,9 +199,9 @@ def test_group_rejects_mixed_stage_sizes_and_empty_groups():
 
 # -- train_population: the evaluator -------------------------------------------------------------------
 
-import genet_lab.batched_train as bt  # noqa: E402
-from genet_lab.data import load_dataset  # noqa: E402
-from genet_lab.train import default_train_config, train_genome  # noqa: E402
+import genet_lab.training.population as bt  # noqa: E402
+from genet_lab.training.data import load_dataset  # noqa: E402
+from genet_lab.training.trainer import default_train_config, train_genome  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -296,7 +296,7 @@ def test_a_diverging_individual_fails_alone_as_it_would_alone(digits, monkeypatc
         return model
 
     monkeypatch.setattr(bt, "build_network", poisoned)
-    monkeypatch.setattr("genet_lab.train.build_network", poisoned)
+    monkeypatch.setattr("genet_lab.training.trainer.build_network", poisoned)
     cfgs = [replace(cfg, seed=i) for i in range(3)]
     batched = bt.train_population(genomes, net, digits, cfgs, mode="batched")
     loop = [train_genome(g, net, digits, c) for g, c in zip(genomes, cfgs)]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from genet_lab.data import imagefolder, list_datasets, load_dataset, sources, stratified_split
+from genet_lab.training.data import imagefolder, list_datasets, load_dataset, sources, stratified_split
 from genet_lab.errors import UsageError
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from genet_lab import genome as gm
-from genet_lab.genome import Genome, parse, resolve, stage_length
+from genet_lab.encoding import genome as gm
+from genet_lab.encoding.genome import Genome, parse, resolve, stage_length
 
 TABLE1_BEST_COLUMN = [
     "0-01 0-01-111 0-11-010-0111",
@@ -167,7 +167,7 @@ def test_residual_skips_are_documented_bits():
 
 
 def test_wrn_genome_is_forty_layers():
-    from genet_lab.graph import decode
+    from genet_lab.encoding.graph import decode
 
     g = gm.wrn()
     assert g.stages == (11, 11, 11)

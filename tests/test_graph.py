@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from genet_lab.canon import canonical_form
-from genet_lab.genome import Genome, paper_best, parse, stage_length
-from genet_lab.graph import decode, decode_json, decode_stage, same_structure, structure_key
+from genet_lab.encoding.canon import canonical_form
+from genet_lab.encoding.genome import Genome, paper_best, parse, stage_length
+from genet_lab.encoding.graph import decode, decode_json, decode_stage, same_structure, structure_key
 
 ROLE = nx.algorithms.isomorphism.categorical_node_match("role", None)
 

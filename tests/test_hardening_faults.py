@@ -40,7 +40,7 @@ def tiny_train(**kw) -> SearchConfig:
 # -- NaN and out of memory: one individual fails, the run carries on ----------------------------
 
 def test_a_diverging_individual_fails_and_the_run_carries_on(tmp_path, monkeypatch):
-    import genet_lab.train as train_mod
+    import genet_lab.training.trainer as train_mod
 
     real, calls = train_mod.train_genome, []
 
@@ -65,7 +65,7 @@ def test_a_diverging_individual_fails_and_the_run_carries_on(tmp_path, monkeypat
 
 def test_every_individual_diverging_still_finishes(tmp_path, monkeypatch):
     # All fitness 0: roulette selection must not divide by zero.
-    import genet_lab.train as train_mod
+    import genet_lab.training.trainer as train_mod
 
     real = train_mod.train_genome
 
@@ -87,7 +87,7 @@ def test_every_individual_diverging_still_finishes(tmp_path, monkeypatch):
 def test_out_of_memory_fails_the_individual_cleanly(tmp_path, monkeypatch, error):
     import torch
 
-    import genet_lab.train as train_mod
+    import genet_lab.training.trainer as train_mod
 
     real, calls = train_mod._loop, []
 
@@ -109,10 +109,10 @@ def test_out_of_memory_fails_the_individual_cleanly(tmp_path, monkeypatch, error
 
 
 def test_other_runtime_errors_are_not_mistaken_for_out_of_memory(monkeypatch):
-    import genet_lab.train as train_mod
-    from genet_lab.config import get_preset
-    from genet_lab.data import load_dataset
-    from genet_lab.genome import chain
+    import genet_lab.training.trainer as train_mod
+    from genet_lab.encoding.presets import get_preset
+    from genet_lab.training.data import load_dataset
+    from genet_lab.encoding.genome import chain
 
     def broken(*args, **kw):
         raise RuntimeError("mat1 and mat2 shapes cannot be multiplied")

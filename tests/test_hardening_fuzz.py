@@ -26,7 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from genet_lab.cli.main import main
-from genet_lab.genome import Genome, parse, parse_stages, resolve, stage_length
+from genet_lab.encoding.genome import Genome, parse, parse_stages, resolve, stage_length
 
 SETTINGS = dict(deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,11 +139,11 @@ SKIP_NAMES = ("run.lock", "run.sqlite-wal", "run.sqlite-shm")
 @pytest.fixture(scope="module")
 def fixtures(tmp_path_factory):
     """Files the fuzzer may name: a finished toy run, genome files, a checkpoint, junk."""
-    from genet_lab.checkpoint import save_checkpoint
-    from genet_lab.config import get_preset
+    from genet_lab.training.checkpoint import save_checkpoint
+    from genet_lab.encoding.presets import get_preset
     from genet_lab.evolution import SearchConfig, start_run
-    from genet_lab.genome import chain
-    from genet_lab.network import build_network
+    from genet_lab.encoding.genome import chain
+    from genet_lab.training.network import build_network
 
     root = tmp_path_factory.mktemp("fuzz-fixtures")
     start_run(root / "run", SearchConfig(fitness="toy", population=4, generations=1, seed=1))
@@ -177,7 +177,7 @@ def _tree(d: Path) -> dict:
 @pytest.fixture
 def fast(monkeypatch):
     """Keep every check, skip the slow work: no training loop, no toy delay, no TUI window."""
-    import genet_lab.train as train_mod
+    import genet_lab.training.trainer as train_mod
     from genet_lab.tui.app import GenetLabApp
 
     def no_loop(model, data, cfg, device, bf16, cl, result, progress, should_stop):

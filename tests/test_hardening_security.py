@@ -45,7 +45,7 @@ def marker(tmp_path, monkeypatch):
 
 
 def test_checkpoint_with_a_reduce_payload_is_refused_unexecuted(tmp_path, marker):
-    from genet_lab.checkpoint import FORMAT, load_checkpoint
+    from genet_lab.training.checkpoint import FORMAT, load_checkpoint
 
     evil = _evil_file(tmp_path / "evil.pt", {"format": FORMAT, "version": 1, "genome": "1-01", "stages": [3],
                                              "network": Payload(), "state_dict": {}})
@@ -59,7 +59,7 @@ def test_checkpoint_with_a_reduce_payload_is_refused_unexecuted(tmp_path, marker
 
 
 def test_imagefolder_cache_with_a_reduce_payload_is_ignored_unexecuted(tmp_path, marker):
-    from genet_lab.data import imagefolder
+    from genet_lab.training.data import imagefolder
 
     cache = _evil_file(tmp_path / "cache.pt", {"version": imagefolder.CACHE_VERSION, "paths": Payload()})
     assert imagefolder._read_cache(cache) == {}
@@ -127,7 +127,7 @@ def test_imagefolder_cache_stays_in_the_cache_folder(tmp_path, monkeypatch):
     import numpy as np
     from PIL import Image
 
-    from genet_lab.data import imagefolder
+    from genet_lab.training.data import imagefolder
 
     cache = tmp_path / "cache"
     monkeypatch.setenv("GENET_LAB_CACHE", str(cache))

@@ -4,8 +4,8 @@ import sys
 
 import pytest
 
-TORCH_FREE = ["genet_lab", "genet_lab.genome", "genet_lab.graph", "genet_lab.canon", "genet_lab.space",
-              "genet_lab.config", "genet_lab.complexity", "genet_lab.draw", "genet_lab.cli.core"]
+TORCH_FREE = ["genet_lab", "genet_lab.encoding.genome", "genet_lab.encoding.graph", "genet_lab.encoding.canon", "genet_lab.encoding.space",
+              "genet_lab.encoding.presets", "genet_lab.encoding.complexity", "genet_lab.encoding.draw", "genet_lab.cli.core"]
 
 
 @pytest.mark.parametrize("module", TORCH_FREE)

@@ -2,11 +2,11 @@
 import pytest
 import torch
 
-from genet_lab import genome as gm
-from genet_lab.complexity import complexity
-from genet_lab.config import NetworkConfig, get_preset, list_presets
-from genet_lab.graph import decode
-from genet_lab.network import Stage, build_network, count_parameters
+from genet_lab.encoding import genome as gm
+from genet_lab.encoding.complexity import complexity
+from genet_lab.encoding.presets import NetworkConfig, get_preset, list_presets
+from genet_lab.encoding.graph import decode
+from genet_lab.training.network import Stage, build_network, count_parameters
 
 GENOMES = [gm.zeros(), gm.chain(), gm.residual(), gm.dense(), gm.paper_best(),
            gm.parse("1-00 0-00-000 0-10-100-0001"), gm.parse("1 0-00-000")]

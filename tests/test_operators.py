@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from genet_lab.evolution import operators as ops
-from genet_lab.genome import paper_best, wrn
+from genet_lab.encoding.genome import paper_best, wrn
 
 BOUNDS = ops.stage_bounds((3, 4, 5))
 L = int(BOUNDS[-1])

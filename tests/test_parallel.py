@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from genet_lab.errors import UsageError
-from genet_lab.genome import Genome
-from genet_lab.parallel import (BatchedExecutor, Job, LostWorkers, ProcessExecutor, SerialExecutor,
+from genet_lab.encoding.genome import Genome
+from genet_lab.evolution.executors import (BatchedExecutor, Job, LostWorkers, ProcessExecutor, SerialExecutor,
                                 fitness_from_search, parse_devices)
 
 TOY = {"fitness": "toy", "stages": [3, 4, 5]}
@@ -109,7 +109,7 @@ def local_ray():
 
 @pytest.mark.slow
 def test_ray_tasks_give_what_a_serial_run_gives_and_survive_a_lost_worker(local_ray, tmp_path):
-    from genet_lab.parallel import RayExecutor
+    from genet_lab.evolution.executors import RayExecutor
 
     jobs = _jobs(5)
     serial = dict(_collect(SerialExecutor(fitness_from_search(TOY)), jobs))

@@ -5,9 +5,9 @@ import json
 import networkx as nx
 import pytest
 
-from genet_lab.genome import stage_length
-from genet_lab.graph import decode_stage
-from genet_lab.space import count_space, stage_classes, strings_sharing
+from genet_lab.encoding.genome import stage_length
+from genet_lab.encoding.graph import decode_stage
+from genet_lab.encoding.space import count_space, stage_classes, strings_sharing
 
 ROLE = nx.algorithms.isomorphism.categorical_node_match("role", None)
 

@@ -6,12 +6,12 @@ import math
 import pytest
 import torch
 
-from genet_lab import train as T
-from genet_lab.config import get_preset
-from genet_lab.data import load_dataset
+from genet_lab.training import trainer as T
+from genet_lab.encoding.presets import get_preset
+from genet_lab.training.data import load_dataset
 from genet_lab.errors import UsageError
-from genet_lab.genome import paper_best, resolve
-from genet_lab.network import build_network, count_parameters
+from genet_lab.encoding.genome import paper_best, resolve
+from genet_lab.training.network import build_network, count_parameters
 
 
 @pytest.fixture(scope="module")

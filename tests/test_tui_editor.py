@@ -8,10 +8,10 @@ import sys
 
 import pytest
 
-from genet_lab import genome as gn
-from genet_lab.complexity import complexity
-from genet_lab.config import get_preset
-from genet_lab.graph import structure_hash
+from genet_lab.encoding import genome as gn
+from genet_lab.encoding.complexity import complexity
+from genet_lab.encoding.presets import get_preset
+from genet_lab.encoding.graph import structure_hash
 from genet_lab.tui.app import GenetLabApp
 from genet_lab.tui.bits import BitGrid
 from genet_lab.tui.model import EditorModel, locate
@@ -151,14 +151,14 @@ async def test_named_genomes_copy_preset_and_typed_genome(tmp_path):
         await pilot.press("s")
         await pilot.pause()
         written = sorted(p.suffix for p in tmp_path.iterdir())
-        from genet_lab.draw import have_dot
+        from genet_lab.encoding.draw import have_dot
 
         assert written == ([".png", ".svg"] if have_dot() else [".dot"])
 
 
 @run_async
 async def test_sharing_counts_appear_and_large_stages_say_na():
-    from genet_lab.space import strings_sharing
+    from genet_lab.encoding.space import strings_sharing
 
     app = GenetLabApp(genome=gn.paper_best())
     async with app.run_test(size=(100, 30)) as pilot:

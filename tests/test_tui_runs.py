@@ -8,7 +8,7 @@ import sys
 import textwrap
 import time
 
-from genet_lab import genome as gn
+from genet_lab.encoding import genome as gn
 from genet_lab.tui.app import GenetLabApp
 from genet_lab.tui.evolution import EvolutionPane
 from genet_lab.tui.population import seed_population

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from genet_lab import genome as gn
+from genet_lab.encoding import genome as gn
 from genet_lab.tui.app import GenetLabApp
 
 

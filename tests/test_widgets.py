@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from genet_lab.draw import have_dot
-from genet_lab.genome import Genome, chain, dense, paper_best, parse, residual, zeros
+from genet_lab.encoding.draw import have_dot
+from genet_lab.encoding.genome import Genome, chain, dense, paper_best, parse, residual, zeros
 from genet_lab.widgets import GenomeEditor, PopulationSeeder
 
 needs_dot = pytest.mark.skipif(not have_dot(), reason="graphviz 'dot' not installed")
@@ -166,7 +166,7 @@ def test_seeder_zeros_wrn_and_file(tmp_path):
     s.mode.value = "wrn"                          # switches stages to the WRN-style (11,11,11)
     s.flips.value = 3
     s.reseed()
-    from genet_lab.genome import wrn
+    from genet_lab.encoding.genome import wrn
     base = wrn()
     assert all(g.stages == (11, 11, 11) for g in s.population)
     assert all(sum(a != b for a, b in zip(g.bits, base.bits)) == 3 for g in s.population)
@@ -241,7 +241,7 @@ def test_train_panel_stop_cancels_a_background_run(one_thread):
 
 
 def test_train_panel_bad_input_is_reported():
-    from genet_lab.data import list_datasets
+    from genet_lab.training.data import list_datasets
     from genet_lab.widgets import TrainPanel
     from genet_lab.widgets.train_panel import DATASETS
 

@@ -7,11 +7,11 @@ import sys
 import textwrap
 from pathlib import Path
 
-from ..config import list_presets
-from ..errors import UsageError
-from ..genome import NAMED, parse_stages, resolve
-from ..graph import decode_json, structure_hash, structure_key
-from .common import add_input_overrides, atomic_write, network_config
+from genet_lab.encoding.presets import list_presets
+from genet_lab.errors import UsageError
+from genet_lab.encoding.genome import NAMED, parse_stages, resolve
+from genet_lab.encoding.graph import decode_json, structure_hash, structure_key
+from genet_lab.cli.common import add_input_overrides, atomic_write, network_config
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -60,8 +60,8 @@ def cmd_decode(args) -> int:
 
 
 def cmd_show(args) -> int:
-    from ..complexity import complexity
-    from ..draw import genome_text, render
+    from genet_lab.encoding.complexity import complexity
+    from genet_lab.encoding.draw import genome_text, render
 
     stages = parse_stages(args.stages) if args.stages else None
     genome = resolve(args.genome, stages)
@@ -122,7 +122,7 @@ def _human(n: int) -> str:
 
 
 def cmd_space(args) -> int:
-    from ..space import count_space
+    from genet_lab.encoding.space import count_space
 
     stages = parse_stages(args.stages)
     result = count_space(stages)

@@ -7,8 +7,8 @@ import sys
 import time
 from pathlib import Path
 
-from ..errors import UsageError
-from .common import cpu_threads, nonneg_int, positive_int, seed_int
+from genet_lab.errors import UsageError
+from genet_lab.cli.common import cpu_threads, nonneg_int, positive_int, seed_int
 
 # Defaults of the command (not of the library, which keeps the paper's N = 20, T = 50):
 # sized so `genet-lab evolve` on the embedded digits finishes within 5 minutes on 2 CPU
@@ -103,9 +103,9 @@ _CONFIG_OPTIONS = ("dataset", "data_dir", "train_size", "val_size", "epochs", "b
 
 
 def build_config(args):
-    from ..evolution import SearchConfig
-    from ..evolution.operators import read_genome_file
-    from ..genome import NAMED, parse_stages
+    from genet_lab.evolution import SearchConfig
+    from genet_lab.evolution.operators import read_genome_file
+    from genet_lab.encoding.genome import NAMED, parse_stages
 
     stages = parse_stages(args.stages) if args.stages else (3, 4, 5)
     dataset = args.dataset or "digits"
@@ -149,14 +149,14 @@ def _set_threads(args) -> None:
 
 
 def cmd_evolve(args) -> int:
-    from ..evolution import resume_run, start_run
+    from genet_lab.evolution import resume_run, start_run
     if args.resume:
         given = [f"--{k.replace('_', '-')}" for k in _CONFIG_OPTIONS if getattr(args, k, None) not in (None, False)]
         if given:
             raise UsageError(f"--resume continues with the run's stored settings; drop {', '.join(given)} "
                              "(only --generations may change)")
         run_dir = Path(args.resume)
-        from ..evolution.store import RunStore
+        from genet_lab.evolution.store import RunStore
         with RunStore(run_dir, readonly=True) as peek:
             stored = peek.config()
         if stored["kind"] != args.kind:
@@ -176,7 +176,7 @@ def cmd_evolve(args) -> int:
         with live:
             status = start_run(run_dir, config, listeners=[live.on_event], execution=_execution(args))
     if args.json:
-        from ..evolution.report import run_summary
+        from genet_lab.evolution.report import run_summary
 
         print(json.dumps({**run_summary(run_dir), "run_dir": str(run_dir), "status": status}))
     else:
@@ -187,7 +187,7 @@ def cmd_evolve(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from ..evolution.report import find_runs, write_report, run_summary, compare
+    from genet_lab.evolution.report import find_runs, write_report, run_summary, compare
 
     runs = find_runs(args.runs)
     out = Path(args.out) if args.out else (runs[0] / "report" if len(runs) == 1 else None)
@@ -238,7 +238,7 @@ class LiveRun:
         from rich.table import Table
         from rich.text import Text
 
-        from ..evolution.fitness import UNITS
+        from genet_lab.evolution.fitness import UNITS
 
         kind = "GA" if self.config.get("kind") == "ga" else "random search"
         t = Table(title=f"{kind}: N={self.config.get('population')} T={self.config.get('generations')} "
@@ -251,7 +251,7 @@ class LiveRun:
         return Group(t, Text(self.line, style="dim"))
 
     def on_event(self, e) -> None:
-        from ..evolution import events as ev
+        from genet_lab.evolution import events as ev
 
         if self.quiet:
             return

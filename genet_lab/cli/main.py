@@ -10,8 +10,8 @@ import argparse
 import importlib
 import sys
 
-from .. import __version__
-from ..errors import UsageError
+from genet_lab import __version__
+from genet_lab.errors import UsageError
 
 SUBCOMMAND_MODULES = ("core", "train", "evolve", "tui")
 

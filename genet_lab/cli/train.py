@@ -12,10 +12,10 @@ import sys
 import time
 from pathlib import Path
 
-from ..config import list_presets
-from ..errors import UsageError
-from ..genome import NAMED, parse_stages, resolve
-from .common import cpu_threads, positive_int, seed_int
+from genet_lab.encoding.presets import list_presets
+from genet_lab.errors import UsageError
+from genet_lab.encoding.genome import NAMED, parse_stages, resolve
+from genet_lab.cli.common import cpu_threads, positive_int, seed_int
 
 DATASET_NAMES = ("digits", "mnist", "fashion-mnist", "cifar10", "cifar100", "svhn", "imagefolder")
 
@@ -81,9 +81,9 @@ def _emit(obj: dict) -> None:
 
 
 def cmd_train(args) -> int:
-    from ..config import get_preset
-    from ..data import load_dataset
-    from ..train import default_train_config, train_genome
+    from genet_lab.encoding.presets import get_preset
+    from genet_lab.training.data import load_dataset
+    from genet_lab.training.trainer import default_train_config, train_genome
 
     stages = parse_stages(args.stages) if args.stages else None
     genome = resolve(args.genome, stages)
@@ -113,7 +113,7 @@ def cmd_train(args) -> int:
         if result.failed:
             print(f"warning: not saving {args.save}: the run failed ({result.error})", file=sys.stderr)
         else:
-            from ..checkpoint import save_checkpoint
+            from genet_lab.training.checkpoint import save_checkpoint
 
             info = {"name": data.name, "classes": data.classes, "mean": list(data.mean), "std": list(data.std),
                     "seed": args.seed, "val_size": len(data.val_y), "train_size": args.train_size,
@@ -133,7 +133,7 @@ def _train_with_bar(genome, net, data, cfg):
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from ..train import train_genome
+    from genet_lab.training.trainer import train_genome
 
     console = Console(stderr=True)
     cols = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[stats]}"),
@@ -174,9 +174,9 @@ def _print_result(out: dict) -> None:
 
 
 def cmd_evaluate(args) -> int:
-    from ..checkpoint import load_checkpoint
-    from ..data import load_dataset
-    from ..train import accuracy, resolve_device, to_device
+    from genet_lab.training.checkpoint import load_checkpoint
+    from genet_lab.training.data import load_dataset
+    from genet_lab.training.trainer import accuracy, resolve_device, to_device
 
     t0 = time.perf_counter()
     ckpt = load_checkpoint(args.checkpoint)

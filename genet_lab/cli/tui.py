@@ -21,17 +21,17 @@ def register(sub) -> None:
 
 
 def cmd_tui(args: argparse.Namespace) -> int:
-    from ..errors import UsageError
-    from ..genome import parse_stages, resolve, zeros
+    from genet_lab.errors import UsageError
+    from genet_lab.encoding.genome import parse_stages, resolve, zeros
 
     stages = parse_stages(args.stages) if args.stages else None
     genome = resolve(args.genome, stages) if args.genome else zeros(stages or (3, 4, 5))
     if args.run is not None:
-        from ..evolution.store import is_run_dir
+        from genet_lab.evolution.store import is_run_dir
 
         if not is_run_dir(args.run):
             raise UsageError(f"{args.run} is not a genet-lab run directory (no run.sqlite in it)")
-    from ..tui.app import GenetLabApp
+    from genet_lab.tui.app import GenetLabApp
 
     GenetLabApp(genome=genome, run_dir=args.run).run()
     return 0

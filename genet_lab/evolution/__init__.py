@@ -4,11 +4,11 @@ Front ends use :class:`RunStore` (read-only) and the event dataclasses; the
 CLI and notebooks start runs with :func:`start_run` / :func:`resume_run`.
 Importing this package does not import torch.
 """
-from .engine import Engine, SearchConfig, evaluation_seed, generation_stats
-from .events import (EvaluationProgress, GenerationFinished, GenerationStarted, IndividualEvaluated, RunFinished,
+from genet_lab.evolution.engine import Engine, SearchConfig, evaluation_seed, generation_stats
+from genet_lab.evolution.events import (EvaluationProgress, GenerationFinished, GenerationStarted, IndividualEvaluated, RunFinished,
                      RunStarted)
-from .store import RunStore, is_run_dir
-from .run import resume_run, start_run
+from genet_lab.evolution.store import RunStore, is_run_dir
+from genet_lab.evolution.run import resume_run, start_run
 
 __all__ = [
     "Engine", "SearchConfig", "RunStore", "is_run_dir", "start_run", "resume_run", "evaluation_seed",

@@ -30,13 +30,13 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from ..complexity import complexity
-from ..config import get_preset
-from ..genome import NAMED, Genome, named
-from ..graph import decode_stage
-from . import events as ev
-from . import operators as ops
-from .store import RunStore
+from genet_lab.encoding.complexity import complexity
+from genet_lab.encoding.presets import get_preset
+from genet_lab.encoding.genome import NAMED, Genome, named
+from genet_lab.encoding.graph import decode_stage
+from genet_lab.evolution import events as ev
+from genet_lab.evolution import operators as ops
+from genet_lab.evolution.store import RunStore
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ class SearchConfig:
     """Other TrainConfig overrides (batch_size, lr, device, ...)."""
 
     def validated(self) -> "SearchConfig":
-        from .fitness import FITNESS_KINDS
+        from genet_lab.evolution.fitness import FITNESS_KINDS
 
         if self.kind not in ("ga", "random"):
             raise ValueError(f"kind must be 'ga' or 'random', got {self.kind!r}")
@@ -205,7 +205,7 @@ class Engine:
         if c.init in NAMED:
             return ops.init_from_base(named(c.init, c.stages), n, rng, c.init_flips)
         if c.init == "file":
-            from ..genome import resolve
+            from genet_lab.encoding.genome import resolve
 
             return ops.from_genomes([resolve(t, c.stages) for t in c.init_genomes])
         raise ValueError(f"unknown init {c.init!r}; use random, zeros, {', '.join(NAMED)} or a genome file")
@@ -284,7 +284,7 @@ class Engine:
         With ``reuse_structures`` only the first occurrence of each structure is sent; the
         serial loop then reuses its fitness for the others, as it would have.
         """
-        from ..parallel import Job
+        from genet_lab.evolution.executors import Job
 
         rows = self.store.individuals(gen)
         total = len(rows)

@@ -3,7 +3,7 @@
 Three kinds, chosen by name with :func:`make_fitness`:
 
 * ``train`` (default): train the network from scratch with
-  :func:`genet_lab.train.train_genome` and return its validation accuracy in
+  :func:`genet_lab.training.trainer.train_genome` and return its validation accuracy in
   percent, the paper's fitness.
 * ``proxy``: the training-free NASWOT score of Mellor, Turner, Storkey and
   Crowley, "Neural Architecture Search without Training", ICML 2021: the
@@ -25,8 +25,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from ..config import NetworkConfig, get_preset
-from ..genome import Genome, chain, paper_best
+from genet_lab.encoding.presets import NetworkConfig, get_preset
+from genet_lab.encoding.genome import Genome, chain, paper_best
 
 FITNESS_KINDS = ("train", "proxy", "toy")
 UNITS = {"train": "val. accuracy %", "proxy": "NASWOT score (no training)", "toy": "toy score (test aid)"}
@@ -117,7 +117,7 @@ class ProxyFitness:
 
     def __init__(self, dataset: str = "digits", data_dir=None, preset: str = "paper-cifar10", batch: int = 64,
                  data_seed: int = 0):
-        from ..data import load_dataset
+        from genet_lab.training.data import load_dataset
 
         self.data = load_dataset(dataset, data_dir, seed=data_seed, with_test=False)
         self.batch = min(int(batch), len(self.data.train_x))
@@ -127,7 +127,7 @@ class ProxyFitness:
     def evaluate(self, genome: Genome, seed: int, progress=None, should_stop=None) -> Evaluation:
         import torch
 
-        from ..network import build_network
+        from genet_lab.training.network import build_network
 
         start = time.perf_counter()
         torch.manual_seed(int(seed))
@@ -147,8 +147,8 @@ class TrainFitness:
     def __init__(self, dataset: str = "digits", data_dir=None, preset: str = "paper-cifar10",
                  train_size: int | None = None, val_size: int | None = None, data_seed: int = 0,
                  train_overrides: dict | None = None):
-        from ..data import load_dataset
-        from ..train import default_train_config, resolve_device
+        from genet_lab.training.data import load_dataset
+        from genet_lab.training.trainer import default_train_config, resolve_device
 
         self.dataset = dataset
         self.data = load_dataset(dataset, data_dir, seed=data_seed, train_size=train_size, val_size=val_size,
@@ -167,7 +167,7 @@ class TrainFitness:
                  should_stop: Callable | None = None) -> Evaluation:
         from dataclasses import replace
 
-        from ..train import train_genome
+        from genet_lab.training.trainer import train_genome
 
         cfg = replace(self.base_config, seed=int(seed))
         res = train_genome(genome, self.net_config, self.data, cfg, progress=progress, should_stop=should_stop)

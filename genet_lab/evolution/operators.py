@@ -2,7 +2,7 @@
 
 A population is a ``numpy`` array of shape (N, L) and dtype uint8 holding N
 individuals of L bits each, in the paper's bit order (see
-:mod:`genet_lab.genome`). Every operator returns new arrays and takes a
+:mod:`genet_lab.encoding.genome`). Every operator returns new arrays and takes a
 required ``rng: numpy.random.Generator``; none keeps state, so a run is
 reproduced from the seed and the RNG state alone.
 
@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..genome import Genome, check_stages, resolve, stage_length
+from genet_lab.encoding.genome import Genome, check_stages, resolve, stage_length
 
 # -- helpers -------------------------------------------------------------------
 

@@ -10,9 +10,9 @@ import io
 import statistics
 from pathlib import Path
 
-from ..errors import UsageError
-from .fitness import UNITS
-from .store import RunStore, is_run_dir
+from genet_lab.errors import UsageError
+from genet_lab.evolution.fitness import UNITS
+from genet_lab.evolution.store import RunStore, is_run_dir
 
 STAT_KEYS = ("gen", "max", "min", "mean", "median", "std", "best")
 
@@ -211,8 +211,8 @@ def figure_search(runs: list[Path], sums: list[dict], path: Path) -> None:
 
 def figure5(run: Path, out: Path, stem: str) -> list[Path]:
     """The final generation's best structure and the run's best, drawn (graphviz PNG or text)."""
-    from ..draw import genome_text, have_dot, render
-    from ..genome import parse
+    from genet_lab.encoding.draw import genome_text, have_dot, render
+    from genet_lab.encoding.genome import parse
 
     with RunStore(run, readonly=True) as st:
         gens = st.generations()

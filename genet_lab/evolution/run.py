@@ -5,17 +5,17 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .engine import Engine, SearchConfig
-from .store import RunStore
+from genet_lab.evolution.engine import Engine, SearchConfig
+from genet_lab.evolution.store import RunStore
 
 
 def with_executor(fitness, config: SearchConfig, execution: dict | None):
     """Wrap ``fitness`` so a generation goes to the executor that ``execution`` asks for
-    (``workers``, ``devices``, ``ray`` or ``batched``, as :func:`genet_lab.parallel.make_executor`
+    (``workers``, ``devices``, ``ray`` or ``batched``, as :func:`genet_lab.evolution.executors.make_executor`
     takes them); unchanged when it asks for none."""
     if not execution:
         return fitness
-    from ..parallel import ExecutorFitness, make_executor
+    from genet_lab.evolution.executors import ExecutorFitness, make_executor
 
     executor = make_executor(fitness, config.to_dict(), **execution)
     return ExecutorFitness(fitness, executor) if executor is not None else fitness
@@ -28,7 +28,7 @@ def start_run(run_dir: str | Path, config: SearchConfig, listeners: Iterable[Cal
     ``execution`` chooses how a generation is evaluated (see :func:`with_executor`); it is
     not part of the run: a run may be resumed with another.
     """
-    from .fitness import make_fitness
+    from genet_lab.evolution.fitness import make_fitness
 
     config = config.validated()
     fitness = with_executor(fitness or make_fitness(config), config, execution)  # fails before creating the dir
@@ -42,7 +42,7 @@ def resume_run(run_dir: str | Path, generations: int | None = None, listeners: I
 
     ``generations`` may raise T of the stored config (to extend a finished run).
     """
-    from .fitness import make_fitness
+    from genet_lab.evolution.fitness import make_fitness
 
     with RunStore(run_dir) as store:
         config = SearchConfig.from_dict(store.config())

@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from ..errors import UsageError
-from . import events as ev
+from genet_lab.errors import UsageError
+from genet_lab.evolution import events as ev
 
 SCHEMA_VERSION = 1
 DB_NAME = "run.sqlite"

@@ -12,9 +12,9 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, TabbedContent, TabPane
 
-from ..genome import Genome, zeros
-from .editor import EditorPane
-from .help import HelpScreen
+from genet_lab.encoding.genome import Genome, zeros
+from genet_lab.tui.editor import EditorPane
+from genet_lab.tui.help import HelpScreen
 
 TABS = ("editor", "train", "evolution")
 
@@ -52,12 +52,12 @@ class GenetLabApp(App[None]):
         yield Footer()
 
     def _train_pane(self):
-        from .train_panel import TrainPane
+        from genet_lab.tui.train_panel import TrainPane
 
         yield TrainPane(self.start_genome, python=self.python, id="train-pane")
 
     def _evolution_pane(self):
-        from .evolution import EvolutionPane
+        from genet_lab.tui.evolution import EvolutionPane
 
         yield EvolutionPane(self.start_genome, run_dir=self.run_dir, python=self.python, id="evolution-pane")
 

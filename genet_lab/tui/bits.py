@@ -13,7 +13,7 @@ from textual import events
 from textual.message import Message
 from textual.widget import Widget
 
-from ..genome import Genome, stage_length
+from genet_lab.encoding.genome import Genome, stage_length
 
 
 class BitGrid(Widget, can_focus=True):

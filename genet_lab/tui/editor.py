@@ -17,15 +17,15 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Static
 
-from .. import genome as gn
-from ..config import get_preset, list_presets
-from ..genome import Genome
-from ..graph import structure_hash
-from .bits import BitGrid
-from .dialogs import GenomeInput
-from .figures import LAZY_SHARING_K, Figures, sharing_counts
-from .model import EditorModel
-from .stage_view import StageView
+from genet_lab.encoding import genome as gn
+from genet_lab.encoding.presets import get_preset, list_presets
+from genet_lab.encoding.genome import Genome
+from genet_lab.encoding.graph import structure_hash
+from genet_lab.tui.bits import BitGrid
+from genet_lab.tui.dialogs import GenomeInput
+from genet_lab.tui.figures import LAZY_SHARING_K, Figures, sharing_counts
+from genet_lab.tui.model import EditorModel
+from genet_lab.tui.stage_view import StageView
 
 NAMED_CYCLE = ("zeros", "chain", "residual", "dense", "wrn", "paper-best")
 
@@ -121,7 +121,7 @@ class EditorPane(Vertical):
 
     @work(thread=True, group="sharing")
     def _warm(self, k: int) -> None:
-        from ..space import stage_classes
+        from genet_lab.encoding.space import stage_classes
 
         stage_classes(k)
         self.app.call_from_thread(self._warmed, k)
@@ -217,7 +217,7 @@ class EditorPane(Vertical):
         self.notify(f"copied {self.genome.notation()}")
 
     def action_export(self) -> None:
-        from .. import draw
+        from genet_lab.encoding import draw
 
         stem = self.export_dir / f"genome-{structure_hash(self.genome)}"
         try:

@@ -23,10 +23,10 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Label, ProgressBar, Static
 from textual_plotext import PlotextPlot
 
-from ..genome import Genome, parse
-from .dialogs import Prompt
-from .population import SeedScreen
-from .stage_view import genome_drawing
+from genet_lab.encoding.genome import Genome, parse
+from genet_lab.tui.dialogs import Prompt
+from genet_lab.tui.population import SeedScreen
+from genet_lab.tui.stage_view import genome_drawing
 
 POLL_SECONDS = 0.5
 
@@ -148,7 +148,7 @@ class EvolutionPane(Vertical):
         self.poll()
 
     def _open_store(self) -> bool:
-        from ..evolution.store import RunStore, is_run_dir
+        from genet_lab.evolution.store import RunStore, is_run_dir
 
         if self.store is not None:
             return True

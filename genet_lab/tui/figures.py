@@ -1,8 +1,8 @@
 """Live figures of the edited genome: size, cost, depth and structure.
 
-Parameters and multiply-adds come from :mod:`genet_lab.complexity` (counted
+Parameters and multiply-adds come from :mod:`genet_lab.encoding.complexity` (counted
 without building a network, so no torch); how many bit strings share a
-stage's structure comes from :mod:`genet_lab.space`, which enumerates
+stage's structure comes from :mod:`genet_lab.encoding.space`, which enumerates
 2^(K(K-1)/2) strings: instant up to K=5, seconds for K=6 (done once, in a
 worker, by the editor), out of reach above.
 """
@@ -11,10 +11,10 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from ..complexity import complexity
-from ..config import NetworkConfig
-from ..genome import Genome
-from ..graph import structure_hash
+from genet_lab.encoding.complexity import complexity
+from genet_lab.encoding.presets import NetworkConfig
+from genet_lab.encoding.genome import Genome
+from genet_lab.encoding.graph import structure_hash
 
 SYNC_SHARING_K = 5
 """Largest K whose sharing count is computed on the spot (after a warm-up)."""
@@ -80,6 +80,6 @@ class Figures(Static):
 
 def sharing_counts(genome: Genome, ready: set[int]) -> list[int | None]:
     """Per-stage sharing counts for stages whose K is in ``ready`` (else None)."""
-    from ..space import strings_sharing
+    from genet_lab.encoding.space import strings_sharing
 
     return [strings_sharing(k, bits) if k in ready else None for k, bits in genome.iter_stages()]

@@ -1,14 +1,14 @@
 """The editor's state as a value: a genome, a cursor, and undo/redo history.
 
-Pure Python over :mod:`genet_lab.genome`; knows nothing of Textual (so the
+Pure Python over :mod:`genet_lab.encoding.genome`; knows nothing of Textual (so the
 editing rules are testable without a terminal) and nothing of torch.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .. import genome as gn
-from ..genome import Genome, stage_length
+from genet_lab.encoding import genome as gn
+from genet_lab.encoding.genome import Genome, stage_length
 
 STAGE_PATTERNS = {"zero": gn.zeros, "chain": gn.chain, "residual": gn.residual, "dense": gn.dense}
 """Whole-stage patterns the editor can stamp onto the current stage."""

@@ -18,8 +18,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from .. import genome as gn
-from ..genome import Genome, parse_stages
+from genet_lab.encoding import genome as gn
+from genet_lab.encoding.genome import Genome, parse_stages
 
 INIT_KINDS = ("random", "zeros", "wrn", "editor", "paper-best", "file")
 FITNESS = ("toy", "proxy", "train")
@@ -29,7 +29,7 @@ def seed_population(kind: str, n: int, stages: tuple[int, ...], *, p: float = 0.
                     base: Genome | None = None, path: str | None = None, seed: int = 0) -> list[Genome]:
     """Generation 0 for ``kind``: random (bits ~ Bernoulli(p)), zeros, a base genome
     (wrn, paper-best, editor) with ``flips`` bits flipped per copy, or a file's genomes."""
-    from ..evolution import operators as ops
+    from genet_lab.evolution import operators as ops
 
     rng = np.random.default_rng(seed)
     if kind == "file":

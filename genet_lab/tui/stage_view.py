@@ -12,9 +12,9 @@ from rich.text import Text
 from textual.containers import Horizontal
 from textual.widgets import Static
 
-from ..draw import stage_layers
-from ..genome import Genome, stage_notation
-from ..graph import StageGraph, decode
+from genet_lab.encoding.draw import stage_layers
+from genet_lab.encoding.genome import Genome, stage_notation
+from genet_lab.encoding.graph import StageGraph, decode
 
 IN_STYLE, OUT_STYLE, NODE_STYLE, DROP_STYLE = "bold white on red", "bold white on green", "bold cyan", "grey50 strike"
 

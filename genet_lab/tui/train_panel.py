@@ -24,8 +24,8 @@ from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Select, Static
 from textual_plotext import PlotextPlot
 
-from ..config import list_presets
-from ..genome import Genome
+from genet_lab.encoding.presets import list_presets
+from genet_lab.encoding.genome import Genome
 
 DATASETS = ("digits", "fashion-mnist", "mnist", "cifar10", "cifar100", "svhn")
 """Offered in the data set picker; 'digits' is embedded and needs no files."""
@@ -170,7 +170,7 @@ class TrainPane(Vertical):
     def action_to_editor(self) -> None:
         table = self.query_one(DataTable)
         if table.row_count:
-            from ..genome import parse
+            from genet_lab.encoding.genome import parse
 
             self.app.editor.set_genome(parse(self.results[table.cursor_row].genome), "from the session list")
 

@@ -1,6 +1,6 @@
 """Shared drawing helpers for the widgets: stage SVGs, HTML tables, PNG plots.
 
-Graphviz runs through :mod:`genet_lab.draw`; when ``dot`` is missing a stage is
+Graphviz runs through :mod:`genet_lab.encoding.draw`; when ``dot`` is missing a stage is
 shown as the core's text drawing in a ``<pre>`` block. Plots are drawn with
 matplotlib's object API (no pyplot state) into PNG bytes for an
 ``ipywidgets.Image``, which a background thread may update safely. No torch.
@@ -12,9 +12,9 @@ import io
 from functools import lru_cache
 from typing import Iterable, Sequence
 
-from ..draw import have_dot, stage_text, to_dot
-from ..genome import Genome
-from ..graph import decode_stage
+from genet_lab.encoding.draw import have_dot, stage_text, to_dot
+from genet_lab.encoding.genome import Genome
+from genet_lab.encoding.graph import decode_stage
 
 
 def stage_dot(k: int, bits: Sequence[int], index: int) -> str:

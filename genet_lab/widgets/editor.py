@@ -16,13 +16,13 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 
-from ..complexity import complexity
-from ..config import NetworkConfig, get_preset
-from ..draw import have_dot, render
-from ..genome import PAPER_STAGES, Genome, named, pair_index, parse, parse_stages, resolve
-from ..graph import decode, structure_hash
-from ..space import strings_sharing
-from ._render import stage_html
+from genet_lab.encoding.complexity import complexity
+from genet_lab.encoding.presets import NetworkConfig, get_preset
+from genet_lab.encoding.draw import have_dot, render
+from genet_lab.encoding.genome import PAPER_STAGES, Genome, named, pair_index, parse, parse_stages, resolve
+from genet_lab.encoding.graph import decode, structure_hash
+from genet_lab.encoding.space import strings_sharing
+from genet_lab.widgets._render import stage_html
 
 PRESETS = ("zeros", "chain", "residual", "dense", "paper-best", "random")
 """Preset buttons: the core's named genomes at the editor's stage sizes, plus a random one."""

@@ -22,11 +22,11 @@ from pathlib import Path
 
 import ipywidgets as widgets
 
-from ..draw import have_dot, render
-from ..errors import UsageError
-from ..evolution.fitness import UNITS
-from ..genome import parse
-from ._render import figure3, figure_png, html_table
+from genet_lab.encoding.draw import have_dot, render
+from genet_lab.errors import UsageError
+from genet_lab.evolution.fitness import UNITS
+from genet_lab.encoding.genome import parse
+from genet_lab.widgets._render import figure3, figure_png, html_table
 
 
 def evolve_command(run_dir: str | Path, kind: str = "evolve", **options) -> list[str]:
@@ -206,7 +206,7 @@ class EvolutionMonitor(widgets.VBox):
 
     # -- reading the store -------------------------------------------------------------
     def _open(self):
-        from ..evolution.store import RunStore
+        from genet_lab.evolution.store import RunStore
 
         if self._store is None:
             self._store = RunStore(self.run_dir, readonly=True)

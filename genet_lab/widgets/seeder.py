@@ -17,14 +17,14 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 
-from ..complexity import complexity
-from ..config import NetworkConfig, get_preset
-from ..draw import have_dot, render
-from ..evolution.operators import (init_from_base, init_from_file, init_random, init_zeros, read_genome_file,
+from genet_lab.encoding.complexity import complexity
+from genet_lab.encoding.presets import NetworkConfig, get_preset
+from genet_lab.encoding.draw import have_dot, render
+from genet_lab.evolution.operators import (init_from_base, init_from_file, init_random, init_zeros, read_genome_file,
                                    to_genomes)
-from ..genome import WRN_STAGES, Genome, check_stages, parse_stages, resolve, stage_length
-from ..graph import decode, structure_hash
-from ._render import html_table
+from genet_lab.encoding.genome import WRN_STAGES, Genome, check_stages, parse_stages, resolve, stage_length
+from genet_lab.encoding.graph import decode, structure_hash
+from genet_lab.widgets._render import html_table
 
 MODES = ("random", "zeros", "wrn", "file")
 """random: Bernoulli(p) bits; zeros: all-zero strings; wrn: a base genome (WRN-style by

@@ -1,10 +1,10 @@
 """TrainPanel: train the editor's genome on a data set and compare the results.
 
-The Train button runs :func:`genet_lab.train.train_genome` in a background
+The Train button runs :func:`genet_lab.training.trainer.train_genome` in a background
 thread, so the kernel stays free while the progress bar, the live loss and
 accuracy plot and the status line update; Stop asks the trainer to cancel.
 ``panel.train(...)`` does the same work in the calling thread and returns the
-:class:`~genet_lab.train.TrainResult` (what a notebook run under nbclient
+:class:`~genet_lab.training.trainer.TrainResult` (what a notebook run under nbclient
 wants). Every finished run becomes a row of the comparison table.
 
 Torch is imported only when training starts, so importing the widgets stays
@@ -19,9 +19,9 @@ from typing import Callable
 import ipywidgets as widgets
 import traitlets
 
-from ..config import NetworkConfig, get_preset
-from ..genome import Genome, resolve
-from ._render import figure_png, html_table, new_figure, percent
+from genet_lab.encoding.presets import NetworkConfig, get_preset
+from genet_lab.encoding.genome import Genome, resolve
+from genet_lab.widgets._render import figure_png, html_table, new_figure, percent
 
 DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10", "cifar100", "svhn", "imagefolder")
 """Shown in the drop-down; the trainer's ``list_datasets()`` is the authority."""
@@ -152,7 +152,7 @@ class TrainPanel(widgets.VBox):
 
     def data(self, dataset: str | None = None):
         """The DataSplits a run on ``dataset`` uses (loaded once, then cached)."""
-        from ..data import load_dataset
+        from genet_lab.training.data import load_dataset
 
         name = dataset or self.dataset.value
         size = self.train_size.value or None
@@ -176,7 +176,7 @@ class TrainPanel(widgets.VBox):
             self._error(f"{type(exc).__name__}: {exc}")
 
     def _run(self, job: dict):
-        from ..train import default_train_config, train_genome
+        from genet_lab.training.trainer import default_train_config, train_genome
 
         self._set_busy(True)
         try:
@@ -213,7 +213,7 @@ class TrainPanel(widgets.VBox):
             self._draw()
 
     def _finish(self, job, data, net, result) -> None:
-        from ..complexity import complexity
+        from genet_lab.encoding.complexity import complexity
 
         self.last_result = result
         row = {"label": job["label"], "genome": str(job["genome"]), "dataset": data.name, "epochs": result.epochs_run,

@@ -21,12 +21,12 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from .config import NetworkConfig
-from .data import DataSplits
-from .errors import UsageError, reject_unknown_keys
-from .fileio import read_json_cache, write_json_cache
-from .genome import Genome
-from .network import build_network, count_parameters
+from genet_lab.encoding.presets import NetworkConfig
+from genet_lab.training.data import DataSplits
+from genet_lab.errors import UsageError, reject_unknown_keys
+from genet_lab.fileio import read_json_cache, write_json_cache
+from genet_lab.encoding.genome import Genome
+from genet_lab.training.network import build_network, count_parameters
 
 SCHEDULES = ("paper", "paper-full", "cosine", "constant")
 PAPER_EPOCHS = (120, 60, 40, 20)
@@ -237,7 +237,7 @@ CL_MARGIN = 1.05
 
 
 def _probe_path():
-    from .data.imagefolder import cache_root
+    from genet_lab.training.data.imagefolder import cache_root
 
     return cache_root() / "probe.json"
 

@@ -12,8 +12,8 @@ from collections import Counter
 from functools import lru_cache
 from typing import Sequence
 
-from .genome import check_stages, stage_length
-from .graph import decode_stage
+from genet_lab.encoding.genome import check_stages, stage_length
+from genet_lab.encoding.graph import decode_stage
 
 MAX_ENUMERABLE_K = 7
 

@@ -1,4 +1,4 @@
-"""Torch networks built from a genome and a :class:`~genet_lab.config.NetworkConfig`.
+"""Torch networks built from a genome and a :class:`~genet_lab.encoding.presets.NetworkConfig`.
 
 Each node of a stage sums its inputs element-wise, then runs conv -> BN -> ReLU
 (section 3.1); all convolutions of a stage keep the stage's width and
@@ -11,9 +11,9 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .config import NetworkConfig
-from .genome import Genome
-from .graph import StageGraph, decode
+from genet_lab.encoding.presets import NetworkConfig
+from genet_lab.encoding.genome import Genome
+from genet_lab.encoding.graph import StageGraph, decode
 
 NormLayer = Callable[[int], nn.Module]
 
@@ -62,7 +62,7 @@ class GeNet(nn.Module):
 
     def __init__(self, genome: Genome, config: NetworkConfig):
         super().__init__()
-        from .complexity import complexity
+        from genet_lab.encoding.complexity import complexity
 
         config = config.validated()
         self.genome, self.config = genome, config

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..errors import UsageError
+from genet_lab.errors import UsageError
 
 DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10", "cifar100", "svhn", "imagefolder")
 """Known data set names, in the order front ends list them."""
@@ -153,7 +153,7 @@ def load_dataset(name: str = "digits", data_dir=None, seed: int = 0, train_size:
     ``image_size`` resizes imagefolder images (default: their own size when all agree, else 32).
     Raises :class:`UsageError` with one line naming the path tried when the data is missing.
     """
-    from . import sources
+    from genet_lab.training.data import sources
 
     key = str(name).strip().lower().replace("_", "-")
     key = {"fashion": "fashion-mnist", "fashionmnist": "fashion-mnist", "cifar-10": "cifar10",
@@ -168,7 +168,7 @@ def load_dataset(name: str = "digits", data_dir=None, seed: int = 0, train_size:
         splits = make_splits(key, classes, train, None, seed, train_size, val_size, "sklearn",
                              holdout_test=True)
     elif key == "imagefolder":
-        from .imagefolder import load_imagefolder
+        from genet_lab.training.data.imagefolder import load_imagefolder
 
         classes, train, test, has_test, root = load_imagefolder(data_dir, with_test=with_test,
                                                                 image_size=image_size)

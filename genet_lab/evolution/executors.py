@@ -13,7 +13,7 @@ the run store's business: evaluations left ``running`` are reset and redone on r
   device): ``concurrent.futures`` with the spawn start method; each worker builds its fitness
   once (data loaded once per worker) from a picklable factory.
 * :class:`BatchedExecutor`: the whole list through
-  :func:`genet_lab.batched_train.train_population` in this process (batched or a loop,
+  :func:`genet_lab.training.population.train_population` in this process (batched or a loop,
   whichever its probe measured faster).
 * :class:`RayExecutor` (``--ray ADDRESS``, extra ``genet-lab[ray]``): one Ray task per job.
 
@@ -28,8 +28,8 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Callable, Hashable, Sequence
 
-from .errors import UsageError
-from .genome import Genome
+from genet_lab.errors import UsageError
+from genet_lab.encoding.genome import Genome
 
 OnDone = Callable[[Hashable, Any], None]
 
@@ -48,7 +48,7 @@ class LostWorkers(RuntimeError):
 
 def parse_devices(text: str) -> list[str]:
     """``cuda:0,cuda:1`` -> ['cuda:0', 'cuda:1'] (cpu, cuda, cuda:N, mps accepted)."""
-    from .train import parse_device
+    from genet_lab.training.trainer import parse_device
 
     devices = [d.strip() for d in str(text).split(",") if d.strip()]
     if not devices:
@@ -59,8 +59,8 @@ def parse_devices(text: str) -> list[str]:
 def fitness_from_search(config: dict, device: str | None = None):
     """Picklable factory: the fitness :class:`~genet_lab.evolution.engine.SearchConfig` ``config``
     describes, trained on ``device`` when given."""
-    from .evolution.engine import SearchConfig
-    from .evolution.fitness import make_fitness
+    from genet_lab.evolution.engine import SearchConfig
+    from genet_lab.evolution.fitness import make_fitness
 
     if device is not None:
         config = {**config, "train": {**dict(config.get("train") or {}), "device": device}}
@@ -152,7 +152,7 @@ class SerialExecutor:
 
 
 class BatchedExecutor:
-    """Every job through :func:`~genet_lab.batched_train.train_population` (a ``TrainFitness`` only)."""
+    """Every job through :func:`~genet_lab.training.population.train_population` (a ``TrainFitness`` only)."""
 
     def __init__(self, fitness, mode: str = "auto"):
         if getattr(fitness, "name", None) != "train":
@@ -162,8 +162,8 @@ class BatchedExecutor:
     def run(self, jobs: Sequence[Job], on_done: OnDone, should_stop: Callable[[], bool] | None = None) -> None:
         from dataclasses import replace
 
-        from .batched_train import train_population
-        from .evolution.fitness import Evaluation
+        from genet_lab.training.population import train_population
+        from genet_lab.evolution.fitness import Evaluation
 
         if not jobs:
             return

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from ..errors import UsageError
+from genet_lab.errors import UsageError
 
 CACHE_VERSION = 1
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
 
-from .errors import reject_unknown_keys
+from genet_lab.errors import reject_unknown_keys
 
 
 @dataclass(frozen=True)

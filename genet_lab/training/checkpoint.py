@@ -12,10 +12,10 @@ from pathlib import Path
 
 import torch
 
-from .config import NetworkConfig
-from .errors import UsageError
-from .fileio import atomic_write
-from .genome import Genome, parse
+from genet_lab.encoding.presets import NetworkConfig
+from genet_lab.errors import UsageError
+from genet_lab.fileio import atomic_write
+from genet_lab.encoding.genome import Genome, parse
 
 FORMAT = "genet-lab-checkpoint"
 VERSION = 1
@@ -33,7 +33,7 @@ class Checkpoint:
 
     def build(self, device: str | torch.device = "cpu") -> torch.nn.Module:
         """The network with the saved weights, in eval mode."""
-        from .network import build_network
+        from genet_lab.training.network import build_network
 
         model = build_network(self.genome, self.net_config)
         model.load_state_dict(self.state_dict)

@@ -1,6 +1,6 @@
 """Complexity of a GeNet without building it: parameters, multiply-adds, depth.
 
-Counted the way :mod:`genet_lab.network` builds the model: every convolution is
+Counted the way :mod:`genet_lab.training.network` builds the model: every convolution is
 bias-free and followed by BatchNorm (2 learnable parameters per channel);
 fully-connected layers have biases. Multiply-adds count convolutions and
 fully-connected layers for one input image (BatchNorm, ReLU, pooling and
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from .config import NetworkConfig
-from .genome import Genome
-from .graph import decode
+from genet_lab.encoding.presets import NetworkConfig
+from genet_lab.encoding.genome import Genome
+from genet_lab.encoding.graph import decode
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """Training a population: batched groups or one network at a time, whichever is faster here.
 
 :func:`train_population` gives every individual the result
-:func:`genet_lab.train.train_genome` would give it with the same config and
+:func:`genet_lab.training.trainer.train_genome` would give it with the same config and
 seed: same initial weights (each network is built under its own seed and
-stacked into a :class:`~genet_lab.batched.BatchedGeNet`), same batch order
+stacked into a :class:`~genet_lab.training.batched.BatchedGeNet`), same batch order
 and augmentation (one ``torch.Generator`` per seed, consumed in the same
 order), same dropout masks (each individual draws from its own copy of the
 generator state a lone run would have), same schedule, SGD, divergence checks
@@ -29,14 +29,14 @@ from typing import Callable, Sequence
 
 import torch
 
-from .batched import BatchedGeNet, RngStreams, group_loss
-from .config import NetworkConfig
-from .data import DataSplits
-from .errors import UsageError
-from .fileio import read_json_cache, write_json_cache
-from .genome import Genome
-from .network import build_network, count_parameters
-from .train import (TrainConfig, TrainProgress, TrainResult, check_shapes, prepare_loop, augment_batch,
+from genet_lab.training.batched import BatchedGeNet, RngStreams, group_loss
+from genet_lab.encoding.presets import NetworkConfig
+from genet_lab.training.data import DataSplits
+from genet_lab.errors import UsageError
+from genet_lab.fileio import read_json_cache, write_json_cache
+from genet_lab.encoding.genome import Genome
+from genet_lab.training.network import build_network, count_parameters
+from genet_lab.training.trainer import (TrainConfig, TrainProgress, TrainResult, check_shapes, prepare_loop, augment_batch,
                     choose_execution, choose_threads, device_name, lr_factor, resolve_device, synchronize,
                     to_device, train_genome)
 
@@ -88,7 +88,7 @@ def estimate_bytes(genome: Genome, net_config: NetworkConfig, batch_size: int) -
     five saved activations per node and image (convolution, BN, ReLU, the summed
     input and a mask product).
     """
-    from .complexity import complexity
+    from genet_lab.encoding.complexity import complexity
 
     full = Genome(genome.stages, (1,) * genome.length)  # the dense DAG: an upper bound
     cx = complexity(full, net_config)
@@ -127,7 +127,7 @@ _PLANS: dict[str, PopulationPlan] = {}
 
 
 def _plan_path():
-    from .data.imagefolder import cache_root
+    from genet_lab.training.data.imagefolder import cache_root
 
     return cache_root() / "population_probe.json"
 

@@ -12,9 +12,9 @@ import textwrap
 
 import networkx as nx
 
-from .errors import UsageError
-from .genome import Genome, stage_notation
-from .graph import StageGraph, decode
+from genet_lab.errors import UsageError
+from genet_lab.encoding.genome import Genome, stage_notation
+from genet_lab.encoding.graph import StageGraph, decode
 
 
 def _label(stage: StageGraph, n: int) -> str:

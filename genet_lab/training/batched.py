@@ -1,7 +1,7 @@
 """Population-batched GeNets: G individuals of one genome space trained as one model.
 
 Every individual of a group shares the stage sizes and the
-:class:`~genet_lab.config.NetworkConfig`; only the wiring differs. So the
+:class:`~genet_lab.encoding.presets.NetworkConfig`; only the wiring differs. So the
 group is one network whose layers hold G stacked copies of the weights:
 
 * convolutions are grouped (``groups=G``) over channels laid out individual
@@ -12,13 +12,13 @@ group is one network whose layers hold G stacked copies of the weights:
   pooling and ReLU act per channel anyway, the head is a batched matmul;
 * each stage runs the full DAG of the stage (default input node 0, ordinary
   nodes 1..K, default output node K+1) and weights every edge by a
-  per-individual 0/1 mask taken from :func:`genet_lab.graph.decode`: a
+  per-individual 0/1 mask taken from :func:`genet_lab.encoding.graph.decode`: a
   dropped node receives and sends nothing, an all-zero stage outputs node 0.
 
 Individuals never mix: the gradient of the summed loss with respect to one
 individual's weights is the gradient of that individual's own loss, so one
 step of SGD on the group is one step of SGD on each network (tested against
-:class:`genet_lab.network.GeNet` in tests/test_batched.py). Inputs are summed
+:class:`genet_lab.training.network.GeNet` in tests/test_batched.py). Inputs are summed
 in the single network's order (ascending predecessor), and adding an exact
 zero for a missing edge changes no bit.
 
@@ -27,7 +27,7 @@ was written vmap of conv2d (forward and backward, G=20, 8 channels) took 1.4x
 the time of the grouped call at 8x8 and 1.1x at 32x32 (docs/scaling.md), and
 vmap cannot vary the wiring per individual anyway.
 
-Knows torch and the network layout of :mod:`genet_lab.network`; nothing of
+Knows torch and the network layout of :mod:`genet_lab.training.network`; nothing of
 training, data or evolution.
 """
 from __future__ import annotations
@@ -38,10 +38,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import NetworkConfig
-from .genome import Genome
-from .graph import StageGraph, decode
-from .network import GeNet
+from genet_lab.encoding.presets import NetworkConfig
+from genet_lab.encoding.genome import Genome
+from genet_lab.encoding.graph import StageGraph, decode
+from genet_lab.training.network import GeNet
 
 
 class GroupConvBNReLU(nn.Module):
@@ -220,7 +220,7 @@ class BatchedGeNet(nn.Module):
 
     def __init__(self, genomes: Sequence[Genome], config: NetworkConfig):
         super().__init__()
-        from .complexity import complexity
+        from genet_lab.encoding.complexity import complexity
 
         genomes = list(genomes)
         if not genomes:

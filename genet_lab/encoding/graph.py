@@ -19,7 +19,7 @@ from typing import Sequence
 
 import networkx as nx
 
-from .genome import Genome, stage_edges
+from genet_lab.encoding.genome import Genome, stage_edges
 
 INPUT, ORDINARY, OUTPUT = "input", "ordinary", "output"
 
@@ -112,7 +112,7 @@ class StageGraph:
     def canonical(self) -> str:
         """Exact canonical form: equal for two stages iff their built graphs are
         isomorphic with the input and output roles fixed."""
-        from .canon import canonical_form
+        from genet_lab.encoding.canon import canonical_form
 
         return canonical_form(self.graph)
 
