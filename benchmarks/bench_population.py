@@ -41,7 +41,8 @@ from genet_lab.encoding.complexity import complexity
 from genet_lab.encoding.presets import get_preset
 from genet_lab.encoding.genome import Genome
 from genet_lab.training.network import build_network
-from genet_lab.training.trainer import default_train_config, device_name, resolve_device, synchronize
+from genet_lab.training.config import default_train_config
+from genet_lab.training.devices import device_name, resolve_device, synchronize
 
 SHAPES = {8: (1, "digits"), 32: (3, "cifar10")}
 

@@ -8,11 +8,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from genet_lab.training.batched import BatchedGeNet, group_loss
-from genet_lab.encoding.presets import NetworkConfig, get_preset
 from genet_lab.encoding.genome import Genome, parse, resolve
 from genet_lab.encoding.graph import decode
+from genet_lab.encoding.presets import NetworkConfig, get_preset
+from genet_lab.training.batched import BatchedGeNet, group_loss
 from genet_lab.training.network import build_network
+
 
 @pytest.fixture(autouse=True)
 def _one_thread():
@@ -199,6 +200,7 @@ def test_group_rejects_mixed_stage_sizes_and_empty_groups():
 
 # -- train_population: the evaluator -------------------------------------------------------------------
 
+import genet_lab.training.autotune as autotune  # noqa: E402
 import genet_lab.training.population as bt  # noqa: E402
 from genet_lab.training.data import load_dataset  # noqa: E402
 from genet_lab.training.trainer import default_train_config, train_genome  # noqa: E402
@@ -212,7 +214,7 @@ def digits():
 @pytest.fixture(autouse=True)
 def _cache(tmp_path, monkeypatch):
     monkeypatch.setenv("GENET_LAB_CACHE", str(tmp_path))
-    bt._PLANS.clear()
+    autotune._PROBES.clear()
 
 
 def _setup(data, **kw):
@@ -320,6 +322,31 @@ def test_cancel_progress_and_mixed_stage_sizes(digits):
     assert [(r.failed, r.error) for r in cancelled] == [(True, "cancelled")] * 2
 
 
+def test_every_trainer_numbers_progress_alike(digits):
+    """One TrainProgress numbering for train_genome and train_population, batched or a loop."""
+    net, cfg = _setup(digits, epochs=2)  # 240 images in batches of 32: 7 steps an epoch
+    genomes = MIX[:2]
+    cfgs = [replace(cfg, seed=i) for i in range(len(genomes))]
+
+    def key(p):
+        return p.epoch, p.epochs, p.step, p.steps, p.val_accuracy is None
+
+    lone = []
+    for g, c in zip(genomes, cfgs):
+        seen = []
+        train_genome(g, net, digits, c, progress=lambda p, seen=seen: seen.append(key(p)))
+        lone.append(seen)
+    # 1-based: six reports during each epoch, one after its validation
+    assert [e for e, *_ in lone[0]] == [1] * 7 + [2] * 7
+    assert [s for _, _, s, *_ in lone[0]] == list(range(1, 15)) and lone[0][-1][3] == 14
+    assert [v for *_, v in lone[0]] == ([True] * 6 + [False]) * 2
+    for mode in ("batched", "loop"):
+        got: dict[int, list] = {g: [] for g in range(len(genomes))}
+        bt.train_population(genomes, net, digits, cfgs, progress=lambda g, p, got=got: got[g].append(key(p)),
+                            mode=mode)
+        assert [got[g] for g in range(len(genomes))] == lone, mode
+
+
 def test_oom_halves_the_group_and_memory_budget_cuts_it(digits, monkeypatch, f64):
     net, cfg = _setup(digits, epochs=1)
     genomes = _random_genomes(5, seed=5)
@@ -351,7 +378,7 @@ def test_auto_plan_is_measured_once_then_cached(digits):
     assert (first.mode == "batched") == (first.loop_step_s >= bt.BATCH_MARGIN * first.batched_step_s)
     again = bt.plan_population(genomes, net, cfg, torch.device("cpu"))
     assert not again.measured and again.mode == first.mode
-    bt._PLANS.clear()  # from the disk cache in a fresh process
+    autotune._PROBES.clear()  # from the disk cache in a fresh process
     assert bt.plan_population(genomes, net, cfg, torch.device("cpu")).mode == first.mode
 
 

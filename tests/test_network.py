@@ -1,12 +1,18 @@
 """Torch networks: the built module agrees with the graphs and the analytic complexity."""
 import pytest
 import torch
+from torch import nn
 
 from genet_lab.encoding import genome as gm
 from genet_lab.encoding.complexity import complexity
-from genet_lab.encoding.presets import NetworkConfig, get_preset, list_presets
 from genet_lab.encoding.graph import decode
-from genet_lab.training.network import Stage, build_network, count_parameters
+from genet_lab.encoding.presets import NetworkConfig, get_preset, list_presets
+from genet_lab.training.network import (
+    Stage,
+    build_network,
+    count_parameters,
+    make_stage,
+)
 
 GENOMES = [gm.zeros(), gm.chain(), gm.residual(), gm.dense(), gm.paper_best(),
            gm.parse("1-00 0-00-000 0-10-100-0001"), gm.parse("1 0-00-000")]
@@ -103,3 +109,26 @@ def test_widths_follow_the_number_of_stages():
     c = get_preset("paper-cifar10")
     assert c.stage_widths(2) == (8, 8)
     assert c.stage_widths(5) == (8, 8, 16, 16, 16)
+
+
+def test_norm_layer_is_injected_everywhere():
+    config = NetworkConfig(name="t", in_channels=3, image_size=16, num_classes=5, stem=((4, 1),),
+                           widths=(4, 6, 8), fc=(12,), dropout=0.0)
+    genome = gm.paper_best()
+
+    def count(model, kind):
+        return sum(isinstance(m, kind) for m in model.modules())
+
+    torch.manual_seed(0)
+    default = build_network(genome, config)
+    convs = count(default, nn.Conv2d)
+    assert convs == sum(complexity(genome, config).convs) + 1 and count(default, nn.BatchNorm2d) == convs
+    torch.manual_seed(0)
+    explicit = build_network(genome, config, norm_layer=nn.BatchNorm2d)
+    assert all(torch.equal(a, b) for a, b in zip(default.state_dict().values(), explicit.state_dict().values()))
+    grouped = build_network(genome, config, norm_layer=lambda c: nn.GroupNorm(2, c))
+    assert count(grouped, nn.BatchNorm2d) == 0 and count(grouped, nn.GroupNorm) == convs  # stem and stages
+    assert count_parameters(grouped) == count_parameters(default)  # the same affine weight and bias
+    assert grouped.eval()(torch.randn(2, 3, 16, 16)).shape == (2, 5)
+    stage = make_stage(decode(genome)[0], 3, 4, config, norm_layer=nn.InstanceNorm2d)
+    assert count(stage, nn.InstanceNorm2d) == len(stage.nodes) and count(stage, nn.BatchNorm2d) == 0

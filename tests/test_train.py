@@ -1,4 +1,4 @@
-"""The trainer: configs, schedules, augmentation, determinism, failure, cancellation, probe."""
+"""The trainer: configs, schedules, augmentation, determinism, failure, cancellation, probe, progress."""
 from __future__ import annotations
 
 import math
@@ -6,11 +6,15 @@ import math
 import pytest
 import torch
 
-from genet_lab.training import trainer as T
-from genet_lab.encoding.presets import get_preset
-from genet_lab.training.data import load_dataset
-from genet_lab.errors import UsageError
 from genet_lab.encoding.genome import paper_best, resolve
+from genet_lab.encoding.presets import get_preset
+from genet_lab.errors import UsageError
+from genet_lab.training import autotune as A
+from genet_lab.training import trainer as T
+from genet_lab.training.batches import augment_batch, augmentation
+from genet_lab.training.config import lr_factor
+from genet_lab.training.data import load_dataset
+from genet_lab.training.devices import parse_device, resolve_device
 from genet_lab.training.network import build_network, count_parameters
 
 
@@ -44,36 +48,36 @@ def test_default_configs():
 
 
 def test_paper_schedule_as_is_and_scaled():
-    at = lambda e, n, s="paper-full": T.lr_factor(s, e, n)  # noqa: E731
+    at = lambda e, n, s="paper-full": lr_factor(s, e, n)  # noqa: E731
     assert [at(e, 240) for e in (0, 119.9, 120, 180, 220, 239)] == pytest.approx([1, 1, .1, .01, .001, .001])
     # scaled to 24 epochs: the same 120/60/40/20 proportions
     assert [at(e, 24, "paper") for e in (11.9, 12, 18, 22)] == pytest.approx([1, .1, .01, .001])
-    assert T.lr_factor("cosine", 0, 10) == pytest.approx(0.1)
-    assert T.lr_factor("cosine", 10, 10) == pytest.approx(0.0, abs=1e-9)
-    assert T.lr_factor("constant", 7, 10) == 1.0
+    assert lr_factor("cosine", 0, 10) == pytest.approx(0.1)
+    assert lr_factor("cosine", 10, 10) == pytest.approx(0.0, abs=1e-9)
+    assert lr_factor("constant", 7, 10) == 1.0
 
 
 def test_augment_batch_crops_and_flips():
     g = torch.Generator().manual_seed(0)
     x = torch.arange(2 * 1 * 6 * 6, dtype=torch.float32).view(2, 1, 6, 6) + 1
-    out = T.augment_batch(x, 2, False, g)
+    out = augment_batch(x, 2, False, g)
     assert out.shape == x.shape
     padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
     for b in range(2):
         windows = [padded[b, :, i:i + 6, j:j + 6] for i in range(5) for j in range(5)]
         assert any(torch.equal(out[b], w) for w in windows)
-    flipped = T.augment_batch(x, 0, True, torch.Generator().manual_seed(1))
+    flipped = augment_batch(x, 0, True, torch.Generator().manual_seed(1))
     for b in range(2):
         assert torch.equal(flipped[b], x[b]) or torch.equal(flipped[b], x[b].flip(-1))
 
 
 def test_auto_augmentation_rules(digits):
     cfg = quick()
-    assert T.augmentation(cfg, digits) == (0, False)  # 8x8 digits: none
-    assert T.augmentation(quick(augment="crop"), digits) == (1, False)
+    assert augmentation(cfg, digits) == (0, False)  # 8x8 digits: none
+    assert augmentation(quick(augment="crop"), digits) == (1, False)
     big = load_dataset("digits", train_size=20)
     big.image_size, big.hflip = 32, True
-    assert T.augmentation(cfg, big) == (4, True)
+    assert augmentation(cfg, big) == (4, True)
 
 
 def test_train_reports_everything(digits):
@@ -86,6 +90,10 @@ def test_train_reports_everything(digits):
     assert r.images_per_second > 0 and r.seconds > 0 and math.isfinite(r.final_loss)
     steps = [p.step for p in seen]
     assert steps == sorted(steps) and seen[-1].step == seen[-1].steps and seen[-1].val_accuracy == r.val_accuracy
+    # 1-based epochs (TrainProgress): the epoch in progress, then the epoch just validated
+    assert seen[0].epoch == 1 and seen[0].val_accuracy is None
+    assert [p.epoch for p in seen if p.val_accuracy is not None] == [1, 2]
+    assert {p.epoch for p in seen} == {1, 2}
     d = r.to_dict()
     assert "model" not in d and d["device"] == "cpu" and d["precision"] == "fp32"
 
@@ -112,7 +120,8 @@ def test_diverging_run_fails_without_raising(digits):
     r = T.train_genome(resolve("chain"), net_for(digits), digits, quick(lr=1e12, epochs=3, schedule="constant"))
     assert r.failed and r.val_accuracy == 0.0 and r.test_accuracy is None
     assert r.error.startswith("diverged")
-    assert r.to_dict()["final_loss"] is None or math.isfinite(r.to_dict()["final_loss"])
+    assert not math.isfinite(r.final_loss)  # the loss that diverged is kept ...
+    assert r.to_dict()["final_loss"] is None  # ... and written to JSON as null, never as NaN
 
 
 def test_should_stop_cancels(digits):
@@ -126,11 +135,11 @@ def test_shape_mismatch_and_bad_device(digits):
     with pytest.raises(UsageError, match="with_input"):
         T.train_genome(paper_best(), get_preset("paper-cifar10"), digits, quick())
     with pytest.raises(UsageError, match="cuda:N"):
-        T.parse_device("gpu")
+        parse_device("gpu")
     if not torch.cuda.is_available():
         with pytest.raises(UsageError, match="no CUDA"):
-            T.resolve_device("cuda:0")
-    assert T.resolve_device("auto").type in ("cuda", "mps", "cpu")
+            resolve_device("cuda:0")
+    assert resolve_device("auto").type in ("cuda", "mps", "cpu")
 
 
 def test_probe_measures_once_then_caches(digits, monkeypatch):
@@ -146,15 +155,15 @@ def _probe_checks(digits, monkeypatch):
     net = net_for(digits)
     model = build_network(paper_best(), net)
     cfg = quick(precision="auto", channels_last="auto", batch_size=16)
-    prec, cl, times = T.choose_execution(model, digits.train_x[:1].float(), cfg, torch.device("cpu"), net)
+    prec, cl, times = A.choose_execution(model, digits.train_x[:1].float(), cfg, torch.device("cpu"), net)
     assert prec in ("fp32", "bf16") and isinstance(cl, bool)
     assert set(times) >= {"fp32/0", "fp32/1"} and all(v > 0 for v in times.values())
-    monkeypatch.setattr(T, "_measure", lambda *a: pytest.fail("measured twice"))
-    assert T.choose_execution(model, digits.train_x[:1].float(), cfg, torch.device("cpu"), net)[:2] == (prec, cl)
-    T._PROBES.clear()  # a new process reads the probe from the disk cache
-    assert T.choose_execution(model, digits.train_x[:1].float(), cfg, torch.device("cpu"), net)[:2] == (prec, cl)
+    monkeypatch.setattr(A, "_measure_execution", lambda *a: pytest.fail("measured twice"))
+    assert A.choose_execution(model, digits.train_x[:1].float(), cfg, torch.device("cpu"), net)[:2] == (prec, cl)
+    A._PROBES.clear()  # a new process reads the probe from the disk cache
+    assert A.choose_execution(model, digits.train_x[:1].float(), cfg, torch.device("cpu"), net)[:2] == (prec, cl)
     # explicit settings never measure
-    assert T.choose_execution(model, digits.train_x[:1].float(), quick(precision="bf16", channels_last="on"),
+    assert A.choose_execution(model, digits.train_x[:1].float(), quick(precision="bf16", channels_last="on"),
                               torch.device("cpu"), net)[:2] == ("bf16", True)
 
 
@@ -167,10 +176,10 @@ def test_thread_probe_measures_once(digits, monkeypatch):
     net = net_for(digits)
     cfg = quick(threads=0, batch_size=8)
     before = torch.get_num_threads()
-    n = T.choose_threads(paper_best(), net, digits, cfg)
+    n = A.choose_threads(paper_best(), net, digits, cfg)
     assert n in (1, before) and torch.get_num_threads() == before
-    monkeypatch.setattr(T, "_measure_threads", lambda *a: pytest.fail("measured twice"))
-    T._PROBES.clear()  # read back from the disk cache
-    assert T.choose_threads(paper_best(), net, digits, cfg) == n
+    monkeypatch.setattr(A, "_measure_threads", lambda *a: pytest.fail("measured twice"))
+    A._PROBES.clear()  # read back from the disk cache
+    assert A.choose_threads(paper_best(), net, digits, cfg) == n
     r = T.train_genome(paper_best(), net, digits, quick(threads=0, batch_size=8, epochs=1))
     assert not r.failed and torch.get_num_threads() == before

@@ -176,7 +176,9 @@ def _print_result(out: dict) -> None:
 def cmd_evaluate(args) -> int:
     from genet_lab.training.checkpoint import load_checkpoint
     from genet_lab.training.data import load_dataset
-    from genet_lab.training.trainer import accuracy, resolve_device, to_device
+    from genet_lab.training.batches import to_device
+    from genet_lab.training.devices import resolve_device
+    from genet_lab.training.loop import accuracy
 
     t0 = time.perf_counter()
     ckpt = load_checkpoint(args.checkpoint)

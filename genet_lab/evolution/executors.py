@@ -48,7 +48,7 @@ class LostWorkers(RuntimeError):
 
 def parse_devices(text: str) -> list[str]:
     """``cuda:0,cuda:1`` -> ['cuda:0', 'cuda:1'] (cpu, cuda, cuda:N, mps accepted)."""
-    from genet_lab.training.trainer import parse_device
+    from genet_lab.training.devices import parse_device
 
     devices = [d.strip() for d in str(text).split(",") if d.strip()]
     if not devices:

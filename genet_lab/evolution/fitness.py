@@ -148,7 +148,8 @@ class TrainFitness:
                  train_size: int | None = None, val_size: int | None = None, data_seed: int = 0,
                  train_overrides: dict | None = None):
         from genet_lab.training.data import load_dataset
-        from genet_lab.training.trainer import default_train_config, resolve_device
+        from genet_lab.training.config import default_train_config
+        from genet_lab.training.devices import resolve_device
 
         self.dataset = dataset
         self.data = load_dataset(dataset, data_dir, seed=data_seed, train_size=train_size, val_size=val_size,

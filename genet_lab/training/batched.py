@@ -38,9 +38,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genet_lab.encoding.presets import NetworkConfig
 from genet_lab.encoding.genome import Genome
 from genet_lab.encoding.graph import StageGraph, decode
+from genet_lab.encoding.presets import NetworkConfig
 from genet_lab.training.network import GeNet
 
 

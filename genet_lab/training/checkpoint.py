@@ -12,10 +12,10 @@ from pathlib import Path
 
 import torch
 
+from genet_lab.encoding.genome import Genome, parse
 from genet_lab.encoding.presets import NetworkConfig
 from genet_lab.errors import UsageError
 from genet_lab.fileio import atomic_write
-from genet_lab.encoding.genome import Genome, parse
 
 FORMAT = "genet-lab-checkpoint"
 VERSION = 1

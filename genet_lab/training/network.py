@@ -3,6 +3,9 @@
 Each node of a stage sums its inputs element-wise, then runs conv -> BN -> ReLU
 (section 3.1); all convolutions of a stage keep the stage's width and
 resolution; a max pool follows every stage; a fully-connected head classifies.
+The normalisation is injected as a ``norm_layer`` callable (``channels -> module``, as
+torchvision's resnet.py), BatchNorm2d unless the caller passes another.
+Knows torch and the decoded stage graphs; nothing of data, training or evolution.
 """
 from __future__ import annotations
 
@@ -11,11 +14,12 @@ from typing import Callable
 import torch
 from torch import nn
 
-from genet_lab.encoding.presets import NetworkConfig
 from genet_lab.encoding.genome import Genome
 from genet_lab.encoding.graph import StageGraph, decode
+from genet_lab.encoding.presets import NetworkConfig
 
 NormLayer = Callable[[int], nn.Module]
+"""Builds the normalisation of a node from its number of channels (``nn.BatchNorm2d`` by default)."""
 
 
 def conv_bn_relu(cin: int, cout: int, kernel_size: int = 3, norm_layer: NormLayer = nn.BatchNorm2d) -> nn.Sequential:
@@ -53,14 +57,20 @@ class Stage(nn.Module):
         return out[self.order[-1]]
 
 
-def make_stage(graph: StageGraph, cin: int, width: int, config: NetworkConfig) -> Stage:
-    return Stage(graph, cin, width, config.kernel_size)
+def make_stage(graph: StageGraph, cin: int, width: int, config: NetworkConfig,
+               norm_layer: NormLayer = nn.BatchNorm2d) -> Stage:
+    """The stage of ``graph`` from ``cin`` input channels at ``width`` channels."""
+    return Stage(graph, cin, width, config.kernel_size, norm_layer)
 
 
 class GeNet(nn.Module):
-    """A network of GeNet stages between an optional VGG stem and a classifier head."""
+    """A network of GeNet stages between an optional VGG stem and a classifier head.
 
-    def __init__(self, genome: Genome, config: NetworkConfig):
+    ``norm_layer`` normalises every node, stem and stages alike. Population training
+    (:class:`~genet_lab.training.batched.BatchedGeNet`) stacks BatchNorm2d networks only.
+    """
+
+    def __init__(self, genome: Genome, config: NetworkConfig, norm_layer: NormLayer = nn.BatchNorm2d):
         super().__init__()
         from genet_lab.encoding.complexity import complexity
 
@@ -72,11 +82,11 @@ class GeNet(nn.Module):
         cin = config.in_channels
         for width, n in config.stem:
             for _ in range(n):
-                layers.append(conv_bn_relu(cin, width, config.kernel_size))
+                layers.append(conv_bn_relu(cin, width, config.kernel_size, norm_layer))
                 cin = width
             layers.append(pool())
         for graph, width in zip(decode(genome), config.stage_widths(genome.num_stages)):
-            layers += [make_stage(graph, cin, width, config), pool()]
+            layers += [make_stage(graph, cin, width, config, norm_layer), pool()]
             cin = width
         self.features = nn.Sequential(*layers)
         head: list[nn.Module] = [nn.Flatten()]
@@ -91,9 +101,11 @@ class GeNet(nn.Module):
         return self.classifier(self.features(x))
 
 
-def build_network(genome: Genome, config: NetworkConfig) -> GeNet:
-    return GeNet(genome, config)
+def build_network(genome: Genome, config: NetworkConfig, norm_layer: NormLayer = nn.BatchNorm2d) -> GeNet:
+    """The :class:`GeNet` of ``genome`` under ``config``, normalised by ``norm_layer``."""
+    return GeNet(genome, config, norm_layer)
 
 
 def count_parameters(model: nn.Module) -> int:
+    """Trainable parameters of ``model``."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -7,48 +7,57 @@ stacked into a :class:`~genet_lab.training.batched.BatchedGeNet`), same batch or
 and augmentation (one ``torch.Generator`` per seed, consumed in the same
 order), same dropout masks (each individual draws from its own copy of the
 generator state a lone run would have), same schedule, SGD, divergence checks
-and validation. What differs is float rounding (grouped convolutions sum in
+and validation: a batched group runs the very loop a lone network runs
+(:func:`genet_lab.training.loop.run_loop`). What differs is float rounding (grouped convolutions sum in
 another order; in float64 the two agree to the last bit, see
 tests/test_batched.py) and ``seconds``, which is the individual's share of its
 group's wall time.
 
 Batching or a loop is decided by :func:`plan_population`: a few timed SGD
-steps of a single network and of the group on random data, cached per device,
-network shape, batch size and group size. Groups are cut to what fits in
+steps of a single network and of the group on random data
+(:func:`genet_lab.training.autotune.choose_batching`, cached per device,
+network shape, batch size and group size). Groups are cut to what fits in
 memory (an estimate, and on CUDA an out-of-memory error halves the group).
-Knows torch, the trainer and the batched model; nothing of evolution.
+Knows torch, the trainer, the loop and the batched model; nothing of evolution.
 """
 from __future__ import annotations
 
-import json
 import math
-import statistics
 import time
 from dataclasses import asdict, dataclass, replace
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 
-from genet_lab.training.batched import BatchedGeNet, RngStreams, group_loss
-from genet_lab.encoding.presets import NetworkConfig
-from genet_lab.training.data import DataSplits
-from genet_lab.errors import UsageError
-from genet_lab.fileio import read_json_cache, write_json_cache
 from genet_lab.encoding.genome import Genome
-from genet_lab.training.network import build_network, count_parameters
-from genet_lab.training.trainer import (TrainConfig, TrainProgress, TrainResult, check_shapes, prepare_loop, augment_batch,
-                    choose_execution, choose_threads, device_name, lr_factor, resolve_device, synchronize,
-                    to_device, train_genome)
+from genet_lab.encoding.presets import NetworkConfig
+from genet_lab.errors import UsageError
+from genet_lab.training.autotune import (
+    BATCH_MARGIN,
+    choose_batching,
+    choose_execution,
+    choose_threads,
+)
+from genet_lab.training.batched import BatchedGeNet, RngStreams
+from genet_lab.training.config import TrainConfig, TrainProgress, TrainResult
+from genet_lab.training.data import DataSplits
+from genet_lab.training.devices import resolve_device
+from genet_lab.training.loop import check_shapes, group_accuracy, run_loop
+from genet_lab.training.network import GeNet, build_network, count_parameters
+from genet_lab.training.trainer import train_genome
+
+__all__ = ["BATCH_MARGIN", "MODES", "PopulationPlan", "PopulationProgress", "estimate_bytes", "group_accuracy",
+           "max_group", "memory_budget", "plan_population", "train_group", "train_population"]
 
 MODES = ("auto", "batched", "loop")
-BATCH_MARGIN = 1.10
-"""Batching is chosen only when the probe measures it at least 10% faster than the loop."""
 PopulationProgress = Callable[[int, TrainProgress], None]
 """progress(index of the individual in ``genomes``, its TrainProgress)."""
 
 
 @dataclass(frozen=True)
 class PopulationPlan:
+    """How :func:`train_population` trains a population of one stage layout."""
+
     mode: str
     """batched or loop."""
     group_size: int
@@ -62,7 +71,7 @@ class PopulationPlan:
     measured: bool = False
     """False when the plan came from the cache or from an explicit mode."""
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -118,72 +127,18 @@ def memory_budget(device: torch.device) -> int:
 
 
 def max_group(genome: Genome, net_config: NetworkConfig, batch_size: int, device: torch.device) -> int:
+    """Individuals of ``genome``'s size that fit in :func:`memory_budget` at once (at least 1)."""
     return max(1, memory_budget(device) // max(1, estimate_bytes(genome, net_config, batch_size)))
 
 
-# -- the probe ----------------------------------------------------------------------------------------
-
-_PLANS: dict[str, PopulationPlan] = {}
-
-
-def _plan_path():
-    from genet_lab.training.data.imagefolder import cache_root
-
-    return cache_root() / "population_probe.json"
-
-
-def _time_steps(model, x, y, prec, cl, device, steps=2) -> float:
-    fmt = torch.channels_last if cl else torch.contiguous_format
-    model.to(memory_format=fmt).train()
-    x = x.contiguous(memory_format=fmt)
-    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
-    for i in range(steps + 1):
-        if i == 1:
-            synchronize(device)
-            t0 = time.perf_counter()
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=prec == "bf16"):
-            out = model(x)
-            loss = group_loss(out, y)[1] if out.dim() == 3 else torch.nn.functional.cross_entropy(out, y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    synchronize(device)
-    return (time.perf_counter() - t0) / steps
-
-
-def _measure(genomes, net_config, batch, shared, prec, single_cl, layouts, device, samples=3):
-    """Median seconds per step: the loop over ``genomes`` (from up to ``samples`` of them)
-    and the batched group for each layout."""
-    G = len(genomes)
-    c, s = net_config.in_channels, net_config.image_size
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        gen = torch.Generator().manual_seed(0)
-        x1 = torch.randn(batch, c, s, s, generator=gen).to(device)
-        y1 = torch.randint(0, net_config.num_classes, (batch,), generator=gen).to(device)
-        xg = x1 if shared else torch.randn(batch, G * c, s, s, generator=gen).to(device)
-        yg = y1 if shared else torch.randint(0, net_config.num_classes, (G, batch), generator=gen).to(device)
-        picks = genomes[:: max(1, G // samples)][:samples]
-        singles = [build_network(g, net_config).to(device) for g in picks]
-        group = BatchedGeNet(genomes, net_config).to(device)
-        loop_t: list[float] = []
-        batched_t: dict[bool, list[float]] = {cl: [] for cl in layouts}
-        for r in range(3):  # interleaved rounds: a noisy neighbour hurts both sides alike
-            loop_t.append(G * statistics.fmean(_time_steps(m, x1, y1, prec, single_cl, device) for m in singles))
-            for cl in layouts:
-                batched_t[cl].append(_time_steps(group, xg, yg, prec, cl, device))
-            if r == 0 and min(loop_t[0], *(v[0] for v in batched_t.values())) > 1.0:
-                break  # slow steps (large input on a CPU): one round is clear enough and saves a minute
-    med = {cl: statistics.median(v) for cl, v in batched_t.items()}
-    best_cl = min(med, key=med.get)
-    return statistics.median(loop_t), med[best_cl], best_cl
-
+# -- the plan ------------------------------------------------------------------------------------------
 
 def plan_population(genomes: Sequence[Genome], net_config: NetworkConfig, cfg: TrainConfig,
                     device: torch.device, mode: str = "auto", shared: bool = False) -> PopulationPlan:
     """Batched or loop, the group size and the execution settings for ``genomes`` on ``device``.
 
     ``shared``: every individual sees the same batches (one seed for all).
-    The measured decision is cached in memory and in ``<cache>/population_probe.json`` by
+    The measured decision is cached in memory and in ``<cache>/probe.json`` by
     (device, torch version, network config, batch size, group size, shared, settings).
     """
     if mode not in MODES:
@@ -200,24 +155,11 @@ def plan_population(genomes: Sequence[Genome], net_config: NetworkConfig, cfg: T
     layouts = [False, True] if cfg.channels_last == "auto" else [cfg.channels_last == "on"]
     if mode == "batched":
         return PopulationPlan("batched", size, prec, layouts[-1] if len(layouts) == 1 else cl)
-    shape = {k: v for k, v in net_config.to_dict().items() if k != "name"}
-    key = json.dumps([device_name(device), torch.__version__, shape, cfg.batch_size, size, shared, prec,
-                      layouts, list(genomes[0].stages)], sort_keys=True, default=list)
-    if key not in _PLANS:
-        disk = read_json_cache(_plan_path())
-        if key in disk:
-            _PLANS[key] = PopulationPlan(**disk[key])
-        else:
-            loop_s, batched_s, best_cl = _measure(genomes[:size], net_config, min(cfg.batch_size, 256), shared,
-                                                  prec, cl, layouts, device)
-            use = "batched" if loop_s >= BATCH_MARGIN * batched_s else "loop"
-            plan = PopulationPlan(use, size if use == "batched" else 1, prec, best_cl if use == "batched" else cl,
-                                  round(loop_s, 6), round(batched_s, 6), True)
-            _PLANS[key] = replace(plan, measured=False)
-            disk[key] = _PLANS[key].to_dict()
-            write_json_cache(_plan_path(), disk)
-            return plan
-    return _PLANS[key]
+    choice, measured = choose_batching(genomes[:size], net_config, cfg.batch_size, shared, prec, cl, layouts, device)
+    if not choice.batched:
+        return PopulationPlan("loop", 1, prec, cl, choice.loop_step_s, choice.batched_step_s, measured)
+    return PopulationPlan("batched", size, prec, choice.channels_last, choice.loop_step_s, choice.batched_step_s,
+                          measured)
 
 
 # -- training -----------------------------------------------------------------------------------------
@@ -265,7 +207,11 @@ def train_population(genomes: Sequence[Genome], net_config: NetworkConfig, data:
         torch.set_num_threads(threads)
 
 
-def _reindex(progress, idx):
+def _reindex(progress: PopulationProgress | None, idx: Sequence[int]) -> Callable[..., None] | None:
+    """``progress`` for a part of the population: index g of the part is ``idx[g]`` of the whole.
+
+    For one individual the callback also takes a bare TrainProgress, as train_genome sends.
+    """
     if progress is None:
         return None
     if len(idx) == 1:
@@ -273,7 +219,9 @@ def _reindex(progress, idx):
     return lambda g, p: progress(idx[g], p)
 
 
-def _train_split(genomes, net_config, data, cfgs, device, plan, progress, should_stop) -> list[TrainResult]:
+def _train_split(genomes: list[Genome], net_config: NetworkConfig, data: DataSplits, cfgs: list[TrainConfig],
+                 device: torch.device, plan: PopulationPlan, progress: PopulationProgress | None,
+                 should_stop: Callable[[], bool] | None) -> list[TrainResult]:
     """One group; on an out-of-memory error, each half on its own."""
     if len(genomes) == 1:  # train_genome reports its own out-of-memory as a failed run
         cfg = replace(cfgs[0], precision=plan.precision, channels_last="on" if plan.channels_last else "off")
@@ -296,10 +244,11 @@ def train_group(genomes: Sequence[Genome], net_config: NetworkConfig, data: Data
                 should_stop: Callable[[], bool] | None = None) -> list[TrainResult]:
     """Train ``genomes`` as one :class:`BatchedGeNet` (all in memory at once)."""
     t_start = time.perf_counter()
-    nets, states = [], []
-    for g, c in zip(genomes, cfgs):
+    nets: list[GeNet] = []
+    states: list[torch.Tensor] = []
+    for genome, c in zip(genomes, cfgs):
         torch.manual_seed(c.seed)  # the weights train_genome would start from
-        nets.append(build_network(g, net_config))
+        nets.append(build_network(genome, net_config))
         # ... and the generator its dropout would then draw from
         states.append(torch.cuda.get_rng_state(device) if device.type == "cuda" else torch.get_rng_state())
     params = [count_parameters(n) for n in nets]
@@ -309,7 +258,7 @@ def train_group(genomes: Sequence[Genome], net_config: NetworkConfig, data: Data
     results = [TrainResult(val_accuracy=0.0, test_accuracy=None, final_loss=math.nan, curve=[], seconds=0.0,
                            images_per_second=0.0, params=p, failed=False, error=None, device=str(device),
                            precision=precision, channels_last=channels_last) for p in params]
-    _group_loop(model, data, list(cfgs), device, precision == "bf16", channels_last, results, progress, should_stop)
+    run_loop(model, data, cfgs, device, precision == "bf16", channels_last, results, progress, should_stop)
     share = (time.perf_counter() - t_start) / len(genomes)
     for g, r in enumerate(results):
         if r.failed:
@@ -317,100 +266,3 @@ def train_group(genomes: Sequence[Genome], net_config: NetworkConfig, data: Data
         r.seconds = share
         r.model = model.export_individual(g)
     return results
-
-
-@torch.no_grad()
-def group_accuracy(model: BatchedGeNet, x: torch.Tensor, y: torch.Tensor, bf16: bool = False,
-                   channels_last: bool = False) -> list[float]:
-    """Per-individual fraction of ``x`` (normalised, shared by all) classified as ``y``."""
-    if len(y) == 0:
-        return [0.0] * model.groups
-    model.eval()
-    batch = max(32, 1024 // model.groups)
-    correct = torch.zeros(model.groups, dtype=torch.int64, device=x.device)
-    for i in range(0, len(y), batch):
-        xb = x[i:i + batch]
-        if channels_last:
-            xb = xb.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
-            correct += (model(xb).argmax(2) == y[i:i + batch]).sum(1)
-    return [c / len(y) for c in correct.tolist()]
-
-
-def _group_loop(model, data, cfgs, device, bf16, cl, results, progress, should_stop) -> None:
-    """train.py's ``_loop`` for G individuals at once (kept step for step in the same order)."""
-    cfg, G = cfgs[0], len(cfgs)
-    shared = len({c.seed for c in cfgs}) == 1
-    gens = [torch.Generator().manual_seed(c.seed) for c in (cfgs[:1] if shared else cfgs)]
-    fmt, x, y, vx, vy, pad, flip, n, bs, steps, total, report_every = prepare_loop(model, data, cfg, device, cl)
-    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    alive = torch.ones(G, dtype=torch.bool, device=device)
-    live = set(range(G))
-    train_time, images, step = 0.0, 0, 0
-
-    def fail(g, epoch, error, loss=None):
-        results[g].failed, results[g].error, results[g].epochs_run = True, error, epoch
-        if loss is not None:
-            results[g].final_loss = loss
-        live.discard(g)
-        alive[g] = False
-
-    for epoch in range(cfg.epochs):
-        model.train()
-        synchronize(device)
-        t0 = time.perf_counter()
-        perms = [torch.randperm(n, generator=gen).to(device) for gen in gens]
-        loss_sum = torch.zeros(G, device=device)
-        for i in range(steps):
-            idxs = [p[i * bs:(i + 1) * bs] for p in perms]
-            xbs = [augment_batch(x[idx], pad, flip, gen) if (pad or flip) else x[idx] for idx, gen in zip(idxs, gens)]
-            xb = xbs[0] if shared else torch.cat(xbs, dim=1)
-            yb = y[idxs[0]] if shared else torch.stack([y[idx] for idx in idxs])
-            xb = xb.contiguous(memory_format=fmt)
-            lr = cfg.lr * lr_factor(cfg.schedule, epoch + i / steps, cfg.epochs)
-            for group in opt.param_groups:
-                group["lr"] = lr
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                per, loss = group_loss(model(xb), yb, alive)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            loss_sum += per.detach().float()
-            step += 1
-            images += len(idxs[0])
-            if should_stop is not None and should_stop():
-                for g in list(live):
-                    fail(g, epoch, "cancelled")
-                return
-            if (i + 1) % report_every == 0 or i + 1 == steps:
-                values = per.detach().float().tolist()
-                for g in sorted(live):
-                    if not math.isfinite(values[g]):
-                        fail(g, epoch, f"diverged: loss is {values[g]} at epoch {epoch + 1}, step {i + 1} (lr {lr:g})",
-                             values[g])
-                    elif progress is not None and i + 1 < steps:
-                        progress(g, TrainProgress(epoch, cfg.epochs, step, total, values[g], None))
-                if not live:
-                    return
-        synchronize(device)
-        train_time += time.perf_counter() - t0
-        epoch_loss = (loss_sum / steps).tolist()
-        val = group_accuracy(model, vx, vy, bf16, channels_last=cl)
-        seconds = round(time.perf_counter() - t0, 4)
-        for g in sorted(live):
-            r = results[g]
-            r.curve.append({"epoch": epoch + 1, "loss": epoch_loss[g], "lr": lr, "val_accuracy": val[g],
-                            "seconds": seconds})
-            r.final_loss, r.val_accuracy, r.epochs_run = epoch_loss[g], val[g], epoch + 1
-            r.images_per_second = images / train_time if train_time > 0 else 0.0
-            if not math.isfinite(epoch_loss[g]):
-                fail(g, epoch + 1, f"diverged: mean loss is {epoch_loss[g]} in epoch {epoch + 1}")
-            elif progress is not None:
-                progress(g, TrainProgress(epoch + 1, cfg.epochs, step, total, epoch_loss[g], val[g]))
-        if not live:
-            return
-    if cfg.eval_test and data.test_x is not None:
-        tx = to_device(data.test_x, data.mean, data.std, device, False)
-        test = group_accuracy(model, tx, data.test_y.to(device), bf16, channels_last=cl)
-        for g in live:
-            results[g].test_accuracy = test[g]

@@ -1,0 +1,179 @@
+"""What a training run is asked to do and what it reports: :class:`TrainConfig`, the per-data-set
+defaults, the learning-rate schedules of section 4.1.1, :class:`TrainProgress` and
+:class:`TrainResult`. Plain dataclasses and arithmetic; nothing here runs a network.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import torch
+
+from genet_lab.errors import UsageError, reject_unknown_keys
+from genet_lab.training.devices import parse_device
+
+SCHEDULES = ("paper", "paper-full", "cosine", "constant")
+PAPER_EPOCHS = (120, 60, 40, 20)
+"""Section 4.1.1: epochs at learning rates 1e-2, 1e-3, 1e-4 and 1e-5."""
+PRECISIONS = ("auto", "fp32", "bf16")
+SWITCHES = ("auto", "on", "off")
+AUGMENTS = ("auto", "none", "crop", "crop+flip")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train one individual. Learning rates are per step of SGD."""
+
+    epochs: int
+    batch_size: int
+    lr: float
+    """Peak learning rate (the first step of the paper schedules)."""
+    momentum: float
+    weight_decay: float
+    """L2 penalty applied by SGD to every parameter."""
+    schedule: str
+    """paper: 120/60/40/20 epochs at lr, lr/10, lr/100, lr/1000 scaled to ``epochs``;
+    paper-full: the same boundaries at absolute epochs 120, 180, 220 (the paper with epochs=240);
+    cosine: 5% linear warm-up then cosine decay to 0; constant."""
+    device: str = "auto"
+    """auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps."""
+    seed: int = 0
+    """Seeds the weights, the batch order, dropout and augmentation."""
+    precision: str = "auto"
+    """auto (measured), fp32 or bf16 (autocast)."""
+    channels_last: str = "auto"
+    """auto (measured), on or off."""
+    augment: str = "auto"
+    """auto (crop, plus flip where the data set allows), none, crop, crop+flip."""
+    eval_test: bool = False
+    """Also measure test accuracy at the end (a final report, never a fitness)."""
+    threads: int = 0
+    """CPU threads for this run (torch.set_num_threads, restored afterwards); 0 measures whether
+    torch's setting beats one thread for this network
+    (:func:`genet_lab.training.autotune.choose_threads`)."""
+
+    def validated(self) -> TrainConfig:
+        if self.epochs < 1 or self.batch_size < 1:
+            raise UsageError(f"epochs and batch_size must be >= 1, got {self.epochs} and {self.batch_size}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise UsageError(f"lr must be a positive number, got {self.lr}")
+        if self.threads < 0:
+            raise UsageError(f"threads must be >= 0 (0 measures), got {self.threads}")
+        if not 0 <= self.momentum < 1 or not 0 <= self.weight_decay < math.inf:
+            raise UsageError(f"momentum must be in [0, 1) and weight_decay >= 0, got {self.momentum}, {self.weight_decay}")
+        for name, value, allowed in (("schedule", self.schedule, SCHEDULES), ("precision", self.precision, PRECISIONS),
+                                     ("channels_last", self.channels_last, SWITCHES),
+                                     ("augment", self.augment, AUGMENTS)):
+            if value not in allowed:
+                raise UsageError(f"unknown {name} {value!r}; accepted: {', '.join(allowed)}")
+        parse_device(self.device)
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        reject_unknown_keys(data, cls, "training config keys")
+        return cls(**data).validated()
+
+
+_DEFAULTS: dict[str, dict[str, Any]] = {
+    # Short budgets that reach a useful ranking of genomes on 2 CPU cores (docs/training.md).
+    "digits": dict(epochs=30, batch_size=32, lr=0.02),
+    "mnist": dict(epochs=5, batch_size=128, lr=0.05),
+    "fashion-mnist": dict(epochs=10, batch_size=128, lr=0.05),
+    "cifar10": dict(epochs=20, batch_size=128, lr=0.05),
+    "cifar100": dict(epochs=30, batch_size=128, lr=0.05),
+    "svhn": dict(epochs=10, batch_size=128, lr=0.05),
+    "imagefolder": dict(epochs=20, batch_size=64, lr=0.05),
+}
+
+
+def default_train_config(dataset: str = "digits", **overrides: Any) -> TrainConfig:
+    """Short-budget defaults for ``dataset``; ``schedule='paper-full'`` gives the paper's
+    240 epochs at 1e-2 unless epochs or lr are overridden. Unknown keys are rejected."""
+    base = dict(_DEFAULTS.get(dataset, _DEFAULTS["imagefolder"]), momentum=0.9, weight_decay=5e-4,
+                schedule="cosine")
+    if overrides.get("schedule") in ("paper", "paper-full"):
+        base["lr"] = 0.01
+        if overrides["schedule"] == "paper-full":
+            base["epochs"] = sum(PAPER_EPOCHS)
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    reject_unknown_keys(overrides, TrainConfig, "training option(s)", list_known=True)
+    return TrainConfig(**{**base, **overrides}).validated()
+
+
+def lr_factor(schedule: str, epoch: float, epochs: int) -> float:
+    """Multiplier of the peak learning rate at (fractional, 0-based) ``epoch`` of ``epochs``."""
+    if schedule in ("paper", "paper-full"):
+        total = sum(PAPER_EPOCHS)
+        at = epoch if schedule == "paper-full" else epoch * total / epochs
+        bounds = [sum(PAPER_EPOCHS[: i + 1]) for i in range(len(PAPER_EPOCHS) - 1)]
+        return 0.1 ** sum(at >= b for b in bounds)
+    if schedule == "cosine":
+        warm = 0.05 * epochs
+        if epoch < warm:
+            return 0.1 + 0.9 * epoch / warm
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, (epoch - warm) / max(1e-9, epochs - warm))))
+    return 1.0
+
+
+@dataclass
+class TrainProgress:
+    """Sent about ten times an epoch (val_accuracy None) and after each epoch's validation.
+
+    One numbering for every trainer (:func:`~genet_lab.training.trainer.train_genome` and
+    :func:`~genet_lab.training.population.train_population`, batched or loop): ``epoch`` is
+    1-based, the epoch in progress while ``val_accuracy`` is None and the epoch just finished
+    when it is set; so with ``epochs=2`` the epochs reported read 1, 1, ..., 1, 2, 2, ..., 2,
+    never 0. ``step`` counts SGD steps over the whole run (1-based, the steps done so far),
+    ``steps`` is their total; ``loss`` is the last step's loss, or the epoch's mean loss once
+    ``val_accuracy`` is set.
+    """
+
+    epoch: int
+    epochs: int
+    step: int
+    steps: int
+    loss: float
+    val_accuracy: float | None
+
+
+@dataclass
+class TrainResult:
+    val_accuracy: float
+    """Fraction correct on the validation split (0..1); 0.0 for a failed run."""
+    test_accuracy: float | None
+    final_loss: float
+    curve: list[dict[str, Any]]
+    """One dict per epoch: epoch, loss, lr, val_accuracy, seconds."""
+    seconds: float
+    """Wall time of the whole call (data to the device, probe, training, evaluation)."""
+    images_per_second: float
+    """Training images per second of training steps (evaluation excluded)."""
+    params: int
+    failed: bool
+    error: str | None
+    device: str
+    precision: str = "fp32"
+    channels_last: bool = False
+    epochs_run: int = 0
+    model: torch.nn.Module | None = field(default=None, repr=False, compare=False)
+    """The trained network (not part of to_dict)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "model"}
+        return _finite(out)
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by None (JSON has neither)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
