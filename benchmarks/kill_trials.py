@@ -33,11 +33,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from genet_lab.evolution.records import RunStatus  # noqa: E402
 from genet_lab.evolution.store import RunStore  # noqa: E402
 
 MODES = {
@@ -55,7 +57,7 @@ def _start(args: list[str], delay: str) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
-def _status(run: Path) -> dict | None:
+def _status(run: Path) -> RunStatus | None:
     try:
         with RunStore(run, readonly=True) as st:
             return st.status()
@@ -65,12 +67,11 @@ def _status(run: Path) -> dict | None:
 
 def snapshot(run: Path):
     with RunStore(run, readonly=True) as st:
-        gens = [{k: v for k, v in g.items() if k not in VOLATILE_GEN} for g in st.generations()]
-        inds = [{k: v for k, v in i.items() if k not in VOLATILE_IND} for i in st.individuals()]
-        evals = {(r[0], r[1]): (r[2], r[3], r[4]) for r in st.conn.execute(
-            "SELECT gen, idx, state, accuracy, finished FROM evaluations")}
+        gens = [replace(g, **{k: None for k in VOLATILE_GEN}) for g in st.generations()]
+        inds = [replace(i, **{k: None for k in VOLATILE_IND}) for i in st.individuals()]
+        evals = st.evaluation_log()
         evaluated = [(e.gen, e.index) for _, e in st.events_since(0) if type(e).__name__ == "IndividualEvaluated"]
-        integrity = st.conn.execute("PRAGMA integrity_check").fetchone()[0]
+        integrity = st.integrity()
     return gens, inds, evals, evaluated, integrity
 
 
@@ -80,7 +81,7 @@ def _wait_kill_moment(proc, run: Path, mode: str, rng: random.Random, timeout: f
     first = _status(run)
     target = None
     if mode == "train":
-        base = (first or {}).get("evaluations_done") or 0
+        base = first.evaluations_done if first is not None else 0
         target = base + rng.randint(1, 5)
     elif mode == "between":
         base_gen = None
@@ -89,10 +90,10 @@ def _wait_kill_moment(proc, run: Path, mode: str, rng: random.Random, timeout: f
             return False
         st = _status(run)
         if st is not None:
-            if mode == "db" and st["evaluations_done"] >= 1:
+            if mode == "db" and st.evaluations_done >= 1:
                 time.sleep(rng.uniform(0.0, 0.35))
                 return proc.poll() is None
-            if mode == "train" and st["evaluations_done"] >= target:
+            if mode == "train" and st.evaluations_done >= target:
                 time.sleep(rng.uniform(0.0, 0.2))
                 return proc.poll() is None
             if mode == "between":
@@ -177,7 +178,8 @@ def run_trials(trials: int, seed: int = 0, modes=("train", "db", "between"), qui
             r = trial(n, mode, workdir, rng, seed, refs[mode])
             results.append(r)
             if not quiet:
-                print(f"trial {n:2d} {mode:8s} kills {r['kills']} (during an evaluation: {r['kills_during_evaluation']}) "
+                print(f"trial {n:2d} {mode:8s} kills {r['kills']} "
+                      f"(during an evaluation: {r['kills_during_evaluation']}) "
                       f"resumes {r['resumes']} kept {r['kept']:4d}/{r['evaluations']} finished evaluations  "
                       f"{'ok' if r['ok'] else 'FAILED: ' + '; '.join(r['problems'])}", flush=True)
     summary = {"trials": len(results), "kills": sum(r["kills"] for r in results),

@@ -1,11 +1,15 @@
 """Errors the front ends report in one line (exit status 2 on the CLI)."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
 
 
 class UsageError(ValueError):
     """Bad input or a missing prerequisite the user can fix; the message says how."""
 
 
-def reject_unknown_keys(data, cls, what: str, list_known: bool = False) -> None:
+def reject_unknown_keys(data: Iterable[str], cls: Any, what: str, list_known: bool = False) -> None:
     """Raise UsageError naming the keys of ``data`` that are not fields of dataclass ``cls``."""
     from dataclasses import fields
 

@@ -1,4 +1,5 @@
 """Genomes: the paper's bit order, notation round trips, named genomes, bad input."""
+import ast
 import itertools
 
 import pytest
@@ -75,6 +76,21 @@ def test_notation_round_trip(g):
     assert parse(g.bitstring(), stages=g.stages) == g
     assert parse(g.bitstring(), stages=",".join(map(str, g.stages))) == g
     assert hash(parse(g.notation())) == hash(g)
+
+
+def test_repr_is_the_papers_notation():
+    g = gm.paper_best()
+    assert repr(g) == "Genome('1-01 0-01-100 0-11-101-0001')"
+    assert repr([gm.zeros((2, 3))]) == "[Genome('0 0-00')]"
+    assert f"{g!r}" == repr(g) and str(g) == "1-01 0-01-100 0-11-101-0001"
+
+
+@given(genomes())
+def test_repr_round_trips_through_parse_without_eval(g):
+    call = ast.parse(repr(g), mode="eval").body
+    assert isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "Genome"
+    (argument,) = call.args
+    assert parse(ast.literal_eval(argument)) == g
 
 
 @given(genomes(), st.data())

@@ -30,7 +30,7 @@ def _wait_for(run: Path, evaluations: int, timeout: float = 60) -> None:
     while time.time() - t0 < timeout:
         try:
             with RunStore(run, readonly=True) as st:
-                if st.status()["evaluations_done"] >= evaluations:
+                if st.status().evaluations_done >= evaluations:
                     return
         except UsageError:
             pass  # not created yet
@@ -52,13 +52,13 @@ def test_a_reader_polls_while_evolve_writes(tmp_path):
             inds = reader.individuals()
             new = reader.events_since(seq)
             polls += 1
-            states.add(status["state"])
-            assert status["evaluations_done"] >= done and len(gens) >= finished_gens
+            states.add(status.state)
+            assert status.evaluations_done >= done and len(gens) >= finished_gens
             assert all(s > seq for s, _ in new) and [s for s, _ in new] == sorted(s for s, _ in new)
             # read after status(): the writer may have committed more in between, never less
-            assert sum(i["state"] in ("done", "failed") for i in inds) >= status["evaluations_done"]
+            assert sum(i.state in ("done", "failed") for i in inds) >= status.evaluations_done
             seq = new[-1][0] if new else seq
-            done, finished_gens = status["evaluations_done"], len(gens)
+            done, finished_gens = status.evaluations_done, len(gens)
             if not alive:
                 break
             time.sleep(0.01)
@@ -67,7 +67,7 @@ def test_a_reader_polls_while_evolve_writes(tmp_path):
     finally:
         reader.close()
     assert polls > 10 and "running" in states
-    assert final["state"] == "finished" and final["evaluations_done"] == 54 and final["gen"] == 8
+    assert final.state == "finished" and final.evaluations_done == 54 and final.gen == 8
     with RunStore(run, readonly=True) as fresh:
         assert fresh.generations() == reader_generations(run)
 
@@ -88,17 +88,17 @@ def test_a_second_writer_is_refused_and_a_stale_lock_is_taken_over(tmp_path):
         with pytest.raises(UsageError, match="being written"):
             RunStore(run)
         with RunStore(run, readonly=True) as st:
-            assert st.writer_alive() and st.status()["state"] == "running"
+            assert st.writer_alive() and st.status().state == "running"
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
     lock = run / store_mod.LOCK_NAME
     assert lock.read_text() == f"pid {proc.pid}"  # the stale lock file is still there
     with RunStore(run, readonly=True) as st:
-        assert not st.writer_alive() and st.status()["state"] == "stopped"
+        assert not st.writer_alive() and st.status().state == "stopped"
     with RunStore(run) as st:  # the kernel dropped the dead writer's flock: taken over
         assert lock.read_text() == f"pid {os.getpid()}"
-    assert resume_run(run, generations=3)["state"] == "finished"
+    assert resume_run(run, generations=3).state == "finished"
 
 
 def test_creating_a_run_that_appeared_meanwhile_is_refused(tmp_path, monkeypatch):
@@ -108,7 +108,7 @@ def test_creating_a_run_that_appeared_meanwhile_is_refused(tmp_path, monkeypatch
     with pytest.raises(UsageError, match="already holds a run"):
         store_mod.RunStore.create(tmp_path / "r", "ga", 0, {})
     with RunStore(tmp_path / "r", readonly=True) as st:
-        assert st.status()["state"] == "finished"
+        assert st.status().state == "finished"
 
 
 @pytest.mark.parametrize("name", [store_mod.LOCK_NAME, store_mod.DB_NAME])

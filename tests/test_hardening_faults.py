@@ -10,6 +10,7 @@ import importlib.util
 import shutil
 import sqlite3
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -26,8 +27,8 @@ VOLATILE = ("seconds", "device")
 def snapshot(run_dir):
     with RunStore(run_dir, readonly=True) as st:
         assert st.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        gens = [{k: v for k, v in g.items() if k not in ("started", "finished")} for g in st.generations()]
-        inds = [{k: v for k, v in i.items() if k not in VOLATILE} for i in st.individuals()]
+        gens = [replace(g, started=0.0, finished=None) for g in st.generations()]
+        inds = [replace(i, **{k: None for k in VOLATILE}) for i in st.individuals()]
         return gens, inds, st.status()
 
 
@@ -55,12 +56,12 @@ def test_a_diverging_individual_fails_and_the_run_carries_on(tmp_path, monkeypat
 
     monkeypatch.setattr(train_mod, "train_genome", one_diverges)
     status = start_run(tmp_path / "r", tiny_train())
-    assert status["state"] == "finished" and status["evaluations_done"] == 6
+    assert status.state == "finished" and status.evaluations_done == 6
     inds = snapshot(tmp_path / "r")[1]
-    failed = [i for i in inds if i["state"] == "failed"]
-    assert len(failed) == 1 and failed[0]["gen"] == 0 and failed[0]["index"] == 1
-    assert failed[0]["accuracy"] == 0.0 and "diverged" in failed[0]["error"]
-    assert all(i["state"] == "done" and i["accuracy"] > 0 for i in inds if i is not failed[0])
+    failed = [i for i in inds if i.state == "failed"]
+    assert len(failed) == 1 and failed[0].gen == 0 and failed[0].index == 1
+    assert failed[0].accuracy == 0.0 and "diverged" in failed[0].error
+    assert all(i.state == "done" and i.accuracy > 0 for i in inds if i is not failed[0])
 
 
 def test_every_individual_diverging_still_finishes(tmp_path, monkeypatch):
@@ -77,10 +78,10 @@ def test_every_individual_diverging_still_finishes(tmp_path, monkeypatch):
 
     monkeypatch.setattr(train_mod, "train_genome", all_nan)
     status = start_run(tmp_path / "r", tiny_train())
-    assert status["state"] == "finished"
+    assert status.state == "finished"
     gens, inds, _ = snapshot(tmp_path / "r")
-    assert all(i["state"] == "failed" and "diverged" in i["error"] for i in inds)
-    assert [g["max"] for g in gens] == [0.0, 0.0]
+    assert all(i.state == "failed" and "diverged" in i.error for i in inds)
+    assert [g.max for g in gens] == [0.0, 0.0]
 
 
 @pytest.mark.parametrize("error", ["torch", "runtime"])
@@ -101,11 +102,11 @@ def test_out_of_memory_fails_the_individual_cleanly(tmp_path, monkeypatch, error
 
     monkeypatch.setattr(train_mod, "_loop", oom_once)
     status = start_run(tmp_path / "r", tiny_train())
-    assert status["state"] == "finished" and status["evaluations_done"] == 6
+    assert status.state == "finished" and status.evaluations_done == 6
     inds = snapshot(tmp_path / "r")[1]
-    failed = [i for i in inds if i["state"] == "failed"]
-    assert [(i["gen"], i["index"]) for i in failed] == [(0, 2)]
-    assert failed[0]["error"].startswith("out of memory") and failed[0]["accuracy"] == 0.0
+    failed = [i for i in inds if i.state == "failed"]
+    assert [(i.gen, i.index) for i in failed] == [(0, 2)]
+    assert failed[0].error.startswith("out of memory") and failed[0].accuracy == 0.0
 
 
 def test_other_runtime_errors_are_not_mistaken_for_out_of_memory(monkeypatch):
@@ -166,7 +167,7 @@ def test_full_disk_stops_the_run_with_a_clear_message_and_it_resumes(tmp_path, m
         with pytest.raises(UsageError, match="disk is full.*--resume"):
             start_run(tmp_path / "full", cfg)
     before = snapshot(tmp_path / "full")
-    assert before[2]["state"] == "stopped" and before[2]["evaluations_done"] < 30
+    assert before[2].state == "stopped" and before[2].evaluations_done < 30
     resume_run(tmp_path / "full")
     assert snapshot(tmp_path / "full")[:2] == snapshot(tmp_path / "clean")[:2]
 
@@ -190,9 +191,9 @@ def test_a_real_full_tmpfs(tmp_path):
         with pytest.raises(UsageError, match="disk is full"):
             start_run(run, SearchConfig(fitness="toy", population=40, generations=30, seed=1))
         status = snapshot(run)[2]
-        assert status["state"] == "stopped" and status["evaluations_done"] < 40 * 31
+        assert status.state == "stopped" and status.evaluations_done < 40 * 31
         subprocess.run(["mount", "-o", "remount,size=16m", str(mnt)], check=True)
-        assert resume_run(run)["state"] == "finished"
+        assert resume_run(run).state == "finished"
         start_run(tmp_path / "clean", SearchConfig(fitness="toy", population=40, generations=30, seed=1))
         assert snapshot(run)[:2] == snapshot(tmp_path / "clean")[:2]
     finally:
@@ -225,13 +226,13 @@ def test_data_deleted_mid_run_then_resume_is_refused_cleanly(tmp_path):
             shutil.rmtree(data)
 
     # The images were read at the start: deleting them mid-run does not disturb this run.
-    assert start_run(tmp_path / "a", cfg, listeners=[delete_after_gen0])["state"] == "finished"
+    assert start_run(tmp_path / "a", cfg, listeners=[delete_after_gen0]).state == "finished"
     assert not data.exists()
 
     _image_folder(data)
     start_run(tmp_path / "b", cfg, should_stop=lambda: bool(RunStore(tmp_path / "b", readonly=True).generations()))
     before = snapshot(tmp_path / "b")
-    assert before[2]["state"] == "stopped" and before[2]["evaluations_done"] == 2
+    assert before[2].state == "stopped" and before[2].evaluations_done == 2
     shutil.rmtree(data)
     err = assert_rejected(["evolve", "--resume", str(tmp_path / "b")], str(data / "train"))
     assert snapshot(tmp_path / "b") == before  # nothing was written by the refused resume

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from genet_lab.evolution import operators as ops
 from genet_lab.encoding.genome import paper_best, wrn
+from genet_lab.evolution import operators as ops
 
 BOUNDS = ops.stage_bounds((3, 4, 5))
 L = int(BOUNDS[-1])
@@ -154,7 +154,8 @@ def test_crossover_pair_and_stage_rates():
                 stages_seen += 1
                 swapped += child[2 * k, BOUNDS[s]] == 1
     total_pairs = trials * n // 2
-    assert chi2_stat([pairs_crossed, total_pairs - pairs_crossed], [pc * total_pairs, (1 - pc) * total_pairs]) < CHI2_999[1]
+    assert chi2_stat([pairs_crossed, total_pairs - pairs_crossed],
+                     [pc * total_pairs, (1 - pc) * total_pairs]) < CHI2_999[1]
     assert chi2_stat([swapped, stages_seen - swapped], [qc * stages_seen, (1 - qc) * stages_seen]) < CHI2_999[1]
 
 

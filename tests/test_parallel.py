@@ -7,10 +7,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from genet_lab.errors import UsageError
 from genet_lab.encoding.genome import Genome
-from genet_lab.evolution.executors import (BatchedExecutor, Job, LostWorkers, ProcessExecutor, SerialExecutor,
-                                fitness_from_search, parse_devices)
+from genet_lab.errors import UsageError
+from genet_lab.evolution.executors import (
+    BatchedExecutor,
+    Job,
+    LostWorkers,
+    ProcessExecutor,
+    SerialExecutor,
+    fitness_from_search,
+    parse_devices,
+)
 
 TOY = {"fitness": "toy", "stages": [3, 4, 5]}
 

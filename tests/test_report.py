@@ -16,7 +16,8 @@ def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
     for seed in (1, 2):
         start_run(root / f"ga{seed}", SearchConfig(fitness="toy", population=8, generations=5, seed=seed))
-        start_run(root / f"rs{seed}", SearchConfig(kind="random", fitness="toy", population=8, generations=5, seed=seed))
+        start_run(root / f"rs{seed}",
+                  SearchConfig(kind="random", fitness="toy", population=8, generations=5, seed=seed))
     return root
 
 

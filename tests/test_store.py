@@ -24,7 +24,7 @@ def test_create_and_config(store, tmp_path):
     mode = store.conn.execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
     st = store.status()
-    assert st["state"] == "running" and st["evaluations_total"] == 4 and st["evaluations_done"] == 0
+    assert st.state == "running" and st.evaluations_total == 4 and st.evaluations_done == 0
 
 
 def test_create_refuses_existing_run(store, tmp_path):
@@ -88,7 +88,7 @@ def test_duplicates_are_rejected(store):
 def test_evaluation_state_machine_and_reads(store):
     store.add_generation(0, [ROW, dict(ROW, bits="1" + "0" * 18)], {"bit_generator": "PCG64"},
                          ev.GenerationStarted(0, 2))
-    assert [i["state"] for i in store.individuals(0)] == ["pending", "pending"]
+    assert [i.state for i in store.individuals(0)] == ["pending", "pending"]
     store.start_evaluation(0, 0)
     with pytest.raises(RuntimeError, match="not pending"):
         store.start_evaluation(0, 0)
@@ -101,18 +101,21 @@ def test_evaluation_state_machine_and_reads(store):
     store.start_evaluation(0, 1)
     store.finish_evaluation(0, 1, accuracy=0.0, loss=None, seconds=1.0, device="cpu", failed=True, error="nan")
     inds = store.individuals(0)
-    assert [i["state"] for i in inds] == ["done", "failed"]
-    assert inds[0]["accuracy"] == 71.5 and inds[0]["params"] == 10 and inds[0]["parents"] == []
+    assert [i.state for i in inds] == ["done", "failed"]
+    assert inds[0].accuracy == 71.5 and inds[0].params == 10 and inds[0].parents == ()
+    assert inds[0].to_dict()["parents"] == [] and inds[1].error == "nan" and inds[1].reused is False
     assert store.rng_state(0) == {"bit_generator": "PCG64"}
     store.finish_generation(0, [71.5, 0.0], {"max": 71.5, "min": 0.0, "mean": 35.75, "median": 35.75, "std": 35.75,
                                              "best": "g", "best_index": 0, "evaluations": 2, "reused": 0},
                             ev.GenerationFinished(0, 71.5, 0.0, 35.75, 35.75, 35.75, "g"))
     gens = store.generations()
-    assert gens[0]["gen"] == 0 and gens[0]["max"] == 71.5 and gens[0]["best"] == "g"
+    assert gens[0].gen == 0 and gens[0].max == 71.5 and gens[0].best == "g"
     events = store.events_since(0)
     assert [type(e).__name__ for _, e in events] == ["GenerationStarted", "IndividualEvaluated", "GenerationFinished"]
     assert store.events_since(events[1][0]) == events[2:]
-    assert store.status()["evaluations_done"] == 2
+    assert store.status().evaluations_done == 2
+    assert store.evaluation_counts() == (2, 0) and store.integrity() == "ok"
+    assert store.evaluation_log()[(0, 1)][:2] == ("failed", 0.0)
     assert store.occurrences(0) == {"0" * 19: [71.5], "1" + "0" * 18: [0.0]}
 
 
@@ -126,7 +129,7 @@ def test_readonly_store_cannot_write(store, tmp_path):
 def test_status_stopped_without_writer(store, tmp_path):
     store.close()
     with RunStore(tmp_path / "run", readonly=True) as r:
-        assert r.status()["state"] == "stopped"
+        assert r.status().state == "stopped"
 
 
 def test_event_round_trip():

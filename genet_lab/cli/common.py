@@ -4,9 +4,9 @@ from __future__ import annotations
 import argparse
 import os
 
+from genet_lab.encoding.genome import Genome
 from genet_lab.encoding.presets import NetworkConfig, get_preset
 from genet_lab.fileio import atomic_write  # noqa: F401  (re-exported for the subcommands)
-from genet_lab.encoding.genome import Genome
 
 
 def int_at_least(minimum: int, wanted: str):

@@ -5,13 +5,14 @@ import argparse
 import json
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
+from genet_lab.cli.common import add_input_overrides, atomic_write, network_config
+from genet_lab.encoding.genome import NAMED, Genome, parse_stages, resolve
+from genet_lab.encoding.graph import decode_json, structure_hash, structure_key
 from genet_lab.encoding.presets import list_presets
 from genet_lab.errors import UsageError
-from genet_lab.encoding.genome import NAMED, parse_stages, resolve
-from genet_lab.encoding.graph import decode_json, structure_hash, structure_key
-from genet_lab.cli.common import add_input_overrides, atomic_write, network_config
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_space)
 
 
-def _read_genomes(items: list[str], stages: str | None):
+def _read_genomes(items: list[str], stages: tuple[int, ...] | None) -> Iterator[Genome]:
     for item in items:
         if item == "-":
             for n, line in enumerate(sys.stdin, 1):

@@ -6,9 +6,10 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-from genet_lab.errors import UsageError
 from genet_lab.cli.common import cpu_threads, nonneg_int, positive_int, seed_int
+from genet_lab.errors import UsageError
 
 # Defaults of the command (not of the library, which keeps the paper's N = 20, T = 50):
 # sized so `genet-lab evolve` on the embedded digits finishes within 5 minutes on 2 CPU
@@ -33,7 +34,8 @@ def _add_common(p: argparse.ArgumentParser, ga: bool) -> None:
     g.add_argument("--train-size", type=positive_int,
                    help="training images per evaluation (default: all of the training split)")
     g.add_argument("--val-size", type=positive_int, help="validation images (default: the data set's)")
-    g.add_argument("--epochs", type=positive_int, help=f"training epochs per evaluation (default {CLI_DEFAULTS['epochs']})")
+    g.add_argument("--epochs", type=positive_int,
+                   help=f"training epochs per evaluation (default {CLI_DEFAULTS['epochs']})")
     g.add_argument("--batch-size", type=positive_int,
                    help=f"training batch size (default {CLI_DEFAULTS['batch_size']} for digits, else the trainer's)")
     g.add_argument("--threads", type=cpu_threads,
@@ -98,20 +100,22 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 _CONFIG_OPTIONS = ("dataset", "data_dir", "train_size", "val_size", "epochs", "batch_size", "lr", "device",
-                   "fitness", "preset", "reuse_structures", "population", "stages", "seed", "init", "init_flips", "init_p", "schedule",
-                   "pm", "qm", "pc", "qc", "run_dir")
+                   "fitness", "preset", "reuse_structures", "population", "stages", "seed", "init", "init_flips",
+                   "init_p", "schedule", "pm", "qm", "pc", "qc", "run_dir")
 
 
 def build_config(args):
-    from genet_lab.evolution import SearchConfig
-    from genet_lab.evolution.operators import read_genome_file
     from genet_lab.encoding.genome import NAMED, parse_stages
+    from genet_lab.evolution.config import SearchConfig, TrainOverrides
+    from genet_lab.evolution.operators import read_genome_file
 
     stages = parse_stages(args.stages) if args.stages else (3, 4, 5)
     dataset = args.dataset or "digits"
     fitness = args.fitness or "train"
-    train = {k: getattr(args, k) for k in ("batch_size", "lr", "device", "schedule") if getattr(args, k, None) is not None}
-    init, init_genomes = getattr(args, "init", None) or "random", ()
+    train = {k: getattr(args, k) for k in ("batch_size", "lr", "device", "schedule")
+             if getattr(args, k, None) is not None}
+    init: str = getattr(args, "init", None) or "random"
+    init_genomes: tuple[str, ...] = ()
     n = args.population
     if init not in ("random", "zeros") and init not in NAMED:
         genomes = read_genome_file(init, stages if args.stages else None)
@@ -131,7 +135,8 @@ def build_config(args):
               stages=stages, init=init, init_genomes=init_genomes, fitness=fitness,
               reuse_structures=bool(args.reuse_structures), seed=args.seed or 0,
               preset=args.preset or "paper-cifar10", dataset=dataset, data_dir=args.data_dir,
-              train_size=train_size, val_size=args.val_size, epochs=args.epochs or CLI_DEFAULTS["epochs"], train=train)
+              train_size=train_size, val_size=args.val_size, epochs=args.epochs or CLI_DEFAULTS["epochs"],
+              train=TrainOverrides.from_dict(train))
     for name in ("pm", "qm", "pc", "qc", "init_flips", "init_p"):
         if getattr(args, name, None) is not None:
             kw[name] = getattr(args, name)
@@ -145,7 +150,7 @@ def _execution(args) -> dict:
 def _set_threads(args) -> None:
     import torch
 
-    torch.set_num_threads(args.threads or CLI_DEFAULTS["threads"])
+    torch.set_num_threads(args.threads or CLI_DEFAULTS["threads"] or 1)
 
 
 def cmd_evolve(args) -> int:
@@ -171,23 +176,24 @@ def cmd_evolve(args) -> int:
         config = build_config(args)
         if config.fitness != "toy":
             _set_threads(args)
-        run_dir = Path(args.run_dir or f"runs/{'evolve' if args.kind == 'ga' else 'random'}-{time.strftime('%Y%m%d-%H%M%S')}")
+        stamp = time.strftime('%Y%m%d-%H%M%S')
+        run_dir = Path(args.run_dir or f"runs/{'evolve' if args.kind == 'ga' else 'random'}-{stamp}")
         live = LiveRun(args.json, config.to_dict())
         with live:
             status = start_run(run_dir, config, listeners=[live.on_event], execution=_execution(args))
     if args.json:
         from genet_lab.evolution.report import run_summary
 
-        print(json.dumps({**run_summary(run_dir), "run_dir": str(run_dir), "status": status}))
+        print(json.dumps({**run_summary(run_dir), "run_dir": str(run_dir), "status": status.to_dict()}))
     else:
-        print(f"run {status['state']}: {status['evaluations_done']}/{status['evaluations_total']} evaluations, "
-              f"best {status['best']} ({status['best_fitness']:.2f}); stored in {run_dir}\n"
+        print(f"run {status.state}: {status.evaluations_done}/{status.evaluations_total} evaluations, "
+              f"best {status.best} ({status.best_fitness:.2f}); stored in {run_dir}\n"
               f"report: genet-lab report {run_dir}")
     return 0
 
 
 def cmd_report(args) -> int:
-    from genet_lab.evolution.report import find_runs, write_report, run_summary, compare
+    from genet_lab.evolution.report import compare, find_runs, run_summary, write_report
 
     runs = find_runs(args.runs)
     out = Path(args.out) if args.out else (runs[0] / "report" if len(runs) == 1 else None)
@@ -196,7 +202,7 @@ def cmd_report(args) -> int:
     written = write_report(runs, out, plots=not args.no_plots)
     if args.json:
         summaries = [{**run_summary(r), "run_dir": str(r)} for r in runs]
-        body = summaries[0] if len(runs) == 1 else {"runs": summaries, "comparison": compare(runs)}
+        body: dict[str, Any] = summaries[0] if len(runs) == 1 else {"runs": summaries, "comparison": compare(runs)}
         body["files"] = [str(p) for p in written]
         print(json.dumps(body))
     else:
@@ -212,11 +218,11 @@ class LiveRun:
     otherwise; nothing with ``--json``.
     """
 
-    def __init__(self, quiet: bool, config: dict):
+    def __init__(self, quiet: bool, config: dict[str, Any]):
         self.quiet, self.config = quiet, config
-        self.rows: list = []
+        self.rows: list[Any] = []
         self.line = ""
-        self.live = None
+        self.live: Any = None  # a rich Live on a terminal
         self.tty = sys.stdout.isatty()
 
     def __enter__(self):
@@ -238,11 +244,11 @@ class LiveRun:
         from rich.table import Table
         from rich.text import Text
 
-        from genet_lab.evolution.fitness import UNITS
+        from genet_lab.evolution.config import UNITS
 
         kind = "GA" if self.config.get("kind") == "ga" else "random search"
         t = Table(title=f"{kind}: N={self.config.get('population')} T={self.config.get('generations')} "
-                  f"fitness={UNITS.get(self.config.get('fitness'), '')}", title_justify="left")
+                  f"fitness={UNITS.get(str(self.config.get('fitness')), '')}", title_justify="left")
         for col in ("Gen", "Max", "Min", "Avg", "Med", "Std", "Best individual"):
             t.add_column(col, justify="right" if col != "Best individual" else "left")
         for e in self.rows[-20:]:

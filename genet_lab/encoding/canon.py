@@ -40,7 +40,8 @@ def _certificate(colors: list[int], edges: list[tuple[int, int]], n: int) -> int
     return value
 
 
-def _search(colors, pred, succ, edges, n) -> int:
+def _search(colors: list[int], pred: list[list[int]], succ: list[list[int]], edges: list[tuple[int, int]],
+            n: int) -> int:
     colors = _refine(colors, pred, succ)
     if len(set(colors)) == n:
         return _certificate(colors, edges, n)
@@ -49,7 +50,7 @@ def _search(colors, pred, succ, edges, n) -> int:
         sizes[c] = sizes.get(c, 0) + 1
     target = min(c for c, size in sizes.items() if size > 1)
     cell = [v for v in range(n) if colors[v] == target]
-    best = None
+    best: int | None = None
     tried: list[int] = []
     for v in cell:
         if any(pred[v] == pred[u] and succ[v] == succ[u] for u in tried):
@@ -60,6 +61,7 @@ def _search(colors, pred, succ, edges, n) -> int:
         cert = _search(split, pred, succ, edges, n)
         if best is None or cert < best:
             best = cert
+    assert best is not None  # the cell has at least two nodes, so one was tried
     return best
 
 

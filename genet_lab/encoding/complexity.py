@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from genet_lab.encoding.presets import NetworkConfig
 from genet_lab.encoding.genome import Genome
 from genet_lab.encoding.graph import decode
+from genet_lab.encoding.presets import NetworkConfig
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ import textwrap
 
 import networkx as nx
 
-from genet_lab.errors import UsageError
 from genet_lab.encoding.genome import Genome, stage_notation
 from genet_lab.encoding.graph import StageGraph, decode
+from genet_lab.errors import UsageError
 
 
 def _label(stage: StageGraph, n: int) -> str:
@@ -52,7 +52,8 @@ def stage_text(stage: StageGraph, index: int = 0, width: int | None = None) -> l
     else:
         chain = _as_chain(stage)
         if chain is not None:
-            lines.append("  " + " -> ".join(f"[{_label(stage, n)}]" if n in (0, stage.k + 1) else f"({n})" for n in chain))
+            names = (f"[{_label(stage, n)}]" if n in (0, stage.k + 1) else f"({n})" for n in chain)
+            lines.append("  " + " -> ".join(names))
         else:
             for layer in stage_layers(stage):
                 for n in layer:
@@ -104,7 +105,8 @@ def to_dot(genome: Genome, title: str | None = None) -> str:
                 attrs = f'label="{n}", shape=circle, style=filled, fillcolor="{NODE_COLOR}"'
             lines.append(f"    {p}{n} [{attrs}];")
         for n in st.dropped:
-            lines.append(f'    {p}{n} [label="{n}", shape=circle, style=dashed, color="{DROPPED_COLOR}", fontcolor="{DROPPED_COLOR}"];')
+            attrs = f'label="{n}", shape=circle, style=dashed, color="{DROPPED_COLOR}", fontcolor="{DROPPED_COLOR}"'
+            lines.append(f"    {p}{n} [{attrs}];")
         for u, v in sorted(st.graph.edges):
             colour = INPUT_COLOR if u == 0 else OUTPUT_COLOR if v == st.k + 1 else "black"
             lines.append(f'    {p}{u} -> {p}{v} [color="{colour}"];')

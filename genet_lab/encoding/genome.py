@@ -10,8 +10,8 @@ This module knows nothing of graphs libraries or torch: a genome is a value.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Sequence
 
 PAPER_STAGES: tuple[int, ...] = (3, 4, 5)
 """Stage sizes (K_1, K_2, K_3) of the paper's CIFAR-10 experiments (section 4.1.1)."""
@@ -61,7 +61,9 @@ class Genome:
     """An individual: stage sizes and the flat bit string, immutable and hashable.
 
     ``stages`` holds (K_1, ..., K_S); ``bits`` holds L = sum K_s(K_s-1)/2 zeros
-    and ones in the paper's order. ``str(genome)`` is the paper's notation.
+    and ones in the paper's order. ``str(genome)`` is the paper's notation and
+    ``repr(genome)`` wraps it, ``Genome('1-01 0-01-100 0-11-101-0001')``: the
+    notation fixes the stage sizes, so :func:`parse` reads the string back.
     """
 
     stages: tuple[int, ...]
@@ -82,14 +84,14 @@ class Genome:
 
     # -- construction -----------------------------------------------------
     @classmethod
-    def from_bits(cls, bits: Iterable[int] | str, stages: Sequence[int]) -> "Genome":
+    def from_bits(cls, bits: Iterable[int] | str, stages: Sequence[int]) -> Genome:
         """Build from a flat bit sequence (or a '0'/'1' string) and stage sizes."""
         if isinstance(bits, str):
             return parse(bits, stages)
         return cls(tuple(stages), tuple(int(b) for b in bits))
 
     @classmethod
-    def from_stage_bits(cls, per_stage: Sequence[Sequence[int]]) -> "Genome":
+    def from_stage_bits(cls, per_stage: Sequence[Sequence[int]]) -> Genome:
         """Build from one bit sequence per stage; each length fixes that stage's K."""
         stages = []
         for s, bits in enumerate(per_stage, 1):
@@ -144,8 +146,11 @@ class Genome:
     def __str__(self) -> str:
         return self.notation()
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.notation()!r})"
+
     # -- edits (return new genomes) ------------------------------------------
-    def flip(self, index: int) -> "Genome":
+    def flip(self, index: int) -> Genome:
         """A copy with the bit at flat position ``index`` flipped."""
         if not 0 <= index < self.length:
             raise ValueError(f"bit index must be in 0..{self.length - 1}, got {index}")
@@ -153,7 +158,7 @@ class Genome:
         bits[index] ^= 1
         return Genome(self.stages, tuple(bits))
 
-    def with_stage(self, s: int, bits: Sequence[int]) -> "Genome":
+    def with_stage(self, s: int, bits: Sequence[int]) -> Genome:
         """A copy with stage ``s`` replaced by ``bits`` (same K)."""
         if len(bits) != stage_length(self.stages[s]):
             raise ValueError(
@@ -198,7 +203,7 @@ _NOTATION_HELP = (
 
 
 def _parse_notation(text: str) -> Genome:
-    per_stage = []
+    per_stage: list[list[int]] = []
     for s, token in enumerate(text.split(), 1):
         groups = token.split("-")
         for g, group in enumerate(groups, 1):
@@ -221,10 +226,11 @@ def parse(text: str, stages: Sequence[int] | str | None = None) -> Genome:
     """
     if not isinstance(text, str):
         raise ValueError(f"a genome is text, got {type(text).__name__}")
+    sizes: tuple[int, ...] | None
     if isinstance(stages, str):
-        stages = parse_stages(stages)
-    elif stages is not None:
-        stages = check_stages(stages)
+        sizes = parse_stages(stages)
+    else:
+        sizes = None if stages is None else check_stages(stages)
     raw = text.strip()
     if not raw:
         raise ValueError(f"empty genome; {_NOTATION_HELP}")
@@ -233,25 +239,24 @@ def parse(text: str, stages: Sequence[int] | str | None = None) -> Genome:
         raise ValueError(
             f"genome may contain only 0, 1, '-' and spaces, found {''.join(bad)!r}; {_NOTATION_HELP}"
         )
-    plain = stages is not None and "-" not in raw
-    if plain:
+    if sizes is not None and "-" not in raw:
         digits = re.sub(r"\s", "", raw)
-        expected = sum(stage_length(k) for k in stages)
+        expected = sum(stage_length(k) for k in sizes)
         if len(digits) != expected:
             raise ValueError(
-                f"stages {','.join(map(str, stages))} need {expected} bits, got {len(digits)}"
+                f"stages {','.join(map(str, sizes))} need {expected} bits, got {len(digits)}"
             )
-        return Genome(tuple(stages), tuple(int(c) for c in digits))
+        return Genome(sizes, tuple(int(c) for c in digits))
     if "-" not in raw and " " not in raw.replace("\t", " ") and len(raw) > 1:
         raise ValueError(
             f"a plain bit string of length {len(raw)} needs stage sizes (e.g. --stages 3,4,5); "
             f"or {_NOTATION_HELP}"
         )
     genome = _parse_notation(raw)
-    if stages is not None and genome.stages != tuple(stages):
+    if sizes is not None and genome.stages != sizes:
         raise ValueError(
             f"notation has stage sizes {','.join(map(str, genome.stages))} "
-            f"but {','.join(map(str, stages))} were asked for"
+            f"but {','.join(map(str, sizes))} were asked for"
         )
     return genome
 
@@ -264,7 +269,7 @@ def zeros(stages: Sequence[int] = PAPER_STAGES) -> Genome:
     return Genome(stages, (0,) * sum(stage_length(k) for k in stages))
 
 
-def _from_edges(stages: Sequence[int], rule) -> Genome:
+def _from_edges(stages: Sequence[int], rule: Callable[[int, int], bool]) -> Genome:
     stages = check_stages(stages)
     per_stage = []
     for k in stages:

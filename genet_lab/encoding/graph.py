@@ -13,9 +13,9 @@ Knows networkx, not torch.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Sequence
 
 import networkx as nx
 
@@ -42,7 +42,7 @@ class StageGraph:
 
     @cached_property
     def encoded(self) -> nx.DiGraph:
-        g = nx.DiGraph()
+        g: nx.DiGraph[int] = nx.DiGraph()
         g.add_nodes_from(range(1, self.k + 1))
         g.add_edges_from(self.encoded_edges)
         return g
@@ -66,7 +66,7 @@ class StageGraph:
 
     @cached_property
     def graph(self) -> nx.DiGraph:
-        g = nx.DiGraph()
+        g: nx.DiGraph[int] = nx.DiGraph()
         if self.is_single_conv:
             g.add_node(0, role=INPUT)
             return g

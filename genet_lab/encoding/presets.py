@@ -39,16 +39,14 @@ class NetworkConfig:
     description: str = field(default="", compare=False)
 
     def with_input(self, in_channels: int | None = None, image_size: int | None = None,
-                   num_classes: int | None = None) -> "NetworkConfig":
+                   num_classes: int | None = None) -> NetworkConfig:
         """The same network for another input shape or class count."""
-        changes = {}
-        if in_channels is not None:
-            changes["in_channels"] = int(in_channels)
-        if image_size is not None:
-            changes["image_size"] = int(image_size)
-        if num_classes is not None:
-            changes["num_classes"] = int(num_classes)
-        return replace(self, **changes).validated()
+        return replace(
+            self,
+            in_channels=self.in_channels if in_channels is None else int(in_channels),
+            image_size=self.image_size if image_size is None else int(image_size),
+            num_classes=self.num_classes if num_classes is None else int(num_classes),
+        ).validated()
 
     def stage_widths(self, num_stages: int) -> tuple[int, ...]:
         """Widths for a genome of ``num_stages`` stages: the preset's widths,
@@ -62,7 +60,7 @@ class NetworkConfig:
         """Spatial size after one pooling layer."""
         return (size + 2 * self.pool_padding - self.pool_kernel) // self.pool_stride + 1
 
-    def validated(self) -> "NetworkConfig":
+    def validated(self) -> NetworkConfig:
         for f in ("in_channels", "image_size", "num_classes", "kernel_size", "pool_kernel", "pool_stride"):
             if getattr(self, f) < 1:
                 raise ValueError(f"network config {f} must be >= 1, got {getattr(self, f)}")
@@ -78,7 +76,7 @@ class NetworkConfig:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "description"}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "NetworkConfig":
+    def from_dict(cls, data: dict) -> NetworkConfig:
         reject_unknown_keys(data, cls, "network config keys")
         kw = dict(data)
         for key in ("widths", "fc"):

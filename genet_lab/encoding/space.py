@@ -9,8 +9,8 @@ order. Exhaustive enumeration is offered up to K = 7 (2^21 strings).
 from __future__ import annotations
 
 from collections import Counter
-from functools import lru_cache
-from typing import Sequence
+from collections.abc import Sequence
+from functools import cache
 
 from genet_lab.encoding.genome import check_stages, stage_length
 from genet_lab.encoding.graph import decode_stage
@@ -22,7 +22,7 @@ def _bits_of(value: int, length: int) -> tuple[int, ...]:
     return tuple((value >> (length - 1 - p)) & 1 for p in range(length))
 
 
-@lru_cache(maxsize=None)
+@cache
 def stage_classes(k: int) -> Counter:
     """Canonical form -> number of bit strings of a K-node stage that build it."""
     if k > MAX_ENUMERABLE_K:

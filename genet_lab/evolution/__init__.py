@@ -1,17 +1,27 @@
 """The genetic process (Algorithm 1): operators, run store, engine, events, fitness, reports.
 
-Front ends use :class:`RunStore` (read-only) and the event dataclasses; the
-CLI and notebooks start runs with :func:`start_run` / :func:`resume_run`.
+Front ends use :class:`RunStore` (read-only), its records and the event dataclasses; the
+CLI and notebooks start runs with :func:`evolve`, :func:`start_run` or :func:`resume_run`.
 Importing this package does not import torch.
 """
-from genet_lab.evolution.engine import Engine, SearchConfig, evaluation_seed, generation_stats
-from genet_lab.evolution.events import (EvaluationProgress, GenerationFinished, GenerationStarted, IndividualEvaluated, RunFinished,
-                     RunStarted)
+from genet_lab.evolution.config import SearchConfig, TrainOverrides
+from genet_lab.evolution.engine import Engine, evaluation_seed, generation_stats
+from genet_lab.evolution.events import (
+                                        EvaluationProgress,
+                                        GenerationFinished,
+                                        GenerationStarted,
+                                        IndividualEvaluated,
+                                        RunFinished,
+                                        RunStarted,
+)
+from genet_lab.evolution.fitness import BatchFitness, Evaluation, Fitness, Job
+from genet_lab.evolution.records import GenerationStats, Individual, RunStatus
+from genet_lab.evolution.run import evolve, resume_run, start_run
 from genet_lab.evolution.store import RunStore, is_run_dir
-from genet_lab.evolution.run import resume_run, start_run
 
 __all__ = [
-    "Engine", "SearchConfig", "RunStore", "is_run_dir", "start_run", "resume_run", "evaluation_seed",
-    "generation_stats", "RunStarted", "GenerationStarted", "EvaluationProgress", "IndividualEvaluated",
+    "Engine", "SearchConfig", "TrainOverrides", "RunStore", "is_run_dir", "evolve", "start_run", "resume_run",
+    "evaluation_seed", "generation_stats", "Fitness", "BatchFitness", "Evaluation", "Job", "Individual",
+    "GenerationStats", "RunStatus", "RunStarted", "GenerationStarted", "EvaluationProgress", "IndividualEvaluated",
     "GenerationFinished", "RunFinished",
 ]

@@ -12,34 +12,45 @@ the run store's business: evaluations left ``running`` are reset and redone on r
 * :class:`ProcessExecutor` (``--workers N``; ``--devices cuda:0,cuda:1`` gives one worker per
   device): ``concurrent.futures`` with the spawn start method; each worker builds its fitness
   once (data loaded once per worker) from a picklable factory.
-* :class:`BatchedExecutor`: the whole list through
-  :func:`genet_lab.training.population.train_population` in this process (batched or a loop,
+* :class:`BatchedExecutor`: the whole list as one population training in this process
+  (:meth:`~genet_lab.evolution.fitness.TrainFitness.evaluate_population`: batched or a loop,
   whichever its probe measured faster).
 * :class:`RayExecutor` (``--ray ADDRESS``, extra ``genet-lab[ray]``): one Ray task per job.
 
-Knows the fitness interface (``evaluate(genome, seed, progress, should_stop)`` returning an
-object with ``accuracy``, ``failed``, ``error``...) and nothing of the store or the engine.
+Knows the fitness protocols of :mod:`genet_lab.evolution.fitness` and nothing of the store or
+the engine.
 """
 from __future__ import annotations
 
 import multiprocessing as mp
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
-from typing import Any, Callable, Hashable, Sequence
+from typing import Any, Protocol
 
-from genet_lab.errors import UsageError
 from genet_lab.encoding.genome import Genome
+from genet_lab.encoding.presets import NetworkConfig
+from genet_lab.errors import UsageError
+from genet_lab.evolution.config import SearchConfig
+from genet_lab.evolution.fitness import (
+    Evaluation,
+    Fitness,
+    Job,
+    OnDone,
+    PopulationFitness,
+    Progress,
+    StopCheck,
+    make_fitness,
+)
 
-OnDone = Callable[[Hashable, Any], None]
+FitnessFactory = Callable[..., Fitness]
+"""A picklable callable that builds a fitness in a worker (called with ``args``, then the device)."""
 
 
-@dataclass(frozen=True)
-class Job:
-    key: Hashable
-    """Whatever identifies the evaluation to the caller, e.g. (generation, index)."""
-    genome: Genome
-    seed: int
+class Executor(Protocol):
+    """Runs ``jobs`` and calls ``on_done(key, evaluation)`` once per job as results arrive."""
+
+    def run(self, jobs: Sequence[Job], on_done: OnDone, should_stop: StopCheck | None = None) -> None: ...
 
 
 class LostWorkers(RuntimeError):
@@ -56,30 +67,29 @@ def parse_devices(text: str) -> list[str]:
     return [parse_device(d) for d in devices]
 
 
-def fitness_from_search(config: dict, device: str | None = None):
-    """Picklable factory: the fitness :class:`~genet_lab.evolution.engine.SearchConfig` ``config``
-    describes, trained on ``device`` when given."""
-    from genet_lab.evolution.engine import SearchConfig
-    from genet_lab.evolution.fitness import make_fitness
-
+def fitness_from_search(config: Mapping[str, Any], device: str | None = None) -> Fitness:
+    """Picklable factory: the fitness the :class:`~genet_lab.evolution.config.SearchConfig` dict
+    ``config`` describes, trained on ``device`` when given."""
+    search = SearchConfig.from_dict(config)
     if device is not None:
-        config = {**config, "train": {**dict(config.get("train") or {}), "device": device}}
-    return make_fitness(SearchConfig.from_dict(config))
+        search = search.with_overrides(train={**search.train.to_dict(), "device": device})
+    return make_fitness(search)
 
 
 # -- worker side --------------------------------------------------------------------------------------
 
-_WORKER: dict = {}
+_WORKER: dict[str, Any] = {}
 
 
-def _init_worker(factory, args, devices) -> None:
+def _init_worker(factory: FitnessFactory, args: tuple[Any, ...], devices: Any) -> None:
     device = devices.get() if devices is not None else None
     _WORKER["fitness"] = factory(*args, device) if devices is not None else factory(*args)
     _WORKER["device"] = device
 
 
-def _run_job(genome: Genome, seed: int):
-    return _WORKER["fitness"].evaluate(genome, seed)
+def _run_job(genome: Genome, seed: int) -> Evaluation:
+    fitness: Fitness = _WORKER["fitness"]
+    return fitness.evaluate(genome, seed)
 
 
 # -- executors -----------------------------------------------------------------------------------------
@@ -87,8 +97,8 @@ def _run_job(genome: Genome, seed: int):
 class ProcessExecutor:
     """``workers`` processes (or one per entry of ``devices``), each with its own fitness."""
 
-    def __init__(self, factory: Callable, args: tuple = (), workers: int = 2, devices: Sequence[str] | None = None,
-                 retries: int = 2):
+    def __init__(self, factory: FitnessFactory, args: tuple[Any, ...] = (), workers: int = 2,
+                 devices: Sequence[str] | None = None, retries: int = 2):
         if devices:
             workers = len(devices)
         if workers < 1:
@@ -98,7 +108,7 @@ class ProcessExecutor:
         self.retries = int(retries)
         self.restarts = 0
 
-    def _pool(self, ctx) -> ProcessPoolExecutor:
+    def _pool(self, ctx: Any) -> ProcessPoolExecutor:
         queue = None
         if self.devices:
             queue = ctx.Queue()
@@ -107,7 +117,7 @@ class ProcessExecutor:
         return ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
                                    initargs=(self.factory, self.args, queue))
 
-    def run(self, jobs: Sequence[Job], on_done: OnDone, should_stop: Callable[[], bool] | None = None) -> None:
+    def run(self, jobs: Sequence[Job], on_done: OnDone, should_stop: StopCheck | None = None) -> None:
         ctx = mp.get_context("spawn")
         pending = {job.key: job for job in jobs}
         attempts = 0
@@ -141,10 +151,10 @@ class ProcessExecutor:
 class SerialExecutor:
     """One evaluation after another in this process (the reference the others are tested against)."""
 
-    def __init__(self, fitness):
+    def __init__(self, fitness: Fitness):
         self.fitness = fitness
 
-    def run(self, jobs: Sequence[Job], on_done: OnDone, should_stop: Callable[[], bool] | None = None) -> None:
+    def run(self, jobs: Sequence[Job], on_done: OnDone, should_stop: StopCheck | None = None) -> None:
         for job in jobs:
             if should_stop is not None and should_stop():
                 return
@@ -152,31 +162,21 @@ class SerialExecutor:
 
 
 class BatchedExecutor:
-    """Every job through :func:`~genet_lab.training.population.train_population` (a ``TrainFitness`` only)."""
+    """Every job as one population training (:meth:`PopulationFitness.evaluate_population`: the
+    train fitness only)."""
 
-    def __init__(self, fitness, mode: str = "auto"):
-        if getattr(fitness, "name", None) != "train":
+    def __init__(self, fitness: Fitness, mode: str = "auto"):
+        if not isinstance(fitness, PopulationFitness):
             raise UsageError("batched evaluation needs the train fitness (--fitness train)")
-        self.fitness, self.mode = fitness, mode
+        self.fitness: PopulationFitness = fitness
+        self.mode = mode
 
-    def run(self, jobs: Sequence[Job], on_done: OnDone, should_stop: Callable[[], bool] | None = None) -> None:
-        from dataclasses import replace
-
-        from genet_lab.training.population import train_population
-        from genet_lab.evolution.fitness import Evaluation
-
-        if not jobs:
-            return
-        f = self.fitness
-        cfgs = [replace(f.base_config, seed=int(j.seed)) for j in jobs]
-        results = train_population([j.genome for j in jobs], f.net_config, f.data, cfgs,
-                                   should_stop=should_stop, mode=self.mode)
-        for job, r in zip(jobs, results):
-            if r.error == "cancelled":
+    def run(self, jobs: Sequence[Job], on_done: OnDone, should_stop: StopCheck | None = None) -> None:
+        results = self.fitness.evaluate_population(jobs, should_stop=should_stop, mode=self.mode)
+        for job, result in zip(jobs, results):
+            if result.error == "cancelled":
                 return
-            acc = 0.0 if r.failed else 100.0 * float(r.val_accuracy)
-            loss = r.final_loss if r.final_loss == r.final_loss else None
-            on_done(job.key, Evaluation(acc, loss, r.seconds, r.device, r.failed, r.error))
+            on_done(job.key, result)
 
 
 class RayExecutor:
@@ -185,8 +185,8 @@ class RayExecutor:
     Ray retries a task whose worker died (``max_retries``); results are reported as they come.
     """
 
-    def __init__(self, factory: Callable, args: tuple = (), address: str = "auto", num_gpus: float = 0.0,
-                 retries: int = 2, init_kwargs: dict | None = None):
+    def __init__(self, factory: FitnessFactory, args: tuple[Any, ...] = (), address: str = "auto",
+                 num_gpus: float = 0.0, retries: int = 2, init_kwargs: dict[str, Any] | None = None):
         try:
             import ray  # noqa: F401
         except ImportError:
@@ -223,14 +223,14 @@ class RayExecutor:
             raise UsageError(f"cannot reach a Ray cluster at {self.address} ({exc.strerror or exc}); "
                              "start one with 'ray start --head' or use --ray local") from None
 
-    def run(self, jobs: Sequence[Job], on_done: OnDone, should_stop: Callable[[], bool] | None = None) -> None:
+    def run(self, jobs: Sequence[Job], on_done: OnDone, should_stop: StopCheck | None = None) -> None:
         import ray
 
         self.connect()
         factory, args = self.factory, self.args
 
         @ray.remote(num_gpus=self.num_gpus, max_retries=self.retries)
-        def evaluate(genome, seed):
+        def evaluate(genome: Genome, seed: int) -> Evaluation:
             return factory(*args).evaluate(genome, seed)
 
         refs = {evaluate.remote(j.genome, j.seed): j.key for j in jobs}
@@ -245,27 +245,38 @@ class RayExecutor:
 
 
 class ExecutorFitness:
-    """A fitness whose ``evaluate_many`` hands a generation's jobs to ``executor``.
+    """A :class:`~genet_lab.evolution.fitness.BatchFitness` whose ``evaluate_many`` hands a
+    generation's jobs to ``executor``.
 
-    Everything else (``net_config``, ``name``, ``unit``, single ``evaluate``) is the wrapped
-    fitness's, so it can be given wherever a fitness is (``start_run(..., fitness=...)``).
+    ``name``, ``unit``, ``net_config`` and single ``evaluate`` calls are the wrapped fitness's,
+    so it can be given wherever a fitness is (``start_run(..., fitness=...)``).
     """
 
-    def __init__(self, fitness, executor):
+    def __init__(self, fitness: Fitness, executor: Executor):
         self.fitness, self.executor = fitness, executor
 
-    def __getattr__(self, name):
-        return getattr(self.fitness, name)
+    @property
+    def name(self) -> str:
+        return self.fitness.name
 
-    def evaluate(self, genome, seed, progress=None, should_stop=None):
+    @property
+    def unit(self) -> str:
+        return self.fitness.unit
+
+    @property
+    def net_config(self) -> NetworkConfig:
+        return self.fitness.net_config
+
+    def evaluate(self, genome: Genome, seed: int, progress: Progress | None = None,
+                 should_stop: StopCheck | None = None) -> Evaluation:
         return self.fitness.evaluate(genome, seed, progress=progress, should_stop=should_stop)
 
-    def evaluate_many(self, jobs: Sequence[Job], on_done: OnDone, should_stop: Callable[[], bool] | None = None):
+    def evaluate_many(self, jobs: Sequence[Job], on_done: OnDone, should_stop: StopCheck | None = None) -> None:
         self.executor.run(jobs, on_done, should_stop)
 
 
-def make_executor(fitness, search_config: dict, workers: int = 0, devices: str | None = None,
-                  ray: str | None = None, batched: str = "off"):
+def make_executor(fitness: Fitness, search_config: Mapping[str, Any], workers: int = 0, devices: str | None = None,
+                  ray: str | None = None, batched: str = "off") -> Executor | None:
     """The executor the CLI options ask for, or None for the engine's own serial loop.
 
     ``batched``: off, on (always batched groups) or auto (batched or loop, by the probe).
@@ -278,9 +289,9 @@ def make_executor(fitness, search_config: dict, workers: int = 0, devices: str |
         raise UsageError(f"--batched must be off, on or auto; got {batched!r}")
     if ray:
         cuda = str((search_config.get("train") or {}).get("device", "auto")).startswith("cuda")
-        executor = RayExecutor(fitness_from_search, (search_config,), address=ray, num_gpus=1.0 if cuda else 0.0)
-        executor.connect()
-        return executor
+        on_ray = RayExecutor(fitness_from_search, (search_config,), address=ray, num_gpus=1.0 if cuda else 0.0)
+        on_ray.connect()
+        return on_ray
     if devices:
         return ProcessExecutor(fitness_from_search, (search_config,), devices=parse_devices(devices))
     if workers:

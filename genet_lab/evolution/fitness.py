@@ -17,19 +17,30 @@ Three kinds, chosen by name with :func:`make_fitness`:
 Each evaluation gets its own seed from the engine, so a re-evaluated
 individual gets a fresh training run (the paper's rule) yet a run can be
 replayed exactly. torch is imported only inside ``train`` and ``proxy``.
+
+What the engine and the executors rely on is written down as protocols:
+:class:`Fitness` (one evaluation at a time), :class:`BatchFitness` (a whole list of
+:class:`Job` at once: an executor behind it) and :class:`PopulationFitness` (one
+population-batched training, the :class:`TrainFitness`). Knows neither the engine nor
+the executors.
 """
 from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from genet_lab.encoding.presets import NetworkConfig, get_preset
 from genet_lab.encoding.genome import Genome, chain, paper_best
+from genet_lab.encoding.presets import NetworkConfig, get_preset
+from genet_lab.evolution.config import FITNESS_KINDS, UNITS, SearchConfig
 
-FITNESS_KINDS = ("train", "proxy", "toy")
-UNITS = {"train": "val. accuracy %", "proxy": "NASWOT score (no training)", "toy": "toy score (test aid)"}
+if TYPE_CHECKING:
+    from genet_lab.training.config import TrainProgress, TrainResult
+
+__all__ = ["FITNESS_KINDS", "UNITS", "Evaluation", "Job", "OnDone", "Fitness", "BatchFitness", "PopulationFitness",
+           "ToyFitness", "ProxyFitness", "TrainFitness", "make_fitness", "naswot_score"]
 
 
 @dataclass
@@ -44,6 +55,67 @@ class Evaluation:
     failed: bool = False
     error: str | None = None
 
+    @classmethod
+    def from_train_result(cls, res: TrainResult) -> Evaluation:
+        """Validation accuracy in percent (0 for a failed training); a NaN loss becomes None."""
+        acc = 0.0 if res.failed else 100.0 * float(res.val_accuracy)
+        loss = res.final_loss if res.final_loss == res.final_loss else None
+        return cls(acc, loss, res.seconds, res.device, res.failed, res.error)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One evaluation to run: handed to :meth:`BatchFitness.evaluate_many` and to executors."""
+
+    key: Hashable
+    """Whatever identifies the evaluation to the caller, e.g. (generation, index)."""
+    genome: Genome
+    seed: int
+
+
+OnDone = Callable[[Any, Evaluation], None]
+"""Called with (job key, its evaluation) as each result arrives."""
+Progress = Callable[["TrainProgress"], None]
+StopCheck = Callable[[], bool]
+
+
+@runtime_checkable
+class Fitness(Protocol):
+    """Evaluates one individual: ``evaluate(genome, seed)`` is deterministic in its arguments."""
+
+    @property
+    def name(self) -> str:
+        """train, proxy or toy."""
+
+    @property
+    def unit(self) -> str:
+        """What the value means, for labels."""
+
+    @property
+    def net_config(self) -> NetworkConfig:
+        """The network every genome is built into (parameters and multiply-adds are counted on it)."""
+
+    def evaluate(self, genome: Genome, seed: int, progress: Progress | None = None,
+                 should_stop: StopCheck | None = None) -> Evaluation: ...
+
+
+@runtime_checkable
+class BatchFitness(Fitness, Protocol):
+    """A fitness that takes a generation's jobs at once (parallel workers, Ray, batched training)
+    and reports each result through ``on_done`` as it arrives; it returns early, leaving the
+    rest unreported, when ``should_stop()`` says so."""
+
+    def evaluate_many(self, jobs: Sequence[Job], on_done: OnDone, should_stop: StopCheck | None = None) -> None: ...
+
+
+@runtime_checkable
+class PopulationFitness(Fitness, Protocol):
+    """A fitness that can train a whole list of individuals as one population (one result per
+    job, in order; a result with error ``"cancelled"`` and all after it were not run)."""
+
+    def evaluate_population(self, jobs: Sequence[Job], should_stop: StopCheck | None = None,
+                            mode: str = "auto") -> list[Evaluation]: ...
+
 
 class ToyFitness:
     """Test aid: 50 + 40 x (fraction of bits equal to a target) + a wobble in [-0.5, 0.5).
@@ -54,12 +126,13 @@ class ToyFitness:
 
     name, unit = "toy", UNITS["toy"]
 
-    def __init__(self, stages, preset: str = "paper-cifar10"):
+    def __init__(self, stages: Sequence[int], preset: str = "paper-cifar10"):
         stages = tuple(stages)
         self.target = paper_best() if stages == (3, 4, 5) else chain(stages)
         self.net_config: NetworkConfig = get_preset(preset)
 
-    def evaluate(self, genome: Genome, seed: int, progress=None, should_stop=None) -> Evaluation:
+    def evaluate(self, genome: Genome, seed: int, progress: Progress | None = None,
+                 should_stop: StopCheck | None = None) -> Evaluation:
         # Tests that kill a run mid-way slow it down through this variable (seconds per evaluation).
         delay = float(os.environ.get("GENET_LAB_TOY_DELAY", "0") or 0)
         if delay > 0:
@@ -69,7 +142,7 @@ class ToyFitness:
         return Evaluation(50.0 + 40.0 * same / genome.length + wobble, None, 0.0, "cpu")
 
 
-def _images(data, n: int, seed: int):
+def _images(data: Any, n: int, seed: int) -> Any:
     import torch
 
     g = torch.Generator().manual_seed(int(seed))
@@ -83,7 +156,7 @@ def _images(data, n: int, seed: int):
     return x
 
 
-def naswot_score(model, x) -> float:
+def naswot_score(model: Any, x: Any) -> float:
     """NASWOT (Mellor et al., ICML 2021): log|K_H| over the ReLU codes of batch ``x``.
 
     K_H[i, j] counts the ReLU units on which images i and j agree (both active
@@ -95,7 +168,7 @@ def naswot_score(model, x) -> float:
     n = x.shape[0]
     k = torch.zeros(n, n, dtype=torch.float64)
 
-    def hook(_module, _inp, out):
+    def hook(_module: Any, _inp: Any, out: Any) -> None:
         c = (out.detach() > 0).flatten(1).to(torch.float64)
         k.add_(c @ c.T + (1.0 - c) @ (1.0 - c).T)
 
@@ -115,8 +188,8 @@ class ProxyFitness:
 
     name, unit = "proxy", UNITS["proxy"]
 
-    def __init__(self, dataset: str = "digits", data_dir=None, preset: str = "paper-cifar10", batch: int = 64,
-                 data_seed: int = 0):
+    def __init__(self, dataset: str = "digits", data_dir: str | None = None, preset: str = "paper-cifar10",
+                 batch: int = 64, data_seed: int = 0):
         from genet_lab.training.data import load_dataset
 
         self.data = load_dataset(dataset, data_dir, seed=data_seed, with_test=False)
@@ -124,7 +197,8 @@ class ProxyFitness:
         self.net_config = get_preset(preset).with_input(self.data.in_channels, self.data.image_size,
                                                         self.data.num_classes)
 
-    def evaluate(self, genome: Genome, seed: int, progress=None, should_stop=None) -> Evaluation:
+    def evaluate(self, genome: Genome, seed: int, progress: Progress | None = None,
+                 should_stop: StopCheck | None = None) -> Evaluation:
         import torch
 
         from genet_lab.training.network import build_network
@@ -144,11 +218,11 @@ class TrainFitness:
 
     name, unit = "train", UNITS["train"]
 
-    def __init__(self, dataset: str = "digits", data_dir=None, preset: str = "paper-cifar10",
+    def __init__(self, dataset: str = "digits", data_dir: str | None = None, preset: str = "paper-cifar10",
                  train_size: int | None = None, val_size: int | None = None, data_seed: int = 0,
-                 train_overrides: dict | None = None):
-        from genet_lab.training.data import load_dataset
+                 train_overrides: dict[str, Any] | None = None):
         from genet_lab.training.config import default_train_config
+        from genet_lab.training.data import load_dataset
         from genet_lab.training.devices import resolve_device
 
         self.dataset = dataset
@@ -164,27 +238,36 @@ class TrainFitness:
         self.base_config = default_train_config(self.data.name, **self.train_overrides)
         resolve_device(self.base_config.device)  # an unavailable device fails before the run directory exists
 
-    def evaluate(self, genome: Genome, seed: int, progress: Callable | None = None,
-                 should_stop: Callable | None = None) -> Evaluation:
-        from dataclasses import replace
-
+    def evaluate(self, genome: Genome, seed: int, progress: Progress | None = None,
+                 should_stop: StopCheck | None = None) -> Evaluation:
         from genet_lab.training.trainer import train_genome
 
         cfg = replace(self.base_config, seed=int(seed))
         res = train_genome(genome, self.net_config, self.data, cfg, progress=progress, should_stop=should_stop)
-        acc = 0.0 if res.failed else 100.0 * float(res.val_accuracy)
-        return Evaluation(acc, res.final_loss if res.final_loss == res.final_loss else None, res.seconds,
-                          res.device, res.failed, res.error)
+        return Evaluation.from_train_result(res)
+
+    def evaluate_population(self, jobs: Sequence[Job], should_stop: StopCheck | None = None,
+                            mode: str = "auto") -> list[Evaluation]:
+        """Every job through :func:`~genet_lab.training.population.train_population` (batched
+        groups or a loop, ``mode`` auto, batched or loop), each with its own seed."""
+        from genet_lab.training.population import train_population
+
+        if not jobs:
+            return []
+        cfgs = [replace(self.base_config, seed=int(j.seed)) for j in jobs]
+        results = train_population([j.genome for j in jobs], self.net_config, self.data, cfgs,
+                                   should_stop=should_stop, mode=mode)
+        return [Evaluation.from_train_result(r) for r in results]
 
 
-def make_fitness(config) -> "ToyFitness | ProxyFitness | TrainFitness":
-    """The fitness named by ``config.fitness`` (a :class:`~genet_lab.evolution.engine.SearchConfig`)."""
+def make_fitness(config: SearchConfig) -> ToyFitness | ProxyFitness | TrainFitness:
+    """The fitness named by ``config.fitness``."""
     if config.fitness == "toy":
         return ToyFitness(config.stages, config.preset)
     if config.fitness == "proxy":
         return ProxyFitness(config.dataset, config.data_dir, config.preset, data_seed=config.seed)
     if config.fitness == "train":
-        overrides = {"epochs": config.epochs, **dict(config.train)}
+        overrides = {"epochs": config.epochs, **config.train.to_dict()}
         return TrainFitness(config.dataset, config.data_dir, config.preset, config.train_size, config.val_size,
                             data_seed=config.seed, train_overrides=overrides)
     raise ValueError(f"unknown fitness {config.fitness!r}; known: {', '.join(FITNESS_KINDS)}")

@@ -11,8 +11,8 @@ Knows numpy and genomes, nothing about training, torch or storage.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -176,7 +176,7 @@ def select_roulette(fitness: Sequence[float], rng: np.random.Generator, n: int |
 # -- crossover and mutation (section 3.2.3) -------------------------------------
 
 
-def crossover_stages(pop: np.ndarray, rng: np.random.Generator, bounds: Sequence[int],
+def crossover_stages(pop: np.ndarray, rng: np.random.Generator, bounds: Sequence[int] | np.ndarray,
                      pc: float = 0.2, qc: float = 0.2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Stage-wise crossover over pairs (1,2), (3,4), ... (0-based rows (0,1), (2,3), ...).
 
@@ -191,10 +191,10 @@ def crossover_stages(pop: np.ndarray, rng: np.random.Generator, bounds: Sequence
     """
     pop = _check_pop(pop)
     pc, qc = _check_prob("pC", pc), _check_prob("qC", qc)
-    bounds = np.asarray(bounds, dtype=np.int64)
-    if bounds[0] != 0 or bounds[-1] != pop.shape[1] or np.any(np.diff(bounds) <= 0):
-        raise ValueError(f"stage bounds {bounds.tolist()} do not split {pop.shape[1]} bits into stages")
-    n, num_stages = pop.shape[0], bounds.size - 1
+    edges = np.asarray(bounds, dtype=np.int64)
+    if edges[0] != 0 or edges[-1] != pop.shape[1] or np.any(np.diff(edges) <= 0):
+        raise ValueError(f"stage bounds {edges.tolist()} do not split {pop.shape[1]} bits into stages")
+    n, num_stages = pop.shape[0], edges.size - 1
     pairs = n // 2
     child = pop.copy()
     crossed = np.zeros(n, dtype=bool)
@@ -206,7 +206,7 @@ def crossover_stages(pop: np.ndarray, rng: np.random.Generator, bounds: Sequence
         crossed[a] = crossed[b] = True
         partner[a], partner[b] = b, a
         for s in np.flatnonzero(swap[k]):
-            lo, hi = bounds[s], bounds[s + 1]
+            lo, hi = edges[s], edges[s + 1]
             child[a, lo:hi], child[b, lo:hi] = pop[b, lo:hi], pop[a, lo:hi]
     return child, crossed, partner
 

@@ -8,16 +8,19 @@ from __future__ import annotations
 import csv
 import io
 import statistics
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from genet_lab.errors import UsageError
-from genet_lab.evolution.fitness import UNITS
+from genet_lab.evolution.config import UNITS
+from genet_lab.evolution.records import Individual
 from genet_lab.evolution.store import RunStore, is_run_dir
 
 STAT_KEYS = ("gen", "max", "min", "mean", "median", "std", "best")
 
 
-def find_runs(paths) -> list[Path]:
+def find_runs(paths: Iterable[str | Path]) -> list[Path]:
     """Run directories named in ``paths``; a folder that is not a run contributes the runs directly inside it."""
     runs: list[Path] = []
     for p in map(Path, paths):
@@ -33,25 +36,36 @@ def find_runs(paths) -> list[Path]:
     return runs
 
 
-def run_summary(run: Path) -> dict:
-    """What ``report --json`` prints for one run."""
+def _trained(inds: Iterable[Individual]) -> list[Individual]:
+    """Finished evaluations that were trained (not copied from an identical structure)."""
+    return [i for i in inds if i.state in ("done", "failed") and not i.reused]
+
+
+def _accuracy(ind: Individual) -> float:
+    if ind.accuracy is None:
+        raise ValueError(f"individual {ind.gen}:{ind.index} is {ind.state} but has no accuracy")
+    return ind.accuracy
+
+
+def run_summary(run: Path) -> dict[str, Any]:
+    """What ``report --json`` prints for one run (a JSON object: plain dicts and lists)."""
     with RunStore(run, readonly=True) as st:
         cfg, gens, inds, status = st.config(), st.generations(), st.individuals(), st.status()
-    trained = [i for i in inds if i["state"] in ("done", "failed") and not i["reused"]]
+    trained = _trained(inds)
     return {
         "kind": cfg["kind"], "seed": cfg["seed"], "fitness": cfg["fitness"], "unit": UNITS.get(cfg["fitness"]),
-        "config": cfg, "state": status["state"],
-        "generations": [{k: g[k] for k in STAT_KEYS} for g in gens],
+        "config": cfg, "state": status.state,
+        "generations": [{k: getattr(g, k) for k in STAT_KEYS} for g in gens],
         "evaluations": len(trained),
-        "reused": sum(i["reused"] for i in inds),
-        "failed": sum(i["state"] == "failed" for i in inds),
-        "seconds": sum(i["seconds"] or 0.0 for i in trained),
-        "best": status["best"], "best_fitness": status["best_fitness"],
-        "best_single": max((i["accuracy"] for i in trained), default=None),
+        "reused": sum(i.reused for i in inds),
+        "failed": sum(i.state == "failed" for i in inds),
+        "seconds": sum(i.seconds or 0.0 for i in trained),
+        "best": status.best, "best_fitness": status.best_fitness,
+        "best_single": max((_accuracy(i) for i in trained), default=None),
     }
 
 
-def table1(summary: dict, every: int = 1) -> str:
+def table1(summary: dict[str, Any], every: int = 1) -> str:
     """Table 1 as markdown: one row per generation (``every`` > 1 thins the middle rows)."""
     gens = summary["generations"]
     rows = [g for g in gens if g["gen"] % every == 0 or g is gens[-1]]
@@ -64,7 +78,7 @@ def table1(summary: dict, every: int = 1) -> str:
     return "\n".join(out) + "\n"
 
 
-def generations_csv(summary: dict) -> str:
+def generations_csv(summary: dict[str, Any]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(STAT_KEYS)
@@ -82,22 +96,22 @@ def individuals_csv(run: Path) -> str:
     w = csv.writer(buf)
     w.writerow(keys)
     for i in inds:
-        w.writerow([" ".join(map(str, i[k])) if k == "parents" else i[k] for k in keys])
+        w.writerow([" ".join(map(str, i.parents)) if k == "parents" else getattr(i, k) for k in keys])
     return buf.getvalue()
 
 
 def best_so_far(run: Path) -> list[tuple[int, float]]:
     """(trained evaluations so far, best single evaluation so far), in evaluation order."""
     with RunStore(run, readonly=True) as st:
-        inds = [i for i in st.individuals() if i["state"] in ("done", "failed") and not i["reused"]]
+        inds = _trained(st.individuals())
     out, best = [], float("-inf")
     for n, i in enumerate(inds, 1):
-        best = max(best, i["accuracy"])
+        best = max(best, _accuracy(i))
         out.append((n, best))
     return out
 
 
-def compare(runs: list[Path]) -> dict | None:
+def compare(runs: list[Path]) -> dict[str, Any] | None:
     """GA against random search, when both kinds are present: per-run bests and GA wins by seed."""
     sums = [(r, run_summary(r)) for r in runs]
     kinds = {s["kind"] for _, s in sums}
@@ -118,7 +132,7 @@ def compare(runs: list[Path]) -> dict | None:
 # -- figures -------------------------------------------------------------------------
 
 
-def _figure(**kw):
+def _figure(**kw: Any) -> Any:
     """A matplotlib Figure that is not registered with pyplot: no backend switch,
     so a Jupyter kernel keeps its inline plots, and nothing to close."""
     from matplotlib.figure import Figure
@@ -127,12 +141,12 @@ def _figure(**kw):
     return fig, fig.subplots()
 
 
-def _label(s: dict, run: Path) -> str:
+def _label(s: dict[str, Any], run: Path) -> str:
     c = s["config"]
     return f"{'GA' if s['kind'] == 'ga' else 'random'} init={c.get('init')} seed={s['seed']} ({run.name})"
 
 
-def figure3(items: list[tuple[Path, dict]], path: Path) -> None:
+def figure3(items: list[tuple[Path, dict[str, Any]]], path: Path) -> None:
     """Mean fitness per generation with bars from min to max (Fig. 3), one series per run."""
     fig, ax = _figure(figsize=(7, 4.2), dpi=110)
     n = len(items)
@@ -154,22 +168,22 @@ def figure3(items: list[tuple[Path, dict]], path: Path) -> None:
     fig.savefig(path)
 
 
-def figure4(run: Path, path: Path) -> dict:
+def figure4(run: Path, path: Path) -> dict[str, dict[str, Any]]:
     """Child fitness against parent fitness for changed children (Fig. 4); returns the correlations."""
     import numpy as np
 
     with RunStore(run, readonly=True) as st:
         inds = st.individuals()
         unit = UNITS.get(st.config()["fitness"])
-    fit = {(i["gen"], i["index"]): i["fitness"] for i in inds}
+    fit = {(i.gen, i.index): i.fitness for i in inds}
     pts: dict[str, list[tuple[float, float]]] = {"mutation": [], "crossover": []}
     for i in inds:
-        if i["op"] in pts and i["changed"] and i["accuracy"] is not None and i["state"] != "pending":
-            parents = [fit.get((i["gen"] - 1, p)) for p in i["parents"]]
-            if all(p is not None for p in parents):
-                pts[i["op"]].append((statistics.fmean(parents), i["accuracy"]))
+        if i.op in pts and i.changed and i.accuracy is not None and i.state != "pending":
+            parents = [f for f in (fit.get((i.gen - 1, p)) for p in i.parents) if f is not None]
+            if len(parents) == len(i.parents):
+                pts[i.op].append((statistics.fmean(parents), i.accuracy))
     fig, ax = _figure(figsize=(5.5, 5), dpi=110)
-    corr = {}
+    corr: dict[str, float | None] = {}
     for op, style in (("mutation", dict(marker="o", c="tab:blue")), ("crossover", dict(marker="^", c="tab:red"))):
         xy = pts[op]
         if len(xy) >= 3:
@@ -193,7 +207,7 @@ def figure4(run: Path, path: Path) -> dict:
     return {op: {"n": len(v), "r": corr.get(op)} for op, v in pts.items()}
 
 
-def figure_search(runs: list[Path], sums: list[dict], path: Path) -> None:
+def figure_search(runs: list[Path], sums: list[dict[str, Any]], path: Path) -> None:
     """Best single evaluation so far against evaluations: GA and random search side by side."""
     fig, ax = _figure(figsize=(7, 4.2), dpi=110)
     for run, s in zip(runs, sums):
@@ -219,9 +233,11 @@ def figure5(run: Path, out: Path, stem: str) -> list[Path]:
         status = st.status()
     if not gens:
         return []
-    picks = {"final": gens[-1]["best"], "overall": status["best"]}
+    picks = {"final": gens[-1].best, "overall": status.best}
     written = []
     for name, notation in picks.items():
+        if notation is None:
+            continue
         g = parse(notation)
         if have_dot():
             p = out / f"{stem}fig5_{name}.png"
@@ -267,7 +283,8 @@ def write_report(runs: list[Path], out: Path, plots: bool = True) -> list[Path]:
         written.append(out / "fig3_mean_fitness.png")
     cmp = compare(runs)
     if cmp:
-        md += ["## GA vs random search", "", "| run | kind | seed | trainings | best single | best fitness | final mean |",
+        md += ["## GA vs random search", "",
+               "| run | kind | seed | trainings | best single | best fitness | final mean |",
                "|:--|:--|--:|--:|--:|--:|--:|"]
         for t in cmp["runs"]:
             md.append(f"| {Path(t['run']).name} | {t['kind']} | {t['seed']} | {t['evaluations']} | "

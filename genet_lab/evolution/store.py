@@ -10,7 +10,8 @@ Writes go through :meth:`RunStore.transaction` (commit on success, rollback on
 error); one writer per directory is enforced with an ``flock`` on
 ``run.lock``; readers (the TUI, a notebook, ``genet-lab report``) open the
 store with ``readonly=True`` and may poll while a run is being written.
-Knows sqlite3 and JSON only: no torch, no numpy.
+Readers get the typed records of :mod:`genet_lab.evolution.records`. This is the only
+module that speaks SQL. Knows sqlite3 and JSON only: no torch, no numpy.
 """
 from __future__ import annotations
 
@@ -20,11 +21,13 @@ import json
 import os
 import sqlite3
 import time
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Iterator
+from typing import Any
 
 from genet_lab.errors import UsageError
 from genet_lab.evolution import events as ev
+from genet_lab.evolution.records import GenerationStats, Individual, RunStatus
 
 SCHEMA_VERSION = 1
 DB_NAME = "run.sqlite"
@@ -117,16 +120,17 @@ class RunStore:
         self.dir = self.db.parent
         self.readonly = readonly
         self._lock_fd: int | None = None
+        self._conn: sqlite3.Connection | None = None
         if not _create and not self.db.is_file():
             raise UsageError(f"{self.dir} is not a genet-lab run directory (no {DB_NAME} in it)")
         if not readonly:
             self._lock()
         try:
             if readonly:
-                self.conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=30,
-                                            check_same_thread=False, isolation_level=None)
+                self._conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=30,
+                                             check_same_thread=False, isolation_level=None)
             else:
-                self.conn = sqlite3.connect(self.db, timeout=30, check_same_thread=False, isolation_level=None)
+                self._conn = sqlite3.connect(self.db, timeout=30, check_same_thread=False, isolation_level=None)
                 self.conn.execute("PRAGMA journal_mode=WAL")
                 # NORMAL in WAL mode survives a killed process; only power loss may drop the last commit.
                 self.conn.execute("PRAGMA synchronous=NORMAL")
@@ -140,7 +144,7 @@ class RunStore:
 
     # -- lifecycle ---------------------------------------------------------------
     @classmethod
-    def create(cls, path: str | Path, kind: str, seed: int, config: dict) -> "RunStore":
+    def create(cls, path: str | Path, kind: str, seed: int, config: Mapping[str, Any]) -> RunStore:
         """Make a new run in directory ``path`` (created if missing; must not hold a run)."""
         directory = Path(path)
         if directory.name == DB_NAME:
@@ -201,20 +205,26 @@ class RunStore:
                 f"{SCHEMA_VERSION}; use the genet-lab release that wrote it"
             )
 
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """The open connection (tests and this module only: readers use the methods below)."""
+        if self._conn is None:
+            raise UsageError(f"run store {self.dir} is closed")
+        return self._conn
+
     def close(self) -> None:
-        conn = getattr(self, "conn", None)
+        conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
-            self.conn = None
         if self._lock_fd is not None:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             os.close(self._lock_fd)
             self._lock_fd = None
 
-    def __enter__(self) -> "RunStore":
+    def __enter__(self) -> RunStore:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     @contextlib.contextmanager
@@ -242,16 +252,17 @@ class RunStore:
             raise
 
     # -- writing (the engine) --------------------------------------------------------
-    def _event(self, c: sqlite3.Connection, event) -> None:
+    def _event(self, c: sqlite3.Connection, event: object) -> None:
         data = ev.to_dict(event)
         c.execute("INSERT INTO events (type, data, time) VALUES (?, ?, ?)",
                   (data["type"], json.dumps(data), time.time()))
 
-    def add_event(self, event) -> None:
+    def add_event(self, event: object) -> None:
         with self.transaction() as c:
             self._event(c, event)
 
-    def add_generation(self, gen: int, rows: list[dict], rng_state: dict, event=None) -> None:
+    def add_generation(self, gen: int, rows: Sequence[Mapping[str, Any]], rng_state: Mapping[str, Any],
+                       event: object = None) -> None:
         """Store generation ``gen``: its individuals, one pending evaluation each, and
         the RNG state after breeding it, all in one transaction.
 
@@ -264,8 +275,8 @@ class RunStore:
                       (gen, json.dumps(rng_state), now))
             for i, r in enumerate(rows):
                 c.execute(
-                    "INSERT INTO individuals (gen, idx, genome, bits, parents, op, changed, structure_key, params, macs)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO individuals (gen, idx, genome, bits, parents, op, changed, structure_key, params,"
+                    " macs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (gen, i, r["genome"], r["bits"], json.dumps(r["parents"]), r["op"], int(r["changed"]),
                      r["structure_key"], r.get("params"), r.get("macs")))
                 c.execute("INSERT INTO evaluations (gen, idx, state, seed) VALUES (?, ?, 'pending', ?)",
@@ -282,7 +293,7 @@ class RunStore:
 
     def finish_evaluation(self, gen: int, idx: int, *, accuracy: float, loss: float | None, seconds: float,
                           device: str, failed: bool = False, reused: bool = False, error: str | None = None,
-                          event=None) -> None:
+                          event: object = None) -> None:
         state = "failed" if failed else "done"
         with self.transaction() as c:
             cur = c.execute(
@@ -299,7 +310,8 @@ class RunStore:
         with self.transaction() as c:
             return c.execute("UPDATE evaluations SET state='pending', started=NULL WHERE state='running'").rowcount
 
-    def finish_generation(self, gen: int, fitness: list[float], stats: dict, event=None) -> None:
+    def finish_generation(self, gen: int, fitness: Sequence[float], stats: Mapping[str, Any],
+                          event: object = None) -> None:
         with self.transaction() as c:
             for i, f in enumerate(fitness):
                 c.execute("UPDATE individuals SET fitness=? WHERE gen=? AND idx=?", (float(f), gen, i))
@@ -311,13 +323,13 @@ class RunStore:
             if event is not None:
                 self._event(c, event)
 
-    def finish_run(self, event=None) -> None:
+    def finish_run(self, event: object = None) -> None:
         with self.transaction() as c:
             c.execute("UPDATE run SET state='finished', finished=? WHERE id=1", (time.time(),))
             if event is not None:
                 self._event(c, event)
 
-    def set_config(self, config: dict) -> None:
+    def set_config(self, config: Mapping[str, Any]) -> None:
         """Replace the stored config (used to extend T on resume)."""
         with self.transaction() as c:
             c.execute("UPDATE run SET config=?, state='running', finished=NULL WHERE id=1",
@@ -327,53 +339,59 @@ class RunStore:
     def _run_row(self) -> sqlite3.Row:
         return self.conn.execute("SELECT * FROM run WHERE id=1").fetchone()
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         """The search config as stored (see ``SearchConfig.to_dict``), plus ``kind`` and ``seed``."""
         row = self._run_row()
         return {**json.loads(row["config"]), "kind": row["kind"], "seed": row["seed"]}
 
-    def generations(self, finished_only: bool = True) -> list[dict]:
-        """Per-generation statistics of fitness (Table 1's columns), oldest first.
-
-        Each dict: gen, max, min, mean, median, std, best (notation), best_index,
-        evaluations (trainings run in that generation), reused, started, finished.
-        """
-        q = "SELECT gen, max, min, mean, median, std, best, best_index, evaluations, reused, started, finished FROM generations"
+    def generations(self, finished_only: bool = True) -> list[GenerationStats]:
+        """Per-generation statistics of fitness (Table 1's columns), oldest first; the
+        unfinished generation too when ``finished_only`` is False (its statistics None)."""
+        q = ("SELECT gen, max, min, mean, median, std, best, best_index, evaluations, reused, started, finished"
+             " FROM generations")
         if finished_only:
             q += " WHERE finished IS NOT NULL"
-        return [dict(r) for r in self.conn.execute(q + " ORDER BY gen")]
+        return [GenerationStats(**dict(r)) for r in self.conn.execute(q + " ORDER BY gen")]
 
-    def rng_state(self, gen: int) -> dict:
+    def rng_state(self, gen: int) -> dict[str, Any]:
         row = self.conn.execute("SELECT rng_state FROM generations WHERE gen=?", (gen,)).fetchone()
         if row is None:
             raise KeyError(f"no generation {gen}")
         return json.loads(row[0])
 
-    def individuals(self, gen: int | None = None) -> list[dict]:
-        """Individuals with their evaluation, by generation then index.
-
-        Each dict: gen, index, genome (notation), bits, parents (indices in
-        gen-1), op (init, selection, crossover, mutation, random), changed
-        (differs from its first parent), fitness (the value selection used: see
-        docs/evolution.md; None until the generation finishes), accuracy (this
-        occurrence's own evaluation), state, reused, seed, loss, seconds, device,
-        error, params, macs, structure_key.
-        """
+    def individuals(self, gen: int | None = None) -> list[Individual]:
+        """Individuals with their evaluation, by generation then index (see :class:`Individual`)."""
         q = ("SELECT i.gen, i.idx AS 'index', i.genome, i.bits, i.parents, i.op, i.changed, i.fitness,"
              " i.structure_key, i.params, i.macs, e.state, e.accuracy, e.loss, e.seconds, e.device, e.reused,"
              " e.error, e.seed FROM individuals i JOIN evaluations e ON e.gen=i.gen AND e.idx=i.idx")
-        args: tuple = ()
+        args: tuple[int, ...] = ()
         if gen is not None:
             q += " WHERE i.gen=?"
             args = (gen,)
         out = []
         for r in self.conn.execute(q + " ORDER BY i.gen, i.idx", args):
             d = dict(r)
-            d["parents"] = json.loads(d["parents"])
+            d["parents"] = tuple(json.loads(d["parents"]))
             d["changed"] = bool(d["changed"])
             d["reused"] = bool(d["reused"])
-            out.append(d)
+            out.append(Individual(**d))
         return out
+
+    def evaluation_counts(self) -> tuple[int, int]:
+        """(trained, reused) evaluations of the whole run (a pending one counts as trained)."""
+        trained, reused = self.conn.execute(
+            "SELECT COUNT(*) FILTER (WHERE reused=0), COUNT(*) FILTER (WHERE reused=1) FROM evaluations").fetchone()
+        return int(trained), int(reused)
+
+    def evaluation_log(self) -> dict[tuple[int, int], tuple[str, float | None, float | None]]:
+        """(gen, index) -> (state, accuracy, finished time) of every evaluation: what a check that
+        a finished evaluation never changes compares."""
+        return {(g, i): (state, acc, fin) for g, i, state, acc, fin in self.conn.execute(
+            "SELECT gen, idx, state, accuracy, finished FROM evaluations")}
+
+    def integrity(self) -> str:
+        """SQLite's ``PRAGMA integrity_check``: ``ok`` for an intact database."""
+        return str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])
 
     def occurrences(self, gen: int, by: str = "bits") -> dict[str, list[float]]:
         """Finished, trained (not reused) evaluations of generations <= gen, grouped by
@@ -410,10 +428,9 @@ class RunStore:
             os.close(fd)  # closing drops a lock we may have taken
         return False
 
-    def status(self) -> dict:
-        """state ('running', 'finished' or 'stopped': unfinished with no writer), kind,
-        gen (latest generation stored), generations (T), population,
-        evaluations_done / evaluations_total (whole run: N x (T+1)), best, best_fitness."""
+    def status(self) -> RunStatus:
+        """Where the run stands (see :class:`RunStatus`); ``state`` is 'stopped' for an
+        unfinished run with no writer."""
         run = self._run_row()
         cfg = json.loads(run["config"])
         n, t = cfg.get("population"), cfg.get("generations")
@@ -425,8 +442,8 @@ class RunStore:
         state = run["state"]
         if state == "running" and not self.writer_alive():
             state = "stopped"
-        return {
-            "state": state, "kind": run["kind"], "gen": last, "generations": t, "population": n,
-            "evaluations_done": done, "evaluations_total": n * (t + 1) if n and t is not None else None,
-            "best": best["genome"] if best else None, "best_fitness": best["fitness"] if best else None,
-        }
+        return RunStatus(
+            state=state, kind=run["kind"], gen=last, generations=t, population=n,
+            evaluations_done=done, evaluations_total=n * (t + 1) if n and t is not None else None,
+            best=best["genome"] if best else None, best_fitness=best["fitness"] if best else None,
+        )

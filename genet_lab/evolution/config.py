@@ -1,0 +1,183 @@
+"""What a search is asked to do: :class:`SearchConfig` and the training overrides it carries.
+
+A run stores ``SearchConfig.to_dict()`` as JSON and is resumed from ``SearchConfig.from_dict``,
+so both keep one flat format (``train`` holds only the overrides that were set). Unknown keys
+are rejected, as every other config of genet-lab does. Knows the genome space and the network
+presets; no torch: the training overrides are checked here for their names and types, and
+their values by :class:`genet_lab.training.config.TrainConfig` when the fitness is built
+(before a run directory is made).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+from genet_lab.encoding.presets import get_preset
+from genet_lab.errors import UsageError, reject_unknown_keys
+from genet_lab.evolution import operators as ops
+
+FITNESS_KINDS = ("train", "proxy", "toy")
+UNITS = {"train": "val. accuracy %", "proxy": "NASWOT score (no training)", "toy": "toy score (test aid)"}
+
+
+@dataclass(frozen=True)
+class TrainOverrides:
+    """Fields of :class:`~genet_lab.training.config.TrainConfig` a search may set for every
+    evaluation; None keeps the data set's default. ``epochs`` is :attr:`SearchConfig.epochs`,
+    the seed is each evaluation's own, and a fitness never measures the test split, so those
+    three are not here."""
+
+    batch_size: int | None = None
+    lr: float | None = None
+    """Peak learning rate per SGD step."""
+    momentum: float | None = None
+    weight_decay: float | None = None
+    schedule: str | None = None
+    """paper, paper-full, cosine or constant."""
+    device: str | None = None
+    """auto, cpu, cuda, cuda:N or mps."""
+    precision: str | None = None
+    """auto, fp32 or bf16 (the fitness pins fp32 unless set)."""
+    channels_last: str | None = None
+    """auto, on or off (the fitness pins off unless set)."""
+    augment: str | None = None
+    """auto, none, crop or crop+flip."""
+    nesterov: bool | None = None
+    label_smoothing: float | None = None
+    dropout: float | None = None
+    """Drop ratio of the head's hidden layers (None here: the recipe's)."""
+    recipe: str | None = None
+    """A named training recipe (fast, paper) the other options start from."""
+    threads: int | None = None
+    """CPU threads per training (0 measures)."""
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            kind = _FIELD_TYPES[f.name]
+            if kind is bool:
+                ok = isinstance(value, bool)
+            else:
+                ok = isinstance(value, (int, float) if kind is float else kind) and not isinstance(value, bool)
+            if not ok:
+                raise UsageError(f"training option {f.name} must be {_TYPE_NAMES[kind]}, got {value!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The options that were set (the stored format)."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainOverrides:
+        data = {k: v for k, v in data.items() if v is not None}
+        reject_unknown_keys(data, cls, "training option(s)", list_known=True)
+        return cls(**data)
+
+
+_FIELD_TYPES: dict[str, type] = {"batch_size": int, "threads": int, "lr": float, "momentum": float,
+                                 "weight_decay": float, "label_smoothing": float, "dropout": float,
+                                 "schedule": str, "device": str, "precision": str, "channels_last": str,
+                                 "augment": str, "recipe": str, "nesterov": bool}
+_TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """A genetic run (kind "ga") or a random search (kind "random") and its evaluator."""
+
+    kind: str = "ga"
+    population: int = 20
+    """N, individuals per generation."""
+    generations: int = 50
+    """T, generations after the initial one (T + 1 evaluated generations)."""
+    pm: float = 0.8
+    """p_M, probability that an individual outside a crossover is mutated."""
+    qm: float = 0.05
+    """q_M, probability that a bit of a mutated individual flips."""
+    pc: float = 0.2
+    """p_C, probability that a pair (1,2), (3,4), ... is crossed."""
+    qc: float = 0.2
+    """q_C, probability that a stage of a crossed pair is exchanged."""
+    stages: tuple[int, ...] = (3, 4, 5)
+    init: str = "random"
+    """random, zeros, a genome name (chain, residual, dense, wrn, paper-best: base + flips) or file."""
+    init_p: float = 0.5
+    """Bernoulli probability of a 1 bit for random initialisation."""
+    init_flips: int = 2
+    """Bits flipped in each copy of a named base genome."""
+    init_genomes: tuple[str, ...] = ()
+    """The genomes read from an init file (kept here so the run never needs the file again)."""
+    fitness: str = "train"
+    reuse_structures: bool = False
+    seed: int = 0
+    preset: str = "paper-cifar10"
+    dataset: str = "digits"
+    data_dir: str | None = None
+    train_size: int | None = None
+    """Training images (None: the data set's default)."""
+    val_size: int | None = None
+    epochs: int = 1
+    """Training epochs per evaluation."""
+    train: TrainOverrides = field(default_factory=TrainOverrides)
+    """Other training options (batch_size, lr, device, ...). A mapping is accepted and checked."""
+
+    def __post_init__(self) -> None:
+        # Mappings come from JSON, the CLI and callers of the Python API; the field stays typed.
+        if isinstance(self.train, Mapping):
+            object.__setattr__(self, "train", TrainOverrides.from_dict(self.train))
+        elif not isinstance(self.train, TrainOverrides):
+            raise UsageError(f"train must be a mapping of training options, got {self.train!r}")
+
+    def validated(self) -> SearchConfig:
+        if self.kind not in ("ga", "random"):
+            raise ValueError(f"kind must be 'ga' or 'random', got {self.kind!r}")
+        if self.population < 2:
+            raise ValueError("population must be at least 2 (selection needs a worst and a best), "
+                             f"got {self.population}")
+        if self.generations < 0:
+            raise ValueError(f"generations must be >= 0, got {self.generations}")
+        if not 0 <= int(self.seed) < 2**63:
+            raise ValueError(f"seed must be an integer in [0, 2^63) (stored as a SQLite integer), got {self.seed!r}")
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+        for name in ("pm", "qm", "pc", "qc", "init_p"):
+            v = getattr(self, name)
+            if not 0.0 <= v <= 1.0:
+                raise ValueError(f"{name} is a probability and must be in [0, 1], got {v}")
+        if self.fitness not in FITNESS_KINDS:
+            raise ValueError(f"unknown fitness {self.fitness!r}; known: {', '.join(FITNESS_KINDS)}")
+        ops.stage_bounds(self.stages)
+        get_preset(self.preset)
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stored format: JSON types only, ``train`` with the options that were set."""
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["stages"] = list(self.stages)
+        d["init_genomes"] = list(self.init_genomes)
+        d["train"] = self.train.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SearchConfig:
+        """Inverse of :meth:`to_dict` (missing keys take their defaults; unknown keys are an error)."""
+        reject_unknown_keys(data, cls, "search config keys")
+        kw = dict(data)
+        if "stages" in kw:
+            kw["stages"] = tuple(kw["stages"])
+        if "init_genomes" in kw:
+            kw["init_genomes"] = tuple(kw["init_genomes"])
+        if kw.get("train") is None:
+            kw.pop("train", None)
+        return cls(**kw).validated()
+
+    def with_overrides(self, **overrides: Any) -> SearchConfig:
+        """This config with some fields replaced (``train`` as a mapping or :class:`TrainOverrides`)."""
+        return SearchConfig.from_dict({**self.to_dict(), **overrides})
+
+
+def extend(config: SearchConfig, generations: int) -> SearchConfig:
+    """The same search with another T (resume may extend a finished run)."""
+    return replace(config, generations=int(generations)).validated()
