@@ -312,11 +312,11 @@ def test_search_config_round_trip_and_unknown_keys():
     from genet_lab.evolution import TrainOverrides
 
     cfg = toy(train={"lr": 0.05, "batch_size": 16})
-    assert cfg.train == TrainOverrides(lr=0.05, batch_size=16)
+    assert cfg.train == TrainOverrides(lr=0.05, batch_size=16, recipe="fast")  # the default recipe, named
     d = cfg.to_dict()
-    assert d["train"] == {"lr": 0.05, "batch_size": 16} and json.loads(json.dumps(d)) == d
+    assert d["train"] == {"lr": 0.05, "batch_size": 16, "recipe": "fast"} and json.loads(json.dumps(d)) == d
     assert SearchConfig.from_dict(d) == cfg and hash(SearchConfig.from_dict(d)) == hash(cfg)
-    assert SearchConfig.from_dict({"fitness": "toy", "stages": [3, 4, 5], "train": None}).train == TrainOverrides()
+    assert SearchConfig.from_dict({"fitness": "toy", "stages": [3, 4, 5], "train": None}).train == TrainOverrides(recipe="fast")
     with pytest.raises(UsageError, match=r"^unknown search config keys: bogus, other$"):
         SearchConfig.from_dict({**d, "bogus": 1, "other": 2})
     with pytest.raises(UsageError, match="unknown training option.*: lrr; known: augment, batch_size"):
@@ -413,3 +413,18 @@ def test_store_reads_are_records_and_no_sql_outside_the_store(tmp_path):
     offenders = [str(p) for p in root.rglob("*.py") if p.name != "store.py"
                  and any(s in p.read_text() for s in (".conn.", "execute(\"SELECT", "execute('SELECT"))]
     assert offenders == []
+
+
+def test_the_recipe_is_stored_and_an_old_run_resumes_with_the_legacy_one(tmp_path, capsys):
+    assert main(["evolve", "--fitness", "toy", "-N", "4", "-T", "0", "--run-dir", str(tmp_path / "new"),
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["config"]["train"]["recipe"] == "fast"
+    assert main(["evolve", "--fitness", "toy", "-N", "4", "-T", "0", "--recipe", "paper",
+                 "--run-dir", str(tmp_path / "paper"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["config"]["train"]["recipe"] == "paper"
+    # a run stored before recipes existed names none: it was trained, and resumes, with legacy
+    stored = {**toy().to_dict(), "train": {"batch_size": 32}}
+    assert SearchConfig.from_stored(stored).train.recipe == "legacy"
+    assert SearchConfig.from_dict(stored).train.recipe == "fast"
+    with pytest.raises(UsageError, match="unknown recipe 'slow'; accepted: fast, paper, legacy"):
+        SearchConfig.from_dict({**stored, "train": {"recipe": "slow"}})

@@ -34,7 +34,7 @@ def quick(**kw):
 
 def test_default_configs():
     d = T.default_train_config("digits")
-    assert (d.epochs, d.batch_size, d.schedule, d.device) == (30, 32, "cosine", "auto")
+    assert (d.epochs, d.batch_size, d.schedule, d.device, d.recipe) == (30, 32, "onecycle", "auto", "fast")
     c = T.default_train_config("cifar10", epochs=5)
     assert c.epochs == 5 and c.batch_size == 128
     full = T.default_train_config("cifar10", schedule="paper-full")
@@ -55,6 +55,47 @@ def test_paper_schedule_as_is_and_scaled():
     assert lr_factor("cosine", 0, 10) == pytest.approx(0.1)
     assert lr_factor("cosine", 10, 10) == pytest.approx(0.0, abs=1e-9)
     assert lr_factor("constant", 7, 10) == 1.0
+
+
+def test_recipes_are_what_their_configs_say():
+    fast = T.default_train_config("digits")
+    assert (fast.recipe, fast.schedule, fast.nesterov, fast.label_smoothing, fast.dropout) == \
+        ("fast", "onecycle", True, 0.1, 0.0)
+    paper = T.default_train_config("cifar10", recipe="paper", epochs=240)
+    # Section 4.1.1: D0.5 after FC32, 1e-2 for 120 epochs, then 1e-3, 1e-4, 1e-5 for 60, 40, 20
+    assert (paper.recipe, paper.schedule, paper.lr, paper.dropout, paper.label_smoothing, paper.nesterov) == \
+        ("paper", "paper", 0.01, 0.5, 0.0, False)
+    lrs = [paper.lr * lr_factor(paper.schedule, e, paper.epochs) for e in range(240)]
+    assert lrs == pytest.approx([1e-2] * 120 + [1e-3] * 60 + [1e-4] * 40 + [1e-5] * 20)
+    assert T.default_train_config("cifar10", recipe="paper").epochs == 20  # the budget, scaled schedule
+    assert T.default_train_config("cifar10", recipe="paper", schedule="paper-full").epochs == 240
+    with pytest.raises(UsageError, match="unknown recipe 'slow'; accepted: fast, paper, legacy"):
+        T.default_train_config("digits", recipe="slow")
+    legacy = T.default_train_config("digits", recipe="legacy")
+    assert (legacy.schedule, legacy.lr, legacy.dropout, legacy.nesterov) == ("cosine", 0.02, 0.5, False)
+    for bad in (dict(label_smoothing=1.0), dict(dropout=-0.1), dict(nesterov=True, momentum=0.0)):
+        with pytest.raises(UsageError):
+            T.default_train_config("digits", **bad)
+
+
+def test_onecycle_warms_up_over_a_quarter_then_decays_to_zero():
+    f = [lr_factor("onecycle", e, 8) for e in (0, 1, 2, 4, 8)]
+    assert f == pytest.approx([0.1, 0.55, 1.0, 2 / 3, 0.0])
+
+
+@pytest.mark.parametrize("recipe, p", [("fast", 0.0), ("paper", 0.5)])
+def test_the_trained_network_has_the_recipes_dropout(digits, recipe, p):
+    cfg = T.default_train_config("digits", recipe=recipe, epochs=1, device="cpu", threads=1, precision="fp32",
+                                 channels_last="off")
+    r = T.train_genome(paper_best(), net_for(digits), digits, cfg)
+    drops = [m.p for m in r.model.modules() if isinstance(m, torch.nn.Dropout)]
+    assert drops == [p]  # the one hidden layer of the paper-cifar10 head
+
+
+def test_label_smoothing_changes_the_loss(digits):
+    losses = [T.train_genome(paper_best(), net_for(digits), digits, quick(epochs=1, label_smoothing=ls)).final_loss
+              for ls in (0.0, 0.3)]
+    assert losses[0] != losses[1]
 
 
 def test_augment_batch_crops_and_flips():

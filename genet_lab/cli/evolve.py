@@ -10,6 +10,7 @@ from typing import Any
 
 from genet_lab.cli.common import cpu_threads, nonneg_int, positive_int, seed_int
 from genet_lab.errors import UsageError
+from genet_lab.training.recipes import RECIPES, SCHEDULES
 
 # Defaults of the command (not of the library, which keeps the paper's N = 20, T = 50):
 # sized so `genet-lab evolve` on the embedded digits finishes within 5 minutes on 2 CPU
@@ -41,10 +42,14 @@ def _add_common(p: argparse.ArgumentParser, ga: bool) -> None:
     g.add_argument("--threads", type=cpu_threads,
                    help=f"torch CPU threads (default {CLI_DEFAULTS['threads']}: tiny networks run best on one "
                    "thread, and a shared machine suffers from more)")
-    g.add_argument("--lr", type=float, help="peak learning rate (default: the trainer's)")
-    g.add_argument("--schedule", choices=("paper", "paper-full", "cosine", "constant"),
-                   help="learning-rate schedule: paper (120/60/40/20 at 1e-2..1e-5 scaled to --epochs), "
-                   "paper-full (the paper as is, 240 epochs), cosine (default), constant")
+    g.add_argument("--recipe", choices=tuple(RECIPES),
+                   help=f"how to train each individual: fast (default: no head dropout, label smoothing 0.1, "
+                   f"one-cycle lr, Nesterov; docs/training.md), paper (section 4.1.1: dropout 0.5, 1e-2 with "
+                   f"steps), legacy (genet-lab 0.1); stored with the run")
+    g.add_argument("--lr", type=float, help="peak learning rate (default: the recipe's)")
+    g.add_argument("--schedule", choices=SCHEDULES,
+                   help="learning-rate schedule (default: the recipe's): paper (120/60/40/20 at 1e-2..1e-5 "
+                   "scaled to --epochs), paper-full (the paper as is, 240 epochs), onecycle, cosine, constant")
     g.add_argument("--device", help="training device: auto, cpu, cuda, cuda:1, mps (default auto)")
     x = p.add_argument_group("execution (not stored: a run may be resumed with other choices)")
     x.add_argument("--workers", type=positive_int, help="evaluate a generation in N worker processes")
@@ -101,7 +106,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 _CONFIG_OPTIONS = ("dataset", "data_dir", "train_size", "val_size", "epochs", "batch_size", "lr", "device",
                    "fitness", "preset", "reuse_structures", "population", "stages", "seed", "init", "init_flips",
-                   "init_p", "schedule", "pm", "qm", "pc", "qc", "run_dir")
+                   "init_p", "schedule", "recipe", "pm", "qm", "pc", "qc", "run_dir")
 
 
 def build_config(args):
@@ -112,7 +117,7 @@ def build_config(args):
     stages = parse_stages(args.stages) if args.stages else (3, 4, 5)
     dataset = args.dataset or "digits"
     fitness = args.fitness or "train"
-    train = {k: getattr(args, k) for k in ("batch_size", "lr", "device", "schedule")
+    train = {k: getattr(args, k) for k in ("batch_size", "lr", "device", "schedule", "recipe")
              if getattr(args, k, None) is not None}
     init: str = getattr(args, "init", None) or "random"
     init_genomes: tuple[str, ...] = ()

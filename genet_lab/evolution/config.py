@@ -16,6 +16,7 @@ from typing import Any
 from genet_lab.encoding.presets import get_preset
 from genet_lab.errors import UsageError, reject_unknown_keys
 from genet_lab.evolution import operators as ops
+from genet_lab.training.recipes import DEFAULT_RECIPE, RECIPES
 
 FITNESS_KINDS = ("train", "proxy", "toy")
 UNITS = {"train": "val. accuracy %", "proxy": "NASWOT score (no training)", "toy": "toy score (test aid)"}
@@ -34,7 +35,7 @@ class TrainOverrides:
     momentum: float | None = None
     weight_decay: float | None = None
     schedule: str | None = None
-    """paper, paper-full, cosine or constant."""
+    """paper, paper-full, onecycle, cosine or constant."""
     device: str | None = None
     """auto, cpu, cuda, cuda:N or mps."""
     precision: str | None = None
@@ -48,7 +49,8 @@ class TrainOverrides:
     dropout: float | None = None
     """Drop ratio of the head's hidden layers (None here: the recipe's)."""
     recipe: str | None = None
-    """A named training recipe (fast, paper) the other options start from."""
+    """The named training recipe (fast, paper, legacy) the other options start from; a search
+    config always names one (None becomes the default, fast)."""
     threads: int | None = None
     """CPU threads per training (0 measures)."""
 
@@ -129,6 +131,11 @@ class SearchConfig:
             object.__setattr__(self, "train", TrainOverrides.from_dict(self.train))
         elif not isinstance(self.train, TrainOverrides):
             raise UsageError(f"train must be a mapping of training options, got {self.train!r}")
+        # The recipe is always named in the stored config, so a later default cannot change a run.
+        if self.train.recipe is None:
+            object.__setattr__(self, "train", replace(self.train, recipe=DEFAULT_RECIPE))
+        elif self.train.recipe not in RECIPES:
+            raise UsageError(f"unknown recipe {self.train.recipe!r}; accepted: {', '.join(RECIPES)}")
 
     def validated(self) -> SearchConfig:
         if self.kind not in ("ga", "random"):
@@ -172,6 +179,14 @@ class SearchConfig:
         if kw.get("train") is None:
             kw.pop("train", None)
         return cls(**kw).validated()
+
+    @classmethod
+    def from_stored(cls, data: Mapping[str, Any]) -> SearchConfig:
+        """:meth:`from_dict` for a config read from a run store: a run stored before recipes
+        existed (no ``train.recipe``) was trained with, and resumes with, the legacy recipe."""
+        train = dict(data.get("train") or {})
+        train.setdefault("recipe", "legacy")
+        return cls.from_dict({**data, "train": train})
 
     def with_overrides(self, **overrides: Any) -> SearchConfig:
         """This config with some fields replaced (``train`` as a mapping or :class:`TrainOverrides`)."""

@@ -50,7 +50,7 @@ def resume_run(run_dir: str | Path, generations: int | None = None, listeners: I
     ``generations`` may raise T of the stored config (to extend a finished run).
     """
     with RunStore(run_dir) as store:
-        config = SearchConfig.from_dict(store.config())
+        config = SearchConfig.from_stored(store.config())
         if generations is not None and generations != config.generations:
             done = store.generations(finished_only=False)
             last = done[-1].gen if done else 0

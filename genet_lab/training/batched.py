@@ -317,8 +317,8 @@ class BatchedGeNet(nn.Module):
         return model
 
 
-def group_loss(logits: torch.Tensor, targets: torch.Tensor,
-               alive: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def group_loss(logits: torch.Tensor, targets: torch.Tensor, alive: torch.Tensor | None = None,
+               label_smoothing: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-individual mean cross-entropy ``(G,)`` and their sum over live individuals.
 
     ``targets`` is ``(B,)`` for shared images or ``(G, B)``. A dead individual
@@ -328,7 +328,8 @@ def group_loss(logits: torch.Tensor, targets: torch.Tensor,
     G, B, C = logits.shape
     if targets.dim() == 1:
         targets = targets.unsqueeze(0).expand(G, B)
-    per = F.cross_entropy(logits.reshape(G * B, C), targets.reshape(G * B), reduction="none").view(G, B).mean(1)
+    per = F.cross_entropy(logits.reshape(G * B, C), targets.reshape(G * B), reduction="none",
+                          label_smoothing=label_smoothing).view(G, B).mean(1)
     if alive is None:
         return per, per.sum()
     return per, per[alive].sum()

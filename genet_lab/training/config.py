@@ -5,17 +5,20 @@ defaults, the learning-rate schedules of section 4.1.1, :class:`TrainProgress` a
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import torch
 
+from genet_lab.encoding.presets import NetworkConfig
 from genet_lab.errors import UsageError, reject_unknown_keys
 from genet_lab.training.devices import parse_device
+from genet_lab.training.recipes import DEFAULT_RECIPE, RECIPES, SCHEDULES
 
-SCHEDULES = ("paper", "paper-full", "cosine", "constant")
 PAPER_EPOCHS = (120, 60, 40, 20)
 """Section 4.1.1: epochs at learning rates 1e-2, 1e-3, 1e-4 and 1e-5."""
+ONECYCLE_WARMUP = 0.25
+"""Fraction of the run over which the onecycle schedule warms up."""
 PRECISIONS = ("auto", "fp32", "bf16")
 SWITCHES = ("auto", "on", "off")
 AUGMENTS = ("auto", "none", "crop", "crop+flip")
@@ -35,6 +38,7 @@ class TrainConfig:
     schedule: str
     """paper: 120/60/40/20 epochs at lr, lr/10, lr/100, lr/1000 scaled to ``epochs``;
     paper-full: the same boundaries at absolute epochs 120, 180, 220 (the paper with epochs=240);
+    onecycle: linear warm-up from lr/10 to lr over the first quarter, then linear decay to 0;
     cosine: 5% linear warm-up then cosine decay to 0; constant."""
     device: str = "auto"
     """auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps."""
@@ -48,6 +52,16 @@ class TrainConfig:
     """auto (crop, plus flip where the data set allows), none, crop, crop+flip."""
     eval_test: bool = False
     """Also measure test accuracy at the end (a final report, never a fitness)."""
+    nesterov: bool = False
+    """Nesterov momentum in SGD."""
+    label_smoothing: float = 0.0
+    """Weight of the uniform distribution mixed into the one-hot targets of the cross-entropy."""
+    dropout: float | None = None
+    """Drop ratio of the head's hidden layers for this training; None keeps the network
+    config's (the paper's 0.5 in the presets)."""
+    recipe: str = "custom"
+    """The named recipe these values came from (:data:`RECIPES`), or custom; a record, it
+    changes nothing by itself."""
     threads: int = 0
     """CPU threads for this run (torch.set_num_threads, restored afterwards); 0 measures whether
     torch's setting beats one thread for this network
@@ -67,8 +81,20 @@ class TrainConfig:
                                      ("augment", self.augment, AUGMENTS)):
             if value not in allowed:
                 raise UsageError(f"unknown {name} {value!r}; accepted: {', '.join(allowed)}")
+        if self.nesterov and self.momentum == 0:
+            raise UsageError("nesterov needs a momentum above 0")
+        if not 0 <= self.label_smoothing < 1:
+            raise UsageError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if self.dropout is not None and not 0 <= self.dropout < 1:
+            raise UsageError(f"dropout must be in [0, 1) (or None for the network's), got {self.dropout}")
         parse_device(self.device)
         return self
+
+    def network(self, net_config: NetworkConfig) -> NetworkConfig:
+        """``net_config`` as this training builds it: with :attr:`dropout` where it is set."""
+        if self.dropout is None or self.dropout == net_config.dropout:
+            return net_config
+        return replace(net_config, dropout=self.dropout)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -80,7 +106,8 @@ class TrainConfig:
 
 
 _DEFAULTS: dict[str, dict[str, Any]] = {
-    # Short budgets that reach a useful ranking of genomes on 2 CPU cores (docs/training.md).
+    # Short budgets that reach a useful ranking of genomes on 2 CPU cores (docs/training.md);
+    # lr is the legacy recipe's peak (fast and paper bring their own).
     "digits": dict(epochs=30, batch_size=32, lr=0.02),
     "mnist": dict(epochs=5, batch_size=128, lr=0.05),
     "fashion-mnist": dict(epochs=10, batch_size=128, lr=0.05),
@@ -91,15 +118,18 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-def default_train_config(dataset: str = "digits", **overrides: Any) -> TrainConfig:
-    """Short-budget defaults for ``dataset``; ``schedule='paper-full'`` gives the paper's
-    240 epochs at 1e-2 unless epochs or lr are overridden. Unknown keys are rejected."""
-    base = dict(_DEFAULTS.get(dataset, _DEFAULTS["imagefolder"]), momentum=0.9, weight_decay=5e-4,
-                schedule="cosine")
+def default_train_config(dataset: str = "digits", recipe: str = DEFAULT_RECIPE, **overrides: Any) -> TrainConfig:
+    """The budget of ``dataset`` (:data:`_DEFAULTS`) trained with ``recipe`` (:data:`RECIPES`),
+    then ``overrides``. ``schedule='paper'`` or ``'paper-full'`` alone also brings the paper's
+    1e-2, and ``'paper-full'`` its 240 epochs, unless lr or epochs are given. Unknown keys and
+    recipes are rejected."""
+    if recipe not in RECIPES:
+        raise UsageError(f"unknown recipe {recipe!r}; accepted: {', '.join(RECIPES)}")
+    base = {**_DEFAULTS.get(dataset, _DEFAULTS["imagefolder"]), **RECIPES[recipe], "recipe": recipe}
     if overrides.get("schedule") in ("paper", "paper-full"):
-        base["lr"] = 0.01
-        if overrides["schedule"] == "paper-full":
-            base["epochs"] = sum(PAPER_EPOCHS)
+        base["lr"] = RECIPES["paper"]["lr"]
+    if (overrides.get("schedule") or base["schedule"]) == "paper-full":
+        base["epochs"] = sum(PAPER_EPOCHS)
     overrides = {k: v for k, v in overrides.items() if v is not None}
     reject_unknown_keys(overrides, TrainConfig, "training option(s)", list_known=True)
     return TrainConfig(**{**base, **overrides}).validated()
@@ -112,6 +142,11 @@ def lr_factor(schedule: str, epoch: float, epochs: int) -> float:
         at = epoch if schedule == "paper-full" else epoch * total / epochs
         bounds = [sum(PAPER_EPOCHS[: i + 1]) for i in range(len(PAPER_EPOCHS) - 1)]
         return 0.1 ** sum(at >= b for b in bounds)
+    if schedule == "onecycle":
+        at = epoch / epochs
+        if at < ONECYCLE_WARMUP:
+            return 0.1 + 0.9 * at / ONECYCLE_WARMUP
+        return max(0.0, (1 - at) / (1 - ONECYCLE_WARMUP))
     if schedule == "cosine":
         warm = 0.05 * epochs
         if epoch < warm:

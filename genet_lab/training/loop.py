@@ -85,16 +85,16 @@ def prepare_loop(model: torch.nn.Module, data: DataSplits, cfg: TrainConfig, dev
                      pad, flip, n, bs, steps, steps * cfg.epochs, max(1, steps // 10))
 
 
-def losses(logits: torch.Tensor, targets: torch.Tensor,
-           alive: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def losses(logits: torch.Tensor, targets: torch.Tensor, alive: torch.Tensor | None = None,
+           label_smoothing: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-individual mean cross-entropy ``(G,)`` and the total to differentiate.
 
     ``logits`` is ``(B, classes)`` from one network (G = 1, the total is its loss) or
     ``(G, B, classes)`` from a group (:func:`~genet_lab.training.batched.group_loss`).
     """
     if logits.dim() == 3:
-        return group_loss(logits, targets, alive)
-    loss = F.cross_entropy(logits, targets)
+        return group_loss(logits, targets, alive, label_smoothing)
+    loss = F.cross_entropy(logits, targets, label_smoothing=label_smoothing)
     return loss.unsqueeze(0), loss
 
 
@@ -173,7 +173,7 @@ class _Loop:
         self.setup = prepare_loop(model, data, self.cfg, device, cl)
         cfg = self.cfg
         self.opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                                   weight_decay=cfg.weight_decay)
+                                   nesterov=cfg.nesterov, weight_decay=cfg.weight_decay)
         self.alive = torch.ones(len(cfgs), dtype=torch.bool, device=device)
         self.live = set(range(len(cfgs)))
         self.step, self.images, self.train_time, self.lr = 0, 0, 0.0, cfg.lr
@@ -228,7 +228,7 @@ class _Loop:
             for group in self.opt.param_groups:
                 group["lr"] = self.lr
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-                per, loss = losses(self.model(xb), yb, self.alive)
+                per, loss = losses(self.model(xb), yb, self.alive, cfg.label_smoothing)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             self.opt.step()

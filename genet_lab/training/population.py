@@ -248,7 +248,7 @@ def train_group(genomes: Sequence[Genome], net_config: NetworkConfig, data: Data
     states: list[torch.Tensor] = []
     for genome, c in zip(genomes, cfgs):
         torch.manual_seed(c.seed)  # the weights train_genome would start from
-        nets.append(build_network(genome, net_config))
+        nets.append(build_network(genome, c.network(net_config)))
         # ... and the generator its dropout would then draw from
         states.append(torch.cuda.get_rng_state(device) if device.type == "cuda" else torch.get_rng_state())
     params = [count_parameters(n) for n in nets]

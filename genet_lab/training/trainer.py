@@ -61,7 +61,7 @@ def _train(genome: Genome, net_config: NetworkConfig, data: DataSplits, cfg: Tra
            progress: Callable[[TrainProgress], None] | None, should_stop: Callable[[], bool] | None,
            t_start: float) -> TrainResult:
     torch.manual_seed(cfg.seed)
-    model = build_network(genome, net_config).to(device)
+    model = build_network(genome, cfg.network(net_config)).to(device)
     params = count_parameters(model)
     prec, cl, _ = choose_execution(model, data.train_x[:1].float(), cfg, device, net_config)
     bf16 = prec == "bf16"

@@ -1,0 +1,35 @@
+"""Named training recipes: the values of :class:`~genet_lab.training.config.TrainConfig` that
+say *how* to train (optimiser, schedule, regularisation), apart from the budget (epochs,
+batch size, images) a data set gets. Plain data, no torch, so a search config can name and
+check a recipe without importing the trainer.
+
+``fast`` is the default: chosen by ``benchmarks/bench_fitness.py`` (docs/training.md and
+docs/benchmarks.md have the figures), because at a laptop's budget of a few epochs the
+paper's recipe mostly measures which network trains fastest and the seed's luck, not which
+is better. ``paper`` is section 4.1.1 as written. ``legacy`` is what genet-lab 0.1 used
+before recipes existed; runs stored then resume with it.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+SCHEDULES = ("paper", "paper-full", "onecycle", "cosine", "constant")
+"""Learning-rate schedules (:func:`~genet_lab.training.config.lr_factor` defines them)."""
+
+RECIPES: dict[str, dict[str, Any]] = {
+    # No dropout in the head, label smoothing 0.1, one-cycle at a 0.05 peak, Nesterov momentum.
+    "fast": dict(schedule="onecycle", lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4,
+                 label_smoothing=0.1, dropout=0.0),
+    # Section 4.1.1: D0.5 after FC32; SGD at 1e-2 for 120 epochs, then 1e-3, 1e-4, 1e-5 for 60, 40
+    # and 20 (scaled to the epochs asked for unless the schedule is paper-full). Momentum 0.9 and
+    # weight decay 5e-4 are not in the paper: the usual values of its time (docs/training.md).
+    "paper": dict(schedule="paper", lr=0.01, momentum=0.9, nesterov=False, weight_decay=5e-4,
+                  label_smoothing=0.0, dropout=0.5),
+    # genet-lab 0.1: cosine with a 5% warm-up at the data set's lr (0.02 on digits, else 0.05),
+    # the head's 0.5 dropout, plain momentum, no label smoothing.
+    "legacy": dict(schedule="cosine", momentum=0.9, nesterov=False, weight_decay=5e-4,
+                   label_smoothing=0.0, dropout=0.5),
+}
+"""Every TrainConfig field each recipe sets."""
+
+DEFAULT_RECIPE = "fast"
