@@ -12,9 +12,9 @@ ranking stands in for the truth. Printed per data set and recipe:
 - s/train: the median seconds of one training (one CPU thread, fp32, as evolve trains);
 - tau: Kendall's tau between the short-budget means and the reference means.
 
-``old`` is the recipe every default used before this benchmark (cosine schedule, the head's
-0.5 dropout, plain momentum, no label smoothing; lr 0.02 on digits, else 0.05); ``fast`` and
-``paper`` are :data:`genet_lab.training.config.RECIPES`.
+The recipes are :data:`genet_lab.training.recipes.RECIPES`: ``legacy`` is what every default
+used before this benchmark, ``fast`` the default it chose, ``paper`` section 4.1.1. A recipe
+may carry overrides for an ablation: ``fast+dropout=0.5``.
 
     .venv/bin/python benchmarks/bench_fitness.py                      # all three data sets
     .venv/bin/python benchmarks/bench_fitness.py --datasets digits --seeds 5 --json out.json
@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from scipy.stats import kendalltau
 
-from genet_lab.encoding.genome import NAMED, Genome, named
+from genet_lab.encoding.genome import Genome, named
 from genet_lab.encoding.presets import get_preset
 from genet_lab.training.config import default_train_config
 from genet_lab.training.data import load_dataset
@@ -66,10 +66,6 @@ BUDGETS = {
     "cifar10": Budget("cifar10", epochs=3, batch_size=64, train_size=5000, val_size=2000),
 }
 
-LEGACY = dict(schedule="cosine", momentum=0.9, nesterov=False, weight_decay=5e-4, label_smoothing=0.0, dropout=0.5)
-"""The recipe of every default before this benchmark (dropout 0.5: the presets' head)."""
-
-
 def panel(n_random: int) -> list[tuple[str, Genome]]:
     rng = np.random.default_rng(20171024)
     out = [(n, named(n, STAGES)) for n in PANEL_NAMES]
@@ -94,12 +90,8 @@ def train_config(budget: Budget, variant: str, epochs: int, seed: int):
     common = dict(epochs=epochs, batch_size=budget.batch_size, seed=seed, threads=1, precision="fp32",
                   channels_last="off", device="cpu")
     recipe, over = parse_variant(variant)
-    if recipe == "old":
-        lr = 0.02 if budget.dataset == "digits" else 0.05
-        base = replace(default_train_config(budget.dataset, **common, lr=lr, **LEGACY), recipe="custom")
-    else:
-        base = default_train_config(budget.dataset, recipe=recipe, **common)
-    return replace(base, **over).validated() if over else base
+    base = default_train_config(budget.dataset, recipe=recipe, **common)
+    return replace(base, **over, recipe="custom").validated() if over else base
 
 
 def load(budget: Budget, cifar_root: Path | None):
@@ -138,8 +130,8 @@ def summarise(accs: dict[str, list[float]], secs: list[float]) -> dict[str, Any]
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", default="digits,fashion-mnist,cifar10")
-    ap.add_argument("--recipes", default="old,fast",
-                    help="comma list of old, fast, paper, each optionally with +key=value overrides")
+    ap.add_argument("--recipes", default="legacy,fast,paper",
+                    help="comma list of legacy, fast, paper, each optionally with +key=value overrides")
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--random", type=int, default=5, help="seeded random genomes in the panel (default 5)")
     ap.add_argument("--ref-factor", type=int, default=5, help="reference budget: this many times the epochs")
@@ -159,14 +151,15 @@ def main(argv: list[str] | None = None) -> int:
         budget = BUDGETS[ds]
         t0 = time.perf_counter()
         data = load(budget, args.cifar_root)
-        log(f"{ds}: {len(data.train_y)} train / {len(data.val_y)} val images, loaded in {time.perf_counter() - t0:.1f} s")
+        log(f"{ds}: {len(data.train_y)} train / {len(data.val_y)} val images, "
+            f"loaded in {time.perf_counter() - t0:.1f} s")
         res = {"budget": budget.__dict__, "recipes": {}}
         for recipe in recipes:
             res["recipes"][recipe] = measure(data, genomes, budget, recipe, budget.epochs, args.seeds, log)
         ref = measure(data, genomes, budget, args.ref_recipe, budget.epochs * args.ref_factor, args.ref_seeds, log)
         res["reference"] = ref
         names = [n for n, _ in genomes]
-        for recipe, r in res["recipes"].items():
+        for r in res["recipes"].values():
             tau = kendalltau([r["mean"][n] for n in names], [ref["mean"][n] for n in names]).statistic
             r["kendall_tau"] = float(tau)
         out["datasets"][ds] = res
