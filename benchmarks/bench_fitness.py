@@ -134,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="comma list of legacy, fast, paper, each optionally with +key=value overrides")
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--random", type=int, default=5, help="seeded random genomes in the panel (default 5)")
-    ap.add_argument("--ref-factor", type=int, default=5, help="reference budget: this many times the epochs")
+    ap.add_argument("--ref-factor", type=int, default=5,
+                    help="reference budget: this many times the epochs (0: no reference, no tau)")
     ap.add_argument("--ref-seeds", type=int, default=2)
     ap.add_argument("--ref-recipe", default="fast")
     ap.add_argument("--cifar-root", type=Path, help="CIFAR-10 ImageFolder tree (train/<class>/*.jpg)")
@@ -156,12 +157,14 @@ def main(argv: list[str] | None = None) -> int:
         res = {"budget": budget.__dict__, "recipes": {}}
         for recipe in recipes:
             res["recipes"][recipe] = measure(data, genomes, budget, recipe, budget.epochs, args.seeds, log)
-        ref = measure(data, genomes, budget, args.ref_recipe, budget.epochs * args.ref_factor, args.ref_seeds, log)
-        res["reference"] = ref
         names = [n for n, _ in genomes]
-        for r in res["recipes"].values():
-            tau = kendalltau([r["mean"][n] for n in names], [ref["mean"][n] for n in names]).statistic
-            r["kendall_tau"] = float(tau)
+        if args.ref_factor:
+            ref = measure(data, genomes, budget, args.ref_recipe, budget.epochs * args.ref_factor, args.ref_seeds,
+                          log)
+            res["reference"] = ref
+            for r in res["recipes"].values():
+                tau = kendalltau([r["mean"][n] for n in names], [ref["mean"][n] for n in names]).statistic
+                r["kendall_tau"] = float(tau)
         out["datasets"][ds] = res
         print_table(ds, budget, res, names, args.ref_factor)
     if args.json:
@@ -171,19 +174,22 @@ def main(argv: list[str] | None = None) -> int:
 
 def print_table(ds: str, budget: Budget, res: dict[str, Any], names: list[str], ref_factor: int) -> None:
     recipes = list(res["recipes"])
-    ref = res["reference"]
-    print(f"\n## {ds}: {budget.epochs} epochs, batch {budget.batch_size}, train {budget.train_size or 'all'}; "
-          f"reference: {budget.epochs * ref_factor} epochs, {len(ref['accuracy'][names[0]])} seeds")
-    head = "| genome | " + " | ".join(f"{r} mean ± sd" for r in recipes) + " | reference |"
-    print(head)
-    print("|" + "---|" * (len(recipes) + 2))
+    ref = res.get("reference")
+    title = f"\n## {ds}: {budget.epochs} epochs, batch {budget.batch_size}, train {budget.train_size or 'all'}"
+    if ref:
+        title += f"; reference: {budget.epochs * ref_factor} epochs, {len(ref['accuracy'][names[0]])} seeds"
+    print(title)
+    print("| genome | " + " | ".join(f"{r} mean ± sd" for r in recipes) + (" | reference |" if ref else " |"))
+    print("|" + "---|" * (len(recipes) + 1 + bool(ref)))
     for n in names:
         cells = [f"{res['recipes'][r]['mean'][n]:.1f} ± {res['recipes'][r]['sd'][n]:.1f}" for r in recipes]
-        print(f"| {n} | " + " | ".join(cells) + f" | {ref['mean'][n]:.1f} |")
+        print(f"| {n} | " + " | ".join(cells) + (f" | {ref['mean'][n]:.1f} |" if ref else " |"))
     for key, fmt in (("within_sd", "{:.2f}"), ("between_sd", "{:.2f}"), ("snr", "{:.2f}"),
                      ("kendall_tau", "{:.2f}"), ("seconds_median", "{:.2f}")):
-        print(f"| **{key}** | " + " | ".join(fmt.format(res['recipes'][r][key]) for r in recipes)
-              + f" | {fmt.format(ref[key]) if key in ref else ''} |")
+        cells = [fmt.format(res["recipes"][r][key]) if key in res["recipes"][r] else "" for r in recipes]
+        if ref:
+            cells.append(fmt.format(ref[key]) if key in ref else "")
+        print(f"| **{key}** | " + " | ".join(cells) + " |")
     sys.stdout.flush()
 
 

@@ -277,12 +277,25 @@ def test_population_matches_train_genome_in_float32_up_to_rounding(digits):
 def test_population_with_dropout_draws_the_masks_a_lone_run_draws(digits, f64):
     net = get_preset("paper-cifar10").with_input(digits.in_channels, digits.image_size, digits.num_classes)
     assert net.dropout == 0.5
-    _, cfg = _setup(digits, epochs=2, lr=0.05)
+    _, cfg = _setup(digits, epochs=2, lr=0.05, dropout=0.5)  # the fast recipe would switch it off
     genomes = MIX[:4]
     cfgs = [replace(cfg, seed=20 + i) for i in range(len(genomes))]
     batched = bt.train_population(genomes, net, digits, cfgs, mode="batched")
     loop = [train_genome(g, net, digits, c) for g, c in zip(genomes, cfgs)]
+    assert [m.p for m in loop[0].model.modules() if isinstance(m, torch.nn.Dropout)] == [0.5]
     _compare(batched, loop, genomes)
+
+
+def test_population_with_a_weight_average_equals_train_genome(digits, f64):
+    net, cfg = _setup(digits, epochs=2, lr=0.05, ema=0.9)
+    genomes = MIX[:3]
+    cfgs = [replace(cfg, seed=30 + i) for i in range(len(genomes))]
+    batched = bt.train_population(genomes, net, digits, cfgs, mode="batched")
+    loop = [train_genome(g, net, digits, c) for g, c in zip(genomes, cfgs)]
+    _compare(batched, loop, genomes)
+    # the average is what was validated and handed back: not the last step's weights
+    plain = train_genome(genomes[0], net, digits, replace(cfgs[0], ema=0.0))
+    assert not torch.equal(plain.model.classifier[-1].weight, loop[0].model.classifier[-1].weight)
 
 
 def test_a_diverging_individual_fails_alone_as_it_would_alone(digits, monkeypatch, f64):

@@ -46,6 +46,8 @@ class TrainOverrides:
     """auto, none, crop or crop+flip."""
     nesterov: bool | None = None
     label_smoothing: float | None = None
+    ema: float | None = None
+    """Decay of the running average of the weights that is validated (0: none)."""
     dropout: float | None = None
     """Drop ratio of the head's hidden layers (None here: the recipe's)."""
     recipe: str | None = None
@@ -81,7 +83,7 @@ class TrainOverrides:
 _FIELD_TYPES: dict[str, type] = {"batch_size": int, "threads": int, "lr": float, "momentum": float,
                                  "weight_decay": float, "label_smoothing": float, "dropout": float,
                                  "schedule": str, "device": str, "precision": str, "channels_last": str,
-                                 "augment": str, "recipe": str, "nesterov": bool}
+                                 "augment": str, "recipe": str, "nesterov": bool, "ema": float}
 _TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
 
 

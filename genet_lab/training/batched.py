@@ -32,7 +32,7 @@ training, data or evolution.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -133,7 +133,7 @@ class GroupDropout(nn.Dropout):
     (see :class:`RngStreams`), otherwise one draw for the whole group (still independent per
     individual, but not the masks a lone network would draw)."""
 
-    def __init__(self, p: float, owner: "BatchedGeNet"):
+    def __init__(self, p: float, owner: BatchedGeNet):
         super().__init__(p)
         self._owner = [owner]  # a list: not registered as a submodule (it is the parent)
 
@@ -304,7 +304,7 @@ class BatchedGeNet(nn.Module):
         return net
 
     @classmethod
-    def from_networks(cls, nets: Sequence[GeNet]) -> "BatchedGeNet":
+    def from_networks(cls, nets: Sequence[GeNet]) -> BatchedGeNet:
         """Stack already-built networks (e.g. each initialised under its own seed)."""
         nets = list(nets)
         if not nets:

@@ -7,7 +7,7 @@ Knows torch and :class:`~genet_lab.training.data.DataSplits`; nothing of network
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F

@@ -59,6 +59,9 @@ class TrainConfig:
     dropout: float | None = None
     """Drop ratio of the head's hidden layers for this training; None keeps the network
     config's (the paper's 0.5 in the presets)."""
+    ema: float = 0.0
+    """Decay per SGD step of an exponential moving average of the weights (and batch-norm
+    statistics) that validation measures and the result returns; 0 trains without one."""
     recipe: str = "custom"
     """The named recipe these values came from (:data:`RECIPES`), or custom; a record, it
     changes nothing by itself."""
@@ -85,6 +88,8 @@ class TrainConfig:
             raise UsageError("nesterov needs a momentum above 0")
         if not 0 <= self.label_smoothing < 1:
             raise UsageError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if not 0 <= self.ema < 1:
+            raise UsageError(f"ema must be in [0, 1) (0: off), got {self.ema}")
         if self.dropout is not None and not 0 <= self.dropout < 1:
             raise UsageError(f"dropout must be in [0, 1) (or None for the network's), got {self.dropout}")
         parse_device(self.device)

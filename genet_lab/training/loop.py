@@ -16,10 +16,11 @@ threads, populations or evolution.
 """
 from __future__ import annotations
 
+import copy
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -177,6 +178,7 @@ class _Loop:
         self.alive = torch.ones(len(cfgs), dtype=torch.bool, device=device)
         self.live = set(range(len(cfgs)))
         self.step, self.images, self.train_time, self.lr = 0, 0, 0.0, cfg.lr
+        self.ema = _Ema(model, cfg.ema) if cfg.ema > 0 else None
 
     def fail(self, g: int, epochs_run: int, error: str, loss: float | None = None) -> None:
         r = self.results[g]
@@ -204,11 +206,19 @@ class _Loop:
             self.end_epoch(epoch, loss_sum, t0)
             if not self.live:
                 return
+        if self.ema is not None:  # the network handed back is the one that was validated
+            self.ema.copy_to(self.model)
         if cfg.eval_test and self.data.test_x is not None and self.data.test_y is not None:
             tx = to_device(self.data.test_x, self.data.mean, self.data.std, self.device, False)
             test = accuracies(self.model, tx, self.data.test_y.to(self.device), self.bf16, self.cl)
             for g in self.live:
                 self.results[g].test_accuracy = test[g]
+
+    @property
+    def evaluated(self) -> torch.nn.Module:
+        """The network validation measures: the running average of the weights where
+        ``cfg.ema`` is set, else the trained one."""
+        return self.model if self.ema is None else self.ema.model
 
     def train_epoch(self, epoch: int) -> torch.Tensor | None:
         """One epoch of SGD steps; the summed per-individual losses, or None once cancelled."""
@@ -232,6 +242,8 @@ class _Loop:
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             self.opt.step()
+            if self.ema is not None:
+                self.ema.update()
             loss_sum += per.detach().float()
             self.step += 1
             self.images += len(idxs[0])
@@ -261,7 +273,7 @@ class _Loop:
         """Validate, append each live individual's curve point, fail the non-finite, report."""
         s = self.setup
         epoch_loss = (loss_sum / s.steps_per_epoch).tolist()
-        val = accuracies(self.model, s.val_x, s.val_y, self.bf16, self.cl)
+        val = accuracies(self.evaluated, s.val_x, s.val_y, self.bf16, self.cl)
         seconds = round(time.perf_counter() - t0, 4)
         for g in sorted(self.live):
             r = self.results[g]
@@ -274,3 +286,36 @@ class _Loop:
             else:
                 self.report(g, TrainProgress(epoch + 1, self.cfg.epochs, self.step, s.total_steps, epoch_loss[g],
                                              val[g]))
+
+
+class _Ema:
+    """An exponential moving average of a network's parameters and float buffers (batch-norm
+    statistics), updated after every SGD step: ``avg = decay * avg + (1 - decay) * live``.
+
+    Elementwise, so a :class:`BatchedGeNet` averages each individual exactly as it would be
+    averaged alone.
+    """
+
+    def __init__(self, model: torch.nn.Module, decay: float):
+        self.model = copy.deepcopy(model)
+        self.model.requires_grad_(False)
+        self.weight = 1.0 - decay
+        pairs = [(a, b) for a, b in zip(_state(self.model), _state(model), strict=True) if a.is_floating_point()]
+        self.avg, self.live = [a for a, _ in pairs], [b for _, b in pairs]
+        self.counters = [(a, b) for a, b in zip(_state(self.model), _state(model), strict=True)
+                         if not a.is_floating_point()]
+
+    @torch.no_grad()
+    def update(self) -> None:
+        torch._foreach_lerp_(self.avg, self.live, self.weight)
+        for a, b in self.counters:
+            a.copy_(b)
+
+    @torch.no_grad()
+    def copy_to(self, model: torch.nn.Module) -> None:
+        for a, b in zip(_state(model), _state(self.model), strict=True):
+            a.copy_(b)
+
+
+def _state(model: torch.nn.Module) -> list[torch.Tensor]:
+    return [*model.parameters(), *model.buffers()]

@@ -9,7 +9,7 @@ Knows torch and the decoded stage graphs; nothing of data, training or evolution
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn
