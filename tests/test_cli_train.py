@@ -108,15 +108,35 @@ def test_bad_input_one_line(capsys, argv, words):
 
 
 def test_events_subprocess_as_the_tui_runs_it(tmp_path):
+    from genet_lab.training.events import TrainingFinished, TrainingProgress, TrainingStarted, from_dict, to_dict
+
     env = dict(os.environ, PYTHONUNBUFFERED="")
     proc = subprocess.run([sys.executable, "-m", "genet_lab", "train", "paper-best", *QUICK, "--events"],
                           capture_output=True, text=True, env=env, cwd=Path(__file__).resolve().parents[1],
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
-    events = [json.loads(line) for line in proc.stdout.splitlines()]
-    kinds = [e["event"] for e in events]
-    assert kinds[0] == "start" and kinds[-1] == "result" and kinds.count("progress") >= 2
-    last_progress = [e for e in events if e["event"] == "progress"][-1]
-    assert {"epoch", "epochs", "loss", "val_accuracy"} <= set(last_progress)
-    assert last_progress["epoch"] == last_progress["epochs"] == 1
-    assert events[-1]["val_accuracy"] == last_progress["val_accuracy"]
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    events = [from_dict(line) for line in lines]
+    assert [to_dict(e) for e in events] == lines                  # nothing dropped on the way
+    assert isinstance(events[0], TrainingStarted) and isinstance(events[-1], TrainingFinished)
+    progress = [e for e in events if isinstance(e, TrainingProgress)]
+    assert len(progress) >= 2 and len(progress) == len(events) - 2
+    assert events[0].genome == "1-01 0-01-100 0-11-101-0001" and events[0].dataset["train"] == 100
+    assert progress[-1].epoch == progress[-1].epochs == 1 and progress[-1].done == 1.0
+    assert events[-1].val_accuracy == progress[-1].val_accuracy and not events[-1].failed
+    assert events[-1].params == 22082 and events[-1].train_images == 100
+
+
+def test_training_events_round_trip_and_reject_strangers():
+    from genet_lab.training.events import TrainingProgress, from_dict, to_dict
+
+    event = TrainingProgress(epoch=2, epochs=4, step=30, steps=100, loss=0.5, val_accuracy=None)
+    data = to_dict(event)
+    assert data == {"type": "TrainingProgress", "epoch": 2, "epochs": 4, "step": 30, "steps": 100, "loss": 0.5,
+                    "val_accuracy": None}
+    assert from_dict({**data, "new_field": 1}) == event          # a newer writer's extra field is ignored
+    assert event.done == pytest.approx(1.2)
+    with pytest.raises(ValueError, match="unknown training event type 'progress'"):
+        from_dict({"event": "progress", "type": "progress"})
+    with pytest.raises(ValueError, match="bad TrainingProgress event"):
+        from_dict({"type": "TrainingProgress", "epoch": 1})

@@ -83,7 +83,7 @@ def test_03_evolution_executes(tmp_path, monkeypatch):
     assert "run finished: 12 evaluations" in text               # N=4, T=2 under the CI budget
     from genet_lab.evolution.store import RunStore
     with RunStore(tmp_path / "runs" / "ga-digits", readonly=True) as store:
-        assert [g["gen"] for g in store.generations()] == [0, 1, 2]
+        assert [g.gen for g in store.generations()] == [0, 1, 2]
 
 
 @pytest.mark.slow

@@ -10,8 +10,8 @@ import pytest
 
 from genet_lab.encoding import genome as gn
 from genet_lab.encoding.complexity import complexity
-from genet_lab.encoding.presets import get_preset
 from genet_lab.encoding.graph import structure_hash
+from genet_lab.encoding.presets import get_preset
 from genet_lab.tui.app import GenetLabApp
 from genet_lab.tui.bits import BitGrid
 from genet_lab.tui.model import EditorModel, locate

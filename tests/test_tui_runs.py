@@ -23,15 +23,18 @@ FAKE_TRAINER = textwrap.dedent("""
     if "--crash" in args:
         print("error: the fake trainer was told to fail", file=sys.stderr)
         sys.exit(2)
+    def emit(kind, **fields):
+        print(json.dumps({"type": kind, **fields}), flush=True)
+    emit("TrainingStarted", genome=genome, dataset={"dataset": "digits", "train": 100, "val": 20},
+         train={"epochs": epochs})
     for epoch in range(1, epochs + 1):
         for step in (1, 2):
-            print(json.dumps({"event": "progress", "epoch": epoch, "epochs": epochs, "step": step, "steps": 2,
-                              "loss": 2.0 / (epoch + step), "val_accuracy": 0.5 + 0.1 * epoch if step == 2 else None}),
-                  flush=True)
+            emit("TrainingProgress", epoch=epoch, epochs=epochs, step=2 * (epoch - 1) + step, steps=2 * epochs,
+                 loss=2.0 / (epoch + step), val_accuracy=0.5 + 0.1 * epoch if step == 2 else None)
             time.sleep(5 if slow else 0.01)
-    print(json.dumps({"event": "result", "val_accuracy": 0.5 + 0.1 * epochs, "test_accuracy": None,
-                      "final_loss": 0.5, "seconds": 0.1, "params": len(genome) * 100, "failed": False,
-                      "error": None, "device": "cpu", "curve": []}), flush=True)
+    emit("TrainingFinished", genome=genome, dataset="digits", train_images=100, val_images=20,
+         val_accuracy=0.5 + 0.1 * epochs, test_accuracy=None, final_loss=0.5, curve=[], seconds=0.1,
+         images_per_second=1000.0, params=len(genome) * 100, failed=False, error=None, device="cpu")
 """)
 
 
@@ -138,19 +141,20 @@ async def test_whole_evolution_with_toy_fitness_fills_table_and_population(tmp_p
         previewed = list(screen.genomes)
         assert len(previewed) == 6
         await pilot.press("ctrl+s")
-        app._dbg = lambda: (pane.status, app.screen, app.focused, pane.run_dir, pane.proc)
-        await _until(pilot, lambda: pane.status.get("state") == "finished" and len(pane.generations) == 4)
+        app._dbg = lambda: (pane.status, app.screen, app.focused, pane.run_dir, pane.control.process)
+        await _until(pilot, lambda: pane.status is not None and pane.status.state == "finished"
+                     and len(pane.generations) == 4)
         await pilot.pause(0.2)
         from genet_lab.evolution.store import RunStore
 
         with RunStore(run_dir, readonly=True) as store:
             stored = store.generations()
-            assert [i["genome"] for i in store.individuals(0)] == [g.notation() for g in previewed]
+            assert [i.genome for i in store.individuals(0)] == [g.notation() for g in previewed]
         table = pane.query_one("#evo-table")
         assert table.row_count == 4
         for row, gen in zip(range(4), stored):
-            assert table.get_row_at(row)[1] == f"{gen['max']:.2f}"
-            assert table.get_row_at(row)[3] == f"{gen['mean']:.2f}"
+            assert table.get_row_at(row)[1] == f"{gen.max:.2f}"
+            assert table.get_row_at(row)[3] == f"{gen.mean:.2f}"
         assert pane.query_one("#evo-pop").row_count == 6
         pane.select_individual(2)
         await pilot.pause()
@@ -158,8 +162,12 @@ async def test_whole_evolution_with_toy_fitness_fills_table_and_population(tmp_p
         assert title.startswith("gen 3 #2: ")
 
 
+def _state(pane) -> str | None:
+    return None if pane.status is None else pane.status.state
+
+
 @run_async
-async def test_stop_and_resume_and_open_existing_run(tmp_path):
+async def test_stop_and_resume_and_open_existing_run(tmp_path, monkeypatch):
     run_dir = tmp_path / "run"
     # a finished run written by another process, opened with --run
     subprocess.run([sys.executable, "-m", "genet_lab", "evolve", "--fitness", "toy", "-N", "4", "-T", "2",
@@ -167,24 +175,52 @@ async def test_stop_and_resume_and_open_existing_run(tmp_path):
     app = GenetLabApp(run_dir=run_dir)
     async with app.run_test(size=(80, 24)) as pilot:
         pane = app.query_one(EvolutionPane)
+        app._dbg = lambda: (pane.status, pane.run_dir, pane.running, pane.paused, pane.error,
+                            str(pane.query_one("#evo-status").content))
         await _until(pilot, lambda: len(pane.generations) == 3)
-        assert pane.status["state"] == "finished"
+        assert _state(pane) == "finished"
         assert app.query_one("#tabs").active == "evolution"
         pane.select_individual(1)
         await pilot.pause()
         assert "gen 2 #1" in pane.query_one("#evo-detail-box").border_title
         await pilot.press("e")  # load it into the editor
-        assert app.editor.genome.notation() == pane.population[1]["genome"]
-        # pause and stop a run this session started, then resume it
+        assert app.editor.genome.notation() == pane.population[1].genome
+        # pause and stop a run this session started, then resume it. The run cannot end by
+        # itself while the test runs: a million generations at 10 ms an evaluation.
+        monkeypatch.setenv("GENET_LAB_TOY_DELAY", "0.01")
         pane.start_run({"run_dir": str(tmp_path / "run2"), "genomes": ["0-00 0-00-000 0-00-000-0000"] * 4,
-                        "n": 4, "t": 400, "fitness": "toy", "epochs": 1, "seed": 0})
+                        "n": 4, "t": 1_000_000, "fitness": "toy", "epochs": 1, "seed": 0})
         await _until(pilot, lambda: len(pane.generations) >= 2)
         await pilot.press("p")
         assert pane.paused
         await pilot.press("k")
-        await _until(pilot, lambda: pane.status.get("state") == "stopped")
-        stopped_at = pane.status["gen"]
+        await _until(pilot, lambda: _state(pane) == "stopped")
+        assert not pane.running and not pane.error  # a stop is not a failure
+        stopped_at = pane.status.gen
         await pilot.press("r")
-        await _until(pilot, lambda: pane.status.get("gen", 0) > stopped_at + 1)
+        await _until(pilot, lambda: pane.status.gen > stopped_at + 1)
         await pilot.press("k")
-        await _until(pilot, lambda: pane.status.get("state") == "stopped")
+        await _until(pilot, lambda: _state(pane) == "stopped")
+
+
+@run_async
+async def test_a_failing_run_is_reported_and_the_pane_stays_usable(tmp_path):
+    app = GenetLabApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        pane = app.query_one(EvolutionPane)
+        app._dbg = lambda: (pane.status, pane.run_dir, pane.running, pane.error, list(app._notifications),
+                            str(pane.query_one("#evo-status").content))
+        await pilot.press("3")
+        await pilot.pause()
+        # -N 1 is refused by `genet-lab evolve`: the process exits 2 with an error line
+        pane.start_run({"run_dir": str(tmp_path / "bad"), "genomes": ["0-00 0-00-000 0-00-000-0000"],
+                        "n": 1, "t": 2, "fitness": "toy", "epochs": 1, "seed": 0})
+        await _until(pilot, lambda: pane.error)
+        assert pane.error.startswith("the run process exited with status 2: error:")
+        # a notification is a message: it reaches the app a moment after pane.error is set
+        await _until(pilot, lambda: any(n.severity == "error" and "status 2" in n.message
+                                        for n in app._notifications))
+        assert "status 2" in str(pane.query_one("#evo-status").content)
+        assert not pane.running
+        await pilot.press("k")  # still answers
+        await _until(pilot, lambda: any("no run of this session" in n.message for n in app._notifications))

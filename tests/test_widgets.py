@@ -8,7 +8,7 @@ import time
 import pytest
 
 from genet_lab.encoding.draw import have_dot
-from genet_lab.encoding.genome import Genome, chain, dense, paper_best, parse, residual, zeros
+from genet_lab.encoding.genome import chain, dense, paper_best, parse, residual, zeros
 from genet_lab.widgets import GenomeEditor, PopulationSeeder
 
 needs_dot = pytest.mark.skipif(not have_dot(), reason="graphviz 'dot' not installed")
@@ -22,6 +22,17 @@ def test_widgets_import_no_torch():
             "w.TrainPanel('chain'); print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"      # torch loads only when a training starts
+
+
+@pytest.mark.parametrize("module", ["genet_lab.widgets", "genet_lab.evolution.watch", "genet_lab.training.events",
+                                    "genet_lab.tui.app", "genet_lab.tui.evolution", "genet_lab.tui.train_panel"])
+def test_front_end_modules_import_no_torch(module):
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", f"import sys, {module}; print('torch' in sys.modules)"],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 # -- GenomeEditor ----------------------------------------------------------------
@@ -265,6 +276,8 @@ def test_evolve_command_spells_the_cli():
                        "--stages", "3,4,5", "--reuse-structures", "--run-dir", "runs/x"]
     with pytest.raises(ValueError, match="kind must be"):
         evolve_command("x", kind="evolution")
+    with pytest.raises(ValueError, match="populaton"):
+        evolve_command("x", populaton=8)                        # a typo is an error, not a flag
 
 
 def test_monitor_launches_watches_and_reattaches(tmp_path):
@@ -276,13 +289,13 @@ def test_monitor_launches_watches_and_reattaches(tmp_path):
                                   poll=False)
     assert mon.command[-2:] == ["--run-dir", str(run)]
     snap = mon.wait(timeout=120, interval=0.2)
-    assert snap["state"] == "finished" and mon.process.returncode == 0
+    assert snap.state == "finished" and mon.process.exit().returncode == 0
     with RunStore(run, readonly=True) as store:
         gens = store.generations()
-        best = store.status()["best"]
-    assert [g["gen"] for g in snap["generations"]] == [0, 1, 2, 3]
+        best = store.status().best
+    assert [g.gen for g in snap.generations] == [0, 1, 2, 3]
     assert mon.table.value.count("<tr>") == 1 + len(gens)          # header + Table 1 rows
-    assert f"{gens[-1]['mean']:.2f}" in mon.table.value and gens[-1]["best"] in mon.table.value
+    assert f"{gens[-1].mean:.2f}" in mon.table.value and gens[-1].best in mon.table.value
     assert mon.plot.value[:4] == b"\x89PNG"
     assert best in mon.best.value
     if have_dot():
@@ -294,7 +307,7 @@ def test_monitor_launches_watches_and_reattaches(tmp_path):
     again = EvolutionMonitor(run, interval=0.1)
     again.start_polling()
     again._poller.join(timeout=30)
-    assert not again._poller.is_alive() and again.snapshot["state"] == "finished"
+    assert not again._poller.is_alive() and again.state == again.snapshot.state == "finished"
     assert again.table.value == mon.table.value
     again.close()
 
@@ -303,16 +316,17 @@ def test_monitor_waits_for_a_run_and_cancels_it(tmp_path):
     from genet_lab.widgets import EvolutionMonitor
 
     early = EvolutionMonitor(tmp_path / "not-yet")
-    assert early.refresh()["state"] == "waiting" and "waiting" in early.title.value
+    assert early.refresh() is None and early.state == "waiting" and "waiting" in early.title.value
     run = tmp_path / "long"
     mon = EvolutionMonitor.launch(run, fitness="toy", population=4, generations=100_000, interval=0.2)
     deadline = time.monotonic() + 60
-    while len(mon.refresh().get("generations", [])) < 2 and time.monotonic() < deadline:
+    while (mon.refresh() is None or len(mon.snapshot.generations) < 2) and time.monotonic() < deadline:
         time.sleep(0.2)
-    mon.cancel()
+    assert mon.cancel() is not None
     snap = mon.refresh()
-    assert not mon.process_running and snap["state"] == "stopped"
-    assert len(snap["generations"]) >= 2
+    assert not mon.process_running and snap.state == "stopped" and not mon.process.exit().failed
+    assert len(snap.generations) >= 2
+    assert mon.wait(timeout=10).state == "stopped"          # a cancelled run is not an error
     with pytest.raises(Exception, match="already holds a run"):
         EvolutionMonitor.launch(run, fitness="toy")
     mon.close()
@@ -344,10 +358,10 @@ def test_monitor_polls_a_launched_run_until_its_process_ends(tmp_path):
     assert mon.auto.value and mon._poller.is_alive()
     mon._poller.join(timeout=60)
     assert not mon._poller.is_alive() and not mon.auto.value
-    assert mon.snapshot["state"] == "finished" and len(mon.snapshot["generations"]) == 3
+    assert mon.state == "finished" and len(mon.snapshot.generations) == 3
     bad = EvolutionMonitor.launch(tmp_path / "bad", fitness="toy", qc=-1, interval=0.1)
     bad._poller.join(timeout=60)                         # a process that dies early ends the polling too
-    assert not bad._poller.is_alive() and bad.snapshot["state"] == "failed"
+    assert not bad._poller.is_alive() and bad.state == "failed" and bad.snapshot is None
     mon.close()
     bad.close()
 
@@ -358,6 +372,37 @@ def test_monitor_reports_a_failed_launch(tmp_path):
     mon = EvolutionMonitor.launch(tmp_path / "bad", fitness="toy", pm=2, interval=0.1)
     with pytest.raises(RuntimeError, match=r"exited with status 2:\n.*error: .*pm.*probability"):
         mon.wait(timeout=60)
-    assert mon.snapshot["state"] == "failed"
+    assert mon.state == "failed"
     assert "error:" in mon.events_view.value
+    assert mon.process.exit().error.startswith("error: ") and "pm" in mon.process.exit().error
     mon.close()
+
+
+def test_run_process_kills_what_ignores_sigterm(tmp_path):
+    import sys
+
+    from genet_lab.evolution.watch import RunProcess
+
+    stubborn = ("import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                "print('error: ignoring you', file=sys.stderr, flush=True); time.sleep(600)")
+    proc = RunProcess([sys.executable, "-c", stubborn])
+    deadline = time.monotonic() + 30
+    while "ignoring" not in proc.tail() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.pause()
+    assert proc.paused
+    ended = proc.stop(timeout=0.5)                     # SIGTERM is ignored: SIGKILL after 0.5 s
+    assert ended.returncode == -9 and ended.stopped and not ended.failed
+    assert ended.error == "error: ignoring you" and not proc.running and not proc.paused
+    proc.close()
+
+
+def test_train_panel_names_the_epoch_in_progress():
+    from genet_lab.training.events import TrainingProgress
+    from genet_lab.widgets import TrainPanel
+
+    panel = TrainPanel("chain", epochs=8, train_size=120, train_options=CPU_FP32)
+    panel._on_progress(TrainingProgress(epoch=1, epochs=8, step=3, steps=80, loss=2.0, val_accuracy=None))
+    assert panel.status.value.startswith("epoch 1/8") and panel.progress.value == 3
+    panel._on_progress(TrainingProgress(epoch=1, epochs=8, step=10, steps=80, loss=1.5, val_accuracy=0.5))
+    assert panel.status.value.startswith("epoch 1/8") and "validation 50" in panel.status.value

@@ -2,7 +2,9 @@
 
 torch is imported only when a command runs, so ``genet-lab --help`` stays quick.
 ``--events`` prints one JSON object a line, flushed, for front ends that run
-``python -m genet_lab train ... --events`` as a subprocess (the TUI imports no torch).
+``python -m genet_lab train ... --events`` as a subprocess (the TUI imports no torch):
+the events of :mod:`genet_lab.training.events` (TrainingStarted, TrainingProgress...,
+TrainingFinished), each as ``{"type": name, **fields}``.
 """
 from __future__ import annotations
 
@@ -12,10 +14,11 @@ import sys
 import time
 from pathlib import Path
 
+from genet_lab.cli.common import cpu_threads, positive_int, seed_int
+from genet_lab.encoding.genome import NAMED, parse_stages, resolve
 from genet_lab.encoding.presets import list_presets
 from genet_lab.errors import UsageError
-from genet_lab.encoding.genome import NAMED, parse_stages, resolve
-from genet_lab.cli.common import cpu_threads, positive_int, seed_int
+from genet_lab.training import events as tev
 
 DATASET_NAMES = ("digits", "mnist", "fashion-mnist", "cifar10", "cifar100", "svhn", "imagefolder")
 
@@ -51,7 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--precision", choices=("auto", "fp32", "bf16"), help="auto measures which is faster")
     p.add_argument("--channels-last", choices=("auto", "on", "off"), help="auto measures which is faster")
     p.add_argument("--augment", choices=("auto", "none", "crop", "crop+flip"), help="batch augmentation")
-    p.add_argument("--threads", type=lambda t: cpu_threads(t, zero_ok=True), help="CPU threads (default 0: measure whether torch's setting beats one thread)")
+    p.add_argument("--threads", type=lambda t: cpu_threads(t, zero_ok=True),
+                   help="CPU threads (default 0: measure whether torch's setting beats one thread)")
     p.add_argument("--eval-test", action="store_true", help="also report test accuracy (a final report)")
     p.add_argument("--save", metavar="FILE", help="write a checkpoint (weights, genome, configs, metrics)")
     out = p.add_mutually_exclusive_group()
@@ -101,8 +105,9 @@ def cmd_train(args) -> int:
                         val_size=args.val_size, with_test=args.eval_test)
     net = net.with_input(data.in_channels, data.image_size, data.num_classes)
     if args.events:
-        _emit({"event": "start", "genome": genome.notation(), "dataset": data.summary(), "train": cfg.to_dict()})
-        result = train_genome(genome, net, data, cfg, progress=lambda p: _emit({"event": "progress", **vars(p)}))
+        _emit(tev.to_dict(tev.TrainingStarted(genome.notation(), data.summary(), cfg.to_dict())))
+        result = train_genome(genome, net, data, cfg,
+                              progress=lambda p: _emit(tev.to_dict(tev.TrainingProgress.of(p))))
     elif args.json:
         result = train_genome(genome, net, data, cfg)
     else:
@@ -121,7 +126,7 @@ def cmd_train(args) -> int:
             save_checkpoint(args.save, result.model, genome, net, cfg.to_dict(), result.to_dict(), info)
             out["checkpoint"] = args.save
     if args.events:
-        _emit({"event": "result", **out})
+        _emit(tev.to_dict(tev.from_dict({"type": "TrainingFinished", **out})))
     elif args.json:
         _emit(out)
     else:
@@ -174,9 +179,9 @@ def _print_result(out: dict) -> None:
 
 
 def cmd_evaluate(args) -> int:
+    from genet_lab.training.batches import to_device
     from genet_lab.training.checkpoint import load_checkpoint
     from genet_lab.training.data import load_dataset
-    from genet_lab.training.batches import to_device
     from genet_lab.training.devices import resolve_device
     from genet_lab.training.loop import accuracy
 

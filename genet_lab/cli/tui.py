@@ -21,8 +21,8 @@ def register(sub) -> None:
 
 
 def cmd_tui(args: argparse.Namespace) -> int:
-    from genet_lab.errors import UsageError
     from genet_lab.encoding.genome import parse_stages, resolve, zeros
+    from genet_lab.errors import UsageError
 
     stages = parse_stages(args.stages) if args.stages else None
     genome = resolve(args.genome, stages) if args.genome else zeros(stages or (3, 4, 5))

@@ -18,9 +18,9 @@ from textual.message import Message
 from textual.widgets import Static
 
 from genet_lab.encoding import genome as gn
-from genet_lab.encoding.presets import get_preset, list_presets
 from genet_lab.encoding.genome import Genome
 from genet_lab.encoding.graph import structure_hash
+from genet_lab.encoding.presets import get_preset, list_presets
 from genet_lab.tui.bits import BitGrid
 from genet_lab.tui.dialogs import GenomeInput
 from genet_lab.tui.figures import LAZY_SHARING_K, Figures, sharing_counts
@@ -100,7 +100,8 @@ class EditorPane(Vertical):
         start = time.perf_counter()
         g, m = self.genome, self.model
         pos = m.position
-        self.query_one("#notation", Static).update(f"[b]Genome[/b]  [reverse] {g.notation()} [/]  [dim]{structure_hash(g)}[/dim]")
+        self.query_one("#notation", Static).update(
+            f"[b]Genome[/b]  [reverse] {g.notation()} [/]  [dim]{structure_hash(g)}[/dim]")
         self.query_one(BitGrid).show(g, m.cursor)
         self.query_one("#where", Static).update(
             f"[dim]stage {pos.stage + 1}, bit {pos.offset + 1}/{len(g.stage_bits(pos.stage))}: "

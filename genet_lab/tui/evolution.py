@@ -4,18 +4,18 @@ A run is always a ``genet-lab evolve ... --run-dir DIR`` child process (or
 someone else's process, or none for a finished run); this pane only reads
 the run store (read-only SQLite in WAL mode) on a timer. Starting, resuming
 and opening a run are therefore the same code path: point the watcher at a
-directory. Pausing suspends the child (SIGSTOP/SIGCONT); stopping kills it,
-and ``--resume`` continues from the last stored generation. No torch here.
+directory. Process and store handling live in :mod:`genet_lab.evolution.watch`
+(shared with the notebook widgets); this module draws what it reports and shows
+its errors. Pausing suspends the child (SIGSTOP/SIGCONT); stopping ends it, and
+``--resume`` continues from the last stored generation. No torch here.
 """
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
+from rich.console import Group
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -24,6 +24,9 @@ from textual.widgets import DataTable, Label, ProgressBar, Static
 from textual_plotext import PlotextPlot
 
 from genet_lab.encoding.genome import Genome, parse
+from genet_lab.errors import UsageError
+from genet_lab.evolution.records import GenerationStats, Individual, RunStatus
+from genet_lab.evolution.watch import EvolveArgs, NotReady, RunControl
 from genet_lab.tui.dialogs import Prompt
 from genet_lab.tui.population import SeedScreen
 from genet_lab.tui.stage_view import genome_drawing
@@ -48,16 +51,13 @@ class EvolutionPane(Vertical):
         super().__init__(**kw)
         self.genome = genome
         self.python = python or sys.executable
-        self.run_dir: Path | None = None
-        self.store = None
-        self.proc: subprocess.Popen | None = None
-        self.paused = False
-        self.seq = 0
-        self.status: dict = {}
-        self.generations: list[dict] = []
-        self.population: list[dict] = []
-        self.shown: dict | None = None
-        self._stderr = None
+        self.control: RunControl | None = None
+        self.status: RunStatus | None = None
+        self.generations: list[GenerationStats] = []
+        self.population: list[Individual] = []
+        self.shown: Individual | None = None
+        self.error = ""
+        """The last error of the run process or the store, shown on the status line."""
         self._initial_dir = run_dir
 
     def compose(self) -> ComposeResult:
@@ -84,7 +84,7 @@ class EvolutionPane(Vertical):
         self._plot()
         self.set_interval(POLL_SECONDS, self.poll)
         if self._initial_dir is not None:
-            self.watch(self._initial_dir)
+            self.open_run(self._initial_dir)
 
     def default_focus(self):
         return self.query_one("#evo-pop", DataTable)
@@ -93,8 +93,16 @@ class EvolutionPane(Vertical):
         self.genome = genome
 
     @property
+    def run_dir(self) -> Path | None:
+        return None if self.control is None else self.control.run_dir
+
+    @property
     def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        return self.control is not None and self.control.running
+
+    @property
+    def paused(self) -> bool:
+        return self.control is not None and self.control.paused
 
     # -- starting and watching ------------------------------------------------------------
     def action_new_run(self) -> None:
@@ -115,122 +123,97 @@ class EvolutionPane(Vertical):
         except OSError as exc:
             self.notify(f"cannot write to {run_dir}: {exc}", severity="error")
             return
-        argv = ["evolve", "--run-dir", str(run_dir), "--init", str(seed_file), "-N", str(spec["n"]),
-                "-T", str(spec["t"]), "--fitness", spec["fitness"], "--epochs", str(spec["epochs"]),
-                "--seed", str(spec["seed"])]
-        self._spawn(argv)
-        self.watch(run_dir)
-
-    def _spawn(self, args: list[str]) -> None:
-        self._stderr = tempfile.TemporaryFile(mode="w+")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen([self.python, "-m", "genet_lab", *args, "--json"], stdout=subprocess.DEVNULL,
-                                     stderr=self._stderr, stdin=subprocess.DEVNULL, env=env)
-        self.paused = False
+        args = EvolveArgs(init=str(seed_file), population=spec["n"], generations=spec["t"],
+                          fitness=spec["fitness"], epochs=spec["epochs"], seed=spec["seed"], json=True)
+        try:
+            control = RunControl.start(run_dir, "evolve", args, python=self.python)
+        except UsageError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self._follow(control)
 
     def action_open_run(self) -> None:
         def done(text: str | None) -> None:
             if text:
-                self.watch(Path(text).expanduser())
+                self.open_run(Path(text).expanduser())
 
         self.app.push_screen(Prompt("Run directory to open (finished, stopped, or being written):",
                                     str(self.run_dir or "runs/")), done)
 
-    def watch(self, run_dir: Path) -> None:
+    def open_run(self, run_dir: Path) -> None:
         """Follow ``run_dir``: read what is stored, then poll for more."""
-        if self.store is not None:
-            self.store.close()
-            self.store = None
-        self.run_dir = Path(run_dir)
-        self.seq, self.generations, self.population, self.shown, self.status = 0, [], [], None, {}
+        if self.running:
+            self.notify("a run of this session is in progress: stop it (k) before opening another",
+                        severity="warning")
+            return
+        self._follow(RunControl(run_dir, python=self.python))
+
+    def _follow(self, control: RunControl) -> None:
+        if self.control is not None:
+            self.control.close(stop=False)
+        self.control = control
+        self.status, self.generations, self.population, self.shown, self.error = None, [], [], None, ""
         self.query_one("#evo-table", DataTable).clear()
         self.query_one("#evo-pop", DataTable).clear()
         self.poll()
 
-    def _open_store(self) -> bool:
-        from genet_lab.evolution.store import RunStore, is_run_dir
-
-        if self.store is not None:
-            return True
-        if self.run_dir is None or not is_run_dir(self.run_dir):
-            return False
-        try:
-            self.store = RunStore(self.run_dir, readonly=True)
-        except ValueError as exc:
-            self.notify(str(exc), severity="error")
-            self.run_dir = None
-            return False
-        return True
-
     def poll(self) -> None:
         """Read what changed in the store since the last poll and redraw it."""
-        self._check_child()
-        if self.run_dir is None:
+        control = self.control
+        if control is None:
             return
-        if not self._open_store():
-            if not self.running:
-                self._label(f"{self.run_dir} is not a run directory (no run.sqlite)")
-            else:
-                self._label(f"starting the run in {self.run_dir} ...")
-            return
+        self._check_exit(control)
         try:
-            new = self.store.events_since(self.seq)
-            self.status = self.store.status()  # cheap; a writer may stop without an event
-            if not new and self.generations:
-                self._status_line()
-                return
-            if new:
-                self.seq = new[-1][0]
-            self.generations = self.store.generations()
-            gen = self.status.get("gen")
-            self.population = self.store.individuals(gen) if gen is not None else []
-        except Exception as exc:  # sqlite3 errors while a writer is busy: try again next tick
-            self._label(f"waiting for the store: {exc}")
+            snap = control.poll()
+        except NotReady as exc:
+            self._label(f"starting the run in {control.run_dir} ..." if control.running else
+                        f"{exc}{self._error_suffix()}")
             return
-        self._progress(new)
+        except UsageError as exc:  # not a run store, or another schema: nothing to watch
+            self.notify(str(exc), severity="error", timeout=10)
+            control.close(stop=False)
+            self.control = None
+            self._label(f"cannot open the run: {exc}")
+            return
+        self.status = snap.status
+        if snap.changed:
+            self.generations = list(snap.generations)
+            self.population = list(snap.current)
+            self._progress()
+            self._fill_table()
+            self._fill_population()
+            self._plot()
+            self._show(self.shown)
         self._status_line()
-        self._fill_table()
-        self._fill_population()
-        self._plot()
-        self._show(self.shown)
 
-    def _check_child(self) -> None:
-        if self.proc is not None and self.proc.poll() is not None:
-            rc = self.proc.returncode
-            tail = ""
-            if self._stderr is not None:
-                self._stderr.seek(0)
-                lines = [ln for ln in self._stderr.read().splitlines() if ln.strip()]
-                tail = lines[-1] if lines else ""
-                self._stderr.close()
-                self._stderr = None
-            self.proc = None
-            if rc not in (0, -signal.SIGKILL, -signal.SIGTERM):
-                self.notify(f"the run stopped with status {rc}: {tail}", severity="error", timeout=10)
+    def _check_exit(self, control: RunControl) -> None:
+        """Tell the user, once, when this session's run process ended with an error."""
+        ended = control.reap()
+        if ended is not None and ended.failed:
+            self.error = ended.message()
+            self.notify(self.error, severity="error", timeout=10)
+
+    def _error_suffix(self) -> str:
+        return f"  [red]{self.error}[/red]" if self.error else ""
 
     # -- controls -----------------------------------------------------------------------------
     def action_pause(self) -> None:
-        if not self.running:
+        if not self.running or self.control is None:
             self.notify("no run of this session is in progress (a stopped run resumes with r)")
             return
-        self.proc.send_signal(signal.SIGCONT if self.paused else signal.SIGSTOP)
-        self.paused = not self.paused
-        self.notify("run paused: p continues, k stops" if self.paused else "run continues")
+        if self.paused:
+            self.control.cont()
+            self.notify("run continues")
+        else:
+            self.control.pause()
+            self.notify("run paused: p continues, k stops")
         self._status_line()
 
     def action_stop(self) -> None:
-        if not self.running:
+        if not self.running or self.control is None:
             self.notify("no run of this session is in progress")
             return
-        if self.paused:
-            self.proc.send_signal(signal.SIGCONT)
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.paused = False
+        self.control.stop()
         self.notify(f"run stopped; r resumes it from {self.run_dir}")
         self.poll()
 
@@ -239,16 +222,17 @@ class EvolutionPane(Vertical):
             if self.paused:
                 self.action_pause()
             return
-        if self.run_dir is None or not self._open_store():
+        if self.control is None:
             self.notify("open a run first (o)", severity="warning")
             return
-        status = self.store.status()
-        if status["state"] == "running":
-            self.notify("another process is writing this run; watching it", severity="warning")
+        try:
+            status = self.control.resume()
+        except UsageError as exc:
+            self.notify(str(exc), severity="warning")
             return
-        kind = self.store.config().get("kind", "ga")
-        self._spawn(["evolve" if kind == "ga" else "random-search", "--resume", str(self.run_dir)])
-        self.notify(f"resuming {self.run_dir}" + (" (finished: nothing left to do)" if status["state"] == "finished" else ""))
+        self.error = ""
+        finished = " (finished: nothing left to do)" if status.state == "finished" else ""
+        self.notify(f"resuming {self.run_dir}{finished}")
 
     # -- drawing -------------------------------------------------------------------------------
     def _label(self, text: str) -> None:
@@ -256,28 +240,28 @@ class EvolutionPane(Vertical):
 
     def _status_line(self) -> None:
         s = self.status
-        if not s:
+        if s is None:
             return
-        state = "paused" if self.paused else s["state"]
+        state = "paused" if self.paused else s.state
         colour = {"running": "green", "finished": "cyan", "paused": "yellow", "stopped": "red"}.get(state, "white")
-        best = f"  best {s['best']} ({s['best_fitness']:.2f})" if s.get("best") else ""
-        self._label(f"[b]{self.run_dir}[/b] [{colour}]{state}[/{colour}] · {s['kind']} · gen {s['gen']}/{s['generations']}"
-                    f"  evals {s['evaluations_done']}/{s['evaluations_total']}{best}")
+        best = f"  best {s.best} ({s.best_fitness:.2f})" if s.best else ""
+        self._label(f"[b]{self.run_dir}[/b] [{colour}]{state}[/{colour}] · {s.kind} · gen {s.gen}/{s.generations}"
+                    f"  evals {s.evaluations_done}/{s.evaluations_total}{best}" + self._error_suffix())
 
-    def _progress(self, new_events) -> None:
-        done = sum(1 for p in self.population if p["state"] in ("done", "failed"))
+    def _progress(self) -> None:
+        done = sum(1 for p in self.population if p.state in ("done", "failed"))
         total = len(self.population) or 1
         bar = self.query_one("#evo-progress", ProgressBar)
         bar.update(total=total, progress=done)
-        gen = self.status.get("gen")
+        gen = self.status.gen if self.status else None
         self.query_one("#evo-progress-label", Label).update(
             f"generation {gen}: {done}/{len(self.population)} evaluated" if gen is not None else "")
 
     def _fill_table(self) -> None:
         table = self.query_one("#evo-table", DataTable)
         for row in self.generations[table.row_count:]:
-            table.add_row(str(row["gen"]), *(f"{row[k]:.2f}" for k in ("max", "min", "mean", "median", "std")),
-                          key=str(row["gen"]))
+            table.add_row(str(row.gen), *(f"{v:.2f}" for v in (row.max, row.min, row.mean, row.median, row.std)),
+                          key=str(row.gen))
         if self.generations:
             table.move_cursor(row=len(self.generations) - 1)
 
@@ -286,9 +270,9 @@ class EvolutionPane(Vertical):
         cursor = table.cursor_row
         table.clear()
         for ind in self.population:
-            value = ind["fitness"] if ind["fitness"] is not None else ind["accuracy"]
-            table.add_row(str(ind["index"]), f"{value:.2f}" if value is not None else "-", ind["genome"],
-                          ind["op"][:5], ",".join(map(str, ind["parents"])) or "-", ind["state"], key=str(ind["index"]))
+            value = _fitness(ind)
+            table.add_row(str(ind.index), f"{value:.2f}" if value is not None else "-", ind.genome,
+                          ind.op[:5], ",".join(map(str, ind.parents)) or "-", ind.state, key=str(ind.index))
         if self.population:
             table.move_cursor(row=min(cursor, len(self.population) - 1), animate=False)
 
@@ -299,10 +283,10 @@ class EvolutionPane(Vertical):
         plt.clear_figure()
         plt.title("Figure 3: fitness per generation")
         if self.generations:
-            gens = [g["gen"] for g in self.generations]
-            plt.plot(gens, [g["max"] for g in self.generations], label="max", color="green")
-            plt.plot(gens, [g["mean"] for g in self.generations], label="mean", color="cyan", marker="dot")
-            plt.plot(gens, [g["min"] for g in self.generations], label="min", color="red")
+            gens = [g.gen for g in self.generations]
+            plt.plot(gens, [g.max for g in self.generations], label="max", color="green")
+            plt.plot(gens, [g.mean for g in self.generations], label="mean", color="cyan", marker="dot")
+            plt.plot(gens, [g.min for g in self.generations], label="min", color="red")
         widget.refresh()
 
     @on(DataTable.RowHighlighted, "#evo-pop")
@@ -324,53 +308,52 @@ class EvolutionPane(Vertical):
         self.shown = self.population[index]
         self._show(self.shown)
 
-    def _show(self, ind: dict | None) -> None:
+    def _show(self, ind: Individual | None) -> None:
         box = self.query_one("#evo-detail-box")
         detail = self.query_one("#evo-detail", Static)
         if ind is None:
-            best = self.status.get("best") if self.status else None
+            best = self.status.best if self.status else None
             box.border_title = "best so far"
             if not best:
                 detail.update("[dim]no finished generation yet[/dim]")
                 return
-            g = parse(best)
-            detail.update(genome_drawing(g))
-            box.border_title = f"best so far: {best} ({self.status['best_fitness']:.2f})"
+            detail.update(genome_drawing(parse(best)))
+            box.border_title = f"best so far: {best} ({self.status.best_fitness:.2f})"
             return
-        g = parse(ind["genome"])
-        box.border_title = f"gen {ind['gen']} #{ind['index']}: {ind['genome']}"
-        from rich.console import Group
-        from rich.text import Text
-
+        box.border_title = f"gen {ind.gen} #{ind.index}: {ind.genome}"
         head = Text()
-        fit = ind["fitness"] if ind["fitness"] is not None else ind["accuracy"]
-        head.append(f"{ind['op']} ", style="bold")
-        head.append(f"of gen {ind['gen'] - 1} #" + ", #".join(map(str, ind["parents"])) if ind["parents"] else "(initial)")
+        fit = _fitness(ind)
+        head.append(f"{ind.op} ", style="bold")
+        head.append(f"of gen {ind.gen - 1} #" + ", #".join(map(str, ind.parents)) if ind.parents else "(initial)")
         head.append(f"  fitness {fit:.2f}" if fit is not None else "  not evaluated yet")
-        head.append(f"  {ind['state']}" + ("  reused" if ind.get("reused") else ""))
-        if ind.get("params"):
-            head.append(f"  {ind['params']:,} params")
-        parts = [head]
-        if ind["parents"] and self.store is not None:
-            try:
-                prev = {p["index"]: p for p in self.store.individuals(ind["gen"] - 1)}
-                for pi in ind["parents"]:
-                    if pi in prev:
-                        parts.append(Text(f"  parent #{pi}: {prev[pi]['genome']}", style="dim"))
-            except Exception:
-                pass
-        parts.append(genome_drawing(g))
-        detail.update(Group(*parts))
+        head.append(f"  {ind.state}" + ("  reused" if ind.reused else ""))
+        if ind.params:
+            head.append(f"  {ind.params:,} params")
+        detail.update(Group(head, *self._parents(ind), genome_drawing(parse(ind.genome))))
+
+    def _parents(self, ind: Individual) -> list[Text]:
+        if not ind.parents or self.control is None:
+            return []
+        try:
+            prev = {p.index: p for p in self.control.watcher.individuals(ind.gen - 1)}
+        except (NotReady, UsageError) as exc:
+            return [Text(f"  parents not readable right now: {exc}", style="dim")]
+        return [Text(f"  parent #{pi}: {prev[pi].genome}", style="dim") for pi in ind.parents if pi in prev]
 
     def action_to_editor(self) -> None:
-        g = parse(self.shown["genome"]) if self.shown else (parse(self.status["best"]) if self.status.get("best") else None)
-        if g is not None:
-            self.app.editor.set_genome(g, "from the run")
+        if self.shown is not None:
+            genome = self.shown.genome
+        elif self.status is not None and self.status.best:
+            genome = self.status.best
+        else:
+            return
+        self.app.editor.set_genome(parse(genome), "from the run")
 
     def on_unmount(self) -> None:
-        if self.running:
-            if self.paused:
-                self.proc.send_signal(signal.SIGCONT)
-            self.proc.terminate()
-        if self.store is not None:
-            self.store.close()
+        if self.control is not None:
+            self.control.close(stop=True)
+
+
+def _fitness(ind: Individual) -> float | None:
+    """The fitness selection used, or this evaluation's accuracy before the generation finished."""
+    return ind.fitness if ind.fitness is not None else ind.accuracy

@@ -12,9 +12,9 @@ from rich.text import Text
 from textual.widgets import Static
 
 from genet_lab.encoding.complexity import complexity
-from genet_lab.encoding.presets import NetworkConfig
 from genet_lab.encoding.genome import Genome
 from genet_lab.encoding.graph import structure_hash
+from genet_lab.encoding.presets import NetworkConfig
 
 SYNC_SHARING_K = 5
 """Largest K whose sharing count is computed on the spot (after a warm-up)."""

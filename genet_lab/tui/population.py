@@ -80,14 +80,16 @@ class SeedScreen(ModalScreen[dict | None]):
         with Vertical():
             yield Label("[b]New run[/b] (init ▾, fitness ▾): generation 0 below is exactly what the run starts from")
             with Horizontal():
-                yield field(Select([(k, k) for k in INIT_KINDS], value="random", allow_blank=False, id="seed-init"), "init")
+                yield field(Select([(k, k) for k in INIT_KINDS], value="random", allow_blank=False,
+                                   id="seed-init"), "init")
                 yield field(Input("0.5", id="seed-p"), "p (random)")
                 yield field(Input("2", type="integer", id="seed-flips"), "k flips")
                 yield field(Input("", placeholder="genomes.txt", id="seed-file"), "file")
             with Horizontal():
                 yield field(Input("8", type="integer", id="seed-n"), "N")
                 yield field(Input("5", type="integer", id="seed-t"), "T")
-                yield field(Select([(f, f) for f in FITNESS], value="toy", allow_blank=False, id="seed-fitness"), "fitness")
+                yield field(Select([(f, f) for f in FITNESS], value="toy", allow_blank=False,
+                                   id="seed-fitness"), "fitness")
                 yield field(Input("2", type="integer", id="seed-epochs"), "epochs")
                 yield field(Input("0", type="integer", id="seed-seed"), "seed")
             with Horizontal():

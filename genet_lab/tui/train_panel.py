@@ -1,10 +1,11 @@
 """The training pane: train the edited genome in a subprocess and compare results.
 
 Training runs as ``python -m genet_lab train GENOME --events ...``: a child
-process that prints one JSON line per progress event and a final
-``{"event": "result", ...}``. A thread worker reads those lines and posts
-them as messages; cancelling kills the child. So this module never imports
-torch, and a crashed training cannot take the terminal down with it.
+process that prints one JSON line per event of :mod:`genet_lab.training.events`
+(TrainingStarted, TrainingProgress..., TrainingFinished). A thread worker reads
+those lines and posts them as messages; cancelling kills the child. So this
+module never imports torch, and a crashed training cannot take the terminal
+down with it.
 """
 from __future__ import annotations
 
@@ -24,8 +25,9 @@ from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Select, Static
 from textual_plotext import PlotextPlot
 
-from genet_lab.encoding.presets import list_presets
 from genet_lab.encoding.genome import Genome
+from genet_lab.encoding.presets import list_presets
+from genet_lab.training.events import TrainingEvent, TrainingFinished, TrainingProgress, TrainingStarted, from_dict
 
 DATASETS = ("digits", "fashion-mnist", "mnist", "cifar10", "cifar100", "svhn")
 """Offered in the data set picker; 'digits' is embedded and needs no files."""
@@ -51,7 +53,8 @@ class SessionResult:
     params: int | None = None
     seconds: float | None = None
     error: str | None = None
-    curve: list[dict] = field(default_factory=list)
+    curve: list[TrainingProgress] = field(default_factory=list)
+    """The progress events as they came."""
 
 
 class TrainPane(Vertical):
@@ -65,10 +68,18 @@ class TrainPane(Vertical):
 
     @dataclass
     class Event(Message):
-        """One JSON line from the training process (progress, result, ...)."""
+        """One event from the training process."""
 
         run: int
-        data: dict
+        event: TrainingEvent
+
+    @dataclass
+    class Stray(Message):
+        """A line of the training process's stdout that is not an event."""
+
+        run: int
+        line: str
+        reason: str
 
     @dataclass
     class Ended(Message):
@@ -87,6 +98,7 @@ class TrainPane(Vertical):
         self.results: list[SessionResult] = []
         self._proc: subprocess.Popen | None = None
         self._cancelled: set[int] = set()
+        self._strays: set[int] = set()
 
     def compose(self) -> ComposeResult:
         yield Static(id="train-genome")
@@ -188,17 +200,18 @@ class TrainPane(Vertical):
             assert proc.stdout is not None
             for line in proc.stdout:
                 line = line.strip()
-                if not line.startswith("{"):
-                    continue
-                try:
-                    data = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                self._post(self.Event(run, data))
+                if line:
+                    self._post(self._message(run, line))
             rc = proc.wait()
             err.seek(0)
             tail = err.read()[-2000:]
         self._post(self.Ended(run, rc, tail))
+
+    def _message(self, run: int, line: str) -> Message:
+        try:
+            return self.Event(run, from_dict(json.loads(line)))
+        except (ValueError, AttributeError) as exc:  # JSONDecodeError is a ValueError; a list has no .get
+            return self.Stray(run, line, str(exc))
 
     def _post(self, message: Message) -> None:
         """Hand a message from the reader thread to the app's event loop."""
@@ -210,31 +223,31 @@ class TrainPane(Vertical):
     # -- events --------------------------------------------------------------------------
     def on_train_pane_event(self, message: Event) -> None:
         r = self.results[message.run]
-        d = message.data
-        kind = d.get("event") or d.get("type")
-        if kind == "result":
-            r.val_accuracy = d.get("val_accuracy")
-            r.test_accuracy = d.get("test_accuracy")
-            r.params = d.get("params")
-            r.seconds = d.get("seconds")
-            r.error = d.get("error")
-            r.state = "failed" if d.get("failed") else "done"
-            if d.get("curve"):
-                r.curve = list(d["curve"])
-        elif kind in ("progress", "epoch", "step"):
-            r.curve.append(d)
-            epochs, epoch = d.get("epochs") or r.epochs, d.get("epoch") or 0
-            steps, step = d.get("steps") or 0, d.get("step") or 0
-            done = (epoch - 1 + step / steps) if steps else epoch
+        event = message.event
+        if isinstance(event, TrainingStarted):
+            size = event.dataset.get("train"), event.dataset.get("val")
+            self._set_label(f"training on {event.dataset.get('dataset')}: {size[0]} images, {size[1]} for "
+                            f"validation, {event.train.get('epochs')} epochs")
+        elif isinstance(event, TrainingProgress):
+            r.curve.append(event)
             bar = self.query_one(ProgressBar)
-            bar.update(total=max(epochs, 1), progress=max(0.0, min(done, epochs)))
-            acc = d.get("val_accuracy")
-            self._set_label(f"epoch {epoch}/{epochs}  loss {d.get('loss', float('nan')):.3f}"
+            bar.update(total=max(event.epochs, 1), progress=max(0.0, min(event.done, event.epochs)))
+            acc = event.val_accuracy
+            self._set_label(f"epoch {event.epoch}/{event.epochs}  loss {event.loss:.3f}"
                             + (f"  val acc {acc:.3f}" if acc is not None else ""))
             self._plot(r)
-        elif kind == "start":
-            r.params = d.get("params", r.params)
+        elif isinstance(event, TrainingFinished):
+            r.val_accuracy, r.test_accuracy = event.val_accuracy, event.test_accuracy
+            r.params, r.seconds, r.error = event.params, event.seconds, event.error
+            r.state = "failed" if event.failed else "done"
         self._refresh_row(message.run)
+
+    def on_train_pane_stray(self, message: Stray) -> None:
+        if message.run in self._strays:  # one warning per run is enough
+            return
+        self._strays.add(message.run)
+        self.notify(f"ignored a line of the trainer that is not an event ({message.reason}): {message.line[:80]}",
+                    severity="warning")
 
     def on_train_pane_ended(self, message: Ended) -> None:
         r = self.results[message.run]
@@ -281,20 +294,13 @@ class TrainPane(Vertical):
         plt.title("training: loss (left) and validation accuracy (right)")
         plt.xlabel("epoch")
         if r is not None and r.curve:
-            xs, loss, ex, acc = [], [], [], []
-            for point in r.curve:
-                epoch, steps = point.get("epoch") or 0, point.get("steps") or 0
-                x = epoch - 1 + (point.get("step") or 0) / steps if steps else float(epoch)
-                if point.get("loss") is not None:
-                    xs.append(x)
-                    loss.append(point["loss"])
-                if point.get("val_accuracy") is not None:
-                    ex.append(x)
-                    acc.append(point["val_accuracy"])
-            if xs:
-                plt.plot(xs, loss, label="loss", color="red")
-            if ex:
-                plt.plot(ex, acc, label="val acc", color="green", yside="right", marker="dot")
+            steps = [p for p in r.curve if p.loss is not None]
+            epochs = [p for p in r.curve if p.val_accuracy is not None]
+            if steps:
+                plt.plot([p.done for p in steps], [p.loss for p in steps], label="loss", color="red")
+            if epochs:
+                plt.plot([p.done for p in epochs], [p.val_accuracy for p in epochs], label="val acc", color="green",
+                         yside="right", marker="dot")
         widget.refresh()
 
     def on_unmount(self) -> None:

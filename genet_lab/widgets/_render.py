@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import html
 import io
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
-from typing import Iterable, Sequence
+from typing import Any
 
 from genet_lab.encoding.draw import have_dot, stage_text, to_dot
 from genet_lab.encoding.genome import Genome
@@ -43,9 +44,15 @@ def stage_html(k: int, bits: Sequence[int], index: int, use_dot: bool | None = N
     return "<pre style='margin:0'>" + html.escape("\n".join(lines)) + "</pre>"
 
 
-def html_table(rows: Iterable[dict], columns: Sequence[str], headers: Sequence[str] | None = None,
+def field(row: Any, name: str) -> Any:
+    """``row.name`` of a record (``GenerationStats``...), ``row.get(name)`` of a JSON dict
+    (``report.run_summary``, a panel's result rows)."""
+    return row.get(name) if isinstance(row, Mapping) else getattr(row, name)
+
+
+def html_table(rows: Iterable[Any], columns: Sequence[str], headers: Sequence[str] | None = None,
                formats: dict | None = None) -> str:
-    """A plain HTML table of dict rows (missing values shown as '-')."""
+    """A plain HTML table of records or dict rows (missing values shown as '-')."""
     formats = formats or {}
     headers = headers or columns
     head = "".join(f"<th style='text-align:left;padding:2px 8px'>{html.escape(h)}</th>" for h in headers)
@@ -53,7 +60,7 @@ def html_table(rows: Iterable[dict], columns: Sequence[str], headers: Sequence[s
     for row in rows:
         cells = []
         for c in columns:
-            v = row.get(c)
+            v = field(row, c)
             text = "-" if v is None else (formats[c](v) if c in formats else str(v))
             cells.append(f"<td style='padding:2px 8px;font-family:monospace'>{html.escape(text)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
@@ -74,16 +81,19 @@ def new_figure(width: float = 6.0, height: float = 3.2):
     return Figure(figsize=(width, height))
 
 
-def figure3(gens: list[dict], unit: str = "fitness"):
-    """Figure 3: mean fitness per generation, bars from the lowest to the highest."""
+def figure3(gens: Sequence[Any], unit: str = "fitness"):
+    """Figure 3: mean fitness per generation, bars from the lowest to the highest.
+
+    ``gens``: the store's GenerationStats, or the generation dicts of ``report.run_summary``.
+    """
     from matplotlib.ticker import MaxNLocator
 
     fig = new_figure(5.5, 3.2)
     ax = fig.subplots()
     if gens:
-        x = [g["gen"] for g in gens]
-        mean = [g["mean"] for g in gens]
-        err = [[m - g["min"] for m, g in zip(mean, gens)], [g["max"] - m for m, g in zip(mean, gens)]]
+        x = [field(g, "gen") for g in gens]
+        mean = [field(g, "mean") for g in gens]
+        err = [[m - field(g, "min") for m, g in zip(mean, gens)], [field(g, "max") - m for m, g in zip(mean, gens)]]
         ax.errorbar(x, mean, yerr=err, fmt="o-", capsize=3, color="#4c72b0", ecolor="#999999")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("generation")

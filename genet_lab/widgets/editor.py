@@ -10,17 +10,17 @@ the paper's notation; each stage drawn by graphviz (or as text without
 from __future__ import annotations
 
 import html
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import ipywidgets as widgets
 import numpy as np
 import traitlets
 
 from genet_lab.encoding.complexity import complexity
-from genet_lab.encoding.presets import NetworkConfig, get_preset
 from genet_lab.encoding.draw import have_dot, render
 from genet_lab.encoding.genome import PAPER_STAGES, Genome, named, pair_index, parse, parse_stages, resolve
 from genet_lab.encoding.graph import decode, structure_hash
+from genet_lab.encoding.presets import NetworkConfig, get_preset
 from genet_lab.encoding.space import strings_sharing
 from genet_lab.widgets._render import stage_html
 

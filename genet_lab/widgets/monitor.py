@@ -7,15 +7,12 @@ monitor polls the store, either from a background thread
 (:meth:`EvolutionMonitor.start_polling`) or when the notebook calls
 :meth:`refresh` / :meth:`wait`. It shows the progress, Table 1 (one row per
 finished generation), Figure 3 (mean fitness per generation with max/min bars)
-and the best structure so far. No torch.
+and the best structure so far. Starting, stopping and polling a run go
+through :mod:`genet_lab.evolution.watch`, as in the TUI. No torch.
 """
 from __future__ import annotations
 
 import html
-import os
-import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -23,31 +20,30 @@ from pathlib import Path
 import ipywidgets as widgets
 
 from genet_lab.encoding.draw import have_dot, render
-from genet_lab.errors import UsageError
-from genet_lab.evolution.fitness import UNITS
 from genet_lab.encoding.genome import parse
+from genet_lab.errors import UsageError
+from genet_lab.evolution.events import GenerationFinished, IndividualEvaluated, RunFinished
+from genet_lab.evolution.fitness import UNITS
+from genet_lab.evolution.watch import EvolveArgs, NotReady, RunControl, RunProcess, Snapshot, evolve_argv
 from genet_lab.widgets._render import figure3, figure_png, html_table
 
 
 def evolve_command(run_dir: str | Path, kind: str = "evolve", **options) -> list[str]:
     """The command line that starts a run: ``python -m genet_lab evolve ... --run-dir DIR``.
 
-    ``kind`` is ``evolve`` or ``random-search``; each option becomes
-    ``--name value`` (underscores become dashes, True a bare flag, None/False
-    nothing), e.g. ``population=8, stages="3,4,5", reuse_structures=True``.
+    ``kind`` is ``evolve`` or ``random-search``; ``options`` are the fields of
+    :class:`~genet_lab.evolution.watch.EvolveArgs`, each one flag (underscores become
+    dashes, True a bare flag, None/False nothing), e.g. ``population=8,
+    stages="3,4,5", reuse_structures=True``. An unknown option raises ValueError.
     """
-    if kind not in ("evolve", "random-search"):
-        raise ValueError(f"kind must be 'evolve' or 'random-search', got {kind!r}")
-    cmd = [sys.executable, "-m", "genet_lab", kind]
-    for key, value in options.items():
-        if value is None or value is False:
-            continue
-        flag = "--" + key.replace("_", "-")
-        if value is True:
-            cmd.append(flag)
-        else:
-            cmd += [flag, ",".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value)]
-    return cmd + ["--run-dir", str(run_dir)]
+    return evolve_argv(run_dir, kind, _args(options))
+
+
+def _args(options: dict) -> EvolveArgs:
+    try:
+        return EvolveArgs(**options)
+    except TypeError as exc:  # an unknown keyword
+        raise ValueError(f"{exc}; the options are the fields of EvolveArgs") from None
 
 
 class EvolutionMonitor(widgets.VBox):
@@ -58,22 +54,21 @@ class EvolutionMonitor(widgets.VBox):
     """
 
     def __init__(self, run_dir: str | Path, interval: float = 2.0, use_dot: bool | None = None, poll: bool = False,
-                 **kwargs):
+                 control: RunControl | None = None, **kwargs):
         super().__init__(**kwargs)
-        self.run_dir = Path(run_dir)
+        self.control = control or RunControl(run_dir)
+        self.run_dir = self.control.run_dir
         self.interval = float(interval)
         self.use_dot = have_dot() if use_dot is None else bool(use_dot)
-        self.process: subprocess.Popen | None = None
-        self.command: list[str] | None = None
-        self.log_path: Path | None = None
-        self.snapshot: dict = {}
-        self._store = None
+        self.snapshot: Snapshot | None = None
+        """The last poll of the store (None until the store exists)."""
+        self.state = "waiting"
+        """The run's state (running, finished, stopped), or waiting / failed / unreadable without a store."""
         self._lock = threading.Lock()
         self._poller: threading.Thread | None = None
         self._polling = threading.Event()
         self._best_drawn: str | None = None
         self._plotted: tuple | None = None
-        self._events_seq = 0
         self.recent: list[str] = []
 
         self.title = widgets.HTML()
@@ -106,7 +101,7 @@ class EvolutionMonitor(widgets.VBox):
     # -- starting a run -------------------------------------------------------------
     @classmethod
     def launch(cls, run_dir: str | Path, kind: str = "evolve", interval: float = 2.0, env: dict | None = None,
-               poll: bool = True, **options) -> "EvolutionMonitor":
+               poll: bool = True, **options) -> EvolutionMonitor:
         """Start ``genet-lab evolve`` (or ``random-search``) in a separate process and watch it.
 
         ``options`` are the command's flags (see :func:`evolve_command`);
@@ -115,65 +110,62 @@ class EvolutionMonitor(widgets.VBox):
         ``poll`` (default) a background thread refreshes the view until the run ends.
         """
         run_dir = Path(run_dir)
-        if (run_dir / "run.sqlite").exists():
-            raise UsageError(f"{run_dir} already holds a run; attach with EvolutionMonitor({str(run_dir)!r}) "
-                             "or choose another directory")
-        command = evolve_command(run_dir, kind, **options)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        log_path = run_dir / "evolve.log"
-        monitor = cls(run_dir, interval=interval)
-        with open(log_path, "wb") as log:
-            monitor.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                               env={**os.environ, **(env or {})}, start_new_session=True)
-        monitor.command, monitor.log_path = command, log_path
-        monitor.stop_button.disabled = False
-        monitor.refresh()
+        control = RunControl.start(run_dir, kind, _args(options), log=run_dir / "evolve.log", env=env)
+        monitor = cls(run_dir, interval=interval, control=control)
         if poll:
             monitor.auto.value = True
         return monitor
 
+    @property
+    def process(self) -> RunProcess | None:
+        """The run process started by :meth:`launch` (None when attached)."""
+        return self.control.process
+
+    @property
+    def command(self) -> list[str] | None:
+        return None if self.process is None else self.process.argv
+
+    @property
+    def log_path(self) -> Path | None:
+        return None if self.process is None else self.process.log
+
     def cancel(self, timeout: float = 10.0) -> int | None:
-        """Stop the run process started by :meth:`launch` (SIGTERM, then SIGKILL).
+        """Stop the run process started by :meth:`launch` (SIGTERM, then SIGKILL); its exit status.
 
         Finished evaluations are kept; ``genet-lab evolve --resume DIR`` continues.
         """
-        if self.process is None or self.process.poll() is not None:
-            return None if self.process is None else self.process.returncode
-        self.process.terminate()
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        ended = self.control.stop(timeout)
         self.refresh()
-        return self.process.returncode
+        return None if ended is None else ended.returncode
 
     @property
     def process_running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+        return self.control.running
 
-    def wait(self, timeout: float | None = None, interval: float | None = None) -> dict:
+    def wait(self, timeout: float | None = None, interval: float | None = None) -> Snapshot:
         """Block, refreshing every ``interval`` s, until the launched process ends (or the
         attached run is no longer running); returns the last snapshot. Raises
         RuntimeError with the log's tail if the process failed, TimeoutError on timeout."""
         interval = self.interval if interval is None else interval
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            snap = self.refresh()
-            done = (not self.process_running) if self.process is not None else snap.get("state") != "running"
-            if done:
+            self.refresh()
+            going = self.process_running if self.process is not None else self.state == "running"
+            if not going:
                 break
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"run in {self.run_dir} still going after {timeout:g} s")
             time.sleep(interval)
-        if self.process is not None and self.process.returncode != 0:
-            raise RuntimeError(f"the run process exited with status {self.process.returncode}:\n{self.log_tail()}")
-        return self.refresh()
+        snap = self.refresh()
+        ended = None if self.process is None else self.process.exit()
+        if ended is not None and ended.failed:
+            raise RuntimeError(f"the run process exited with status {ended.returncode}:\n{self.log_tail()}")
+        if snap is None:
+            raise RuntimeError(f"{self.run_dir} holds no run ({self.state})")
+        return snap
 
     def log_tail(self, lines: int = 15) -> str:
-        if self.log_path is None or not self.log_path.exists():
-            return ""
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return "" if self.process is None else self.process.tail(lines)
 
     # -- polling ----------------------------------------------------------------------
     def start_polling(self, interval: float | None = None) -> None:
@@ -192,12 +184,12 @@ class EvolutionMonitor(widgets.VBox):
 
     def _poll(self) -> None:
         while self._polling.is_set():
-            snap = self.refresh()
+            self.refresh()
             if self.process is not None:
                 if not self.process_running:
                     self.refresh()      # what the process wrote last
                     break
-            elif snap.get("state") in ("finished", "stopped"):
+            elif self.state in ("finished", "stopped"):
                 break
             time.sleep(self.interval)
         self._polling.clear()
@@ -205,104 +197,85 @@ class EvolutionMonitor(widgets.VBox):
             self.auto.value = False
 
     # -- reading the store -------------------------------------------------------------
-    def _open(self):
-        from genet_lab.evolution.store import RunStore
-
-        if self._store is None:
-            self._store = RunStore(self.run_dir, readonly=True)
-        return self._store
-
-    def refresh(self) -> dict:
-        """Read the store once and update every part of the view; returns a snapshot dict
-        (config, status, generations, current generation's individuals, state)."""
+    def refresh(self) -> Snapshot | None:
+        """Read the store once and update every part of the view; returns the snapshot
+        (None while there is no readable store: see :attr:`state`)."""
         with self._lock:
             try:
-                store = self._open()
-                snap = {"config": store.config(), "status": store.status(),
-                        "generations": store.generations()}
-                last = snap["status"]["gen"]
-                snap["current"] = store.individuals(last) if last is not None else []
-                events = store.events_since(self._events_seq)
-            except (UsageError, sqlite3.Error, KeyError, TypeError) as exc:
-                # the writer may not have created the store yet
-                if self._store is not None and not isinstance(exc, sqlite3.Error):
-                    self._store.close()
-                    self._store = None
-                return self._waiting(exc)
-            snap["state"] = snap["status"]["state"]
-            if self.process is not None and self.process.poll() is not None and snap["state"] == "running":
-                snap["state"] = "stopped"
-            self.snapshot = snap
-            self._take_events(events)
+                snap = self.control.poll()
+            except NotReady as exc:
+                return self._no_store("waiting", exc)
+            except UsageError as exc:
+                return self._no_store("unreadable", exc)
+            self.snapshot, self.state = snap, snap.state
+            self._take_events(snap.events)
             self._show(snap)
             return snap
 
-    def _waiting(self, exc) -> dict:
-        state = "waiting"
-        if self.process is not None and self.process.poll() is not None:
-            state = "failed" if self.process.returncode else "stopped"
-            tail = html.escape(self.log_tail())
-            self.events_view.value = f"<pre style='color:#c00'>{tail}</pre>"
-        self.title.value = f"<b>{html.escape(str(self.run_dir))}</b>: {state} ({html.escape(str(exc))[:200]})"
-        self.snapshot = {"state": state}
-        return self.snapshot
+    def _no_store(self, state: str, reason: Exception) -> None:
+        ended = None if self.process is None else self.process.exit()
+        if ended is not None:
+            state = "failed" if ended.failed else "stopped"
+            self.events_view.value = f"<pre style='color:#c00'>{html.escape(self.log_tail())}</pre>"
+        self.title.value = f"<b>{html.escape(str(self.run_dir))}</b>: {state} ({html.escape(str(reason))[:200]})"
+        self.state = state
+        self.stop_button.disabled = not self.process_running
+        return None
 
     def _take_events(self, events) -> None:
-        for seq, event in events:
-            self._events_seq = seq
-            name = type(event).__name__
-            if name == "IndividualEvaluated":
+        for _seq, event in events:
+            if isinstance(event, IndividualEvaluated):
                 line = (f"gen {event.gen} #{event.index}: {event.accuracy:.2f} {event.state}"
                         f"{' (reused)' if event.reused else ''} in {event.seconds:.1f} s  {event.genome}")
-            elif name == "GenerationFinished":
+            elif isinstance(event, GenerationFinished):
                 line = f"generation {event.gen} finished: mean {event.mean:.2f}, best {event.max:.2f} {event.best}"
-            elif name == "RunFinished":
+            elif isinstance(event, RunFinished):
                 line = f"run finished: best {event.best} ({event.best_fitness:.2f})"
             else:
                 continue
             self.recent.append(line)
         del self.recent[:-8]
 
-    def _show(self, snap: dict) -> None:
-        cfg, status, gens = snap["config"], snap["status"], snap["generations"]
+    def _show(self, snap: Snapshot) -> None:
+        cfg, status, gens = snap.config, snap.status, list(snap.generations)
         unit = UNITS.get(cfg.get("fitness"), "fitness")
-        kind = "genetic process" if cfg.get("kind") == "ga" else "random search"
-        n, t = status["population"] or 1, status["generations"] or 0
-        self.title.value = (f"<b>{html.escape(str(self.run_dir))}</b>: {kind}, {snap['state']}; "
+        kind = "genetic process" if status.kind == "ga" else "random search"
+        n, t = status.population or 1, status.generations or 0
+        self.title.value = (f"<b>{html.escape(str(self.run_dir))}</b>: {kind}, {snap.state}; "
                             f"N={n}, T={t}, {html.escape(str(cfg.get('dataset')))}, fitness = {unit}")
-        self.progress.max = max(1, status["evaluations_total"] or 1)
-        self.progress.value = status["evaluations_done"]
-        self.progress.description = f"{status['evaluations_done']}/{status['evaluations_total']}"
-        done_now = sum(i["state"] in ("done", "failed") for i in snap["current"])
-        self.gen_progress.max = max(1, len(snap["current"]) or n)
+        self.progress.max = max(1, status.evaluations_total or 1)
+        self.progress.value = status.evaluations_done
+        self.progress.description = f"{status.evaluations_done}/{status.evaluations_total}"
+        done_now = sum(i.state in ("done", "failed") for i in snap.current)
+        self.gen_progress.max = max(1, len(snap.current) or n)
         self.gen_progress.value = done_now
-        self.gen_progress.description = f"gen {status['gen']}: {done_now}/{len(snap['current'])}" \
-            if status["gen"] is not None else "gen -"
+        self.gen_progress.description = f"gen {status.gen}: {done_now}/{len(snap.current)}" \
+            if status.gen is not None else "gen -"
         self.table.value = html_table(gens, ["gen", "max", "min", "mean", "median", "std", "best"],
                                       ["Gen", "Max", "Min", "Avg", "Med", "Std-D", "Best network structure"],
                                       {k: (lambda v: f"{v:.2f}") for k in ("max", "min", "mean", "median", "std")}
                                       | {"gen": lambda v: f"{v:02d}"})
-        key = tuple((g["gen"], g["mean"]) for g in gens)
+        key = tuple((g.gen, g.mean) for g in gens)
         if key != self._plotted:  # a PNG costs 0.2 s: draw only when a generation was added
             self.plot.value = figure_png(self.figure3(gens, unit))
             self._plotted = key
-        best = status["best"]
+        best = status.best
         if best and best != self._best_drawn:
             drawing = render(parse(best), "svg").decode() if self.use_dot else f"<pre>{html.escape(best)}</pre>"
             drawing = drawing[drawing.find("<svg"):] if self.use_dot else drawing
             self.best.value = (f"<div><b>best so far</b>: <code>{html.escape(best)}</code> "
-                               f"({status['best_fitness']:.2f})</div>{drawing}")
+                               f"({status.best_fitness:.2f})</div>{drawing}")
             self._best_drawn = best
         self.events_view.value = "<pre style='margin:0'>" + html.escape("\n".join(self.recent)) + "</pre>"
         self.stop_button.disabled = not self.process_running
 
     figure3 = staticmethod(figure3)
-    """Figure 3 of a list of generation dicts, as a matplotlib Figure (see ``_render.figure3``)."""
+    """Figure 3 of generation statistics (records, or ``run_summary``'s dicts) as a matplotlib Figure
+    (see ``_render.figure3``)."""
 
     def close(self) -> None:
+        """Stop polling and close the store; a launched run goes on (:meth:`cancel` stops it)."""
         self.stop_polling()
         with self._lock:
-            if self._store is not None:
-                self._store.close()
-                self._store = None
+            self.control.close(stop=False)
         super().close()

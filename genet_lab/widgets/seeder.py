@@ -10,20 +10,26 @@ Knows the core and the operators, not torch.
 from __future__ import annotations
 
 import html
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import ipywidgets as widgets
 import numpy as np
 import traitlets
 
 from genet_lab.encoding.complexity import complexity
-from genet_lab.encoding.presets import NetworkConfig, get_preset
 from genet_lab.encoding.draw import have_dot, render
-from genet_lab.evolution.operators import (init_from_base, init_from_file, init_random, init_zeros, read_genome_file,
-                                   to_genomes)
 from genet_lab.encoding.genome import WRN_STAGES, Genome, check_stages, parse_stages, resolve, stage_length
 from genet_lab.encoding.graph import decode, structure_hash
+from genet_lab.encoding.presets import NetworkConfig, get_preset
+from genet_lab.evolution.operators import (
+    init_from_base,
+    init_from_file,
+    init_random,
+    init_zeros,
+    read_genome_file,
+    to_genomes,
+)
 from genet_lab.widgets._render import html_table
 
 MODES = ("random", "zeros", "wrn", "file")

@@ -7,20 +7,23 @@ accuracy plot and the status line update; Stop asks the trainer to cancel.
 :class:`~genet_lab.training.trainer.TrainResult` (what a notebook run under nbclient
 wants). Every finished run becomes a row of the comparison table.
 
-Torch is imported only when training starts, so importing the widgets stays
-torch-free.
+The trainer's progress reaches the panel as the
+:class:`~genet_lab.training.events.TrainingProgress` events that ``genet-lab train
+--events`` prints for the TUI. Torch is imported only when training starts, so
+importing the widgets stays torch-free.
 """
 from __future__ import annotations
 
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import ipywidgets as widgets
 import traitlets
 
-from genet_lab.encoding.presets import NetworkConfig, get_preset
 from genet_lab.encoding.genome import Genome, resolve
+from genet_lab.encoding.presets import NetworkConfig, get_preset
+from genet_lab.training.events import TrainingProgress
 from genet_lab.widgets._render import figure_png, html_table, new_figure, percent
 
 DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10", "cifar100", "svhn", "imagefolder")
@@ -190,23 +193,24 @@ class TrainPanel(widgets.VBox):
             self._curve, self._val = [], []
             self.progress.value, self.progress.max = 0, max(1, cfg.epochs)
             self.status.value = f"training {job['label']} on {data.name} ({len(data.train_y)} images)..."
-            result = train_genome(job["genome"], net, data, cfg, progress=self._on_progress,
+            result = train_genome(job["genome"], net, data, cfg,
+                                  progress=lambda p: self._on_progress(TrainingProgress.of(p)),
                                   should_stop=self._stop.is_set)
         finally:
             self._set_busy(False)
         self._finish(job, data, net, result)
         return result
 
-    def _on_progress(self, p) -> None:
-        steps_per_epoch = max(1, p.steps // max(1, p.epochs))
+    def _on_progress(self, p: TrainingProgress) -> None:
         with self._lock:
-            self._curve.append((p.step / steps_per_epoch, p.loss))
+            self._curve.append((p.done, p.loss))
             if p.val_accuracy is not None:
                 self._val.append((p.epoch, p.val_accuracy))
         self.progress.max = p.steps
         self.progress.value = p.step
         acc = f", validation {percent(p.val_accuracy)}%" if p.val_accuracy is not None else ""
-        self.status.value = f"epoch {min(p.epoch + (p.val_accuracy is None), p.epochs)}/{p.epochs}, loss {p.loss:.3f}{acc}"
+        # TrainProgress.epoch is the epoch in progress (1-based), or the one just validated
+        self.status.value = f"epoch {p.epoch}/{p.epochs}, loss {p.loss:.3f}{acc}"
         now = time.monotonic()
         if now - self._last_plot > _PLOT_EVERY_S:
             self._last_plot = now
