@@ -36,13 +36,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from genet_lab.training.batched import BatchedGeNet, group_loss
 from genet_lab.encoding.complexity import complexity
-from genet_lab.encoding.presets import get_preset
 from genet_lab.encoding.genome import Genome
-from genet_lab.training.network import build_network
+from genet_lab.encoding.presets import get_preset
+from genet_lab.training.batched import BatchedGeNet, group_loss
 from genet_lab.training.config import default_train_config
 from genet_lab.training.devices import device_name, resolve_device, synchronize
+from genet_lab.training.network import build_network
 
 SHAPES = {8: (1, "digits"), 32: (3, "cifar10")}
 
@@ -136,9 +136,9 @@ def bench_generation(n, device):
     """One generation of evolve's default training fitness on digits: loop vs train_population."""
     from dataclasses import replace
 
-    from genet_lab.training.population import train_population
     from genet_lab.evolution.engine import SearchConfig, evaluation_seed
     from genet_lab.evolution.fitness import make_fitness
+    from genet_lab.training.population import train_population
 
     search = SearchConfig(population=n, train={"device": str(device)})
     fitness = make_fitness(search)

@@ -25,9 +25,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from genet_lab.encoding.genome import chain, paper_best
 from genet_lab.encoding.presets import get_preset
 from genet_lab.training.data import load_dataset
-from genet_lab.encoding.genome import chain, paper_best
 from genet_lab.training.network import build_network
 from genet_lab.training.trainer import default_train_config, train_genome
 
@@ -132,7 +132,8 @@ def main() -> None:
         from torchvision.datasets import ImageFolder
 
         folder = ImageFolder(str(Path(tmp) / "train"), transform=tv.Compose([
-            tv.RandomCrop(32, padding=4), tv.RandomHorizontalFlip(), tv.ToTensor(), tv.Normalize(cifar.mean, cifar.std)]))
+            tv.RandomCrop(32, padding=4), tv.RandomHorizontalFlip(), tv.ToTensor(),
+            tv.Normalize(cifar.mean, cifar.std)]))
         out["throughput_cifar10"] = throughput("cifar10", cifar, folder, 2, args.repeats, {})
         out["throughput_cifar10"].update(decode_seconds=first, cached_load_seconds=cached)
 

@@ -97,7 +97,8 @@ def _assert_same(nets, model, x, rtol, atol):
         mine = model.individual_state(g, net)
         for name, value in net.state_dict().items():
             if name in mine:
-                torch.testing.assert_close(mine[name], value, rtol=rtol, atol=atol, msg=lambda m: f"{name}: {m}")
+                torch.testing.assert_close(mine[name], value, rtol=rtol, atol=atol,
+                                           msg=lambda m, name=name: f"{name}: {m}")
 
 
 @pytest.mark.parametrize("dtype,rtol,atol", [(torch.float64, 1e-9, 1e-10), (torch.float32, 1e-3, 1e-3)])

@@ -316,7 +316,8 @@ def test_search_config_round_trip_and_unknown_keys():
     d = cfg.to_dict()
     assert d["train"] == {"lr": 0.05, "batch_size": 16, "recipe": "fast"} and json.loads(json.dumps(d)) == d
     assert SearchConfig.from_dict(d) == cfg and hash(SearchConfig.from_dict(d)) == hash(cfg)
-    assert SearchConfig.from_dict({"fitness": "toy", "stages": [3, 4, 5], "train": None}).train == TrainOverrides(recipe="fast")
+    empty = SearchConfig.from_dict({"fitness": "toy", "stages": [3, 4, 5], "train": None})
+    assert empty.train == TrainOverrides(recipe="fast")
     with pytest.raises(UsageError, match=r"^unknown search config keys: bogus, other$"):
         SearchConfig.from_dict({**d, "bogus": 1, "other": 2})
     with pytest.raises(UsageError, match="unknown training option.*: lrr; known: augment, batch_size"):

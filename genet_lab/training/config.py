@@ -78,7 +78,8 @@ class TrainConfig:
         if self.threads < 0:
             raise UsageError(f"threads must be >= 0 (0 measures), got {self.threads}")
         if not 0 <= self.momentum < 1 or not 0 <= self.weight_decay < math.inf:
-            raise UsageError(f"momentum must be in [0, 1) and weight_decay >= 0, got {self.momentum}, {self.weight_decay}")
+            raise UsageError("momentum must be in [0, 1) and weight_decay >= 0, "
+                             f"got {self.momentum}, {self.weight_decay}")
         for name, value, allowed in (("schedule", self.schedule, SCHEDULES), ("precision", self.precision, PRECISIONS),
                                      ("channels_last", self.channels_last, SWITCHES),
                                      ("augment", self.augment, AUGMENTS)):
