@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from genet_lab.training.data import imagefolder, list_datasets, load_dataset, sources, stratified_split
 from genet_lab.errors import UsageError
+from genet_lab.training.data import imagefolder, list_datasets, load_dataset, stratified_split
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 

@@ -9,12 +9,11 @@ import time
 from pathlib import Path
 
 import pytest
+from test_hardening_cli import assert_rejected
 
 from genet_lab.errors import UsageError
 from genet_lab.evolution import RunStore, SearchConfig, resume_run, start_run
 from genet_lab.evolution import store as store_mod
-
-from test_hardening_cli import assert_rejected
 
 ROOT = Path(__file__).resolve().parents[1]
 

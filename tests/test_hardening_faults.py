@@ -14,12 +14,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from test_hardening_cli import assert_rejected
 
 from genet_lab.errors import UsageError
-from genet_lab.evolution import RunStore, SearchConfig, events as ev, resume_run, start_run
+from genet_lab.evolution import RunStore, SearchConfig, resume_run, start_run
+from genet_lab.evolution import events as ev
 from genet_lab.evolution import store as store_mod
-
-from test_hardening_cli import assert_rejected
 
 VOLATILE = ("seconds", "device")
 
@@ -111,9 +111,9 @@ def test_out_of_memory_fails_the_individual_cleanly(tmp_path, monkeypatch, error
 
 def test_other_runtime_errors_are_not_mistaken_for_out_of_memory(monkeypatch):
     import genet_lab.training.trainer as train_mod
+    from genet_lab.encoding.genome import chain
     from genet_lab.encoding.presets import get_preset
     from genet_lab.training.data import load_dataset
-    from genet_lab.encoding.genome import chain
 
     def broken(*args, **kw):
         raise RuntimeError("mat1 and mat2 shapes cannot be multiplied")

@@ -23,7 +23,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from genet_lab.cli.main import main
 from genet_lab.encoding.genome import Genome, parse, parse_stages, resolve, stage_length
@@ -139,10 +140,10 @@ SKIP_NAMES = ("run.lock", "run.sqlite-wal", "run.sqlite-shm")
 @pytest.fixture(scope="module")
 def fixtures(tmp_path_factory):
     """Files the fuzzer may name: a finished toy run, genome files, a checkpoint, junk."""
-    from genet_lab.training.checkpoint import save_checkpoint
+    from genet_lab.encoding.genome import chain
     from genet_lab.encoding.presets import get_preset
     from genet_lab.evolution import SearchConfig, start_run
-    from genet_lab.encoding.genome import chain
+    from genet_lab.training.checkpoint import save_checkpoint
     from genet_lab.training.network import build_network
 
     root = tmp_path_factory.mktemp("fuzz-fixtures")

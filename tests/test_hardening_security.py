@@ -16,10 +16,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from test_hardening_cli import assert_rejected
 
 from genet_lab.errors import UsageError
-
-from test_hardening_cli import assert_rejected
 
 PACKAGE = Path(__file__).resolve().parents[1] / "genet_lab"
 MARKER_ENV = "GENET_LAB_TEST_PWNED"

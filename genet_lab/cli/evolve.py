@@ -43,9 +43,9 @@ def _add_common(p: argparse.ArgumentParser, ga: bool) -> None:
                    help=f"torch CPU threads (default {CLI_DEFAULTS['threads']}: tiny networks run best on one "
                    "thread, and a shared machine suffers from more)")
     g.add_argument("--recipe", choices=tuple(RECIPES),
-                   help=f"how to train each individual: fast (default: no head dropout, label smoothing 0.1, "
-                   f"one-cycle lr, Nesterov; docs/training.md), paper (section 4.1.1: dropout 0.5, 1e-2 with "
-                   f"steps), legacy (genet-lab 0.1); stored with the run")
+                   help="how to train each individual: fast (default: no head dropout, label smoothing 0.1, "
+                   "one-cycle lr, Nesterov; docs/training.md), paper (section 4.1.1: dropout 0.5, 1e-2 with "
+                   "steps), legacy (genet-lab 0.1); stored with the run")
     g.add_argument("--lr", type=float, help="peak learning rate (default: the recipe's)")
     g.add_argument("--schedule", choices=SCHEDULES,
                    help="learning-rate schedule (default: the recipe's): paper (120/60/40/20 at 1e-2..1e-5 "
