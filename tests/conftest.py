@@ -1,4 +1,5 @@
-"""Shared fixtures: an isolated cache folder for every test session, and a small CIFAR-10 slice."""
+"""Shared fixtures: an isolated cache folder for every test session, small digits splits and a
+small CIFAR-10 slice. Shared helper functions are in helpers.py."""
 from __future__ import annotations
 
 import os
@@ -23,6 +24,14 @@ def _isolated_cache(tmp_path_factory):
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """scikit-learn's digits, small: 240 training, 120 validation images and the held-out test split."""
+    from genet_lab.training.data import load_dataset
+
+    return load_dataset("digits", train_size=240, val_size=120, seed=0)
 
 
 @pytest.fixture(scope="session")

@@ -203,13 +203,7 @@ def test_group_rejects_mixed_stage_sizes_and_empty_groups():
 
 import genet_lab.training.autotune as autotune  # noqa: E402
 import genet_lab.training.population as bt  # noqa: E402
-from genet_lab.training.data import load_dataset  # noqa: E402
 from genet_lab.training.trainer import default_train_config, train_genome  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_dataset("digits", train_size=240, val_size=120, with_test=False)
 
 
 @pytest.fixture(autouse=True)

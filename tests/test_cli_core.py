@@ -6,21 +6,12 @@ import subprocess
 import sys
 
 import pytest
+from helpers import assert_process_rejected, cli_process
 
 BEST = "1-01 0-01-100 0-11-101-0001"
 
 
-def cli(*args, stdin=None, env=None):
-    return subprocess.run([sys.executable, "-m", "genet_lab", *args], input=stdin, capture_output=True,
-                          text=True, env=env, timeout=120)
-
-
-def assert_one_line_error(proc, fragment):
-    assert proc.returncode == 2, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:"), proc.stderr
-    assert "Traceback" not in proc.stderr
-    assert fragment in lines[0]
+cli = cli_process
 
 
 def test_decode_contract():
@@ -43,7 +34,7 @@ def test_decode_plain_bits_names_and_stdin():
 
 
 def test_decode_bad_stdin_line_is_named():
-    assert_one_line_error(cli("decode", "-", stdin="1-01\n1-0x\n"), "stdin line 2")
+    assert_process_rejected(cli("decode", "-", stdin="1-01\n1-0x\n"), "stdin line 2")
 
 
 def test_show_text_fits_80_columns():
@@ -78,7 +69,7 @@ def test_show_renders_files(tmp_path, fmt, magic):
 def test_without_dot_binary(tmp_path):
     env = dict(os.environ, PATH=str(tmp_path))  # no dot on PATH
     proc = cli("show", BEST, "--format", "svg", "--output", str(tmp_path / "x.svg"), env=env)
-    assert_one_line_error(proc, "dot")
+    assert_process_rejected(proc, "dot")
     assert not (tmp_path / "x.svg").exists()
     assert cli("show", BEST, env=env).returncode == 0
     dot = cli("show", BEST, "--format", "dot", env=env)
@@ -112,7 +103,7 @@ def test_space_json_and_table():
     (["nonsense"], "invalid choice"),
 ])
 def test_bad_input_is_one_line_exit_2(args, fragment):
-    assert_one_line_error(cli(*args), fragment)
+    assert_process_rejected(cli(*args), fragment)
 
 
 def test_console_script_and_module_agree():

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import run_cli
 
 from genet_lab.cli.main import main
 
@@ -16,14 +17,8 @@ QUICK = ["--epochs", "1", "--train-size", "100", "--threads", "1", "--precision"
          "--channels-last", "off", "--device", "cpu"]
 
 
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_train_json_last_line(capsys):
-    code, out, err = run(capsys, "train", "paper-best", *QUICK, "--json")
+    code, out, err = run_cli(["train", "paper-best", *QUICK, "--json"])
     assert code == 0
     result = json.loads(out.strip().splitlines()[-1])
     for key in ("val_accuracy", "test_accuracy", "params", "seconds", "images_per_second", "failed"):
@@ -33,14 +28,14 @@ def test_train_json_last_line(capsys):
 
 
 def test_train_human_output_and_bar(capsys):
-    code, out, err = run(capsys, "train", "1-01 0-01-100 0-11-101-0001", *QUICK, "--eval-test")
+    code, out, err = run_cli(["train", "1-01 0-01-100 0-11-101-0001", *QUICK, "--eval-test"])
     assert code == 0 and "val accuracy" in out and "test accuracy" in out
     assert "epoch 1/1" in err  # the rich bar's live stats (on stderr)
 
 
 def test_save_then_evaluate_round_trip(capsys, tmp_path):
     ckpt = tmp_path / "best.pt"
-    code, out, _ = run(capsys, "train", "paper-best", *QUICK, "--eval-test", "--save", str(ckpt), "--json")
+    code, out, _ = run_cli(["train", "paper-best", *QUICK, "--eval-test", "--save", str(ckpt), "--json"])
     trained = json.loads(out.strip().splitlines()[-1])
     assert code == 0 and ckpt.is_file() and trained["checkpoint"] == str(ckpt)
     assert [p.name for p in tmp_path.iterdir()] == ["best.pt"]  # no temporary left behind
@@ -48,7 +43,7 @@ def test_save_then_evaluate_round_trip(capsys, tmp_path):
     assert raw["format"] == "genet-lab-checkpoint" and raw["version"] == 1
     assert raw["genome"] == "1-01 0-01-100 0-11-101-0001" and raw["network"]["image_size"] == 8
     assert raw["train"]["epochs"] == 1 and raw["metrics"]["val_accuracy"] == trained["val_accuracy"]
-    code, out, _ = run(capsys, "evaluate", str(ckpt), "--json", "--device", "cpu")
+    code, out, _ = run_cli(["evaluate", str(ckpt), "--json", "--device", "cpu"])
     ev = json.loads(out.strip().splitlines()[-1])
     assert code == 0
     assert ev["val_accuracy"] == pytest.approx(trained["val_accuracy"])
@@ -66,7 +61,7 @@ def test_evaluate_rejects_bad_checkpoints(capsys, tmp_path, content, words):
         torch.save({"model": {"w": torch.zeros(3)}, "epoch": 4}, path)
     elif content != "missing":
         path.write_bytes(content)
-    code, out, err = run(capsys, "evaluate", str(path))
+    code, out, err = run_cli(["evaluate", str(path)])
     assert code == 2 and out == ""
     assert err.startswith("error:") and words in err and len(err.strip().splitlines()) == 1
 
@@ -77,13 +72,13 @@ def test_truncated_checkpoint(capsys, tmp_path):
     capsys.readouterr()
     bad = tmp_path / "bad.pt"
     bad.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
-    code, _, err = run(capsys, "evaluate", str(bad))
+    code, _, err = run_cli(["evaluate", str(bad)])
     assert code == 2 and "corrupt" in err and len(err.strip().splitlines()) == 1
 
 
 def test_diverging_run_exit_1_with_result(capsys, tmp_path):
-    code, out, err = run(capsys, "train", "chain", *QUICK, "--lr", "1e12", "--schedule", "constant",
-                         "--json", "--save", str(tmp_path / "never.pt"))
+    code, out, err = run_cli(["train", "chain", *QUICK, "--lr", "1e12", "--schedule", "constant",
+                         "--json", "--save", str(tmp_path / "never.pt")])
     result = json.loads(out.strip().splitlines()[-1])
     assert code == 1 and result["failed"] and result["val_accuracy"] == 0.0 and result["error"].startswith("diverged")
     assert not (tmp_path / "never.pt").exists() and "not saving" in err

@@ -3,14 +3,12 @@ import json
 import os
 import signal
 import statistics
-import subprocess
-import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import cli_popen, snapshot
 
 from genet_lab.cli.main import main
 from genet_lab.errors import UsageError
@@ -19,20 +17,11 @@ from genet_lab.evolution import events as ev
 from genet_lab.evolution.operators import stage_bounds
 
 BOUNDS = stage_bounds((3, 4, 5))
-VOLATILE = ("seconds", "device")
 
 
 def toy(**kw):
     base = dict(fitness="toy", population=8, generations=4, seed=5)
     return SearchConfig(**{**base, **kw})
-
-
-def snapshot(run_dir):
-    """Generations and individuals without their times and devices (which differ between runs)."""
-    with RunStore(run_dir, readonly=True) as st:
-        gens = [replace(g, started=0.0, finished=None) for g in st.generations()]
-        inds = [replace(i, **{k: None for k in VOLATILE}) for i in st.individuals()]
-        return gens, inds, st.status()
 
 
 def test_toy_run_lineage_and_statistics(tmp_path):
@@ -164,11 +153,6 @@ def test_proxy_fitness_resume_is_exact(tmp_path):
     assert full[0][0].max > 100  # a NASWOT log-determinant, not an accuracy
 
 
-def _cli(*args, env=None):
-    return subprocess.Popen([sys.executable, "-m", "genet_lab", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, cwd=Path(__file__).parents[1])
-
-
 def _wait_done(run_dir, at_least, timeout=60):
     t0 = time.time()
     while time.time() - t0 < timeout:
@@ -188,10 +172,10 @@ def test_kill_9_then_resume_loses_nothing(tmp_path):
     args = ["evolve", "--fitness", "toy", "-N", "6", "-T", "5", "--seed", "3"]
     env = {**os.environ, "GENET_LAB_TOY_DELAY": "0.15"}
     run = tmp_path / "killed"
-    proc = _cli(*args, "--run-dir", str(run), env=env)
+    proc = cli_popen(*args, "--run-dir", str(run), env=env)
     _wait_done(run, 2)
     # a second writer is refused while the first one runs
-    second = _cli("evolve", "--resume", str(run))
+    second = cli_popen("evolve", "--resume", str(run))
     _, err = second.communicate(timeout=60)
     _wait_done(run, 9)
     assert second.returncode == 2 and err.startswith("error: run directory") and "being written by pid" in err
@@ -201,7 +185,7 @@ def test_kill_9_then_resume_loses_nothing(tmp_path):
     before = snapshot(run)[1]
     finished = [i for i in before if i.state == "done"]
     assert 9 <= len(finished) < 36
-    res = _cli("evolve", "--resume", str(run), "--json")
+    res = cli_popen("evolve", "--resume", str(run), "--json")
     out, err = res.communicate(timeout=60)
     assert res.returncode == 0, err
     report = json.loads(out)
@@ -349,7 +333,7 @@ def test_train_overrides_are_train_config_fields():
     assert {f.name for f in fields(TrainConfig)} - set(over_types) == {"epochs", "seed", "eval_test"}
     sample = TrainOverrides(batch_size=8, lr=0.1, momentum=0.5, weight_decay=0.0, schedule="constant", device="cpu",
                             precision="fp32", channels_last="off", augment="none", nesterov=True,
-                            label_smoothing=0.1, dropout=0.2, recipe="paper", threads=1)
+                            label_smoothing=0.1, dropout=0.2, ema=0.9, recipe="paper", threads=1)
     assert {k for k, v in vars(sample).items() if v is None} == set()
     cfg = default_train_config("digits", **sample.to_dict())
     assert all(getattr(cfg, k) == v for k, v in sample.to_dict().items())

@@ -5,34 +5,10 @@ does the fuzzing), run in-process through ``genet_lab.cli.main.main``.
 """
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 
 import pytest
-
-from genet_lab.cli.main import main
-
-
-def run_cli(argv: list[str]) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            rc = main(argv)
-        except SystemExit as exc:  # argparse's own exits (--help, usage errors)
-            rc = exc.code
-    return rc, out.getvalue(), err.getvalue()
-
-
-def assert_rejected(argv: list[str], *needles: str) -> str:
-    rc, _, err = run_cli(argv)
-    assert rc == 2, (argv, rc, err)
-    lines = err.strip("\n").split("\n")
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    assert "Traceback" not in err
-    for needle in needles:
-        assert needle in err, err
-    return err
+from helpers import assert_rejected
 
 
 @pytest.mark.parametrize("seed", ["-1", "99999999999999999999999", "9223372036854775808"])

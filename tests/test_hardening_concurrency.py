@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_hardening_cli import assert_rejected
+from helpers import assert_rejected
 
 from genet_lab.errors import UsageError
 from genet_lab.evolution import RunStore, SearchConfig, resume_run, start_run

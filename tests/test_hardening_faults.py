@@ -14,22 +14,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from helpers import snapshot
 from test_hardening_cli import assert_rejected
 
 from genet_lab.errors import UsageError
 from genet_lab.evolution import RunStore, SearchConfig, resume_run, start_run
 from genet_lab.evolution import events as ev
 from genet_lab.evolution import store as store_mod
-
-VOLATILE = ("seconds", "device")
-
-
-def snapshot(run_dir):
-    with RunStore(run_dir, readonly=True) as st:
-        assert st.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        gens = [replace(g, started=0.0, finished=None) for g in st.generations()]
-        inds = [replace(i, **{k: None for k in VOLATILE}) for i in st.individuals()]
-        return gens, inds, st.status()
 
 
 def tiny_train(**kw) -> SearchConfig:
@@ -71,7 +62,6 @@ def test_every_individual_diverging_still_finishes(tmp_path, monkeypatch):
     real = train_mod.train_genome
 
     def all_nan(genome, net, data, cfg, **kw):
-        from dataclasses import replace
         x = data.train_x.float().clone()
         x[:, 0, 0, 0] = float("nan")
         return real(genome, net, replace(data, train_x=x), cfg, **kw)

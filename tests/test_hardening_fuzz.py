@@ -14,7 +14,6 @@ open. ``test_subprocess_smoke`` runs a few of the same rejections as real proces
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import shutil
 import subprocess
@@ -23,10 +22,10 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from helpers import run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from genet_lab.cli.main import main
 from genet_lab.encoding.genome import Genome, parse, parse_stages, resolve, stage_length
 
 SETTINGS = dict(deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
@@ -191,21 +190,6 @@ def fast(monkeypatch):
     monkeypatch.delenv("GENET_LAB_TOY_DELAY", raising=False)
 
 
-def _call(argv: list[str], stdin: str = "") -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    old_stdin = sys.stdin
-    sys.stdin = io.StringIO(stdin)
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                rc = main(argv)
-            except SystemExit as exc:
-                rc = exc.code
-    finally:
-        sys.stdin = old_stdin
-    return rc, out.getvalue(), err.getvalue()
-
-
 def check_cli(fixtures: Path, argv: list[str], stdin: str = "") -> int:
     with _sandbox(fixtures) as d:
         argv = [a.replace("@DIR", str(d)) for a in argv]
@@ -214,7 +198,7 @@ def check_cli(fixtures: Path, argv: list[str], stdin: str = "") -> int:
             if "--run-dir" not in argv and "--resume" not in argv:
                 argv += ["--run-dir", str(d / "default")]
         before = _tree(d)
-        rc, out, err = _call(argv, stdin)
+        rc, out, err = run_cli(argv, stdin)
         assert "Traceback" not in err, (argv, err)
         assert rc in (0, 1, 2), (argv, rc, err)
         if rc == 2:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_hardening_cli import assert_rejected
+from helpers import assert_rejected
 
 from genet_lab.errors import UsageError
 

@@ -18,11 +18,6 @@ from genet_lab.training.devices import parse_device, resolve_device
 from genet_lab.training.network import build_network, count_parameters
 
 
-@pytest.fixture(scope="module")
-def digits():
-    return load_dataset("digits", train_size=200, seed=0)
-
-
 def net_for(data):
     return get_preset("paper-cifar10").with_input(data.in_channels, data.image_size, data.num_classes)
 
