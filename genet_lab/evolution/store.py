@@ -12,6 +12,10 @@ error); one writer per directory is enforced with an ``flock`` on
 store with ``readonly=True`` and may poll while a run is being written.
 Readers get the typed records of :mod:`genet_lab.evolution.records`. This is the only
 module that speaks SQL. Knows sqlite3 and JSON only: no torch, no numpy.
+
+At about 450 lines this is the project's longest module, on purpose: it is the only one that
+speaks SQL (the schema, every query and the state machine), and keeping all of it in one
+file is what lets a test check that no SQL lives anywhere else.
 """
 from __future__ import annotations
 
