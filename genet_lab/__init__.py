@@ -60,7 +60,8 @@ if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and
         stage_bounds,
         to_genomes,
     )
-    from genet_lab.evolution.report import run_summary, table1, write_report
+    from genet_lab.evolution.events import GenerationFinished, IndividualEvaluated
+    from genet_lab.evolution.report import best_so_far, compare, run_summary, table1, write_report
     from genet_lab.evolution.run import evolve, resume_run, start_run
     from genet_lab.evolution.store import RunStore
     from genet_lab.training.checkpoint import load_checkpoint, save_checkpoint
@@ -68,6 +69,7 @@ if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and
     from genet_lab.training.data import DataSplits, list_datasets, load_dataset
     from genet_lab.training.network import GeNet, build_network, count_parameters
     from genet_lab.training.population import train_population
+    from genet_lab.training.recipes import RECIPES
     from genet_lab.training.trainer import train_genome
 
 __version__ = "0.1.0"
@@ -80,6 +82,7 @@ _LAZY: dict[str, str] = {
     "default_train_config": "genet_lab.training.config",
     "train_genome": "genet_lab.training.trainer",
     "train_population": "genet_lab.training.population",
+    "RECIPES": "genet_lab.training.recipes",
     "DataSplits": "genet_lab.training.data",
     "list_datasets": "genet_lab.training.data",
     "load_dataset": "genet_lab.training.data",
@@ -106,6 +109,10 @@ _LAZY: dict[str, str] = {
     "run_summary": "genet_lab.evolution.report",
     "table1": "genet_lab.evolution.report",
     "write_report": "genet_lab.evolution.report",
+    "best_so_far": "genet_lab.evolution.report",
+    "compare": "genet_lab.evolution.report",
+    "GenerationFinished": "genet_lab.evolution.events",
+    "IndividualEvaluated": "genet_lab.evolution.events",
 }
 """Public name -> the module that defines it, imported on first access."""
 
@@ -122,11 +129,12 @@ __all__ = [
     "UsageError", "__version__",
     # training and evolution (imported on first access, see _LAZY)
     "TrainConfig", "TrainProgress", "TrainResult", "default_train_config", "train_genome", "train_population",
-    "DataSplits", "list_datasets", "load_dataset", "GeNet", "build_network", "count_parameters",
+    "RECIPES", "DataSplits", "list_datasets", "load_dataset", "GeNet", "build_network", "count_parameters",
     "save_checkpoint", "load_checkpoint",
     "SearchConfig", "evolve", "start_run", "resume_run", "RunStore", "TrainFitness", "make_fitness",
     "roulette_probabilities", "select_roulette", "crossover_stages", "mutate_flip", "stage_bounds", "to_genomes",
-    "from_genomes", "run_summary", "table1", "write_report",
+    "from_genomes", "run_summary", "table1", "write_report", "best_so_far", "compare",
+    "GenerationFinished", "IndividualEvaluated",
 ]
 
 

@@ -72,6 +72,7 @@ class EvolveArgs:
     qc: float | None = None
     epochs: int | None = None
     batch_size: int | None = None
+    recipe: str | None = None
     lr: float | None = None
     schedule: str | None = None
     device: str | None = None
