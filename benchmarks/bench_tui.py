@@ -35,7 +35,7 @@ class TimedApp(GenetLabApp):
         self.frames.append(time.perf_counter())
 
 
-_toggle = EditorPane.action_toggle
+_toggle = EditorPane.action_toggle_bit
 
 
 def timed_toggle(self) -> None:
@@ -43,7 +43,7 @@ def timed_toggle(self) -> None:
     _toggle(self)
 
 
-EditorPane.action_toggle = timed_toggle
+EditorPane.action_toggle_bit = timed_toggle
 
 
 async def measure(genome: gn.Genome, n: int, size=(80, 24)) -> dict[str, list[float]]:

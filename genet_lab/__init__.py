@@ -50,6 +50,7 @@ from genet_lab.errors import UsageError
 
 if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and editors
     from genet_lab.evolution.config import SearchConfig
+    from genet_lab.evolution.events import GenerationFinished, IndividualEvaluated
     from genet_lab.evolution.fitness import TrainFitness, make_fitness
     from genet_lab.evolution.operators import (
         crossover_stages,
@@ -60,7 +61,6 @@ if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and
         stage_bounds,
         to_genomes,
     )
-    from genet_lab.evolution.events import GenerationFinished, IndividualEvaluated
     from genet_lab.evolution.report import best_so_far, compare, run_summary, table1, write_report
     from genet_lab.evolution.run import evolve, resume_run, start_run
     from genet_lab.evolution.store import RunStore

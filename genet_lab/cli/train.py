@@ -120,6 +120,7 @@ def cmd_train(args) -> int:
         else:
             from genet_lab.training.checkpoint import save_checkpoint
 
+            assert result.model is not None  # train_genome always hands back the network it trained
             info = {"name": data.name, "classes": data.classes, "mean": list(data.mean), "std": list(data.std),
                     "seed": args.seed, "val_size": len(data.val_y), "train_size": args.train_size,
                     "data_dir": str(Path(args.data_dir).resolve()) if args.data_dir else None}
@@ -206,7 +207,7 @@ def cmd_evaluate(args) -> int:
            "val_accuracy": accuracy(model, to_device(data.val_x, mean, std, device, False), data.val_y.to(device)),
            "test_images": None if data.test_y is None else len(data.test_y), "test_accuracy": None,
            "trained_val_accuracy": ckpt.metrics.get("val_accuracy"), "device": str(device)}
-    if data.test_x is not None:
+    if data.test_x is not None and data.test_y is not None:  # load_dataset sets both or neither
         out["test_accuracy"] = accuracy(model, to_device(data.test_x, mean, std, device, False),
                                         data.test_y.to(device))
     out["seconds"] = round(time.perf_counter() - t0, 3)

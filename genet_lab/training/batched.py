@@ -33,6 +33,7 @@ training, data or evolution.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -61,11 +62,11 @@ class GroupConvBNReLU(nn.Module):
 
     @property
     def conv(self) -> nn.Conv2d:
-        return self._modules["0"]
+        return cast(nn.Conv2d, self._modules["0"])
 
     @property
     def bn(self) -> nn.BatchNorm2d:
-        return self._modules["1"]
+        return cast(nn.BatchNorm2d, self._modules["1"])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         groups = 1 if x.shape[1] == self.cin else self.groups
@@ -167,6 +168,9 @@ def stage_masks(graphs: Sequence[StageGraph], width: int) -> tuple[torch.Tensor,
 
 class BatchedStage(nn.Module):
     """One stage for G individuals: the union of their nodes, edges masked per individual."""
+
+    single: torch.Tensor
+    """Buffer, registered in ``__init__``: True for the channels of all-zero stages, shape (1, G*width, 1, 1)."""
 
     def __init__(self, graphs: Sequence[StageGraph], cin: int, width: int, kernel_size: int = 3):
         super().__init__()

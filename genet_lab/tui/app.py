@@ -7,6 +7,7 @@ run store that the ``genet-lab evolve`` process writes.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -15,6 +16,10 @@ from textual.widgets import Footer, TabbedContent, TabPane
 from genet_lab.encoding.genome import Genome, zeros
 from genet_lab.tui.editor import EditorPane
 from genet_lab.tui.help import HelpScreen
+
+if TYPE_CHECKING:  # imported where used: the panes load on first compose
+    from genet_lab.tui.evolution import EvolutionPane
+    from genet_lab.tui.train_panel import TrainPane
 
 TABS = ("editor", "train", "evolution")
 
@@ -79,14 +84,14 @@ class GenetLabApp(App[None]):
         if tab == "editor":
             widget = self.query_one("#bits")
         else:
-            pane = self.query_one(f"#{tab}-pane")
+            pane = cast("TrainPane | EvolutionPane", self.query_one(f"#{tab}-pane"))
             widget = pane.default_focus()
         self.set_focus(widget, scroll_visible=False)
 
     def on_editor_pane_changed(self, message: EditorPane.Changed) -> None:
         for pane_id in ("#train-pane", "#evolution-pane"):
             for pane in self.query(pane_id):
-                pane.set_genome(message.genome)
+                cast("TrainPane | EvolutionPane", pane).set_genome(message.genome)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

@@ -34,8 +34,8 @@ class EditorPane(Vertical):
     """Edit a genome bit by bit and see what it builds."""
 
     BINDINGS = [
-        Binding("space", "toggle", "Toggle"),
-        Binding("enter", "toggle", "Toggle", show=False),
+        Binding("space", "toggle_bit", "Toggle"),
+        Binding("enter", "toggle_bit", "Toggle", show=False),
         Binding("left,h", "move(-1)", "←", show=False),
         Binding("right,l", "move(1)", "→", show=False),
         Binding("up,k", "move_stage(-1)", "↑", show=False),
@@ -147,7 +147,7 @@ class EditorPane(Vertical):
         self._changed(changed)
 
     # -- actions ------------------------------------------------------------------
-    def action_toggle(self) -> None:
+    def action_toggle_bit(self) -> None:
         self._try(self.model.toggle)
 
     def on_bit_grid_clicked(self, message: BitGrid.Clicked) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from rich.console import Group
 from rich.text import Text
@@ -30,6 +31,9 @@ from genet_lab.evolution.watch import EvolveArgs, NotReady, RunControl
 from genet_lab.tui.dialogs import Prompt
 from genet_lab.tui.population import SeedScreen
 from genet_lab.tui.stage_view import genome_drawing
+
+if TYPE_CHECKING:
+    from genet_lab.tui.app import GenetLabApp
 
 POLL_SECONDS = 0.5
 
@@ -66,12 +70,12 @@ class EvolutionPane(Vertical):
             yield ProgressBar(total=1, show_eta=False, id="evo-progress")
             yield Label("", id="evo-progress-label")
         with Horizontal(id="evo-top"):
-            table = DataTable(id="evo-table", zebra_stripes=True, cursor_type="row")
+            table: DataTable[str] = DataTable(id="evo-table", zebra_stripes=True, cursor_type="row")
             table.border_title = "Table 1: fitness per generation"
             yield table
             yield PlotextPlot(id="evo-plot")
         with Horizontal(id="evo-bottom"):
-            pop = DataTable(id="evo-pop", zebra_stripes=True, cursor_type="row")
+            pop: DataTable[str] = DataTable(id="evo-pop", zebra_stripes=True, cursor_type="row")
             pop.border_title = "population"
             yield pop
             with VerticalScroll(id="evo-detail-box") as box:
@@ -86,7 +90,7 @@ class EvolutionPane(Vertical):
         if self._initial_dir is not None:
             self.open_run(self._initial_dir)
 
-    def default_focus(self):
+    def default_focus(self) -> DataTable:
         return self.query_one("#evo-pop", DataTable)
 
     def set_genome(self, genome: Genome) -> None:
@@ -312,13 +316,13 @@ class EvolutionPane(Vertical):
         box = self.query_one("#evo-detail-box")
         detail = self.query_one("#evo-detail", Static)
         if ind is None:
-            best = self.status.best if self.status else None
+            status = self.status
             box.border_title = "best so far"
-            if not best:
+            if not status or not status.best:
                 detail.update("[dim]no finished generation yet[/dim]")
                 return
-            detail.update(genome_drawing(parse(best)))
-            box.border_title = f"best so far: {best} ({self.status.best_fitness:.2f})"
+            detail.update(genome_drawing(parse(status.best)))
+            box.border_title = f"best so far: {status.best} ({status.best_fitness:.2f})"
             return
         box.border_title = f"gen {ind.gen} #{ind.index}: {ind.genome}"
         head = Text()
@@ -347,7 +351,7 @@ class EvolutionPane(Vertical):
             genome = self.status.best
         else:
             return
-        self.app.editor.set_genome(parse(genome), "from the run")
+        cast("GenetLabApp", self.app).editor.set_genome(parse(genome), "from the run")
 
     def on_unmount(self) -> None:
         if self.control is not None:

@@ -57,7 +57,8 @@ def figures_table(genome: Genome, config: NetworkConfig, sharing: list[int | Non
     t.add_row("convs", f"{'+'.join(map(str, c.convs))} = {sum(c.convs)}")
     t.add_row("depth", f"{c.depth} conv ({c.layers} layers)")
     t.add_row("structure", structure_hash(genome))
-    parts, total = [], 1
+    parts: list[str] = []
+    total: int | None = 1
     for s, n in enumerate(sharing):
         if n is None:
             parts.append("…" if genome.stages[s] <= LAZY_SHARING_K else "n/a")

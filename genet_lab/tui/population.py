@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 from textual import on
@@ -40,9 +41,12 @@ def seed_population(kind: str, n: int, stages: tuple[int, ...], *, p: float = 0.
             raise ValueError(f"{path} lists {len(genomes)} genomes; set N to {len(genomes)}")
         return genomes
     if kind in ("wrn", "paper-best", "editor"):
-        if kind == "editor" and base is None:
+        if kind != "editor":
+            start = gn.named(kind)
+        elif base is None:
             raise ValueError("no genome in the editor")
-        start = base if kind == "editor" else gn.named(kind)
+        else:
+            start = base
         return ops.to_genomes(ops.init_from_base(start, n, rng, flips), start.stages)
     length = sum(gn.stage_length(k) for k in stages)
     if kind == "zeros":
@@ -104,7 +108,7 @@ class SeedScreen(ModalScreen[dict | None]):
         self.preview()
 
     def _value(self, wid: str) -> str:
-        w = self.query_one(f"#{wid}")
+        w = cast("Input | Select[str]", self.query_one(f"#{wid}"))  # every field is one of these
         return str(w.value).strip()
 
     def settings(self) -> dict:

@@ -16,11 +16,13 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, cast
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Select, Static
 from textual_plotext import PlotextPlot
@@ -28,6 +30,9 @@ from textual_plotext import PlotextPlot
 from genet_lab.encoding.genome import Genome
 from genet_lab.encoding.presets import list_presets
 from genet_lab.training.events import TrainingEvent, TrainingFinished, TrainingProgress, TrainingStarted, from_dict
+
+if TYPE_CHECKING:
+    from genet_lab.tui.app import GenetLabApp
 
 DATASETS = ("digits", "fashion-mnist", "mnist", "cifar10", "cifar100", "svhn")
 """Offered in the data set picker; 'digits' is embedded and needs no files."""
@@ -121,7 +126,7 @@ class TrainPane(Vertical):
         self.set_genome(self.genome)
         self._plot(None)
 
-    def default_focus(self):
+    def default_focus(self) -> DataTable:
         return self.query_one(DataTable)
 
     def set_genome(self, genome: Genome) -> None:
@@ -184,7 +189,8 @@ class TrainPane(Vertical):
         if table.row_count:
             from genet_lab.encoding.genome import parse
 
-            self.app.editor.set_genome(parse(self.results[table.cursor_row].genome), "from the session list")
+            app = cast("GenetLabApp", self.app)
+            app.editor.set_genome(parse(self.results[table.cursor_row].genome), "from the session list")
 
     @work(thread=True, exclusive=True, group="train")
     def _run(self, run: int, argv: list[str]) -> None:
@@ -284,7 +290,7 @@ class TrainPane(Vertical):
     def _refresh_row(self, run: int) -> None:
         table = self.query_one(DataTable)
         for col, value in enumerate(self._cells(run)):
-            table.update_cell_at((run, col), value)
+            table.update_cell_at(Coordinate(run, col), value)
 
     def _plot(self, r: SessionResult | None) -> None:
         widget = self.query_one(PlotextPlot)
@@ -304,5 +310,6 @@ class TrainPane(Vertical):
         widget.refresh()
 
     def on_unmount(self) -> None:
-        if self.running:
-            self._proc.kill()
+        proc = self._proc
+        if proc is not None and proc.poll() is None:  # self.running
+            proc.kill()

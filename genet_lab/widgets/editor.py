@@ -84,7 +84,9 @@ class GenomeEditor(widgets.VBox):
     # -- the value ---------------------------------------------------------------
     @property
     def genome(self) -> Genome:
-        return self._genome
+        g = self._genome
+        assert g is not None, "set at the end of __init__"
+        return g
 
     @genome.setter
     def genome(self, value: Genome | str) -> None:
@@ -103,11 +105,11 @@ class GenomeEditor(widgets.VBox):
 
     @property
     def stages(self) -> tuple[int, ...]:
-        return self._genome.stages
+        return self.genome.stages
 
     def on_change(self, callback: Callable[[Genome], None]) -> Callable[[Genome], None]:
         """Call ``callback(genome)`` after every change; returns it (usable as a decorator)."""
-        self.observe(lambda change: callback(self._genome), "notation")
+        self.observe(lambda change: callback(self.genome), "notation")
         return callback
 
     def set_bit(self, stage: int, i: int, j: int, value: int | bool = 1) -> None:
@@ -123,7 +125,7 @@ class GenomeEditor(widgets.VBox):
         """Set the genome to a preset (see PRESETS) at the current stage sizes."""
         self.error.value = ""
         if name == "random":
-            bits = self._rng.integers(0, 2, size=self._genome.length)
+            bits = self._rng.integers(0, 2, size=self.genome.length)
             self.genome = Genome(self.stages, tuple(int(b) for b in bits))
         elif name == "paper-best" and self.stages != PAPER_STAGES:
             self._show_error(f"paper-best has stages 3,4,5; this editor has {_fmt(self.stages)}")
@@ -132,7 +134,7 @@ class GenomeEditor(widgets.VBox):
 
     def svg(self) -> str:
         """SVG of the whole genome (every stage joined by pooling), for saving or display."""
-        return render(self._genome, "svg").decode()
+        return render(self.genome, "svg").decode()
 
     # -- building ------------------------------------------------------------------
     def _build_stages(self, stages: tuple[int, ...]) -> None:
@@ -207,8 +209,9 @@ class GenomeEditor(widgets.VBox):
     def _on_toggle(self, index: int, value: bool) -> None:
         if self._syncing:
             return
-        if self._genome.bits[index] != int(value):
-            self.genome = self._genome.flip(index)
+        g = self.genome
+        if g.bits[index] != int(value):
+            self.genome = g.flip(index)
 
     def _on_text(self, change) -> None:
         if self._syncing:

@@ -204,9 +204,11 @@ class EvolutionMonitor(widgets.VBox):
             try:
                 snap = self.control.poll()
             except NotReady as exc:
-                return self._no_store("waiting", exc)
+                self._no_store("waiting", exc)
+                return None
             except UsageError as exc:
-                return self._no_store("unreadable", exc)
+                self._no_store("unreadable", exc)
+                return None
             self.snapshot, self.state = snap, snap.state
             self._take_events(snap.events)
             self._show(snap)
@@ -220,7 +222,6 @@ class EvolutionMonitor(widgets.VBox):
         self.title.value = f"<b>{html.escape(str(self.run_dir))}</b>: {state} ({html.escape(str(reason))[:200]})"
         self.state = state
         self.stop_button.disabled = not self.process_running
-        return None
 
     def _take_events(self, events) -> None:
         for _seq, event in events:
@@ -238,7 +239,7 @@ class EvolutionMonitor(widgets.VBox):
 
     def _show(self, snap: Snapshot) -> None:
         cfg, status, gens = snap.config, snap.status, list(snap.generations)
-        unit = UNITS.get(cfg.get("fitness"), "fitness")
+        unit = UNITS.get(cfg.get("fitness", ""), "fitness")
         kind = "genetic process" if status.kind == "ga" else "random search"
         n, t = status.population or 1, status.generations or 0
         self.title.value = (f"<b>{html.escape(str(self.run_dir))}</b>: {kind}, {snap.state}; "

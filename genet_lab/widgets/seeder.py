@@ -165,7 +165,8 @@ class PopulationSeeder(widgets.VBox):
         self.table.value = html_table(rows, ["index", "genome", "key", "ones", "convs", "params"],
                                       ["#", "genome", "structure", "1-bits", "convs/stage", "params"],
                                       {"params": lambda v: f"{v:,}"})
-        shown, parts = set(), []
+        shown: set[str] = set()
+        parts: list[str] = []
         for g, r in zip(self.population, rows):
             if len(shown) >= self.gallery_size:
                 break

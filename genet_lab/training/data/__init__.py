@@ -87,11 +87,11 @@ def stratified_split(labels: np.ndarray, take: int, seed: int) -> tuple[np.ndarr
     if short:
         order = np.lexsort((rng.random(len(classes)), -(exact - quota)))
         quota[order[:short]] += 1
-    taken = []
+    parts: list[np.ndarray] = []
     for c, q in zip(classes, quota):
         idx = np.flatnonzero(labels == c)
-        taken.append(rng.permutation(idx)[:q])
-    taken = np.sort(np.concatenate(taken)) if taken else np.zeros(0, dtype=int)
+        parts.append(rng.permutation(idx)[:q])
+    taken: np.ndarray = np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=int)
     mask = np.ones(n, dtype=bool)
     mask[taken] = False
     return taken, np.flatnonzero(mask)

@@ -56,12 +56,13 @@ def _decode(path: str, size: int | None) -> torch.Tensor:
     from PIL import Image
 
     try:
-        with Image.open(path) as im:
-            im = im.convert("RGB")
+        with Image.open(path) as src:
+            im = src.convert("RGB")
             if size is not None and im.size != (size, size):
                 w, h = im.size
                 scale = size / min(w, h)
-                im = im.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.BILINEAR)
+                im = im.resize((max(size, round(w * scale)), max(size, round(h * scale))),
+                               Image.Resampling.BILINEAR)
                 w, h = im.size
                 left, top = (w - size) // 2, (h - size) // 2
                 im = im.crop((left, top, left + size, top + size))
