@@ -135,3 +135,17 @@ def test_training_events_round_trip_and_reject_strangers():
         from_dict({"event": "progress", "type": "progress"})
     with pytest.raises(ValueError, match="bad TrainingProgress event"):
         from_dict({"type": "TrainingProgress", "epoch": 1})
+
+
+def test_the_recipe_is_chosen_shown_and_recorded():
+    code, out, _ = run_cli(["train", "paper-best", *QUICK, "--json"])
+    train = json.loads(out.strip().splitlines()[-1])["train"]
+    assert code == 0 and (train["recipe"], train["schedule"], train["dropout"]) == ("fast", "onecycle", 0.0)
+    code, out, _ = run_cli(["train", "paper-best", *QUICK, "--recipe", "paper", "--json"])
+    train = json.loads(out.strip().splitlines()[-1])["train"]
+    assert code == 0 and (train["recipe"], train["schedule"], train["lr"], train["dropout"]) == \
+        ("paper", "paper", 0.01, 0.5)
+    code, out, _ = run_cli(["train", "paper-best", *QUICK, "--recipe", "paper"])
+    assert code == 0 and "recipe          paper: 1 epochs, batch 32, paper lr 0.01" in out
+    code, _, err = run_cli(["train", "paper-best", "--recipe", "slow"])
+    assert code == 2 and "invalid choice: 'slow'" in err

@@ -19,6 +19,7 @@ from genet_lab.encoding.genome import NAMED, parse_stages, resolve
 from genet_lab.encoding.presets import list_presets
 from genet_lab.errors import UsageError
 from genet_lab.training import events as tev
+from genet_lab.training.recipes import DEFAULT_RECIPE, RECIPES, SCHEDULES
 
 DATASET_NAMES = ("digits", "mnist", "fashion-mnist", "cifar10", "cifar100", "svhn", "imagefolder")
 
@@ -45,11 +46,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "sets, 20%% otherwise)")
     p.add_argument("--epochs", type=positive_int, help="epochs (default: per data set, see docs/training.md)")
     p.add_argument("--batch-size", type=positive_int, help="images per SGD step")
-    p.add_argument("--lr", type=_float, help="peak learning rate")
+    p.add_argument("--recipe", choices=tuple(RECIPES), default=DEFAULT_RECIPE,
+                   help="how to train: fast (default: no head dropout, label smoothing 0.1, one-cycle lr, "
+                        "Nesterov), paper (section 4.1.1: dropout 0.5, 1e-2 with steps), legacy (genet-lab 0.1); "
+                        "see docs/training.md")
+    p.add_argument("--lr", type=_float, help="peak learning rate (default: the recipe's)")
     p.add_argument("--momentum", type=_float, help="SGD momentum (default 0.9)")
     p.add_argument("--weight-decay", type=_float, help="SGD weight decay (default 5e-4)")
-    p.add_argument("--schedule", choices=("paper", "paper-full", "cosine", "constant"),
-                   help="learning-rate schedule (default cosine; paper-full = 240 epochs at 1e-2..1e-5)")
+    p.add_argument("--schedule", choices=SCHEDULES,
+                   help="learning-rate schedule (default: the recipe's; paper-full = 240 epochs at 1e-2..1e-5)")
     p.add_argument("--seed", type=seed_int, default=0, help="seed of the split, weights, batches and augmentation")
     p.add_argument("--precision", choices=("auto", "fp32", "bf16"), help="auto measures which is faster")
     p.add_argument("--channels-last", choices=("auto", "on", "off"), help="auto measures which is faster")
@@ -97,7 +102,7 @@ def cmd_train(args) -> int:
         if target.is_dir() or not (target.parent if str(target.parent) else Path(".")).is_dir():
             raise UsageError(f"--save {target}: give a file name in an existing folder")
     cfg = default_train_config(
-        args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, momentum=args.momentum,
+        args.dataset, recipe=args.recipe, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, momentum=args.momentum,
         weight_decay=args.weight_decay, schedule=args.schedule, device=args.device, seed=args.seed,
         precision=args.precision, channels_last=args.channels_last, augment=args.augment,
         eval_test=args.eval_test, threads=args.threads)
@@ -113,7 +118,7 @@ def cmd_train(args) -> int:
     else:
         result = _train_with_bar(genome, net, data, cfg)
     out = {"genome": genome.notation(), "dataset": data.name, "train_images": len(data.train_y),
-           "val_images": len(data.val_y), **result.to_dict()}
+           "val_images": len(data.val_y), **result.to_dict(), "train": cfg.to_dict()}
     if args.save:
         if result.failed:
             print(f"warning: not saving {args.save}: the run failed ({result.error})", file=sys.stderr)
@@ -162,9 +167,17 @@ def _pct(x) -> str:
     return "-" if x is None else f"{100 * x:.2f}%"
 
 
+def _recipe_line(t: dict) -> str:
+    nesterov = " Nesterov" if t["nesterov"] else ""
+    dropout = "the network's" if t["dropout"] is None else t["dropout"]
+    return (f"{t['recipe']}: {t['epochs']} epochs, batch {t['batch_size']}, {t['schedule']} lr {t['lr']:g}, "
+            f"momentum {t['momentum']:g}{nesterov}, head dropout {dropout}, label smoothing {t['label_smoothing']:g}")
+
+
 def _print_result(out: dict) -> None:
     lines = [f"genome          {out['genome']}",
-             f"data            {out['dataset']}: {out['train_images']} train, {out['val_images']} validation images"]
+             f"data            {out['dataset']}: {out['train_images']} train, {out['val_images']} validation images",
+             f"recipe          {_recipe_line(out['train'])}"]
     if out["failed"]:
         lines.append(f"FAILED          {out['error']} (fitness 0.0)")
     lines += [f"val accuracy    {_pct(out['val_accuracy'])}",

@@ -79,6 +79,8 @@ class TrainingFinished:
     epochs_run: int = 0
     checkpoint: str | None = None
     """The file written by ``--save``, if any."""
+    train: dict[str, Any] | None = None
+    """The resolved training config (TrainConfig.to_dict(): the recipe and every value)."""
 
 
 EVENT_TYPES = {cls.__name__: cls for cls in (TrainingStarted, TrainingProgress, TrainingFinished)}
