@@ -102,9 +102,9 @@ def cmd_train(args) -> int:
         if target.is_dir() or not (target.parent if str(target.parent) else Path(".")).is_dir():
             raise UsageError(f"--save {target}: give a file name in an existing folder")
     cfg = default_train_config(
-        args.dataset, recipe=args.recipe, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, momentum=args.momentum,
-        weight_decay=args.weight_decay, schedule=args.schedule, device=args.device, seed=args.seed,
-        precision=args.precision, channels_last=args.channels_last, augment=args.augment,
+        args.dataset, recipe=args.recipe, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        momentum=args.momentum, weight_decay=args.weight_decay, schedule=args.schedule, device=args.device,
+        seed=args.seed, precision=args.precision, channels_last=args.channels_last, augment=args.augment,
         eval_test=args.eval_test, threads=args.threads)
     data = load_dataset(args.dataset, args.data_dir, seed=args.seed, train_size=args.train_size,
                         val_size=args.val_size, with_test=args.eval_test)
