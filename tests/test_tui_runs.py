@@ -18,7 +18,8 @@ FAKE_TRAINER = textwrap.dedent("""
     import json, sys, time
     args = sys.argv[1:]
     genome = args[0]
-    epochs = int(args[args.index("--epochs") + 1])
+    epochs = int(args[args.index("--epochs") + 1]) if "--epochs" in args else 3  # as if the data set's
+    assert args[args.index("--recipe") + 1] in ("fast", "paper", "legacy")
     slow = "--slow" in args
     if "--crash" in args:
         print("error: the fake trainer was told to fail", file=sys.stderr)
@@ -74,6 +75,7 @@ async def test_training_streams_progress_and_keeps_a_session_list(tmp_path):
         assert r.state == "done" and r.genome == gn.TABLE1_BEST
         assert abs(r.val_accuracy - 0.8) < 1e-9
         assert len(r.curve) == 6  # 3 epochs x 2 steps streamed as they came
+        assert r.epochs == 3  # the epochs box was empty: the trainer's default, read from TrainingStarted
         # a second design, edited in the editor, trains into a second row
         await pilot.press("1")
         await pilot.pause()
@@ -224,3 +226,12 @@ async def test_a_failing_run_is_reported_and_the_pane_stays_usable(tmp_path):
         assert not pane.running
         await pilot.press("k")  # still answers
         await _until(pilot, lambda: any("no run of this session" in n.message for n in app._notifications))
+
+
+def test_train_argv_leaves_the_budget_to_the_trainer_unless_told():
+    from genet_lab.tui.train_panel import train_argv
+
+    argv = train_argv("py", gn.paper_best(), "digits", "paper-cifar10", None)
+    assert "--epochs" not in argv and argv[argv.index("--recipe") + 1] == "fast"
+    argv = train_argv("py", gn.paper_best(), "digits", "paper-cifar10", 5, "--train-size 100", "paper")
+    assert argv[-6:] == ["--recipe", "paper", "--epochs", "5", "--train-size", "100"]

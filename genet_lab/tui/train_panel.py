@@ -30,6 +30,7 @@ from textual_plotext import PlotextPlot
 from genet_lab.encoding.genome import Genome
 from genet_lab.encoding.presets import list_presets
 from genet_lab.training.events import TrainingEvent, TrainingFinished, TrainingProgress, TrainingStarted, from_dict
+from genet_lab.training.recipes import DEFAULT_RECIPE, RECIPES
 
 if TYPE_CHECKING:
     from genet_lab.tui.app import GenetLabApp
@@ -38,10 +39,13 @@ DATASETS = ("digits", "fashion-mnist", "mnist", "cifar10", "cifar100", "svhn")
 """Offered in the data set picker; 'digits' is embedded and needs no files."""
 
 
-def train_argv(python: str, genome: Genome, dataset: str, preset: str, epochs: int, extra: str = "") -> list[str]:
-    """The command line of one training run (``extra`` is split like a shell would)."""
-    return [python, "-m", "genet_lab", "train", genome.notation(), "--events",
-            "--dataset", dataset, "--preset", preset, "--epochs", str(epochs), *shlex.split(extra)]
+def train_argv(python: str, genome: Genome, dataset: str, preset: str, epochs: int | None, extra: str = "",
+               recipe: str = DEFAULT_RECIPE) -> list[str]:
+    """The command line of one training run (``extra`` is split like a shell would); ``epochs``
+    None leaves the data set's default, as ``genet-lab train`` does."""
+    budget = [] if epochs is None else ["--epochs", str(epochs)]
+    return [python, "-m", "genet_lab", "train", genome.notation(), "--events", "--dataset", dataset,
+            "--preset", preset, "--recipe", recipe, *budget, *shlex.split(extra)]
 
 
 @dataclass
@@ -51,7 +55,8 @@ class SessionResult:
     genome: str
     dataset: str
     preset: str
-    epochs: int
+    epochs: int | None
+    """None until the trainer says how many the data set's default is."""
     state: str = "running"
     val_accuracy: float | None = None
     test_accuracy: float | None = None
@@ -110,10 +115,13 @@ class TrainPane(Vertical):
         with Horizontal(id="train-controls"):
             yield Select([(d, d) for d in DATASETS], value="digits", allow_blank=False, id="train-dataset")
             yield Select([(p, p) for p in list_presets()], value="paper-cifar10", allow_blank=False, id="train-preset")
-            yield Input("3", placeholder="epochs", type="integer", id="train-epochs")
-            yield Input("", placeholder="more options, e.g. --train-size 500", id="train-extra")
+            yield Select([(r, r) for r in RECIPES], value=DEFAULT_RECIPE, allow_blank=False, id="train-recipe")
             yield Button("Train", variant="success", id="train-start")
             yield Button("Cancel", variant="error", id="train-cancel", disabled=True)
+        with Horizontal(id="train-options"):
+            yield Input("", placeholder="epochs", type="integer", id="train-epochs",
+                        tooltip="epochs; empty: the data set's default, as genet-lab train")
+            yield Input("", placeholder="more options, e.g. --train-size 500 --lr 0.03", id="train-extra")
         with Horizontal(id="train-status"):
             yield ProgressBar(total=1, show_eta=False, id="train-progress")
             yield Label("idle: press t to train the genome of the editor", id="train-label")
@@ -144,18 +152,20 @@ class TrainPane(Vertical):
         if self.running:
             self.notify("a training is running; cancel it first (k)", severity="warning")
             return
+        text = self.query_one("#train-epochs", Input).value.strip()
         try:
-            epochs = int(self.query_one("#train-epochs", Input).value or "0")
-            if epochs < 1:
+            epochs = int(text) if text else None
+            if epochs is not None and epochs < 1:
                 raise ValueError
         except ValueError:
-            self.notify("epochs must be a positive integer", severity="error")
+            self.notify("epochs must be a positive integer (empty: the data set's default)", severity="error")
             return
+        recipe = str(self.query_one("#train-recipe", Select).value)
         dataset = str(self.query_one("#train-dataset", Select).value)
         preset = str(self.query_one("#train-preset", Select).value)
         extra = self.query_one("#train-extra", Input).value
         try:
-            argv = train_argv(self.python, self.genome, dataset, preset, epochs, extra)
+            argv = train_argv(self.python, self.genome, dataset, preset, epochs, extra, recipe)
         except ValueError as exc:
             self.notify(f"cannot read the options: {exc}", severity="error")
             return
@@ -231,6 +241,8 @@ class TrainPane(Vertical):
         r = self.results[message.run]
         event = message.event
         if isinstance(event, TrainingStarted):
+            r.epochs = event.train.get("epochs", r.epochs)
+            self._refresh_row(message.run)
             size = event.dataset.get("train"), event.dataset.get("val")
             self._set_label(f"training on {event.dataset.get('dataset')}: {size[0]} images, {size[1]} for "
                             f"validation, {event.train.get('epochs')} epochs")
@@ -284,7 +296,8 @@ class TrainPane(Vertical):
     def _cells(self, run: int) -> tuple:
         r = self.results[run]
         acc = f"{r.val_accuracy:.4f}" if r.val_accuracy is not None else "-"
-        return (str(run + 1), r.genome, r.dataset, str(r.epochs), acc, f"{r.params:,}" if r.params else "-",
+        epochs = "-" if r.epochs is None else str(r.epochs)
+        return (str(run + 1), r.genome, r.dataset, epochs, acc, f"{r.params:,}" if r.params else "-",
                 f"{r.seconds:.1f}s" if r.seconds is not None else "-", r.state)
 
     def _refresh_row(self, run: int) -> None:
