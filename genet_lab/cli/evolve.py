@@ -10,7 +10,7 @@ from typing import Any
 
 from genet_lab.cli.common import cpu_threads, nonneg_int, positive_int, seed_int
 from genet_lab.errors import UsageError
-from genet_lab.training.recipes import RECIPES, SCHEDULES
+from genet_lab.training.recipes import RECIPE_HELP, RECIPES, SCHEDULES
 
 # Defaults of the command (not of the library, which keeps the paper's N = 20, T = 50):
 # sized so `genet-lab evolve` on the embedded digits finishes within 5 minutes on 2 CPU
@@ -43,9 +43,7 @@ def _add_common(p: argparse.ArgumentParser, ga: bool) -> None:
                    help=f"torch CPU threads (default {CLI_DEFAULTS['threads']}: tiny networks run best on one "
                    "thread, and a shared machine suffers from more)")
     g.add_argument("--recipe", choices=tuple(RECIPES),
-                   help="how to train each individual: fast (default: no head dropout, label smoothing 0.1, "
-                   "one-cycle lr, Nesterov; docs/training.md), paper (section 4.1.1: dropout 0.5, 1e-2 with "
-                   "steps), legacy (genet-lab 0.1); stored with the run")
+                   help=f"how to train each individual, stored with the run: {RECIPE_HELP}")
     g.add_argument("--lr", type=float, help="peak learning rate (default: the recipe's)")
     g.add_argument("--schedule", choices=SCHEDULES,
                    help="learning-rate schedule (default: the recipe's): paper (120/60/40/20 at 1e-2..1e-5 "

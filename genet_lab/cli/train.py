@@ -19,7 +19,7 @@ from genet_lab.encoding.genome import NAMED, parse_stages, resolve
 from genet_lab.encoding.presets import list_presets
 from genet_lab.errors import UsageError
 from genet_lab.training import events as tev
-from genet_lab.training.recipes import DEFAULT_RECIPE, RECIPES, SCHEDULES
+from genet_lab.training.recipes import DEFAULT_RECIPE, RECIPE_HELP, RECIPES, SCHEDULES
 
 DATASET_NAMES = ("digits", "mnist", "fashion-mnist", "cifar10", "cifar100", "svhn", "imagefolder")
 
@@ -47,9 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=positive_int, help="epochs (default: per data set, see docs/training.md)")
     p.add_argument("--batch-size", type=positive_int, help="images per SGD step")
     p.add_argument("--recipe", choices=tuple(RECIPES), default=DEFAULT_RECIPE,
-                   help="how to train: fast (default: no head dropout, label smoothing 0.1, one-cycle lr, "
-                        "Nesterov), paper (section 4.1.1: dropout 0.5, 1e-2 with steps), legacy (genet-lab 0.1); "
-                        "see docs/training.md")
+                   help=f"how to train: {RECIPE_HELP}")
     p.add_argument("--lr", type=_float, help="peak learning rate (default: the recipe's)")
     p.add_argument("--momentum", type=_float, help="SGD momentum (default 0.9)")
     p.add_argument("--weight-decay", type=_float, help="SGD weight decay (default 5e-4)")

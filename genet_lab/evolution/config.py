@@ -16,7 +16,7 @@ from typing import Any
 from genet_lab.encoding.presets import get_preset
 from genet_lab.errors import UsageError, reject_unknown_keys
 from genet_lab.evolution import operators as ops
-from genet_lab.training.recipes import DEFAULT_RECIPE, RECIPES
+from genet_lab.training.recipes import DEFAULT_RECIPE, check_recipe
 
 FITNESS_KINDS = ("train", "proxy", "toy")
 UNITS = {"train": "val. accuracy %", "proxy": "NASWOT score (no training)", "toy": "toy score (test aid)"}
@@ -136,8 +136,8 @@ class SearchConfig:
         # The recipe is always named in the stored config, so a later default cannot change a run.
         if self.train.recipe is None:
             object.__setattr__(self, "train", replace(self.train, recipe=DEFAULT_RECIPE))
-        elif self.train.recipe not in RECIPES:
-            raise UsageError(f"unknown recipe {self.train.recipe!r}; accepted: {', '.join(RECIPES)}")
+        else:
+            check_recipe(self.train.recipe)
 
     def validated(self) -> SearchConfig:
         if self.kind not in ("ga", "random"):

@@ -13,7 +13,7 @@ import torch
 from genet_lab.encoding.presets import NetworkConfig
 from genet_lab.errors import UsageError, reject_unknown_keys
 from genet_lab.training.devices import parse_device
-from genet_lab.training.recipes import DEFAULT_RECIPE, RECIPES, SCHEDULES
+from genet_lab.training.recipes import DEFAULT_RECIPE, RECIPES, SCHEDULES, check_recipe
 
 PAPER_EPOCHS = (120, 60, 40, 20)
 """Section 4.1.1: epochs at learning rates 1e-2, 1e-3, 1e-4 and 1e-5."""
@@ -129,9 +129,7 @@ def default_train_config(dataset: str = "digits", recipe: str = DEFAULT_RECIPE, 
     then ``overrides``. ``schedule='paper'`` or ``'paper-full'`` alone also brings the paper's
     1e-2, and ``'paper-full'`` its 240 epochs, unless lr or epochs are given. Unknown keys and
     recipes are rejected."""
-    if recipe not in RECIPES:
-        raise UsageError(f"unknown recipe {recipe!r}; accepted: {', '.join(RECIPES)}")
-    base = {**_DEFAULTS.get(dataset, _DEFAULTS["imagefolder"]), **RECIPES[recipe], "recipe": recipe}
+    base = {**_DEFAULTS.get(dataset, _DEFAULTS["imagefolder"]), **RECIPES[check_recipe(recipe)], "recipe": recipe}
     if overrides.get("schedule") in ("paper", "paper-full"):
         base["lr"] = RECIPES["paper"]["lr"]
     if (overrides.get("schedule") or base["schedule"]) == "paper-full":

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from genet_lab.errors import UsageError
+
 SCHEDULES = ("paper", "paper-full", "onecycle", "cosine", "constant")
 """Learning-rate schedules (:func:`~genet_lab.training.config.lr_factor` defines them)."""
 
@@ -33,3 +35,14 @@ RECIPES: dict[str, dict[str, Any]] = {
 """Every TrainConfig field each recipe sets."""
 
 DEFAULT_RECIPE = "fast"
+
+RECIPE_HELP = ("fast (default: no head dropout, label smoothing 0.1, one-cycle lr, Nesterov), paper (section "
+               "4.1.1: dropout 0.5, 1e-2 with steps), legacy (genet-lab 0.1); see docs/training.md")
+"""The recipes in one line, for the command-line help of every command that trains."""
+
+
+def check_recipe(name: str) -> str:
+    """``name`` if it names a recipe, else the one-line :class:`UsageError` every caller gives."""
+    if name not in RECIPES:
+        raise UsageError(f"unknown recipe {name!r}; accepted: {', '.join(RECIPES)}")
+    return name
