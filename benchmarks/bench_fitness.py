@@ -131,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", default="digits,fashion-mnist,cifar10")
     ap.add_argument("--recipes", default="legacy,fast,paper",
-                    help="comma list of legacy, fast, paper, each optionally with +key=value overrides")
+                    help="comma list of legacy, fast, paper, each optionally with +key=value overrides; "
+                         "'' measures the reference alone")
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--random", type=int, default=5, help="seeded random genomes in the panel (default 5)")
     ap.add_argument("--ref-factor", type=int, default=5,
@@ -143,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     genomes = panel(args.random)
-    recipes = args.recipes.split(",")
+    recipes = [r for r in args.recipes.split(",") if r]  # "" = the reference alone
     out: dict[str, Any] = {"panel": {n: g.notation() for n, g in genomes}, "seeds": args.seeds,
                            "ref_factor": args.ref_factor, "ref_seeds": args.ref_seeds, "ref_recipe": args.ref_recipe,
                            "torch": torch.__version__, "datasets": {}}
@@ -158,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         for recipe in recipes:
             res["recipes"][recipe] = measure(data, genomes, budget, recipe, budget.epochs, args.seeds, log)
         names = [n for n, _ in genomes]
+        if not recipes and not args.ref_factor:
+            raise SystemExit("nothing to measure: give --recipes or a --ref-factor above 0")
         if args.ref_factor:
             ref = measure(data, genomes, budget, args.ref_recipe, budget.epochs * args.ref_factor, args.ref_seeds,
                           log)
