@@ -141,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ref-recipe", default="fast")
     ap.add_argument("--cifar-root", type=Path, help="CIFAR-10 ImageFolder tree (train/<class>/*.jpg)")
     ap.add_argument("--json", type=Path, help="also write every figure as JSON here")
+    ap.add_argument("--epochs", type=int, help="short budget's epochs (default: the data set's, see BUDGETS)")
+    ap.add_argument("--train-size", type=int, help="training images (default: the data set's, see BUDGETS)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     genomes = panel(args.random)
@@ -151,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     for ds in args.datasets.split(","):
         budget = BUDGETS[ds]
+        if args.epochs or args.train_size:
+            budget = replace(budget, epochs=args.epochs or budget.epochs,
+                             train_size=args.train_size or budget.train_size)
         t0 = time.perf_counter()
         data = load(budget, args.cifar_root)
         log(f"{ds}: {len(data.train_y)} train / {len(data.val_y)} val images, "
