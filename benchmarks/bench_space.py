@@ -11,7 +11,7 @@ import json
 import statistics
 import time
 
-from genet_lab.encoding.genome import paper_best, wrn
+from genet_lab.encoding.genome import paper_best, residual_40
 from genet_lab.encoding.graph import decode, structure_key
 from genet_lab.encoding.space import count_space, stage_classes
 
@@ -47,7 +47,7 @@ def main():
         out[name] = {"seconds": round(secs, 4), "strings": res["strings"], "distinct": res["distinct"]}
         print(f"space {name:>8}: {res['strings']:>9,} strings, {res['distinct']:>7,} distinct, "
               f"median {secs:.3f} s")
-    for label, g in (("paper-best", paper_best()), ("wrn", wrn())):
+    for label, g in (("paper-best", paper_best()), ("residual-40", residual_40())):
         rate = key_rate(g)
         out[f"keys_per_second_{label}"] = round(rate, 1)
         print(f"structure keys per second ({label}, {g.length} bits): {rate:,.0f}")

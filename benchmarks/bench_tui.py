@@ -8,7 +8,7 @@ recompute (decode, complexity, structure hash, sharing counts, drawings) and
 Textual's layout and compositing. Pilot's own waiting after the frame is
 excluded; for scale, a key bound to nothing is timed the same way. Also
 reports the editor's own share (``EditorPane.last_redraw_ms``). Medians, for
-the paper's (3,4,5) genome and the 40-layer WRN-style (11,11,11) genome.
+the paper's (3,4,5) genome and the 40-layer residual-40 (11,11,11) genome.
 
     .venv/bin/python benchmarks/bench_tui.py [N]
 """
@@ -75,7 +75,7 @@ def main() -> None:
     print("medians in ms; p90 of the action-to-last-frame time in brackets")
     print(f"{'genome':<11} {'terminal':<8} {'n':>3} {'action->1st frame':>17} {'action->last frame':>22}"
           f" {'editor compute':>14} {'pilot key->last':>15}")
-    for name, genome in (("paper-best", gn.paper_best()), ("wrn", gn.wrn())):
+    for name, genome in (("paper-best", gn.paper_best()), ("residual-40", gn.residual_40())):
         for size in ((80, 24), (160, 48)):
             r = asyncio.run(measure(genome, n, size))
             med = {k: statistics.median(v) for k, v in r.items()}

@@ -31,9 +31,9 @@ from genet_lab.encoding.genome import (
     parse,
     parse_stages,
     residual,
+    residual_40,
     resolve,
     stage_length,
-    wrn,
     zeros,
 )
 from genet_lab.encoding.graph import (
@@ -120,7 +120,7 @@ _SUBPACKAGES = frozenset({"encoding", "training", "evolution", "cli", "tui", "wi
 
 __all__ = [
     # encoding (imported above)
-    "Genome", "parse", "parse_stages", "resolve", "named", "zeros", "chain", "residual", "dense", "wrn",
+    "Genome", "parse", "parse_stages", "resolve", "named", "zeros", "chain", "residual", "dense", "residual_40",
     "paper_best", "PAPER_STAGES", "stage_length", "pair_index",
     "StageGraph", "decode", "decode_stage", "structure_key", "structure_hash", "same_structure",
     "genome_text", "stage_text", "render", "to_dot", "have_dot",

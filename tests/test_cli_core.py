@@ -42,7 +42,7 @@ def test_show_text_fits_80_columns():
     assert proc.returncode == 0
     assert BEST in proc.stdout and "29,906" in proc.stdout
     assert max(len(line) for line in proc.stdout.splitlines()) <= 80
-    wide = cli("show", "wrn", "--preset", "wide")
+    wide = cli("show", "residual-40", "--preset", "wide")
     assert wide.returncode == 0 and max(len(line) for line in wide.stdout.splitlines()) <= 80
 
 

@@ -63,7 +63,8 @@ def test_train_size_subset_and_no_test():
 @pytest.mark.parametrize("kwargs, words", [
     (dict(name="nope"), "unknown dataset"),
     (dict(name="digits", train_size=5000), "train_size must be between 1 and 1150"),
-    (dict(name="digits", val_size=0), "val_size"),
+    (dict(name="digits", val_size=-1), "val_size"),
+    (dict(name="digits", val_size=1150 + 288), "val_size must be between 0"),
     (dict(name="imagefolder"), "--data-dir"),
 ])
 def test_bad_arguments_one_line(kwargs, words):
@@ -222,3 +223,9 @@ def test_svhn_torchvision_layout(tmp_path, monkeypatch):
     d = load_dataset("svhn", tmp_path, val_size=10)
     assert d.train_x.shape[1:] == (3, 32, 32) and not d.hflip
     assert set(d.test_y.tolist()) == set(range(10)) and d.test_y[9] == 0
+
+
+def test_val_size_zero_trains_on_everything():
+    d = load_dataset("digits", val_size=0)
+    assert len(d.val_y) == 0 and d.val_x.shape[1:] == (1, 8, 8) and len(d.train_y) == 1150 + 288
+    assert len(d.test_y) == 359, "the held-out test split does not move"

@@ -182,10 +182,10 @@ def test_residual_skips_are_documented_bits():
     assert chain <= edges
 
 
-def test_wrn_genome_is_forty_layers():
+def test_residual_40_genome_is_forty_layers():
     from genet_lab.encoding.graph import decode
 
-    g = gm.wrn()
+    g = gm.residual_40()
     assert g.stages == (11, 11, 11)
     # 13 convolutions per stage on the longest path, 39 in all, plus the classifier
     assert [st.depth for st in decode(g)] == [13, 13, 13]

@@ -121,7 +121,7 @@ COMMANDS = {
                                       "--preset": GARBAGE}),
     "evaluate": (GARBAGE, {"--dataset": GARBAGE, "--data-dir": GARBAGE, "--json": FLAG, "--device": GARBAGE}),
     "evolve": (None, {"--population": small, "--generations": small, "--stages": GARBAGE, "--seed": GARBAGE,
-                      "--init": GARBAGE | st.sampled_from(["zeros", "wrn", "residual"]), "--init-p": GARBAGE,
+                      "--init": GARBAGE | st.sampled_from(["zeros", "residual-40", "residual"]), "--init-p": GARBAGE,
                       "--init-flips": small, "--pm": GARBAGE, "--qm": GARBAGE, "--pc": GARBAGE, "--qc": GARBAGE,
                       "--preset": GARBAGE, "--reuse-structures": FLAG, "--resume": GARBAGE,
                       "--run-dir": GARBAGE | st.just("@DIR/new"), "--threads": small, "--epochs": small,

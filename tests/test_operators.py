@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from genet_lab.encoding.genome import paper_best, wrn
+from genet_lab.encoding.genome import paper_best, residual_40
 from genet_lab.evolution import operators as ops
 
 BOUNDS = ops.stage_bounds((3, 4, 5))
@@ -51,7 +51,7 @@ def test_init_zeros():
 
 @pytest.mark.parametrize("flips", [0, 1, 3])
 def test_init_from_base_flips_exactly_k_bits(flips):
-    base = wrn((3, 4, 5))
+    base = residual_40((3, 4, 5))
     pop = ops.init_from_base(base, 50, np.random.default_rng(0), flips=flips)
     diff = (pop != np.array(base.bits, dtype=np.uint8)).sum(axis=1)
     assert (diff == flips).all()

@@ -51,8 +51,52 @@ def test_second_writer_refused(store, tmp_path):
 def test_schema_version_checked(store, tmp_path):
     store.conn.execute("UPDATE schema_version SET version = 99")
     store.close()
-    with pytest.raises(UsageError, match="schema version 99.*reads version 1"):
+    with pytest.raises(UsageError, match="schema version 99.*reads versions 1 to 2"):
         RunStore(tmp_path / "run", readonly=True)
+
+
+def _downgrade_to_v1(run_dir):
+    """Turn a store into what the first release wrote: schema version 1, no test_accuracy column."""
+    conn = sqlite3.connect(run_dir / DB_NAME)
+    conn.execute("ALTER TABLE evaluations DROP COLUMN test_accuracy")
+    conn.execute("UPDATE schema_version SET version = 1")
+    conn.commit()
+    conn.close()
+
+
+def test_old_schema_is_read_as_it_is_and_migrated_on_resume(tmp_path):
+    from genet_lab.evolution import SearchConfig, resume_run, start_run
+
+    run = tmp_path / "old"
+    start_run(run, SearchConfig(fitness="toy", population=4, generations=1, seed=5))
+    _downgrade_to_v1(run)
+    with RunStore(run, readonly=True) as r:  # a reader never changes a store
+        assert r.version == 1
+        inds = r.individuals()
+        assert len(inds) == 8 and all(i.test_accuracy is None for i in inds)
+    with sqlite3.connect(run / DB_NAME) as conn:
+        assert conn.execute("SELECT version FROM schema_version").fetchone()[0] == 1
+    status = resume_run(run, generations=2)  # a writer migrates, then carries on
+    assert status.state == "finished" and status.evaluations_done == 12
+    with RunStore(run, readonly=True) as r:
+        assert r.version == 2 and r.integrity() == "ok"
+        assert [i.accuracy for i in r.individuals()][:8] == [i.accuracy for i in inds]
+    with sqlite3.connect(run / DB_NAME) as conn:
+        cols = [row[1] for row in conn.execute("PRAGMA table_info(evaluations)")]
+        assert "test_accuracy" in cols
+        assert conn.execute("SELECT version FROM schema_version").fetchone()[0] == 2
+
+
+def test_old_schema_reports(tmp_path):
+    from genet_lab.evolution import SearchConfig, start_run
+    from genet_lab.evolution.report import run_summary
+
+    run = tmp_path / "old"
+    start_run(run, SearchConfig(fitness="toy", population=4, generations=1, seed=5))
+    _downgrade_to_v1(run)
+    s = run_summary(run)
+    assert s["table1"]["test"] is None and s["single_evaluations"]["test"] is None
+    assert len(s["table1"]["validation"]) == 2 and s["pareto"]
 
 
 def test_not_a_database(tmp_path):
@@ -130,6 +174,13 @@ def test_status_stopped_without_writer(store, tmp_path):
     store.close()
     with RunStore(tmp_path / "run", readonly=True) as r:
         assert r.status().state == "stopped"
+
+
+def test_test_accuracy_stored_per_evaluation(store):
+    store.add_generation(0, [ROW, {**ROW, "seed": 2}], {"s": 1})
+    store.finish_evaluation(0, 0, accuracy=80.0, loss=None, seconds=1.0, device="cpu", test_accuracy=78.5)
+    store.finish_evaluation(0, 1, accuracy=81.0, loss=None, seconds=1.0, device="cpu")
+    assert [i.test_accuracy for i in store.individuals(0)] == [78.5, None]
 
 
 def test_event_round_trip():

@@ -129,7 +129,7 @@ async def test_named_genomes_copy_preset_and_typed_genome(tmp_path):
         for _ in range(6):
             await pilot.press("n")
             seen.append(app.editor.genome)
-        assert seen == [gn.zeros(), gn.chain(), gn.residual(), gn.dense(), gn.wrn(), gn.paper_best()]
+        assert seen == [gn.zeros(), gn.chain(), gn.residual(), gn.dense(), gn.residual_40(), gn.paper_best()]
         await pilot.press("y")
         assert app.clipboard == gn.TABLE1_BEST
         await pilot.press("p")
@@ -173,13 +173,13 @@ async def test_sharing_counts_appear_and_large_stages_say_na():
 
 @run_async
 async def test_resizing_keeps_working():
-    app = GenetLabApp(genome=gn.wrn())
+    app = GenetLabApp(genome=gn.residual_40())
     async with app.run_test(size=(80, 24)) as pilot:
         for size in ((60, 18), (120, 40), (80, 24), (40, 12)):
             await pilot.resize_terminal(*size)
             await pilot.press("space", "right")
             await pilot.pause()
-        assert app.editor.genome != gn.wrn()
+        assert app.editor.genome != gn.residual_40()
         await pilot.press("question_mark")
         await pilot.pause()
         assert type(app.screen).__name__ == "HelpScreen"

@@ -118,8 +118,9 @@ def test_seed_population_kinds(tmp_path):
     assert 0.1 < ones < 0.3
     assert seed_population("random", 5, (3, 4, 5), seed=1) == seed_population("random", 5, (3, 4, 5), seed=1)
     assert all(g == gn.zeros() for g in seed_population("zeros", 4, (3, 4, 5)))
-    wrn = seed_population("wrn", 4, (3, 4, 5), flips=3, seed=0)
-    assert all(g.stages == (11, 11, 11) and sum(a != b for a, b in zip(g.bits, gn.wrn().bits)) == 3 for g in wrn)
+    r40 = seed_population("residual-40", 4, (3, 4, 5), flips=3, seed=0)
+    base = gn.residual_40()
+    assert all(g.stages == (11, 11, 11) and sum(a != b for a, b in zip(g.bits, base.bits)) == 3 for g in r40)
     f = tmp_path / "g.txt"
     f.write_text("chain\n# comment\ndense\n")
     assert seed_population("file", 2, (3, 4, 5), path=str(f)) == [gn.chain(), gn.dense()]

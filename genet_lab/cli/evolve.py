@@ -8,7 +8,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from genet_lab.cli.common import cpu_threads, nonneg_int, positive_int, seed_int
+from genet_lab.cli.common import (
+    DRY_RUN_HELP,
+    PAPER_HELP,
+    apply_paper,
+    cpu_threads,
+    default_epochs,
+    nonneg_int,
+    positive_int,
+    print_dry_run,
+    search_train_config,
+    seed_int,
+)
 from genet_lab.errors import UsageError
 from genet_lab.training.recipes import RECIPE_HELP, RECIPES, SCHEDULES
 
@@ -28,6 +39,12 @@ def _probability(text: str) -> float:
     return v
 
 
+def _objective_help() -> str:
+    from genet_lab.evolution.config import OBJECTIVE_HELP
+
+    return OBJECTIVE_HELP
+
+
 def _add_common(p: argparse.ArgumentParser, ga: bool) -> None:
     g = p.add_argument_group("evaluation")
     g.add_argument("--dataset", help="data set (default digits, embedded)")
@@ -36,7 +53,8 @@ def _add_common(p: argparse.ArgumentParser, ga: bool) -> None:
                    help="training images per evaluation (default: all of the training split)")
     g.add_argument("--val-size", type=positive_int, help="validation images (default: the data set's)")
     g.add_argument("--epochs", type=positive_int,
-                   help=f"training epochs per evaluation (default {CLI_DEFAULTS['epochs']})")
+                   help=f"training epochs per evaluation (default {CLI_DEFAULTS['epochs']}; with --schedule "
+                   "paper-full 240, the only length it trains)")
     g.add_argument("--batch-size", type=positive_int,
                    help=f"training batch size (default {CLI_DEFAULTS['batch_size']} for digits, else the trainer's)")
     g.add_argument("--threads", type=cpu_threads,
@@ -61,6 +79,10 @@ def _add_common(p: argparse.ArgumentParser, ga: bool) -> None:
     g.add_argument("--preset", help="network preset (default paper-cifar10)")
     g.add_argument("--reuse-structures", action="store_true", default=None,
                    help="reuse the fitness of an already evaluated identical structure instead of training")
+    g.add_argument("--eval-test", action="store_true", default=None,
+                   help="also score every evaluation on the test split, stored beside it and never seen by "
+                   "selection (Table 1 on the test set, as the paper reports it)")
+    g.add_argument("--objective", help="what selection maximises: " + _objective_help())
     s = p.add_argument_group("search")
     s.add_argument("--population", "-N", type=positive_int,
                    help=f"N, individuals per generation (default {CLI_DEFAULTS['population']}; paper 20)")
@@ -70,8 +92,8 @@ def _add_common(p: argparse.ArgumentParser, ga: bool) -> None:
     s.add_argument("--stages", help="stage sizes K_1,...,K_S (default 3,4,5)")
     s.add_argument("--seed", type=seed_int, help="run seed (default 0)")
     if ga:
-        s.add_argument("--init", help="random (default), zeros, a genome name (wrn, chain, residual, dense, "
-                       "paper-best: copies with --init-flips bits flipped) or a file of genomes")
+        s.add_argument("--init", help="random (default), zeros, a genome name (residual-40, chain, residual, "
+                       "dense, paper-best: copies with --init-flips bits flipped) or a file of genomes")
         s.add_argument("--init-p", type=_probability,
                        help="probability of a 1 bit for --init random (default 0.5, the paper's)")
         s.add_argument("--init-flips", type=nonneg_int, help="bits flipped in each copy of a named --init (default 2)")
@@ -79,8 +101,11 @@ def _add_common(p: argparse.ArgumentParser, ga: bool) -> None:
         s.add_argument("--qm", type=_probability, help="q_M, flip probability per bit (default 0.05)")
         s.add_argument("--pc", type=_probability, help="p_C, crossover probability per pair (default 0.2)")
         s.add_argument("--qc", type=_probability, help="q_C, exchange probability per stage (default 0.2)")
+    s.add_argument("--paper", action="store_true",
+                   help=PAPER_HELP.format(ga=" --pm 0.8 --qm 0.05 --pc 0.2 --qc 0.2 --init random" if ga else ""))
     o = p.add_argument_group("output")
     o.add_argument("--run-dir", help="directory for the run (default runs/<kind>-<time>)")
+    o.add_argument("--dry-run", action="store_true", help=DRY_RUN_HELP)
     o.add_argument("--resume", metavar="DIR", help="continue the run in DIR (only --generations may change)")
     o.add_argument("--json", action="store_true", help="no live table; print the final report as one JSON object")
 
@@ -104,14 +129,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 _CONFIG_OPTIONS = ("dataset", "data_dir", "train_size", "val_size", "epochs", "batch_size", "lr", "device",
                    "fitness", "preset", "reuse_structures", "population", "stages", "seed", "init", "init_flips",
-                   "init_p", "schedule", "recipe", "pm", "qm", "pc", "qc", "run_dir")
+                   "init_p", "schedule", "recipe", "pm", "qm", "pc", "qc", "run_dir", "eval_test", "objective",
+                   "paper")
 
 
 def build_config(args):
-    from genet_lab.encoding.genome import NAMED, parse_stages
+    from genet_lab.encoding.genome import NAMED, RENAMED, parse_stages, renamed_error
     from genet_lab.evolution.config import SearchConfig, TrainOverrides
     from genet_lab.evolution.operators import read_genome_file
 
+    args = apply_paper(args)
     stages = parse_stages(args.stages) if args.stages else (3, 4, 5)
     dataset = args.dataset or "digits"
     fitness = args.fitness or "train"
@@ -120,6 +147,8 @@ def build_config(args):
     init: str = getattr(args, "init", None) or "random"
     init_genomes: tuple[str, ...] = ()
     n = args.population
+    if init in RENAMED:
+        raise renamed_error(init)
     if init not in ("random", "zeros") and init not in NAMED:
         genomes = read_genome_file(init, stages if args.stages else None)
         stages = genomes[0].stages
@@ -138,8 +167,16 @@ def build_config(args):
               stages=stages, init=init, init_genomes=init_genomes, fitness=fitness,
               reuse_structures=bool(args.reuse_structures), seed=args.seed or 0,
               preset=args.preset or "paper-cifar10", dataset=dataset, data_dir=args.data_dir,
-              train_size=train_size, val_size=args.val_size, epochs=args.epochs or CLI_DEFAULTS["epochs"],
+              train_size=train_size, val_size=args.val_size,
+              epochs=args.epochs or default_epochs(args.schedule, CLI_DEFAULTS["epochs"]),
               train=TrainOverrides.from_dict(train))
+    if getattr(args, "eval_test", None):
+        kw["eval_test"] = True
+    if getattr(args, "objective", None) is not None:
+        from genet_lab.evolution.config import parse_objective
+
+        parse_objective(args.objective)  # a bad one is a one-line error before anything is made
+        kw["objective"] = args.objective.strip()
     for name in ("pm", "qm", "pc", "qc", "init_flips", "init_p"):
         if getattr(args, name, None) is not None:
             kw[name] = getattr(args, name)
@@ -156,6 +193,15 @@ def _set_threads(args) -> None:
     torch.set_num_threads(args.threads or CLI_DEFAULTS["threads"] or 1)
 
 
+def _dry_run(args, config, run_dir: Path) -> int:
+    """``--dry-run``: the search config, the training config each evaluation would run with,
+    and the execution settings, as one JSON object; nothing is created and no data is loaded."""
+    return print_dry_run({
+        "command": "evolve" if args.kind == "ga" else "random-search", "run_dir": str(run_dir),
+        "resume": bool(args.resume), "search": config.to_dict(), "train": search_train_config(config),
+        "execution": {**_execution(args), "threads": args.threads or CLI_DEFAULTS["threads"]}})
+
+
 def cmd_evolve(args) -> int:
     from genet_lab.evolution import resume_run, start_run
     if args.resume:
@@ -170,6 +216,13 @@ def cmd_evolve(args) -> int:
         if stored["kind"] != args.kind:
             other = "evolve" if stored["kind"] == "ga" else "random-search"
             raise UsageError(f"{run_dir} holds a {stored['kind']} run; resume it with 'genet-lab {other} --resume'")
+        if args.dry_run:
+            from genet_lab.evolution.config import SearchConfig, extend
+
+            resumed = SearchConfig.from_stored(stored)
+            if args.generations is not None:
+                resumed = extend(resumed, args.generations)
+            return _dry_run(args, resumed, run_dir)
         if stored["fitness"] != "toy":
             _set_threads(args)
         live = LiveRun(args.json, stored)
@@ -177,10 +230,12 @@ def cmd_evolve(args) -> int:
             status = resume_run(run_dir, args.generations, listeners=[live.on_event], execution=_execution(args))
     else:
         config = build_config(args)
-        if config.fitness != "toy":
-            _set_threads(args)
         stamp = time.strftime('%Y%m%d-%H%M%S')
         run_dir = Path(args.run_dir or f"runs/{'evolve' if args.kind == 'ga' else 'random'}-{stamp}")
+        if args.dry_run:
+            return _dry_run(args, config, run_dir)
+        if config.fitness != "toy":
+            _set_threads(args)
         live = LiveRun(args.json, config.to_dict())
         with live:
             status = start_run(run_dir, config, listeners=[live.on_event], execution=_execution(args))

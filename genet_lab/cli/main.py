@@ -13,7 +13,7 @@ import sys
 from genet_lab import __version__
 from genet_lab.errors import UsageError
 
-SUBCOMMAND_MODULES = ("core", "train", "evolve", "tui")
+SUBCOMMAND_MODULES = ("core", "train", "evolve", "transfer", "tui")
 
 
 class _Parser(argparse.ArgumentParser):

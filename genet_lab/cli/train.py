@@ -13,13 +13,18 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from genet_lab.cli.common import cpu_threads, positive_int, seed_int
+from genet_lab.cli.common import DRY_RUN_HELP, cpu_threads, nonneg_int, positive_int, print_dry_run, seed_int
 from genet_lab.encoding.genome import NAMED, parse_stages, resolve
 from genet_lab.encoding.presets import list_presets
 from genet_lab.errors import UsageError
 from genet_lab.training import events as tev
 from genet_lab.training.recipes import DEFAULT_RECIPE, RECIPE_HELP, RECIPES, SCHEDULES
+
+if TYPE_CHECKING:  # torch-free at import: the types only
+    from genet_lab.training.data import DataSplits
+    from genet_lab.training.data.stream import StreamSplits
 
 DATASET_NAMES = ("digits", "mnist", "fashion-mnist", "cifar10", "cifar100", "svhn", "imagefolder")
 
@@ -41,10 +46,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(input shape and classes follow the data set)")
     _add_data_args(p)
     p.add_argument("--train-size", type=positive_int, help="train on a stratified subset of N images")
-    p.add_argument("--val-size", type=positive_int,
+    p.add_argument("--val-size", type=nonneg_int,
                    help="validation images carved from the training set (default: 10000 for the large "
-                        "sets, 20%% otherwise)")
-    p.add_argument("--epochs", type=positive_int, help="epochs (default: per data set, see docs/training.md)")
+                        "sets, 20%% otherwise; 0: none, train on the whole training set and judge on the test set)")
+    p.add_argument("--image-size", type=positive_int, help="resize images to N x N pixels (imagefolder: shorter "
+                   "side then centre crop; other sets: resampled)")
+    p.add_argument("--stream", action="store_true", help="imagefolder only: read images batch by batch instead of "
+                   "decoding the set into memory (ILSVRC2012-sized folders); reports top-5 accuracy too")
+    p.add_argument("--epochs", type=positive_int, help="epochs (default: per data set, see docs/training.md; "
+                   "240 with --schedule paper-full)")
     p.add_argument("--batch-size", type=positive_int, help="images per SGD step")
     p.add_argument("--recipe", choices=tuple(RECIPES), default=DEFAULT_RECIPE,
                    help=f"how to train: {RECIPE_HELP}")
@@ -52,7 +62,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--momentum", type=_float, help="SGD momentum (default 0.9)")
     p.add_argument("--weight-decay", type=_float, help="SGD weight decay (default 5e-4)")
     p.add_argument("--schedule", choices=SCHEDULES,
-                   help="learning-rate schedule (default: the recipe's; paper-full = 240 epochs at 1e-2..1e-5)")
+                   help="learning-rate schedule (default: the recipe's; paper-full = the paper's 240 epochs at "
+                   "1e-2..1e-5, other --epochs refused; paper = the same steps scaled to --epochs)")
     p.add_argument("--seed", type=seed_int, default=0, help="seed of the split, weights, batches and augmentation")
     p.add_argument("--precision", choices=("auto", "fp32", "bf16"), help="auto measures which is faster")
     p.add_argument("--channels-last", choices=("auto", "on", "off"), help="auto measures which is faster")
@@ -61,6 +72,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="CPU threads (default 0: measure whether torch's setting beats one thread)")
     p.add_argument("--eval-test", action="store_true", help="also report test accuracy (a final report)")
     p.add_argument("--save", metavar="FILE", help="write a checkpoint (weights, genome, configs, metrics)")
+    p.add_argument("--dry-run", action="store_true", help=DRY_RUN_HELP)
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="last line of stdout: one JSON object")
     out.add_argument("--events", action="store_true", help="one JSON event a line as it trains")
@@ -104,8 +116,20 @@ def cmd_train(args) -> int:
         momentum=args.momentum, weight_decay=args.weight_decay, schedule=args.schedule, device=args.device,
         seed=args.seed, precision=args.precision, channels_last=args.channels_last, augment=args.augment,
         eval_test=args.eval_test, threads=args.threads)
-    data = load_dataset(args.dataset, args.data_dir, seed=args.seed, train_size=args.train_size,
-                        val_size=args.val_size, with_test=args.eval_test)
+    if args.dry_run:  # before any data is read; the network's input shape and classes follow the data set
+        return print_dry_run({"command": "train", "genome": genome.notation(), "stages": list(genome.stages),
+                              "dataset": args.dataset, "data_dir": args.data_dir, "train_size": args.train_size,
+                              "val_size": args.val_size, "preset": args.preset, "network": net.to_dict(),
+                              "train": cfg.to_dict(), "save": args.save})
+    if args.stream:
+        from genet_lab.training.data.stream import load_stream
+
+        data: DataSplits | StreamSplits = load_stream(
+            args.dataset, args.data_dir, seed=args.seed, train_size=args.train_size, val_size=args.val_size,
+            with_test=args.eval_test, image_size=args.image_size)
+    else:
+        data = load_dataset(args.dataset, args.data_dir, seed=args.seed, train_size=args.train_size,
+                            val_size=args.val_size, with_test=args.eval_test, image_size=args.image_size)
     net = net.with_input(data.in_channels, data.image_size, data.num_classes)
     if args.events:
         _emit(tev.to_dict(tev.TrainingStarted(genome.notation(), data.summary(), cfg.to_dict())))
@@ -180,6 +204,8 @@ def _print_result(out: dict) -> None:
         lines.append(f"FAILED          {out['error']} (fitness 0.0)")
     lines += [f"val accuracy    {_pct(out['val_accuracy'])}",
               f"test accuracy   {_pct(out['test_accuracy'])}",
+              *[f"{k[:-9].replace('_', ' '):<16}{_pct(out[k])} (top-5 error {_pct(1 - out[k])})"
+                for k in ("val_top5_accuracy", "test_top5_accuracy") if out.get(k) is not None],
               f"final loss      {out['final_loss'] if out['final_loss'] is None else round(out['final_loss'], 4)}",
               f"parameters      {out['params']:,}",
               f"time            {out['seconds']:.1f} s, {out['images_per_second']:.0f} training images/s",

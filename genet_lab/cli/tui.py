@@ -13,7 +13,7 @@ def register(sub) -> None:
                        description="Open the Textual terminal lab on a genome, or on a run directory.")
     p.add_argument("--genome", default=None,
                    help="genome to open: notation ('1-01 0-01-100 ...'), plain bits with --stages, or a name "
-                        "(zeros chain residual dense wrn paper-best); default: all zeros")
+                        "(zeros chain residual dense residual-40 paper-best); default: all zeros")
     p.add_argument("--stages", default=None, help="stage sizes K_1,K_2,... (default 3,4,5)")
     p.add_argument("--run", type=Path, default=None, metavar="DIR",
                    help="open this run directory (finished or being written) in the evolution pane")

@@ -305,15 +305,21 @@ def dense(stages: Sequence[int] = PAPER_STAGES) -> Genome:
     return Genome(stages, (1,) * sum(stage_length(k) for k in stages))
 
 
-WRN_STAGES: tuple[int, ...] = (11, 11, 11)
-"""Stage sizes of the WRN-style genome: each stage runs its default input node,
-11 ordinary nodes and its default output node, 13 convolutions on the longest
-path, so 3 x 13 = 39 convolutions plus the classifier = 40 layers, the depth
-of WRN-40 (section 4.2)."""
+RESIDUAL40_STAGES: tuple[int, ...] = (11, 11, 11)
+"""Stage sizes of :func:`residual_40`: each stage runs its default input node, 11 ordinary
+nodes and its default output node, 13 convolutions on the longest path, so 3 x 13 = 39
+convolutions plus the classifier = 40 layers, the depth of WRN-40 (section 4.2)."""
 
 
-def wrn(stages: Sequence[int] = WRN_STAGES) -> Genome:
-    """WRN-style genome: :func:`residual` at (11, 11, 11), a 40-layer network."""
+def residual_40(stages: Sequence[int] = RESIDUAL40_STAGES) -> Genome:
+    """:func:`residual` at (11, 11, 11): a 40-layer network, WRN-40's depth but not its structure.
+
+    Nodes sum before they convolve, so each skip (i, i+3) feeds node i+3's convolution rather
+    than an identity path: per stage, node 1, node 4, node 7 and nodes 10-11 (and the default
+    nodes) sit outside any residual unit, and the three units of two convolutions never add up
+    into one residual stream. WRN-40 has six units per stage on an identity stream. This
+    genome used to be called ``wrn`` (:data:`RENAMED`).
+    """
     return residual(stages)
 
 
@@ -331,14 +337,28 @@ NAMED = {
     "chain": chain,
     "residual": residual,
     "dense": dense,
-    "wrn": wrn,
+    "residual-40": residual_40,
     "paper-best": lambda stages=None: paper_best(),
 }
 """Named genomes; each takes optional stage sizes (ignored by ``paper-best``)."""
 
+RENAMED = {"wrn": "residual-40"}
+"""Old names of named genomes and what they are called now. A new genome, file or command
+that uses an old name gets :func:`renamed_error`; a stored run keeps working
+(:meth:`genet_lab.evolution.config.SearchConfig.from_stored` reads the new name)."""
+
+
+def renamed_error(name: str) -> ValueError:
+    """The one-line error for an old genome name (see :data:`RENAMED`)."""
+    new = RENAMED[name]
+    return ValueError(f"the genome {name!r} is now called {new!r}: it has WRN-40's 40 layers but not its "
+                      f"residual structure (docs/encoding.md); use {new}")
+
 
 def named(name: str, stages: Sequence[int] | None = None) -> Genome:
-    """A named genome; ``stages`` defaults to (3,4,5), or (11,11,11) for ``wrn``."""
+    """A named genome; ``stages`` defaults to (3,4,5), or (11,11,11) for ``residual-40``."""
+    if name in RENAMED:
+        raise renamed_error(name)
     try:
         factory = NAMED[name]
     except KeyError:
@@ -351,6 +371,8 @@ def named(name: str, stages: Sequence[int] | None = None) -> Genome:
 def resolve(text: str, stages: Sequence[int] | str | None = None) -> Genome:
     """A genome from a name (``chain``, ``paper-best``, ...) or from bits/notation."""
     key = text.strip().lower()
+    if key in RENAMED:
+        raise renamed_error(key)
     if key in NAMED:
         if isinstance(stages, str):
             stages = parse_stages(stages)

@@ -9,17 +9,53 @@ their values by :class:`genet_lab.training.config.TrainConfig` when the fitness 
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from genet_lab.encoding.genome import RENAMED, renamed_error
 from genet_lab.encoding.presets import get_preset
 from genet_lab.errors import UsageError, reject_unknown_keys
 from genet_lab.evolution import operators as ops
-from genet_lab.training.recipes import DEFAULT_RECIPE, check_recipe
+from genet_lab.training.recipes import DEFAULT_RECIPE, PAPER_FULL_EPOCHS, check_paper_full, check_recipe
 
 FITNESS_KINDS = ("train", "proxy", "toy")
 UNITS = {"train": "val. accuracy %", "proxy": "NASWOT score (no training)", "toy": "toy score (test aid)"}
+OBJECTIVE_HELP = ("accuracy (default), params:LAMBDA or macs:LAMBDA (accuracy - LAMBDA x log10(parameters or "
+                  "multiply-adds), LAMBDA a number >= 0)")
+
+
+def parse_objective(text: str) -> tuple[str, float]:
+    """``accuracy`` -> ("accuracy", 0.0); ``params:0.5`` -> ("params", 0.5); ``macs:LAMBDA`` likewise.
+
+    A small fixed grammar (never evaluated as an expression); anything else is a
+    :class:`~genet_lab.errors.UsageError` saying what is accepted.
+    """
+    text = str(text).strip()
+    if text == "accuracy":
+        return "accuracy", 0.0
+    kind, sep, value = text.partition(":")
+    lam = None
+    if sep and kind in ("params", "macs"):
+        try:
+            lam = float(value)
+        except ValueError:
+            lam = None
+    if lam is None or not math.isfinite(lam) or lam < 0:
+        raise UsageError(f"unknown objective {text!r}; use {OBJECTIVE_HELP}")
+    return kind, lam
+
+
+def apply_objective(objective: str, accuracy: float, params: int | None, macs: int | None) -> float:
+    """The selection fitness of an (averaged) accuracy under ``objective`` (see :func:`parse_objective`)."""
+    kind, lam = parse_objective(objective)
+    if kind == "accuracy" or lam == 0.0:
+        return float(accuracy)
+    cost = params if kind == "params" else macs
+    if cost is None or cost < 1:
+        raise ValueError(f"objective {objective!r} needs the {kind} of every individual, got {cost!r}")
+    return float(accuracy) - lam * math.log10(cost)
 
 
 @dataclass(frozen=True)
@@ -106,7 +142,7 @@ class SearchConfig:
     """q_C, probability that a stage of a crossed pair is exchanged."""
     stages: tuple[int, ...] = (3, 4, 5)
     init: str = "random"
-    """random, zeros, a genome name (chain, residual, dense, wrn, paper-best: base + flips) or file."""
+    """random, zeros, a genome name (chain, residual, dense, residual-40, paper-best: base + flips) or file."""
     init_p: float = 0.5
     """Bernoulli probability of a 1 bit for random initialisation."""
     init_flips: int = 2
@@ -122,8 +158,15 @@ class SearchConfig:
     train_size: int | None = None
     """Training images (None: the data set's default)."""
     val_size: int | None = None
-    epochs: int = 1
-    """Training epochs per evaluation."""
+    epochs: int | None = None
+    """Training epochs per evaluation; None becomes 240 with the paper-full schedule (the only
+    length it trains), else 1."""
+    eval_test: bool = False
+    """Also score every evaluation on the test split (stored beside it, never seen by selection:
+    Table 1 on the test set, as the paper reports it)."""
+    objective: str = "accuracy"
+    """What selection maximises: accuracy, or params:LAMBDA / macs:LAMBDA for accuracy minus
+    LAMBDA x log10(parameters / multiply-adds) (see :func:`parse_objective`)."""
     train: TrainOverrides = field(default_factory=TrainOverrides)
     """Other training options (batch_size, lr, device, ...). A mapping is accepted and checked."""
 
@@ -138,6 +181,9 @@ class SearchConfig:
             object.__setattr__(self, "train", replace(self.train, recipe=DEFAULT_RECIPE))
         else:
             check_recipe(self.train.recipe)
+        if self.epochs is None:
+            epochs = PAPER_FULL_EPOCHS if self.train.schedule == "paper-full" else 1
+            object.__setattr__(self, "epochs", epochs)
 
     def validated(self) -> SearchConfig:
         if self.kind not in ("ga", "random"):
@@ -149,14 +195,21 @@ class SearchConfig:
             raise ValueError(f"generations must be >= 0, got {self.generations}")
         if not 0 <= int(self.seed) < 2**63:
             raise ValueError(f"seed must be an integer in [0, 2^63) (stored as a SQLite integer), got {self.seed!r}")
-        if self.epochs < 1:
+        if self.epochs is None or self.epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+        check_paper_full(self.train.schedule, self.epochs)
+        if self.init in RENAMED:
+            raise UsageError(str(renamed_error(self.init)))
         for name in ("pm", "qm", "pc", "qc", "init_p"):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ValueError(f"{name} is a probability and must be in [0, 1], got {v}")
         if self.fitness not in FITNESS_KINDS:
             raise ValueError(f"unknown fitness {self.fitness!r}; known: {', '.join(FITNESS_KINDS)}")
+        if self.eval_test and self.fitness == "proxy":
+            raise ValueError("--eval-test needs a fitness that trains (train; toy for tests): "
+                             "the proxy score has no test accuracy")
+        parse_objective(self.objective)
         ops.stage_bounds(self.stages)
         get_preset(self.preset)
         return self
@@ -185,10 +238,18 @@ class SearchConfig:
     @classmethod
     def from_stored(cls, data: Mapping[str, Any]) -> SearchConfig:
         """:meth:`from_dict` for a config read from a run store: a run stored before recipes
-        existed (no ``train.recipe``) was trained with, and resumes with, the legacy recipe."""
+        existed (no ``train.recipe``) was trained with, and resumes with, the legacy recipe; a
+        genome renamed since (``init: wrn``) is read under its new name, the same bits. A run
+        stored with the paper-full schedule and other than 240 epochs trained at a constant
+        1e-2 (the schedule counted absolute epochs); it is refused, saying so."""
         train = dict(data.get("train") or {})
         train.setdefault("recipe", "legacy")
-        return cls.from_dict({**data, "train": train})
+        if train.get("schedule") == "paper-full" and data.get("epochs", PAPER_FULL_EPOCHS) != PAPER_FULL_EPOCHS:
+            raise UsageError(f"this run was stored with schedule paper-full and {data.get('epochs')} epochs, which "
+                             "trained at a constant 1e-2 (paper-full counts the paper's 240 epochs); it cannot be "
+                             "resumed: start a new run with --schedule paper or --epochs 240")
+        init = RENAMED.get(data.get("init", ""), data.get("init"))
+        return cls.from_dict({**data, "train": train, **({"init": init} if "init" in data else {})})
 
     def with_overrides(self, **overrides: Any) -> SearchConfig:
         """This config with some fields replaced (``train`` as a mapping or :class:`TrainOverrides`)."""

@@ -17,7 +17,8 @@ has its own seed, derived from the run seed, the generation and the index).
 Fitness used by selection (the paper: "the average accuracy over all its
 occurrences"): when generation t is finished, an individual's fitness is the
 mean of every finished evaluation of the same bit string in generations
-0..t, duplicates within generation t included. With ``reuse_structures`` an
+0..t, duplicates within generation t included, put through the run's
+``objective`` (accuracy itself unless a size penalty was asked for). With ``reuse_structures`` an
 individual whose structure (canonical key) was already evaluated is not
 trained; it takes the mean over the trained evaluations of that structure.
 Knows numpy, the operators and the store; torch only through the fitness.
@@ -36,7 +37,7 @@ from genet_lab.encoding.genome import NAMED, Genome, named
 from genet_lab.encoding.graph import decode_stage
 from genet_lab.evolution import events as ev
 from genet_lab.evolution import operators as ops
-from genet_lab.evolution.config import SearchConfig, extend
+from genet_lab.evolution.config import SearchConfig, apply_objective, extend
 from genet_lab.evolution.fitness import BatchFitness, Evaluation, Fitness, Job
 from genet_lab.evolution.records import Individual, RunStatus
 from genet_lab.evolution.store import RunStore
@@ -182,7 +183,7 @@ class Engine:
                                        "failed" if result.failed else "done", False, result.seconds, done, total)
         self.store.finish_evaluation(ind.gen, ind.index, accuracy=result.accuracy, loss=result.loss,
                                      seconds=result.seconds, device=result.device, failed=result.failed,
-                                     error=result.error, event=event)
+                                     error=result.error, test_accuracy=result.test_accuracy, event=event)
         self.evaluations += 1
         self._notify(event)
 
@@ -259,7 +260,10 @@ class Engine:
     def _finish_generation(self, gen: int) -> list[Individual]:
         rows = self.store.individuals(gen)
         occ = self.store.occurrences(gen, self._by())
-        fitness = [statistics.fmean(occ[self._key(r)]) for r in rows]
+        # Selection sees only the objective of the averaged validation accuracy; a test accuracy
+        # stored beside an evaluation never reaches this line.
+        fitness = [apply_objective(self.config.objective, statistics.fmean(occ[self._key(r)]), r.params, r.macs)
+                   for r in rows]
         stats = generation_stats(fitness, [r.genome for r in rows])
         stats["evaluations"] = sum(not r.reused for r in rows)
         stats["reused"] = sum(r.reused for r in rows)

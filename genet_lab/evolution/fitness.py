@@ -54,13 +54,17 @@ class Evaluation:
     device: str
     failed: bool = False
     error: str | None = None
+    test_accuracy: float | None = None
+    """Test accuracy in percent when the search asked for it (``eval_test``); never a fitness."""
 
     @classmethod
     def from_train_result(cls, res: TrainResult) -> Evaluation:
-        """Validation accuracy in percent (0 for a failed training); a NaN loss becomes None."""
+        """Validation accuracy in percent (0 for a failed training); a NaN loss becomes None;
+        test accuracy in percent when it was measured (None for a failed training)."""
         acc = 0.0 if res.failed else 100.0 * float(res.val_accuracy)
         loss = res.final_loss if res.final_loss == res.final_loss else None
-        return cls(acc, loss, res.seconds, res.device, res.failed, res.error)
+        test = None if res.failed or res.test_accuracy is None else 100.0 * float(res.test_accuracy)
+        return cls(acc, loss, res.seconds, res.device, res.failed, res.error, test)
 
 
 @dataclass(frozen=True)
@@ -126,10 +130,11 @@ class ToyFitness:
 
     name, unit = "toy", UNITS["toy"]
 
-    def __init__(self, stages: Sequence[int], preset: str = "paper-cifar10"):
+    def __init__(self, stages: Sequence[int], preset: str = "paper-cifar10", eval_test: bool = False):
         stages = tuple(stages)
         self.target = paper_best() if stages == (3, 4, 5) else chain(stages)
         self.net_config: NetworkConfig = get_preset(preset)
+        self.eval_test = eval_test
 
     def evaluate(self, genome: Genome, seed: int, progress: Progress | None = None,
                  should_stop: StopCheck | None = None) -> Evaluation:
@@ -139,7 +144,10 @@ class ToyFitness:
             time.sleep(delay)
         same = sum(a == b for a, b in zip(genome.bits, self.target.bits))
         wobble = ((int(seed) * 2654435761) % 1000) / 1000.0 - 0.5
-        return Evaluation(50.0 + 40.0 * same / genome.length + wobble, None, 0.0, "cpu")
+        score = 50.0 + 40.0 * same / genome.length
+        # a "test" score with its own wobble, so tests can tell it from the fitness
+        test = score - 1.0 + ((int(seed) * 40503) % 1000) / 1000.0 if self.eval_test else None
+        return Evaluation(score + wobble, None, 0.0, "cpu", test_accuracy=test)
 
 
 def _images(data: Any, n: int, seed: int) -> Any:
@@ -220,14 +228,15 @@ class TrainFitness:
 
     def __init__(self, dataset: str = "digits", data_dir: str | None = None, preset: str = "paper-cifar10",
                  train_size: int | None = None, val_size: int | None = None, data_seed: int = 0,
-                 train_overrides: dict[str, Any] | None = None):
+                 train_overrides: dict[str, Any] | None = None, eval_test: bool = False):
         from genet_lab.training.config import default_train_config
         from genet_lab.training.data import load_dataset
         from genet_lab.training.devices import resolve_device
 
         self.dataset = dataset
+        # The test split is loaded only when asked for: a search never needs it otherwise.
         self.data = load_dataset(dataset, data_dir, seed=data_seed, train_size=train_size, val_size=val_size,
-                                 with_test=False)
+                                 with_test=eval_test)
         self.net_config = get_preset(preset).with_input(self.data.in_channels, self.data.image_size,
                                                         self.data.num_classes)
         # The trainer's "auto" precision and layout are picked by a timed probe, so under a
@@ -235,7 +244,7 @@ class TrainFitness:
         # next time: fitness would stop being reproducible and resume inexact. Pin them
         # unless the search config asks otherwise.
         self.train_overrides = {"precision": "fp32", "channels_last": "off", **dict(train_overrides or {})}
-        self.base_config = default_train_config(self.data.name, **self.train_overrides)
+        self.base_config = default_train_config(self.data.name, **self.train_overrides, eval_test=eval_test)
         resolve_device(self.base_config.device)  # an unavailable device fails before the run directory exists
 
     def evaluate(self, genome: Genome, seed: int, progress: Progress | None = None,
@@ -263,11 +272,11 @@ class TrainFitness:
 def make_fitness(config: SearchConfig) -> ToyFitness | ProxyFitness | TrainFitness:
     """The fitness named by ``config.fitness``."""
     if config.fitness == "toy":
-        return ToyFitness(config.stages, config.preset)
+        return ToyFitness(config.stages, config.preset, eval_test=config.eval_test)
     if config.fitness == "proxy":
         return ProxyFitness(config.dataset, config.data_dir, config.preset, data_seed=config.seed)
     if config.fitness == "train":
         overrides = {"epochs": config.epochs, **config.train.to_dict()}
         return TrainFitness(config.dataset, config.data_dir, config.preset, config.train_size, config.val_size,
-                            data_seed=config.seed, train_overrides=overrides)
+                            data_seed=config.seed, train_overrides=overrides, eval_test=config.eval_test)
     raise ValueError(f"unknown fitness {config.fitness!r}; known: {', '.join(FITNESS_KINDS)}")

@@ -82,7 +82,7 @@ def init_from_base(base: Genome | np.ndarray | Sequence[int], n: int, rng: np.ra
     """N copies of ``base``, each with ``flips`` distinct bits, chosen uniformly, flipped.
 
     ``flips = 0`` gives N identical copies. Used to start from a known design
-    (e.g. the WRN-style genome) instead of random strings.
+    (e.g. the 40-layer ``residual-40`` genome) instead of random strings.
     """
     bits = np.asarray(base.bits if isinstance(base, Genome) else base, dtype=np.uint8)
     length = bits.shape[0]

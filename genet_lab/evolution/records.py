@@ -42,6 +42,9 @@ class Individual:
     reused: bool
     error: str | None
     seed: int
+    test_accuracy: float | None = None
+    """This occurrence's test accuracy, when the run was asked for it (``eval_test``); never
+    seen by selection."""
 
     def to_dict(self) -> dict:
         d = asdict(self)

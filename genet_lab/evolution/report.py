@@ -1,7 +1,8 @@
-"""Reports of stored runs: Table 1, Figures 3 to 5, and GA against random search.
+"""Reports of stored runs: Table 1, Figures 3 to 5, the Pareto view, and GA against random search.
 
 Reads run stores only (read-only, so a running search may be reported);
-plots with matplotlib Figure objects (no pyplot state). No torch.
+plots with matplotlib Figure objects (no pyplot state). What the newer tables and
+figures show is computed in :mod:`genet_lab.evolution.analysis`. No torch.
 """
 from __future__ import annotations
 
@@ -13,11 +14,19 @@ from pathlib import Path
 from typing import Any
 
 from genet_lab.errors import UsageError
-from genet_lab.evolution.config import UNITS
+from genet_lab.evolution import analysis, figures
+from genet_lab.evolution.config import UNITS, parse_objective
+from genet_lab.evolution.figures import new_figure, run_label, save
 from genet_lab.evolution.records import Individual
 from genet_lab.evolution.store import RunStore, is_run_dir
-
-STAT_KEYS = ("gen", "max", "min", "mean", "median", "std", "best")
+from genet_lab.evolution.tables import (
+    STAT_KEYS,
+    generations_csv,
+    pareto_table,
+    single_csv,
+    single_table,
+    table1,
+)
 
 
 def find_runs(paths: Iterable[str | Path]) -> list[Path]:
@@ -47,51 +56,52 @@ def _accuracy(ind: Individual) -> float:
     return ind.accuracy
 
 
+def fitness_label(cfg: dict[str, Any]) -> str:
+    """What the stored (selection) fitness is: the unit, with the objective's penalty when there is one."""
+    unit = UNITS.get(cfg["fitness"], cfg["fitness"])
+    kind, lam = parse_objective(cfg.get("objective", "accuracy"))
+    penalty = "" if kind == "accuracy" else f" - {lam:g} x log10({'parameters' if kind == 'params' else 'mult-adds'})"
+    return f"{unit}{penalty}, averaged over occurrences"
+
+
 def run_summary(run: Path) -> dict[str, Any]:
-    """What ``report --json`` prints for one run (a JSON object: plain dicts and lists)."""
+    """What ``report --json`` prints for one run (a JSON object: plain dicts and lists).
+
+    ``generations`` is Table 1 of the fitness selection used, as stored; ``table1`` recomputes it
+    per source (``validation``; ``test`` when the run measured test accuracy, else None);
+    ``single_evaluations`` has the same columns over single trainings; ``pareto`` lists the
+    structures on the accuracy / parameters and accuracy / multiply-adds fronts.
+    """
     with RunStore(run, readonly=True) as st:
         cfg, gens, inds, status = st.config(), st.generations(), st.individuals(), st.status()
     trained = _trained(inds)
+    by = "structure_key" if cfg.get("reuse_structures") else "bits"
+    has_test = any(i.test_accuracy is not None for i in trained)
     return {
         "kind": cfg["kind"], "seed": cfg["seed"], "fitness": cfg["fitness"], "unit": UNITS.get(cfg["fitness"]),
+        "objective": cfg.get("objective", "accuracy"), "fitness_label": fitness_label(cfg),
         "config": cfg, "state": status.state,
         "generations": [{k: getattr(g, k) for k in STAT_KEYS} for g in gens],
+        "table1": {"validation": analysis.averaged_table(inds, "validation", by),
+                   "test": analysis.averaged_table(inds, "test", by) if has_test else None},
+        "single_evaluations": {"validation": analysis.single_stats(inds, "validation"),
+                               "test": analysis.single_stats(inds, "test") if has_test else None},
         "evaluations": len(trained),
         "reused": sum(i.reused for i in inds),
         "failed": sum(i.state == "failed" for i in inds),
         "seconds": sum(i.seconds or 0.0 for i in trained),
         "best": status.best, "best_fitness": status.best_fitness,
         "best_single": max((_accuracy(i) for i in trained), default=None),
+        "best_single_test": max((i.test_accuracy for i in trained if i.test_accuracy is not None), default=None),
+        "pareto": analysis.pareto(analysis.structure_points(inds)),
     }
-
-
-def table1(summary: dict[str, Any], every: int = 1) -> str:
-    """Table 1 as markdown: one row per generation (``every`` > 1 thins the middle rows)."""
-    gens = summary["generations"]
-    rows = [g for g in gens if g["gen"] % every == 0 or g is gens[-1]]
-    out = [f"Fitness: {summary['unit']}", "",
-           "| Gen | Max | Min | Avg | Med | Std-D | Best network structure |",
-           "|---:|---:|---:|---:|---:|---:|:---|"]
-    for g in rows:
-        out.append(f"| {g['gen']:02d} | {g['max']:.2f} | {g['min']:.2f} | {g['mean']:.2f} | {g['median']:.2f} "
-                   f"| {g['std']:.2f} | `{g['best']}` |")
-    return "\n".join(out) + "\n"
-
-
-def generations_csv(summary: dict[str, Any]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(STAT_KEYS)
-    for g in summary["generations"]:
-        w.writerow([g[k] for k in STAT_KEYS])
-    return buf.getvalue()
 
 
 def individuals_csv(run: Path) -> str:
     with RunStore(run, readonly=True) as st:
         inds = st.individuals()
-    keys = ("gen", "index", "genome", "op", "parents", "changed", "accuracy", "fitness", "state", "reused",
-            "seconds", "params", "macs", "structure_key")
+    keys = ("gen", "index", "genome", "op", "parents", "changed", "accuracy", "test_accuracy", "fitness", "state",
+            "reused", "seconds", "params", "macs", "structure_key")
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(keys)
@@ -131,41 +141,15 @@ def compare(runs: list[Path]) -> dict[str, Any] | None:
 
 # -- figures -------------------------------------------------------------------------
 
-
-def _figure(**kw: Any) -> Any:
-    """A matplotlib Figure that is not registered with pyplot: no backend switch,
-    so a Jupyter kernel keeps its inline plots, and nothing to close."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(**kw)
-    return fig, fig.subplots()
-
-
-def _label(s: dict[str, Any], run: Path) -> str:
-    c = s["config"]
-    return f"{'GA' if s['kind'] == 'ga' else 'random'} init={c.get('init')} seed={s['seed']} ({run.name})"
-
-
 def figure3(items: list[tuple[Path, dict[str, Any]]], path: Path) -> None:
     """Mean fitness per generation with bars from min to max (Fig. 3), one series per run."""
-    fig, ax = _figure(figsize=(7, 4.2), dpi=110)
-    n = len(items)
-    for k, (run, s) in enumerate(items):
-        g = s["generations"]
-        x = [r["gen"] + (k - (n - 1) / 2) * 0.12 for r in g]
-        mean = [r["mean"] for r in g]
-        err = [[r["mean"] - r["min"] for r in g], [r["max"] - r["mean"] for r in g]]
-        ax.errorbar(x, mean, yerr=err, marker="o", ms=3.5, capsize=2.5, lw=1.3, label=_label(s, run))
-    from matplotlib.ticker import MaxNLocator
+    save(figures.figure3([(run_label(s, run), s) for run, s in items]), path)
 
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("generation")
-    ax.set_ylabel(items[0][1]["unit"])
-    ax.set_title("Mean fitness per generation (bars: min to max)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
+
+def figure_search(runs: list[Path], sums: list[dict[str, Any]], path: Path) -> None:
+    """Best single evaluation so far against evaluations: GA and random search side by side."""
+    series = [(run_label(s, run), s["kind"], best_so_far(run)) for run, s in zip(runs, sums)]
+    save(figures.figure_search(series, sums[0]["unit"]), path)
 
 
 def figure4(run: Path, path: Path) -> dict[str, dict[str, Any]]:
@@ -182,7 +166,7 @@ def figure4(run: Path, path: Path) -> dict[str, dict[str, Any]]:
             parents = [f for f in (fit.get((i.gen - 1, p)) for p in i.parents) if f is not None]
             if len(parents) == len(i.parents):
                 pts[i.op].append((statistics.fmean(parents), i.accuracy))
-    fig, ax = _figure(figsize=(5.5, 5), dpi=110)
+    fig, ax = new_figure(5.5, 5)
     corr: dict[str, float | None] = {}
     for op, style in (("mutation", dict(marker="o", c="tab:blue")), ("crossover", dict(marker="^", c="tab:red"))):
         xy = pts[op]
@@ -202,25 +186,8 @@ def figure4(run: Path, path: Path) -> dict[str, dict[str, Any]]:
     ax.set_title("Parent vs child (changed children only)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
+    save(fig, path)
     return {op: {"n": len(v), "r": corr.get(op)} for op, v in pts.items()}
-
-
-def figure_search(runs: list[Path], sums: list[dict[str, Any]], path: Path) -> None:
-    """Best single evaluation so far against evaluations: GA and random search side by side."""
-    fig, ax = _figure(figsize=(7, 4.2), dpi=110)
-    for run, s in zip(runs, sums):
-        pts = best_so_far(run)
-        if pts:
-            ax.step(*zip(*pts), where="post", lw=1.3, ls="-" if s["kind"] == "ga" else "--", label=_label(s, run))
-    ax.set_xlabel("trained evaluations")
-    ax.set_ylabel(f"best so far ({sums[0]['unit']})")
-    ax.set_title("GA vs random search at equal budget")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
 
 
 def figure5(run: Path, out: Path, stem: str) -> list[Path]:
@@ -249,6 +216,66 @@ def figure5(run: Path, out: Path, stem: str) -> list[Path]:
     return written
 
 
+def _paper_figures(run: Path, s: dict[str, Any], out: Path, stem: str) -> tuple[list[Path], list[str]]:
+    """Figure 4 in the paper's layout and the Pareto view of one run: files written, markdown lines."""
+    with RunStore(run, readonly=True) as st:
+        inds = st.individuals()
+    unit = s["unit"] or "accuracy"
+    written, md = [], []
+    if s["kind"] == "ga":
+        pts = analysis.figure4_points(inds)
+        path = figures.save(figures.figure4_paper(pts, unit), out / f"{stem}fig4_paper.png")
+        written.append(path)
+        md.append(f"Figure 4 in the paper's layout ({path.name}): {len(pts)} changed children, "
+                  f"{sum(p.op == 'mutation' for p in pts)} of them mutations (on the x axis).\n")
+    points = analysis.structure_points(inds)
+    if points:
+        written.append(figures.save(figures.figure_pareto(points, unit), out / f"{stem}fig_pareto.png"))
+    return written, md
+
+
+def _run_section(run: Path, s: dict[str, Any], out: Path, stem: str, plots: bool) -> tuple[list[str], list[Path]]:
+    """One run's markdown and files."""
+    c = s["config"]
+    every = 1 if len(s["generations"]) <= 21 else 5
+    md = [f"## {run_label(s, run)}", "",
+          f"`{run}`: {s['state']}, N={c['population']}, T={c['generations']}, data {c['dataset']}, "
+          f"fitness {s['fitness']}, objective {s['objective']}, {s['evaluations']} trainings ({s['reused']} reused, "
+          f"{s['failed']} failed), {s['seconds']:.0f} s of evaluation.", "",
+          "### Table 1 (validation fitness)", "", table1(s, every=every)]
+    if s["objective"] != "accuracy":
+        md += ["### Table 1 (validation accuracy, no penalty)", "", table1(s, every=every, source="validation")]
+    if s["table1"]["test"] is not None:
+        md += ["### Table 1 (test accuracy, as the paper's caption)", "", table1(s, every=every, source="test")]
+    md += ["### Single trainings (validation)", "", single_table(s, "validation", every)]
+    if s["single_evaluations"]["test"] is not None:
+        md += ["### Single trainings (test)", "", single_table(s, "test", every)]
+    if s["best"]:
+        md.append(f"Best individual: `{s['best']}` (fitness {s['best_fitness']:.2f}).\n")
+    if s["pareto"]:
+        md += ["### Pareto view", "", pareto_table(s)]
+    files = [(f"{stem}table1.csv", generations_csv(s)), (f"{stem}individuals.csv", individuals_csv(run)),
+             (f"{stem}single_evaluations.csv", single_csv(s))]
+    if s["table1"]["test"] is not None:
+        files.append((f"{stem}table1_test.csv", generations_csv(s, "test")))
+    written = []
+    for name, text in files:
+        (out / name).write_text(text)
+        written.append(out / name)
+    if plots and s["generations"]:
+        if s["kind"] == "ga":
+            corr = figure4(run, out / f"{stem}fig4_parent_child.png")
+            written.append(out / f"{stem}fig4_parent_child.png")
+            md.append("Parent-child correlation (Fig. 4): " + ", ".join(
+                f"{op} n={v['n']} r={'n/a' if v['r'] is None else format(v['r'], '.2f')}"
+                for op, v in corr.items()) + "\n")
+        files_new, md_new = _paper_figures(run, s, out, stem)
+        written += files_new
+        md += md_new
+        written += figure5(run, out, stem)
+    return md, written
+
+
 def write_report(runs: list[Path], out: Path, plots: bool = True) -> list[Path]:
     """report.md, CSVs and figures for ``runs`` into ``out``; returns the files written."""
     if out.exists() and not out.is_dir():
@@ -259,25 +286,9 @@ def write_report(runs: list[Path], out: Path, plots: bool = True) -> list[Path]:
     md = ["# genet-lab report", ""]
     for k, (run, s) in enumerate(zip(runs, sums)):
         stem = "" if len(runs) == 1 else f"{k:02d}_{run.name}_"
-        c = s["config"]
-        md += [f"## {_label(s, run)}", "",
-               f"`{run}`: {s['state']}, N={c['population']}, T={c['generations']}, data {c['dataset']}, "
-               f"fitness {s['fitness']}, {s['evaluations']} trainings ({s['reused']} reused, {s['failed']} failed), "
-               f"{s['seconds']:.0f} s of evaluation.", "",
-               table1(s, every=1 if len(s["generations"]) <= 21 else 5)]
-        if s["best"]:
-            md.append(f"Best individual: `{s['best']}` (fitness {s['best_fitness']:.2f}).\n")
-        for name, text in ((f"{stem}table1.csv", generations_csv(s)), (f"{stem}individuals.csv", individuals_csv(run))):
-            (out / name).write_text(text)
-            written.append(out / name)
-        if plots and s["generations"]:
-            if s["kind"] == "ga":
-                corr = figure4(run, out / f"{stem}fig4_parent_child.png")
-                written.append(out / f"{stem}fig4_parent_child.png")
-                md.append("Parent-child correlation (Fig. 4): " + ", ".join(
-                    f"{op} n={v['n']} r={'n/a' if v['r'] is None else format(v['r'], '.2f')}"
-                    for op, v in corr.items()) + "\n")
-            written += figure5(run, out, stem)
+        lines, files = _run_section(run, s, out, stem, plots)
+        md += lines
+        written += files
     if plots and any(s["generations"] for s in sums):
         figure3([(r, s) for r, s in zip(runs, sums) if s["generations"]], out / "fig3_mean_fitness.png")
         written.append(out / "fig3_mean_fitness.png")

@@ -33,7 +33,11 @@ from genet_lab.errors import UsageError
 from genet_lab.evolution import events as ev
 from genet_lab.evolution.records import GenerationStats, Individual, RunStatus
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""1: the first release; 2: ``evaluations.test_accuracy`` (``eval_test``). A version-1 store
+opened for writing is migrated in place; opened read-only it is read as it is (no test accuracy)."""
+MIGRATIONS = {1: ("ALTER TABLE evaluations ADD COLUMN test_accuracy REAL",)}
+"""Statements that take a store from version v to v + 1."""
 DB_NAME = "run.sqlite"
 LOCK_NAME = "run.lock"
 OPS = ("init", "selection", "crossover", "mutation", "random")
@@ -87,6 +91,7 @@ CREATE TABLE evaluations (
     attempts INTEGER NOT NULL DEFAULT 0,
     started REAL,
     finished REAL,
+    test_accuracy REAL,
     PRIMARY KEY (gen, idx),
     FOREIGN KEY (gen, idx) REFERENCES individuals(gen, idx)
 );
@@ -125,6 +130,8 @@ class RunStore:
         self.readonly = readonly
         self._lock_fd: int | None = None
         self._conn: sqlite3.Connection | None = None
+        self.version = SCHEMA_VERSION
+        """The schema version of the open database (an old one read-only stays as it is)."""
         if not _create and not self.db.is_file():
             raise UsageError(f"{self.dir} is not a genet-lab run directory (no {DB_NAME} in it)")
         if not readonly:
@@ -203,11 +210,23 @@ class RunStore:
         except sqlite3.DatabaseError as exc:
             raise UsageError(f"{self.db} is not a readable genet-lab run database ({exc})") from None
         version = row[0] if row else None
-        if version != SCHEMA_VERSION:
+        if not isinstance(version, int) or not 1 <= version <= SCHEMA_VERSION:
             raise UsageError(
-                f"{self.db} has run-store schema version {version}, this genet-lab reads version "
+                f"{self.db} has run-store schema version {version}, this genet-lab reads versions 1 to "
                 f"{SCHEMA_VERSION}; use the genet-lab release that wrote it"
             )
+        self.version = version
+        if version < SCHEMA_VERSION and not self.readonly:
+            self._migrate(version)
+
+    def _migrate(self, version: int) -> None:
+        """Bring an older store up to :data:`SCHEMA_VERSION` in one transaction (all or nothing)."""
+        with self.transaction() as c:
+            for v in range(version, SCHEMA_VERSION):
+                for stmt in MIGRATIONS[v]:
+                    c.execute(stmt)
+            c.execute("UPDATE schema_version SET version=?", (SCHEMA_VERSION,))
+        self.version = SCHEMA_VERSION
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -297,13 +316,15 @@ class RunStore:
 
     def finish_evaluation(self, gen: int, idx: int, *, accuracy: float, loss: float | None, seconds: float,
                           device: str, failed: bool = False, reused: bool = False, error: str | None = None,
-                          event: object = None) -> None:
+                          test_accuracy: float | None = None, event: object = None) -> None:
         state = "failed" if failed else "done"
+        test = None if test_accuracy is None else float(test_accuracy)
         with self.transaction() as c:
             cur = c.execute(
-                "UPDATE evaluations SET state=?, accuracy=?, loss=?, seconds=?, device=?, reused=?, error=?, finished=?"
-                " WHERE gen=? AND idx=? AND state IN ('pending', 'running')",
-                (state, float(accuracy), loss, float(seconds), device, int(reused), error, time.time(), gen, idx))
+                "UPDATE evaluations SET state=?, accuracy=?, loss=?, seconds=?, device=?, reused=?, error=?,"
+                " finished=?, test_accuracy=? WHERE gen=? AND idx=? AND state IN ('pending', 'running')",
+                (state, float(accuracy), loss, float(seconds), device, int(reused), error, time.time(), test,
+                 gen, idx))
             if cur.rowcount != 1:
                 raise RuntimeError(f"evaluation {gen}:{idx} is already finished")
             if event is not None:
@@ -367,7 +388,8 @@ class RunStore:
         """Individuals with their evaluation, by generation then index (see :class:`Individual`)."""
         q = ("SELECT i.gen, i.idx AS 'index', i.genome, i.bits, i.parents, i.op, i.changed, i.fitness,"
              " i.structure_key, i.params, i.macs, e.state, e.accuracy, e.loss, e.seconds, e.device, e.reused,"
-             " e.error, e.seed FROM individuals i JOIN evaluations e ON e.gen=i.gen AND e.idx=i.idx")
+             f" e.error, e.seed, {'e.test_accuracy' if self.version >= 2 else 'NULL AS test_accuracy'}"
+             " FROM individuals i JOIN evaluations e ON e.gen=i.gen AND e.idx=i.idx")
         args: tuple[int, ...] = ()
         if gen is not None:
             q += " WHERE i.gen=?"

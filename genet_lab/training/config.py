@@ -13,10 +13,16 @@ import torch
 from genet_lab.encoding.presets import NetworkConfig
 from genet_lab.errors import UsageError, reject_unknown_keys
 from genet_lab.training.devices import parse_device
-from genet_lab.training.recipes import DEFAULT_RECIPE, RECIPES, SCHEDULES, check_recipe
+from genet_lab.training.recipes import (
+    DEFAULT_RECIPE,
+    PAPER_EPOCHS,
+    PAPER_FULL_EPOCHS,
+    RECIPES,
+    SCHEDULES,
+    check_paper_full,
+    check_recipe,
+)
 
-PAPER_EPOCHS = (120, 60, 40, 20)
-"""Section 4.1.1: epochs at learning rates 1e-2, 1e-3, 1e-4 and 1e-5."""
 ONECYCLE_WARMUP = 0.25
 """Fraction of the run over which the onecycle schedule warms up."""
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -37,7 +43,8 @@ class TrainConfig:
     """L2 penalty applied by SGD to every parameter."""
     schedule: str
     """paper: 120/60/40/20 epochs at lr, lr/10, lr/100, lr/1000 scaled to ``epochs``;
-    paper-full: the same boundaries at absolute epochs 120, 180, 220 (the paper with epochs=240);
+    paper-full: the paper as is, 240 epochs with steps at epochs 120, 180 and 220 (any other
+    ``epochs`` is refused: use paper to scale the schedule);
     onecycle: linear warm-up from lr/10 to lr over the first quarter, then linear decay to 0;
     cosine: 5% linear warm-up then cosine decay to 0; constant."""
     device: str = "auto"
@@ -93,6 +100,7 @@ class TrainConfig:
             raise UsageError(f"ema must be in [0, 1) (0: off), got {self.ema}")
         if self.dropout is not None and not 0 <= self.dropout < 1:
             raise UsageError(f"dropout must be in [0, 1) (or None for the network's), got {self.dropout}")
+        check_paper_full(self.schedule, self.epochs)
         parse_device(self.device)
         return self
 
@@ -127,13 +135,14 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
 def default_train_config(dataset: str = "digits", recipe: str = DEFAULT_RECIPE, **overrides: Any) -> TrainConfig:
     """The budget of ``dataset`` (:data:`_DEFAULTS`) trained with ``recipe`` (:data:`RECIPES`),
     then ``overrides``. ``schedule='paper'`` or ``'paper-full'`` alone also brings the paper's
-    1e-2, and ``'paper-full'`` its 240 epochs, unless lr or epochs are given. Unknown keys and
-    recipes are rejected."""
+    1e-2, and ``'paper-full'`` its 240 epochs, unless lr or epochs are given (paper-full with
+    any other number of epochs is refused, :func:`check_paper_full`). Unknown keys and recipes
+    are rejected."""
     base = {**_DEFAULTS.get(dataset, _DEFAULTS["imagefolder"]), **RECIPES[check_recipe(recipe)], "recipe": recipe}
     if overrides.get("schedule") in ("paper", "paper-full"):
         base["lr"] = RECIPES["paper"]["lr"]
     if (overrides.get("schedule") or base["schedule"]) == "paper-full":
-        base["epochs"] = sum(PAPER_EPOCHS)
+        base["epochs"] = PAPER_FULL_EPOCHS
     overrides = {k: v for k, v in overrides.items() if v is not None}
     reject_unknown_keys(overrides, TrainConfig, "training option(s)", list_known=True)
     return TrainConfig(**{**base, **overrides}).validated()

@@ -18,6 +18,11 @@ from genet_lab.errors import UsageError
 SCHEDULES = ("paper", "paper-full", "onecycle", "cosine", "constant")
 """Learning-rate schedules (:func:`~genet_lab.training.config.lr_factor` defines them)."""
 
+PAPER_EPOCHS = (120, 60, 40, 20)
+"""Section 4.1.1: epochs at learning rates 1e-2, 1e-3, 1e-4 and 1e-5."""
+PAPER_FULL_EPOCHS = sum(PAPER_EPOCHS)
+"""240: the only length the paper-full schedule trains (:func:`check_paper_full`)."""
+
 RECIPES: dict[str, dict[str, Any]] = {
     # No dropout in the head, label smoothing 0.1, one-cycle at a 0.05 peak, Nesterov momentum.
     "fast": dict(schedule="onecycle", lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4,
@@ -46,3 +51,14 @@ def check_recipe(name: str) -> str:
     if name not in RECIPES:
         raise UsageError(f"unknown recipe {name!r}; accepted: {', '.join(RECIPES)}")
     return name
+
+
+def check_paper_full(schedule: str | None, epochs: int | None) -> None:
+    """The paper-full schedule counts the paper's steps in absolute epochs (1e-2 up to epoch 120,
+    1e-3 to 180, 1e-4 to 220, 1e-5 to 240), so a shorter run would never leave 1e-2 and a longer
+    one would train on at 1e-5: both are refused with a one-line :class:`UsageError` that names
+    the scaled schedule (paper) instead."""
+    if schedule == "paper-full" and epochs is not None and epochs != PAPER_FULL_EPOCHS:
+        raise UsageError(f"schedule paper-full is the paper's {PAPER_FULL_EPOCHS} epochs (120/60/40/20 at "
+                         f"1e-2..1e-5), got {epochs} epochs: use --schedule paper (the same steps scaled to "
+                         f"{epochs} epochs) or --epochs {PAPER_FULL_EPOCHS}")

@@ -27,6 +27,7 @@ from genet_lab.training.config import (
     default_train_config,
 )
 from genet_lab.training.data import DataSplits
+from genet_lab.training.data.stream import StreamSplits
 from genet_lab.training.devices import resolve_device
 from genet_lab.training.loop import check_shapes, run_loop
 from genet_lab.training.network import build_network, count_parameters
@@ -34,7 +35,7 @@ from genet_lab.training.network import build_network, count_parameters
 __all__ = ["TrainConfig", "TrainProgress", "TrainResult", "default_train_config", "train_genome"]
 
 
-def train_genome(genome: Genome, net_config: NetworkConfig, data: DataSplits, cfg: TrainConfig,
+def train_genome(genome: Genome, net_config: NetworkConfig, data: DataSplits | StreamSplits, cfg: TrainConfig,
                  progress: Callable[[TrainProgress], None] | None = None,
                  should_stop: Callable[[], bool] | None = None) -> TrainResult:
     """Train ``genome`` from scratch on ``data.train_*`` and measure validation accuracy.
@@ -44,6 +45,10 @@ def train_genome(genome: Genome, net_config: NetworkConfig, data: DataSplits, cf
     ``failed=True`` with ``val_accuracy=0.0``. ``progress`` gets a :class:`TrainProgress`
     about ten times an epoch and once after each epoch's validation.
     """
+    if isinstance(data, StreamSplits):  # an image folder read batch by batch (section 4.3's ILSVRC2012)
+        from genet_lab.training.streamed import train_streamed
+
+        return train_streamed(genome, net_config, data, cfg, progress, should_stop)
     t_start = time.perf_counter()
     cfg = cfg.validated()
     check_shapes(net_config, data)

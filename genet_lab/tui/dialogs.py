@@ -37,6 +37,7 @@ class Prompt(ModalScreen[str | None]):
 class GenomeInput(Prompt):
     def __init__(self, value: str = "") -> None:
         super().__init__(
-            "Genome: notation (1-01 0-01-100 ...) or a name (zeros chain residual dense wrn paper-best)",
+            "Genome: notation (1-01 0-01-100 ...) or a name "
+            "(zeros chain residual dense residual-40 paper-best)",
             value, "1-01 0-01-100 0-11-101-0001",
         )

@@ -27,7 +27,7 @@ from genet_lab.tui.figures import LAZY_SHARING_K, Figures, sharing_counts
 from genet_lab.tui.model import EditorModel
 from genet_lab.tui.stage_view import StageView
 
-NAMED_CYCLE = ("zeros", "chain", "residual", "dense", "wrn", "paper-best")
+NAMED_CYCLE = ("zeros", "chain", "residual", "dense", "residual-40", "paper-best")
 
 
 class EditorPane(Vertical):
@@ -191,7 +191,7 @@ class EditorPane(Vertical):
     def action_next_named(self) -> None:
         self._named = (self._named + 1) % len(NAMED_CYCLE)
         name = NAMED_CYCLE[self._named]
-        stages = None if name in ("wrn", "paper-best") else self.genome.stages
+        stages = None if name in ("residual-40", "paper-best") else self.genome.stages
         self.set_genome(gn.named(name, stages), name)
 
     def action_type_genome(self) -> None:

@@ -26,9 +26,11 @@ from textual_plotext import PlotextPlot
 
 from genet_lab.encoding.genome import Genome, parse
 from genet_lab.errors import UsageError
+from genet_lab.evolution.analysis import StructurePoint, structure_points
 from genet_lab.evolution.records import GenerationStats, Individual, RunStatus
 from genet_lab.evolution.watch import EvolveArgs, NotReady, RunControl
 from genet_lab.tui.dialogs import Prompt
+from genet_lab.tui.figures import draw_pareto
 from genet_lab.tui.population import SeedScreen
 from genet_lab.tui.stage_view import genome_drawing
 
@@ -36,6 +38,9 @@ if TYPE_CHECKING:
     from genet_lab.tui.app import GenetLabApp
 
 POLL_SECONDS = 0.5
+FIGURES = ("fig3", "params", "macs")
+"""What the plot shows, in the order ``f`` cycles through: Figure 3, then the Pareto view
+against parameters and against multiply-adds."""
 
 
 class EvolutionPane(Vertical):
@@ -47,6 +52,7 @@ class EvolutionPane(Vertical):
         Binding("p", "pause", "Pause"),
         Binding("k", "stop", "Stop"),
         Binding("r", "resume", "Resume"),
+        Binding("f", "next_figure", "Figure"),
         Binding("b", "show_best", "Best", show=False),
         Binding("e", "to_editor", "To editor", show=False),
     ]
@@ -63,6 +69,9 @@ class EvolutionPane(Vertical):
         self.error = ""
         """The last error of the run process or the store, shown on the status line."""
         self._initial_dir = run_dir
+        self.figure = FIGURES[0]
+        self._finished_inds: dict[int, list[Individual]] = {}
+        """Individuals of finished generations, read once each (for the Pareto view)."""
 
     def compose(self) -> ComposeResult:
         yield Label("no run: s starts one, o opens a run directory", id="evo-status")
@@ -157,6 +166,7 @@ class EvolutionPane(Vertical):
             self.control.close(stop=False)
         self.control = control
         self.status, self.generations, self.population, self.shown, self.error = None, [], [], None, ""
+        self._finished_inds = {}
         self.query_one("#evo-table", DataTable).clear()
         self.query_one("#evo-pop", DataTable).clear()
         self.poll()
@@ -280,11 +290,33 @@ class EvolutionPane(Vertical):
         if self.population:
             table.move_cursor(row=min(cursor, len(self.population) - 1), animate=False)
 
+    def action_next_figure(self) -> None:
+        """Cycle the plot: Figure 3, Pareto against parameters, Pareto against multiply-adds."""
+        self.figure = FIGURES[(FIGURES.index(self.figure) + 1) % len(FIGURES)]
+        self._plot()
+
+    def structure_points(self) -> list[StructurePoint]:
+        """Every evaluated structure of the run so far (finished generations are read once)."""
+        if self.control is None:
+            return []
+        done = {g.gen for g in self.generations}
+        try:
+            for gen in sorted(done - set(self._finished_inds)):
+                self._finished_inds[gen] = self.control.watcher.individuals(gen)
+        except (NotReady, UsageError):
+            pass  # the next poll tries again
+        current = [] if self.population and self.population[0].gen in done else self.population
+        return structure_points([i for g in sorted(self._finished_inds) for i in self._finished_inds[g]] + current)
+
     def _plot(self) -> None:
         widget = self.query_one("#evo-plot", PlotextPlot)
         plt = widget.plt
         plt.clear_data()
         plt.clear_figure()
+        if self.figure != "fig3":
+            draw_pareto(plt, self.structure_points(), self.figure)
+            widget.refresh()
+            return
         plt.title("Figure 3: fitness per generation")
         if self.generations:
             gens = [g.gen for g in self.generations]

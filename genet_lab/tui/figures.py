@@ -1,4 +1,5 @@
-"""Live figures of the edited genome: size, cost, depth and structure.
+"""Live figures: of the edited genome (size, cost, depth and structure) and, for the
+evolution pane, a run's Pareto view drawn with plotext (:func:`draw_pareto`).
 
 Parameters and multiply-adds come from :mod:`genet_lab.encoding.complexity` (counted
 without building a network, so no torch); how many bit strings share a
@@ -8,6 +9,9 @@ worker, by the editor), out of reach above.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from rich.text import Text
 from textual.widgets import Static
 
@@ -15,6 +19,7 @@ from genet_lab.encoding.complexity import complexity
 from genet_lab.encoding.genome import Genome
 from genet_lab.encoding.graph import structure_hash
 from genet_lab.encoding.presets import NetworkConfig
+from genet_lab.evolution.analysis import StructurePoint, front_of
 
 SYNC_SHARING_K = 5
 """Largest K whose sharing count is computed on the spot (after a warm-up)."""
@@ -84,3 +89,19 @@ def sharing_counts(genome: Genome, ready: set[int]) -> list[int | None]:
     from genet_lab.encoding.space import strings_sharing
 
     return [strings_sharing(k, bits) if k in ready else None for k, bits in genome.iter_stages()]
+
+
+def draw_pareto(plt: Any, points: Sequence[StructurePoint], cost: str) -> None:
+    """Accuracy against ``cost`` (params or macs, log scale) on a plotext ``plt``: every evaluated
+    structure a dot, the non-dominated front in red."""
+    name = "parameters" if cost == "params" else "mult-adds"
+    known = [p for p in points if getattr(p, cost)]
+    front = front_of(known, cost)
+    plt.title(f"Pareto: accuracy vs {name} ({len(front)} of {len(known)} non-dominated)")
+    if not known:
+        return
+    plt.xscale("log")
+    plt.scatter([getattr(p, cost) for p in known], [p.accuracy for p in known], color="cyan", marker="dot")
+    plt.scatter([getattr(p, cost) for p in front], [p.accuracy for p in front], color="red", marker="o",
+                label="non-dominated")
+    plt.xlabel(name)

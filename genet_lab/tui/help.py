@@ -25,7 +25,7 @@ bits by target node: `1-01 0-01-100` is node 2 <- 1, node 3 <- 2 (stage 1), ...
 | u, ctrl+r (or U) | undo, redo |
 | + - | add / remove the last node of the current stage |
 | a x | add a stage after the current one / remove the current stage |
-| n | next named genome (zeros, chain, residual, dense, wrn, paper-best) |
+| n | next named genome (zeros, chain, residual, dense, residual-40, paper-best) |
 | g | type a genome (notation or name) |
 | p | next network preset (figures: params, multiply-adds, depth) |
 | y | copy the notation to the clipboard |

@@ -22,14 +22,14 @@ from textual.widgets import Button, Input, Label, Select, Static
 from genet_lab.encoding import genome as gn
 from genet_lab.encoding.genome import Genome, parse_stages
 
-INIT_KINDS = ("random", "zeros", "wrn", "editor", "paper-best", "file")
+INIT_KINDS = ("random", "zeros", "residual-40", "editor", "paper-best", "file")
 FITNESS = ("toy", "proxy", "train")
 
 
 def seed_population(kind: str, n: int, stages: tuple[int, ...], *, p: float = 0.5, flips: int = 2,
                     base: Genome | None = None, path: str | None = None, seed: int = 0) -> list[Genome]:
     """Generation 0 for ``kind``: random (bits ~ Bernoulli(p)), zeros, a base genome
-    (wrn, paper-best, editor) with ``flips`` bits flipped per copy, or a file's genomes."""
+    (residual-40, paper-best, editor) with ``flips`` bits flipped per copy, or a file's genomes."""
     from genet_lab.evolution import operators as ops
 
     rng = np.random.default_rng(seed)
@@ -40,7 +40,7 @@ def seed_population(kind: str, n: int, stages: tuple[int, ...], *, p: float = 0.
         if len(genomes) != n:
             raise ValueError(f"{path} lists {len(genomes)} genomes; set N to {len(genomes)}")
         return genomes
-    if kind in ("wrn", "paper-best", "editor"):
+    if kind in ("residual-40", "paper-best", "editor"):
         if kind != "editor":
             start = gn.named(kind)
         elif base is None:

@@ -6,8 +6,9 @@ separate process (``python -m genet_lab evolve ... --run-dir DIR``), and the
 monitor polls the store, either from a background thread
 (:meth:`EvolutionMonitor.start_polling`) or when the notebook calls
 :meth:`refresh` / :meth:`wait`. It shows the progress, Table 1 (one row per
-finished generation), Figure 3 (mean fitness per generation with max/min bars)
-and the best structure so far. Starting, stopping and polling a run go
+finished generation), Figure 3 (mean fitness per generation with max/min bars),
+the Pareto view (accuracy against parameters and multiply-adds of every evaluated
+structure, the non-dominated front marked) and the best structure so far. Starting, stopping and polling a run go
 through :mod:`genet_lab.evolution.watch`, as in the TUI. No torch.
 """
 from __future__ import annotations
@@ -22,8 +23,11 @@ import ipywidgets as widgets
 from genet_lab.encoding.draw import have_dot, render
 from genet_lab.encoding.genome import parse
 from genet_lab.errors import UsageError
+from genet_lab.evolution import figures as run_figures
+from genet_lab.evolution.analysis import StructurePoint, structure_points
 from genet_lab.evolution.events import GenerationFinished, IndividualEvaluated, RunFinished
 from genet_lab.evolution.fitness import UNITS
+from genet_lab.evolution.records import Individual
 from genet_lab.evolution.watch import EvolveArgs, NotReady, RunControl, RunProcess, Snapshot, evolve_argv
 from genet_lab.widgets._render import figure3, figure_png, html_table
 
@@ -69,6 +73,8 @@ class EvolutionMonitor(widgets.VBox):
         self._polling = threading.Event()
         self._best_drawn: str | None = None
         self._plotted: tuple | None = None
+        self._pareto_drawn: tuple | None = None
+        self._finished_inds: dict[int, list[Individual]] = {}
         self.recent: list[str] = []
 
         self.title = widgets.HTML()
@@ -85,12 +91,14 @@ class EvolutionMonitor(widgets.VBox):
         self.table = widgets.HTML()
         self.plot = widgets.Image(format="png", layout=widgets.Layout(max_width="560px"))
         self.best = widgets.HTML()
+        self.pareto_plot = widgets.Image(format="png", layout=widgets.Layout(max_width="760px"))
         self.events_view = widgets.HTML()
         self.children = [
             self.title,
             widgets.HBox([self.progress, self.refresh_button, self.auto, self.stop_button]),
             self.gen_progress,
             widgets.HBox([self.plot, self.best]),
+            self.pareto_plot,
             self.table,
             self.events_view,
         ]
@@ -260,6 +268,7 @@ class EvolutionMonitor(widgets.VBox):
         if key != self._plotted:  # a PNG costs 0.2 s: draw only when a generation was added
             self.plot.value = figure_png(self.figure3(gens, unit))
             self._plotted = key
+        self._show_pareto(snap, unit)
         best = status.best
         if best and best != self._best_drawn:
             drawing = render(parse(best), "svg").decode() if self.use_dot else f"<pre>{html.escape(best)}</pre>"
@@ -269,6 +278,33 @@ class EvolutionMonitor(widgets.VBox):
             self._best_drawn = best
         self.events_view.value = "<pre style='margin:0'>" + html.escape("\n".join(self.recent)) + "</pre>"
         self.stop_button.disabled = not self.process_running
+
+    def structure_points(self) -> list[StructurePoint]:
+        """Every evaluated structure of the run so far (finished generations are read once)."""
+        snap = self.snapshot
+        if snap is None:
+            return []
+        done = {g.gen for g in snap.generations}
+        for gen in sorted(done - set(self._finished_inds)):
+            try:
+                self._finished_inds[gen] = self.control.watcher.individuals(gen)
+            except (NotReady, UsageError):
+                break  # the next refresh tries again
+        current = [i for i in snap.current if i.gen not in self._finished_inds]
+        return structure_points([i for g in sorted(self._finished_inds) for i in self._finished_inds[g]] + current)
+
+    def _show_pareto(self, snap: Snapshot, unit: str) -> None:
+        key = (len(snap.generations), sum(i.state in ("done", "failed") for i in snap.current))
+        if key == self._pareto_drawn:
+            return
+        points = self.structure_points()
+        if points:
+            self.pareto_plot.value = figure_png(self.figure_pareto(points, unit))
+            self._pareto_drawn = key
+
+    figure_pareto = staticmethod(run_figures.figure_pareto)
+    """The Pareto view of :class:`~genet_lab.evolution.analysis.StructurePoint` records as a matplotlib
+    Figure (as ``genet-lab report`` draws it)."""
 
     figure3 = staticmethod(figure3)
     """Figure 3 of generation statistics (records, or ``run_summary``'s dicts) as a matplotlib Figure

@@ -2,7 +2,7 @@
 
 Four starts, through the evolution operators: random (every bit
 Bernoulli(p)), all-zero (section 4.1.2), derived from a base genome such as the
-WRN-style one with a few bits flipped (section 4.2), or a file with one genome
+40-layer ``residual-40`` with a few bits flipped (section 4.2), or a file with one genome
 a line. The preview tabulates every individual (notation, structure key,
 convolutions, parameters), counts distinct structures and draws the first few.
 Knows the core and the operators, not torch.
@@ -19,7 +19,16 @@ import traitlets
 
 from genet_lab.encoding.complexity import complexity
 from genet_lab.encoding.draw import have_dot, render
-from genet_lab.encoding.genome import WRN_STAGES, Genome, check_stages, parse_stages, resolve, stage_length
+from genet_lab.encoding.genome import (
+    RENAMED,
+    RESIDUAL40_STAGES,
+    Genome,
+    check_stages,
+    parse_stages,
+    renamed_error,
+    resolve,
+    stage_length,
+)
 from genet_lab.encoding.graph import decode, structure_hash
 from genet_lab.encoding.presets import NetworkConfig, get_preset
 from genet_lab.evolution.operators import (
@@ -32,15 +41,18 @@ from genet_lab.evolution.operators import (
 )
 from genet_lab.widgets._render import html_table
 
-MODES = ("random", "zeros", "wrn", "file")
-"""random: Bernoulli(p) bits; zeros: all-zero strings; wrn: a base genome (WRN-style by
-default) with ``flips`` bits flipped per individual; file: genomes read from ``path``."""
+MODES = ("random", "zeros", "residual-40", "file")
+"""random: Bernoulli(p) bits; zeros: all-zero strings; residual-40: a base genome (the named
+genome ``residual-40`` by default) with ``flips`` bits flipped per individual; file: genomes
+read from ``path``."""
 
 
 def seed_population(mode: str, n: int, stages: Sequence[int] = (3, 4, 5), seed: int = 0, p: float = 0.5,
                     flips: int = 2, base: Genome | str | None = None,
                     path: str | Path | None = None) -> list[Genome]:
     """N genomes made the way ``mode`` says (see :data:`MODES`); a file gives as many as it lists."""
+    if mode in RENAMED:
+        raise renamed_error(mode)
     if mode not in MODES:
         raise ValueError(f"unknown start {mode!r}; choose one of {', '.join(MODES)}")
     if mode != "file" and n < 1:
@@ -60,7 +72,7 @@ def seed_population(mode: str, n: int, stages: Sequence[int] = (3, 4, 5), seed: 
     else:
         base_genome = resolve(base, stages) if isinstance(base, str) else base
         if base_genome is None:
-            base_genome = resolve("wrn", stages)
+            base_genome = resolve("residual-40", stages)
         stages = base_genome.stages
         pop = init_from_base(base_genome, n, rng, flips)
     return to_genomes(pop, stages)
@@ -85,8 +97,10 @@ class PopulationSeeder(widgets.VBox):
         self.gallery_size = gallery
         self.population: list[Genome] = []
         stages = parse_stages(stages) if isinstance(stages, str) else check_stages(stages)
-        if mode == "wrn" and tuple(stages) == (3, 4, 5):
-            stages = WRN_STAGES
+        if mode in RENAMED:
+            raise renamed_error(mode)
+        if mode == "residual-40" and tuple(stages) == (3, 4, 5):
+            stages = RESIDUAL40_STAGES
         self.mode = widgets.Dropdown(options=MODES, value=mode, description="start")
         self.n = widgets.BoundedIntText(value=n, min=1, max=1000, description="N")
         self.stages = widgets.Text(value=",".join(map(str, stages)), description="stages")
@@ -184,8 +198,8 @@ class PopulationSeeder(widgets.VBox):
         self.gallery.value = "".join(parts)
 
     def _on_mode(self, change) -> None:
-        if change["new"] == "wrn" and self.stages.value.replace(" ", "") == "3,4,5":
-            self.stages.value = ",".join(map(str, WRN_STAGES))
-        elif change["old"] == "wrn" and change["new"] != "wrn" and \
-                self.stages.value.replace(" ", "") == ",".join(map(str, WRN_STAGES)):
+        if change["new"] == "residual-40" and self.stages.value.replace(" ", "") == "3,4,5":
+            self.stages.value = ",".join(map(str, RESIDUAL40_STAGES))
+        elif change["old"] == "residual-40" and change["new"] != "residual-40" and \
+                self.stages.value.replace(" ", "") == ",".join(map(str, RESIDUAL40_STAGES)):
             self.stages.value = "3,4,5"

@@ -2,155 +2,45 @@
 
 Fitness (section 3.2.4) is accuracy on a validation split carved from the
 training set (CIFAR-10: 10,000 of 50,000, section 4.1); the test set is only
-for a final report. Splits are stratified and fixed by the seed. Images are
-kept as uint8 NCHW tensors on the CPU; the trainer moves and normalises them.
+for a final report. Splits are stratified and fixed by the seed; ``val_size=0`` means no
+validation split (a final run on the whole training set, judged on the test set). Images are
+kept as uint8 NCHW tensors on the CPU (float after local contrast normalisation); the trainer
+moves and normalises them. SVHN can be split the paper's way (section 4.2: the extra set
+joins the training set, 400 + 200 images per class for validation).
 This module knows nothing about networks or training.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-import numpy as np
-import torch
-
 from genet_lab.errors import UsageError
-
-DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10", "cifar100", "svhn", "imagefolder")
-"""Known data set names, in the order front ends list them."""
-
-DEFAULT_VAL_SIZE = {"cifar10": 10_000, "cifar100": 10_000, "mnist": 10_000, "fashion-mnist": 10_000,
-                    "svhn": 10_000}
-"""Validation images carved from the training set; others use VAL_FRACTION."""
-VAL_FRACTION = 0.2
-HOLDOUT_SEED = 20170301
-"""Seed of the test split carved from sets that ship none (digits, imagefolder without test/):
-independent of the run's seed so the test set never moves."""
-
-NO_FLIP = ("digits", "mnist", "svhn")
-"""Sets whose images must not be mirrored (a mirrored 2 is not a 2)."""
-
-
-@dataclass
-class DataSplits:
-    """One data set, split. Tensors live on the CPU unless the trainer moved them."""
-
-    name: str
-    classes: list[str]
-    in_channels: int
-    image_size: int
-    num_classes: int
-    train_x: torch.Tensor
-    """uint8 (or float) images, N x C x H x W."""
-    train_y: torch.Tensor
-    """int64 class indices."""
-    val_x: torch.Tensor
-    val_y: torch.Tensor
-    test_x: torch.Tensor | None
-    test_y: torch.Tensor | None
-    mean: tuple[float, ...] = ()
-    """Per-channel mean of the training split, on the 0..1 scale."""
-    std: tuple[float, ...] = ()
-    """Per-channel standard deviation of the training split, on the 0..1 scale."""
-    hflip: bool = True
-    """Whether a horizontal flip is a label-preserving augmentation for this set."""
-    source: str = field(default="", compare=False)
-    """Where the images came from (a path, or 'sklearn')."""
-
-    def summary(self) -> dict:
-        return {
-            "dataset": self.name, "classes": list(self.classes), "in_channels": self.in_channels,
-            "image_size": self.image_size, "num_classes": self.num_classes,
-            "train": len(self.train_y), "val": len(self.val_y),
-            "test": None if self.test_y is None else len(self.test_y), "source": self.source,
-        }
-
-
-def list_datasets() -> list[str]:
-    return list(DATASETS)
-
-
-def stratified_split(labels: np.ndarray, take: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (taken, rest): ``take`` items drawn per class in proportion, fixed by ``seed``.
-
-    Every class gets its share rounded by largest remainder, so a 10,000-of-50,000 split of
-    CIFAR-10 takes exactly 1,000 images of each class.
-    """
-    labels = np.asarray(labels)
-    n = len(labels)
-    if not 0 <= take <= n:
-        raise UsageError(f"cannot take {take} of {n} images")
-    rng = np.random.default_rng(seed)
-    classes, counts = np.unique(labels, return_counts=True)
-    exact = counts * take / n
-    quota = np.floor(exact).astype(int)
-    short = take - quota.sum()
-    if short:
-        order = np.lexsort((rng.random(len(classes)), -(exact - quota)))
-        quota[order[:short]] += 1
-    parts: list[np.ndarray] = []
-    for c, q in zip(classes, quota):
-        idx = np.flatnonzero(labels == c)
-        parts.append(rng.permutation(idx)[:q])
-    taken: np.ndarray = np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=int)
-    mask = np.ones(n, dtype=bool)
-    mask[taken] = False
-    return taken, np.flatnonzero(mask)
-
-
-def channel_stats(x: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Per-channel mean and std of uint8 (0..255) or float (0..1) images, on the 0..1 scale."""
-    scale = 255.0 if x.dtype == torch.uint8 else 1.0
-    mean, sq = [], []
-    for c in range(x.shape[1]):
-        ch = x[:, c].to(torch.float64) / scale
-        mean.append(ch.mean().item())
-        sq.append(ch.std().item())
-    return tuple(mean), tuple(max(s, 1e-6) for s in sq)
-
-
-def make_splits(name: str, classes: list[str], train: tuple[torch.Tensor, torch.Tensor],
-                test: tuple[torch.Tensor, torch.Tensor] | None, seed: int, train_size: int | None,
-                val_size: int | None, source: str, holdout_test: bool = False) -> DataSplits:
-    """Carve the validation split (and a test split when the set ships none) and subset."""
-    x, y = train
-    if holdout_test:
-        n_test = int(round(VAL_FRACTION * len(y)))
-        t_idx, rest = stratified_split(y.numpy(), n_test, HOLDOUT_SEED)
-        test = (x[t_idx], y[t_idx])
-        x, y = x[rest], y[rest]
-    n = len(y)
-    if val_size is None:
-        val_size = min(DEFAULT_VAL_SIZE.get(name, int(round(VAL_FRACTION * n))), n // 2)
-    if not 1 <= val_size < n:
-        raise UsageError(f"val_size must be between 1 and {n - 1} for {name} ({n} training images), got {val_size}")
-    v_idx, t_idx = stratified_split(y.numpy(), val_size, seed)
-    if train_size is not None:
-        if not 1 <= train_size <= len(t_idx):
-            raise UsageError(f"train_size must be between 1 and {len(t_idx)} for {name} "
-                             f"({len(t_idx)} training images left after the validation split), got {train_size}")
-        sub, _ = stratified_split(y[t_idx].numpy(), train_size, seed + 1)
-        t_idx = t_idx[sub]
-    train_x, train_y = x[t_idx].contiguous(), y[t_idx].contiguous()
-    mean, std = channel_stats(train_x)
-    return DataSplits(
-        name=name, classes=list(classes), in_channels=int(x.shape[1]), image_size=int(x.shape[-1]),
-        num_classes=len(classes), train_x=train_x, train_y=train_y,
-        val_x=x[v_idx].contiguous(), val_y=y[v_idx].contiguous(),
-        test_x=None if test is None else test[0].contiguous(),
-        test_y=None if test is None else test[1].to(torch.int64).contiguous(),
-        mean=mean, std=std, hflip=name not in NO_FLIP, source=source,
-    )
+from genet_lab.training.data.splits import (
+    DATASETS,
+    DEFAULT_VAL_SIZE,
+    HOLDOUT_SEED,
+    NO_FLIP,
+    VAL_FRACTION,
+    DataSplits,
+    assemble,
+    channel_stats,
+    list_datasets,
+    make_splits,
+    stratified_split,
+)
 
 
 def load_dataset(name: str = "digits", data_dir=None, seed: int = 0, train_size: int | None = None,
                  val_size: int | None = None, *, with_test: bool = True,
-                 image_size: int | None = None) -> DataSplits:
+                 image_size: int | None = None, extra: bool = False, lcn: bool = False) -> DataSplits:
     """Load data set ``name`` and split it.
 
     ``data_dir``: a local copy (torchvision's layout, an idx folder for (fashion-)mnist, or
     ``train/<class>/*`` for imagefolder). ``seed`` fixes the validation split and the
     ``train_size`` subset. ``with_test=False`` skips loading the test split (``test_x`` is None).
-    ``image_size`` resizes imagefolder images (default: their own size when all agree, else 32).
+    ``image_size`` resizes imagefolder images (default: their own size when all agree, else 32)
+    and resamples the other sets' images (bilinear, antialiased) when it differs from theirs.
+    ``val_size=0`` makes no validation split. ``extra`` (svhn only) adds SVHN's extra set with
+    the paper's validation split (:func:`genet_lab.training.data.protocols.svhn_extra_splits`);
+    ``lcn`` applies local contrast normalisation to every split
+    (:func:`genet_lab.training.data.protocols.local_contrast_normalize`).
     Raises :class:`UsageError` with one line naming the path tried when the data is missing.
     """
     from genet_lab.training.data import sources
@@ -160,11 +50,20 @@ def load_dataset(name: str = "digits", data_dir=None, seed: int = 0, train_size:
            "cifar-100": "cifar100", "image-folder": "imagefolder"}.get(key, key)
     if key not in DATASETS:
         raise UsageError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}")
-    for label, v in (("train_size", train_size), ("val_size", val_size)):
-        if v is not None and int(v) < 1:
-            raise UsageError(f"{label} must be a positive integer, got {v}")
+    if train_size is not None and int(train_size) < 1:
+        raise UsageError(f"train_size must be a positive integer, got {train_size}")
+    if val_size is not None and int(val_size) < 0:
+        raise UsageError(f"val_size must be an integer >= 0 (0: no validation split), got {val_size}")
+    if image_size is not None and int(image_size) < 1:
+        raise UsageError(f"image_size must be a positive integer, got {image_size}")
+    if extra and key != "svhn":
+        raise UsageError(f"extra is SVHN's extra training set; {key} has none (accepted with: svhn)")
     if key == "digits":
         classes, train = sources.load_digits()
+        if image_size is not None and image_size != train[0].shape[-1]:
+            from genet_lab.training.data.protocols import resize
+
+            train = (resize(train[0], image_size), train[1])
         splits = make_splits(key, classes, train, None, seed, train_size, val_size, "sklearn",
                              holdout_test=True)
     elif key == "imagefolder":
@@ -177,11 +76,27 @@ def load_dataset(name: str = "digits", data_dir=None, seed: int = 0, train_size:
         splits = make_splits(key, classes, train, test, seed, train_size, val_size, str(root),
                              holdout_test=not has_test)
     else:
+        from genet_lab.training.data import protocols
+
         classes, train, test, root = sources.load_torchvision(key, data_dir, with_test=with_test)
-        splits = make_splits(key, classes, train, test, seed, train_size, val_size, str(root))
+        if image_size is not None and image_size != train[0].shape[-1]:
+            train = (protocols.resize(train[0], image_size), train[1])
+            test = None if test is None else (protocols.resize(test[0], image_size), test[1])
+        if extra:
+            ex = sources.load_svhn_extra(root)
+            if image_size is not None and image_size != ex[0].shape[-1]:
+                ex = (protocols.resize(ex[0], image_size), ex[1])
+            splits = protocols.svhn_extra_splits(classes, train, ex, test, seed, train_size, val_size, str(root))
+        else:
+            splits = make_splits(key, classes, train, test, seed, train_size, val_size, str(root))
     if not with_test:
         splits.test_x = splits.test_y = None
+    if lcn:
+        from genet_lab.training.data.protocols import apply_lcn
+
+        apply_lcn(splits)
     return splits
 
 
-__all__ = ["DataSplits", "list_datasets", "load_dataset", "stratified_split", "DATASETS"]
+__all__ = ["DataSplits", "list_datasets", "load_dataset", "stratified_split", "DATASETS", "DEFAULT_VAL_SIZE",
+           "HOLDOUT_SEED", "NO_FLIP", "VAL_FRACTION", "assemble", "channel_stats", "make_splits"]

@@ -1,7 +1,8 @@
 """People's own images: ``DIR/train/<class>/*`` and optionally ``DIR/test/<class>/*``.
 
 Files are listed the way torchvision's ImageFolder lists them and decoded once
-with PIL; the decoded uint8 tensors are cached in a ``.pt`` file of
+with PIL (sets above a memory limit are refused here and streamed by
+:mod:`genet_lab.training.data.stream` instead); the decoded uint8 tensors are cached in a ``.pt`` file of
 plain tensors and lists (loaded with ``weights_only=True``), one entry per image
 keyed by its path, size and modification time, so a second load decodes only
 new or changed files.
@@ -23,6 +24,15 @@ def cache_root() -> Path:
     """$GENET_LAB_CACHE or ~/.cache/genet-lab."""
     env = os.environ.get("GENET_LAB_CACHE")
     return Path(env) if env else Path.home() / ".cache" / "genet-lab"
+
+
+def in_memory_limit() -> int:
+    """Bytes of decoded uint8 images an in-memory image folder may take: $GENET_LAB_MEMORY_GB
+    (default 8); above it, decoding is refused with a pointer to the streaming path."""
+    try:
+        return int(float(os.environ.get("GENET_LAB_MEMORY_GB", "8")) * 2**30)
+    except ValueError:
+        return 8 * 2**30
 
 
 def _list(split_dir: Path, classes: list[str] | None):
@@ -87,6 +97,11 @@ def _load_split(split_dir: Path, classes, image_size: int | None):
     classes, samples = _list(split_dir, classes)
     if image_size is None:
         image_size = _header_size(samples[0][0])
+    need = len(samples) * 3 * image_size**2
+    if need > in_memory_limit():
+        raise UsageError(f"{split_dir} would take {need / 2**30:.1f} GiB decoded at {image_size}x{image_size}, "
+                         f"above the in-memory limit of {in_memory_limit() / 2**30:.1f} GiB "
+                         "($GENET_LAB_MEMORY_GB); stream it instead (train --stream), or pass a smaller --image-size")
     stats = []
     for path, _ in samples:
         st = os.stat(path)

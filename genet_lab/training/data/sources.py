@@ -105,6 +105,10 @@ def load_idx_folder(folder: Path, with_test: bool):
 def _tv_split(name: str, root: Path, train: bool, download: bool):
     import torchvision.datasets as tvd
 
+    if name == "svhn-extra":
+        ds = tvd.SVHN(str(root), split="extra", download=False)
+        return [str(i) for i in range(10)], torch.from_numpy(np.asarray(ds.data, dtype=np.uint8)), \
+            torch.from_numpy(np.asarray(ds.labels, dtype=np.int64) % 10)
     cls = getattr(tvd, TORCHVISION[name][0])
     if name == "svhn":
         ds = cls(str(root), split="train" if train else "test", download=download)
@@ -119,6 +123,23 @@ def _tv_split(name: str, root: Path, train: bool, download: bool):
         x = torch.from_numpy(np.asarray(data, dtype=np.uint8)).permute(0, 3, 1, 2)
     y = torch.as_tensor(np.asarray(ds.targets), dtype=torch.int64)
     return list(ds.classes), x.contiguous(), y
+
+
+def load_svhn_extra(root: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    """SVHN's extra training set (``extra_32x32.mat`` in ``root``, torchvision's layout), labels 0..9.
+
+    Never downloaded here (it is 1.3 GB): a missing file is one line saying where to put it.
+    """
+    path = Path(root) / "extra_32x32.mat"
+    if not path.is_file():
+        raise UsageError(f"SVHN's extra set needs {path} (torchvision's layout, from "
+                         "http://ufldl.stanford.edu/housenumbers/extra_32x32.mat); pass --data-dir DIR holding it")
+    try:
+        _, x, y = _tv_split("svhn-extra", Path(root), True, download=False)
+    except Exception as exc:
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise UsageError(f"cannot read {path} ({reason})") from None
+    return x, y
 
 
 def _how_to_get(name: str, root: Path) -> str:

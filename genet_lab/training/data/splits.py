@@ -1,0 +1,163 @@
+"""Splitting a data set the paper's way: :class:`DataSplits`, stratified and per-class splits,
+channel statistics. Plain tensors and numpy; no reader, network or training.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from genet_lab.errors import UsageError
+
+DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10", "cifar100", "svhn", "imagefolder")
+"""Known data set names, in the order front ends list them."""
+
+DEFAULT_VAL_SIZE = {"cifar10": 10_000, "cifar100": 10_000, "mnist": 10_000, "fashion-mnist": 10_000,
+                    "svhn": 10_000}
+"""Validation images carved from the training set; others use VAL_FRACTION."""
+VAL_FRACTION = 0.2
+HOLDOUT_SEED = 20170301
+"""Seed of the test split carved from sets that ship none (digits, imagefolder without test/):
+independent of the run's seed so the test set never moves."""
+
+NO_FLIP = ("digits", "mnist", "svhn")
+"""Sets whose images must not be mirrored (a mirrored 2 is not a 2)."""
+
+
+@dataclass
+class DataSplits:
+    """One data set, split. Tensors live on the CPU unless the trainer moved them."""
+
+    name: str
+    classes: list[str]
+    in_channels: int
+    image_size: int
+    num_classes: int
+    train_x: torch.Tensor
+    """uint8 (or float) images, N x C x H x W."""
+    train_y: torch.Tensor
+    """int64 class indices."""
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+    test_x: torch.Tensor | None
+    test_y: torch.Tensor | None
+    mean: tuple[float, ...] = ()
+    """Per-channel mean of the training split, on the 0..1 scale."""
+    std: tuple[float, ...] = ()
+    """Per-channel standard deviation of the training split, on the 0..1 scale."""
+    hflip: bool = True
+    """Whether a horizontal flip is a label-preserving augmentation for this set."""
+    source: str = field(default="", compare=False)
+    """Where the images came from (a path, or 'sklearn')."""
+    preprocessing: str = field(default="", compare=False)
+    """What was done to the images beyond scaling ('lcn': local contrast normalisation); '' for nothing."""
+
+    def summary(self) -> dict:
+        out = {
+            "dataset": self.name, "classes": list(self.classes), "in_channels": self.in_channels,
+            "image_size": self.image_size, "num_classes": self.num_classes,
+            "train": len(self.train_y), "val": len(self.val_y),
+            "test": None if self.test_y is None else len(self.test_y), "source": self.source,
+        }
+        if self.preprocessing:
+            out["preprocessing"] = self.preprocessing
+        return out
+
+
+def list_datasets() -> list[str]:
+    return list(DATASETS)
+
+
+def stratified_split(labels: np.ndarray, take: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (taken, rest): ``take`` items drawn per class in proportion, fixed by ``seed``.
+
+    Every class gets its share rounded by largest remainder, so a 10,000-of-50,000 split of
+    CIFAR-10 takes exactly 1,000 images of each class.
+    """
+    labels = np.asarray(labels)
+    n = len(labels)
+    if not 0 <= take <= n:
+        raise UsageError(f"cannot take {take} of {n} images")
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(labels, return_counts=True)
+    exact = counts * take / n
+    quota = np.floor(exact).astype(int)
+    short = take - quota.sum()
+    if short:
+        order = np.lexsort((rng.random(len(classes)), -(exact - quota)))
+        quota[order[:short]] += 1
+    parts: list[np.ndarray] = []
+    for c, q in zip(classes, quota):
+        idx = np.flatnonzero(labels == c)
+        parts.append(rng.permutation(idx)[:q])
+    taken: np.ndarray = np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=int)
+    mask = np.ones(n, dtype=bool)
+    mask[taken] = False
+    return taken, np.flatnonzero(mask)
+
+
+def channel_stats(x: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and std of uint8 (0..255) or float (0..1) images, on the 0..1 scale.
+
+    Summed in chunks of images, so SVHN with its extra set (600,000 images) needs no
+    float64 copy of a whole channel."""
+    scale = 255.0 if x.dtype == torch.uint8 else 1.0
+    c = x.shape[1]
+    total = torch.zeros(c, dtype=torch.float64)
+    squares = torch.zeros(c, dtype=torch.float64)
+    for i in range(0, len(x), 8192):
+        chunk = x[i:i + 8192].to(torch.float64) / scale
+        total += chunk.sum(dim=(0, 2, 3))
+        squares += chunk.square().sum(dim=(0, 2, 3))
+    count = max(1, x.shape[0] * x.shape[2] * x.shape[3])
+    mean = total / count
+    var = (squares - count * mean.square()).clamp_min(0) / max(1, count - 1)
+    return tuple(mean.tolist()), tuple(max(s, 1e-6) for s in var.sqrt().tolist())
+
+
+def make_splits(name: str, classes: list[str], train: tuple[torch.Tensor, torch.Tensor],
+                test: tuple[torch.Tensor, torch.Tensor] | None, seed: int, train_size: int | None,
+                val_size: int | None, source: str, holdout_test: bool = False) -> DataSplits:
+    """Carve the validation split (and a test split when the set ships none) and subset.
+
+    ``val_size=0``: no validation split (empty ``val_x``/``val_y``), every training image trains.
+    """
+    x, y = train
+    if holdout_test:
+        n_test = int(round(VAL_FRACTION * len(y)))
+        t_idx, rest = stratified_split(y.numpy(), n_test, HOLDOUT_SEED)
+        test = (x[t_idx], y[t_idx])
+        x, y = x[rest], y[rest]
+    n = len(y)
+    if val_size is None:
+        val_size = min(DEFAULT_VAL_SIZE.get(name, int(round(VAL_FRACTION * n))), n // 2)
+    if not 0 <= val_size < n:
+        raise UsageError(f"val_size must be between 0 (no validation split) and {n - 1} for {name} "
+                         f"({n} training images), got {val_size}")
+    v_idx, t_idx = stratified_split(y.numpy(), val_size, seed)
+    return assemble(name, classes, (x, y), t_idx, v_idx, test, seed, train_size, source)
+
+
+def assemble(name: str, classes: list[str], train: tuple[torch.Tensor, torch.Tensor], t_idx: np.ndarray,
+             v_idx: np.ndarray, test: tuple[torch.Tensor, torch.Tensor] | None, seed: int,
+             train_size: int | None, source: str) -> DataSplits:
+    """The :class:`DataSplits` of training indices ``t_idx`` (subset to ``train_size``) and
+    validation indices ``v_idx`` of ``train``, with the training split's channel statistics."""
+    x, y = train
+    if train_size is not None:
+        if not 1 <= train_size <= len(t_idx):
+            raise UsageError(f"train_size must be between 1 and {len(t_idx)} for {name} "
+                             f"({len(t_idx)} training images left after the validation split), got {train_size}")
+        sub, _ = stratified_split(y[t_idx].numpy(), train_size, seed + 1)
+        t_idx = t_idx[sub]
+    train_x, train_y = x[t_idx].contiguous(), y[t_idx].contiguous()
+    mean, std = channel_stats(train_x)
+    return DataSplits(
+        name=name, classes=list(classes), in_channels=int(x.shape[1]), image_size=int(x.shape[-1]),
+        num_classes=len(classes), train_x=train_x, train_y=train_y,
+        val_x=x[v_idx].contiguous(), val_y=y[v_idx].contiguous(),
+        test_x=None if test is None else test[0].contiguous(),
+        test_y=None if test is None else test[1].to(torch.int64).contiguous(),
+        mean=mean, std=std, hflip=name not in NO_FLIP, source=source,
+    )

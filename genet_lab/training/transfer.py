@@ -1,0 +1,119 @@
+"""The small-scale transfer experiments of section 4.2: found structures trained from scratch on
+other data sets, reported as Table 2 (test error per data set).
+
+:func:`transfer_table` takes genomes (labelled), not runs: choosing them from a run store is the
+front end's business (the training layer does not know evolution). Each data set is loaded once
+with the paper's protocol (:data:`PROTOCOLS`), every structure is trained on it with
+``eval_test``, and the result is a plain dict that :func:`table2_markdown` renders.
+Knows the trainer and the data sets; nothing of evolution or front ends.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from genet_lab.encoding.genome import Genome
+from genet_lab.encoding.presets import NetworkConfig
+from genet_lab.errors import UsageError
+
+TRANSFER_DATASETS = ("svhn", "cifar10", "cifar100")
+"""Table 2's columns, in its order."""
+COLUMN = {"svhn": "SVHN", "cifar10": "CF10", "cifar100": "CF100"}
+PROTOCOLS: dict[str, dict[str, dict[str, bool]]] = {
+    # Section 4.2: SVHN's extra set trains too, 6,000 validation images (400 + 200 per class), LCN.
+    "paper": {"svhn": dict(extra=True, lcn=True), "cifar10": {}, "cifar100": {}},
+    "plain": {"svhn": {}, "cifar10": {}, "cifar100": {}},
+}
+"""load_dataset options per data set for each protocol."""
+
+
+@dataclass(frozen=True)
+class Structure:
+    """One row of Table 2: a genome and how to call it (``G-05 best``, ``paper-best``, ...)."""
+
+    label: str
+    genome: Genome
+
+
+def transfer_table(structures: Sequence[Structure], datasets: Sequence[str], net_config: NetworkConfig,
+                   train_options: dict[str, Any], *, data_dir=None, seed: int = 0, val_size: int | None = None,
+                   train_size: int | None = None, protocol: str = "paper",
+                   log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Train every structure on every data set and collect test errors (Table 2 as a dict).
+
+    ``train_options`` are :func:`~genet_lab.training.config.default_train_config` overrides
+    (``recipe`` included); ``eval_test`` is always on. ``val_size=0`` trains on the whole
+    training set (final runs). Returns ``{"datasets", "protocol", "preset", "rows", "data",
+    "train"}``; each row has ``structure``, ``genome``, and per data set ``params``, ``test_error``
+    (percent, None for a failed run), ``val_error``, ``failed``, ``seconds``.
+    """
+    from genet_lab.training.config import default_train_config
+    from genet_lab.training.data import load_dataset
+    from genet_lab.training.trainer import train_genome
+
+    if protocol not in PROTOCOLS:
+        raise UsageError(f"unknown protocol {protocol!r}; accepted: {', '.join(PROTOCOLS)}")
+    unknown = [d for d in datasets if d not in TRANSFER_DATASETS]
+    if unknown or not datasets:
+        raise UsageError(f"transfer data sets must be among {', '.join(TRANSFER_DATASETS)}; got "
+                         f"{', '.join(unknown) or 'none'}")
+    if not structures:
+        raise UsageError("no structure to transfer: give genomes or runs")
+    say = log or (lambda _m: None)
+    options = {k: v for k, v in train_options.items() if k != "recipe"}
+    recipe = train_options.get("recipe", "paper")
+    rows: list[dict[str, Any]] = [{"structure": s.label, "genome": s.genome.notation(), "params": {},
+                                   "test_error": {}, "val_error": {}, "failed": {}, "seconds": {}}
+                                  for s in structures]
+    report: dict[str, Any] = {"datasets": list(datasets), "protocol": protocol, "preset": net_config.name,
+                              "rows": rows, "data": {}, "train": {}}
+    for ds in datasets:
+        cfg = default_train_config(ds, recipe=recipe, **{**options, "eval_test": True, "seed": seed})
+        t0 = time.perf_counter()
+        data = load_dataset(ds, data_dir, seed=seed, train_size=train_size, val_size=val_size, with_test=True,
+                            **PROTOCOLS[protocol][ds])
+        if data.test_y is None:
+            raise UsageError(f"{ds} has no test split to report on")
+        say(f"{ds}: {len(data.train_y)} train, {len(data.val_y)} validation, {len(data.test_y)} test images "
+            f"({time.perf_counter() - t0:.1f} s to load{', LCN' if data.preprocessing == 'lcn' else ''})")
+        report["data"][ds] = data.summary() | {"classes": len(data.classes)}
+        report["train"][ds] = cfg.to_dict()
+        net = net_config.with_input(data.in_channels, data.image_size, data.num_classes)
+        for i, (s, row) in enumerate(zip(structures, rows)):
+            result = train_genome(s.genome, net, data, cfg)
+            test = None if result.failed or result.test_accuracy is None else 100 * (1 - result.test_accuracy)
+            row["params"][ds] = result.params
+            row["test_error"][ds] = test
+            row["val_error"][ds] = (None if result.failed or not len(data.val_y)
+                                    else 100 * (1 - result.val_accuracy))
+            row["failed"][ds] = result.error if result.failed else None
+            row["seconds"][ds] = round(result.seconds, 2)
+            say(f"{ds} [{i + 1}/{len(structures)}] {s.label}: "
+                + (f"FAILED ({result.error})" if result.failed else f"test error {test:.2f}%")
+                + f", {result.seconds:.1f} s")
+        del data
+    return report
+
+
+def _cell(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def table2_markdown(report: dict[str, Any]) -> str:
+    """Table 2's layout: one row per structure, test error (%) per data set, and parameters."""
+    ds = report["datasets"]
+    head = ["structure", "genome", "params"] + [COLUMN.get(d, d) for d in ds]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in report["rows"]:
+        params = sorted(set(row["params"].values()))
+        cells = [row["structure"], f"`{row['genome']}`", " / ".join(f"{p:,}" for p in params)]
+        cells += [_cell(row["test_error"].get(d)) for d in ds]
+        lines.append("| " + " | ".join(cells) + " |")
+    val = "no validation split (whole training set)" if all(
+        v["val"] == 0 for v in report["data"].values()) else "a validation split held out"
+    lines += ["", f"Test error (%) on each data set's test split; preset {report['preset']}, protocol "
+              f"{report['protocol']}, {val}. Parameters differ per data set only in the last layer "
+              "(classes)."]
+    return "\n".join(lines) + "\n"
