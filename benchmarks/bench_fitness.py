@@ -143,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="also write every figure as JSON here")
     ap.add_argument("--epochs", type=int, help="short budget's epochs (default: the data set's, see BUDGETS)")
     ap.add_argument("--train-size", type=int, help="training images (default: the data set's, see BUDGETS)")
+    ap.add_argument("--batch-size", type=int, help="batch size (default: the data set's, see BUDGETS)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     genomes = panel(args.random)
@@ -153,9 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     for ds in args.datasets.split(","):
         budget = BUDGETS[ds]
-        if args.epochs or args.train_size:
+        if args.epochs or args.train_size or args.batch_size:
             budget = replace(budget, epochs=args.epochs or budget.epochs,
-                             train_size=args.train_size or budget.train_size)
+                             train_size=args.train_size or budget.train_size,
+                             batch_size=args.batch_size or budget.batch_size)
         t0 = time.perf_counter()
         data = load(budget, args.cifar_root)
         log(f"{ds}: {len(data.train_y)} train / {len(data.val_y)} val images, "
