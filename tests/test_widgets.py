@@ -143,6 +143,30 @@ def test_stage_drawings_are_graphviz_svg_per_stage():
     assert whole.count("cluster_") >= 3 and "pool" in whole
 
 
+def test_all_zero_stage_draws_its_output_node():
+    from genet_lab.encoding.draw import to_dot
+    from genet_lab.widgets._render import stage_dot
+
+    source = to_dot(parse("0-00 1-00-000"))
+    stage1 = source[source.index("cluster_1"):source.index("cluster_2")]
+    assert 's1_4 [label="out"' in stage1 and 'style="filled,dashed"' in stage1     # out, not a convolution
+    assert re.search(r"s1_0 -> s1_4 \[[^]]*label=\"identity\"", stage1)
+    assert "s1_4 -> s2_0" in source                       # pooling leaves from the out node
+    assert all(f's1_{n} [label="{n}", shape=circle, style=dashed' in stage1 for n in (1, 2, 3))
+    # a stage with edges is drawn as before: one out node, no identity edge
+    stage2 = source[source.index("cluster_2"):]
+    assert stage2.count('label="out"') == 1 and "identity" not in stage2
+    assert stage_dot(3, (0, 0, 0), 1).count('label="out"') == 1
+
+
+@needs_dot
+def test_all_zero_editor_shows_out_in_every_stage():
+    ed = GenomeEditor("zeros")
+    for drawing in ed.drawings:
+        svg = html.unescape(drawing.value)
+        assert ">in<" in svg and ">out<" in svg and ">identity<" in svg
+
+
 def test_text_drawing_without_dot():
     ed = GenomeEditor("1-00-111 0-10-000-0000", use_dot=False)
     assert ed.drawings[0].value.startswith("<pre")
@@ -170,15 +194,15 @@ def test_seeder_random_is_reproducible_and_previewed():
     assert seen and seen[-1] is a.population and a.population != b.population
 
 
-def test_seeder_zeros_wrn_and_file(tmp_path):
+def test_seeder_zeros_residual_40_and_file(tmp_path):
     s = PopulationSeeder(mode="zeros", n=5, use_dot=False)
     assert all(g == zeros() for g in s.population)
     assert "<b>1</b> distinct structure," in s.summary.value
-    s.mode.value = "wrn"                          # switches stages to the WRN-style (11,11,11)
+    s.mode.value = "residual-40"                  # switches stages to (11,11,11)
     s.flips.value = 3
     s.reseed()
-    from genet_lab.encoding.genome import wrn
-    base = wrn()
+    from genet_lab.encoding.genome import residual_40
+    base = residual_40()
     assert all(g.stages == (11, 11, 11) for g in s.population)
     assert all(sum(a != b for a, b in zip(g.bits, base.bits)) == 3 for g in s.population)
     saved = list(s.population)
@@ -249,6 +273,29 @@ def test_train_panel_stop_cancels_a_background_run(one_thread):
     assert result.failed and result.error == "cancelled" and result.epochs_run < 500
     assert "cancelled" in panel.status.value
     assert panel.results[-1]["state"] == "failed: cancelled"
+    # the bar stays where the run stopped, and no "validation accuracy 0.00%" for a run that has none
+    assert panel.progress.value < panel.progress.max and panel.progress.bar_style == "warning"
+    assert "0.00" not in panel.status.value and "accuracy" not in panel.status.value
+    assert f"after {result.epochs_run} epoch" in panel.status.value
+    assert panel.results[-1]["val_accuracy"] is None
+    assert re.search(r"<td[^>]*>-</td><td[^>]*>[\d.]+</td><td[^>]*>failed: cancelled</td>", panel.table.value)
+
+
+def test_train_panel_failed_runs_sort_last_and_say_their_last_accuracy():
+    from types import SimpleNamespace
+
+    from genet_lab.widgets import TrainPanel
+
+    failed = SimpleNamespace(epochs_run=3, seconds=1.5, error="diverged: loss is nan", failed=True,
+                             curve=[{"val_accuracy": 0.25}, {"val_accuracy": 0.3507}, {"val_accuracy": 0.4}])
+    status = TrainPanel._failed_status("dense", failed)
+    assert "dense: failed (diverged: loss is nan) after 3 epochs in 1.5 s, last validation 40.00%" in status
+    panel = TrainPanel("chain")
+    base = {"genome": "1", "dataset": "digits", "epochs": 3, "params": 1, "macs": 1, "seconds": 1.0}
+    panel.results = [{**base, "label": "broken", "val_accuracy": None, "state": "failed: cancelled"},
+                     {**base, "label": "good", "val_accuracy": 0.5, "state": "done"}]
+    table = panel.results_html()
+    assert table.index("good") < table.index("broken")
 
 
 def test_train_panel_bad_input_is_reported():
@@ -403,6 +450,61 @@ def test_train_panel_names_the_epoch_in_progress():
 
     panel = TrainPanel("chain", epochs=8, train_size=120, train_options=CPU_FP32)
     panel._on_progress(TrainingProgress(epoch=1, epochs=8, step=3, steps=80, loss=2.0, val_accuracy=None))
-    assert panel.status.value.startswith("epoch 1/8") and panel.progress.value == 3
+    assert panel.progress.description == "epoch 1/8" and panel.progress.value == 3
+    assert panel.status.value == "training loss 2.000"
     panel._on_progress(TrainingProgress(epoch=1, epochs=8, step=10, steps=80, loss=1.5, val_accuracy=0.5))
-    assert panel.status.value.startswith("epoch 1/8") and "validation 50" in panel.status.value
+    assert panel.status.value.startswith("epoch 1/8 done") and "validation 50" in panel.status.value
+    # the browser showed "epoch 2/8" beside a bar under 1/8: the label is now the bar's own, sent with
+    # it in one message (hold_sync; tests/browser checks what the page shows)
+    panel._on_progress(TrainingProgress(epoch=2, epochs=8, step=11, steps=80, loss=1.4, val_accuracy=None))
+    assert panel.progress.description == "epoch 2/8" and 1 / 8 < panel.progress.value / 80 <= 2 / 8
+
+
+def test_train_panel_status_never_runs_ahead_of_the_bar(one_thread):
+    from genet_lab.widgets import TrainPanel
+
+    panel = TrainPanel("chain", epochs=3, train_size=120, train_options=CPU_FP32)
+    seen = []
+    # the status is set after each update of the bar: what a person sees once an update is through
+    panel.status.observe(lambda ch: seen.append((panel.progress.description, panel.progress.value,
+                                                 panel.progress.max, ch["new"])), "value")
+    panel.train()
+    checked = 0
+    for label, value, top, status in seen:
+        m = re.fullmatch(r"epoch (\d+)/(\d+)", label)
+        if not m:
+            continue                               # loading, or the result
+        epoch, epochs = int(m[1]), int(m[2])
+        assert (epoch - 1) / epochs < value / top <= epoch / epochs, (label, value, top)
+        done = re.match(r"epoch (\d+)/\d+ done", status)
+        assert done is None or int(done[1]) / epochs <= value / top, (status, value, top)
+        checked += 1
+    assert checked >= 6, seen                      # at least two steps per epoch were seen
+
+
+def test_train_panel_legend_covers_no_curve():
+    from genet_lab.widgets import TrainPanel
+    from genet_lab.widgets._render import figure_png
+
+    panel = TrainPanel("chain")
+    panel.results = [{"label": f"design {n} with a long name", "curve": [0.1 * n, 0.5, 0.9, 0.95]} for n in range(5)]
+    fig = panel.figure()
+    figure_png(fig)                                 # lays the figure out as the panel shows it
+    legends = fig.legends + [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    assert len(legends) == 1
+    box = legends[0].get_window_extent()
+    assert not any(box.overlaps(ax.get_window_extent()) for ax in fig.axes)
+    assert box.x1 <= fig.bbox.x1 + 1                # and it stays inside the picture
+
+
+def test_figure3_with_one_generation_has_integer_ticks():
+    from genet_lab.widgets._render import figure3, figure_png
+
+    for n in (1, 2, 11):
+        fig = figure3([{"gen": g, "mean": 50.0, "min": 40.0, "max": 60.0} for g in range(n)])
+        figure_png(fig)
+        ax = fig.axes[0]
+        lo, hi = ax.get_xlim()
+        ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+        assert ticks and all(float(t).is_integer() for t in ticks), (n, ticks)
+        assert lo < 0 and hi > n - 1

@@ -3,7 +3,9 @@
 The text drawing lists nodes layer by layer (layer = longest path from the
 default input node), each with the nodes it sums, so any DAG reads in 80
 columns. The graphviz drawing follows Fig. 1: default nodes in red (input) and
-green (output), dropped nodes grey and dashed. No torch here.
+green (output), dropped nodes grey and dashed; an all-zero stage (one convolution,
+node 0 alone) still shows its output node, dashed, fed by the input node unchanged.
+No torch here.
 """
 from __future__ import annotations
 
@@ -110,13 +112,23 @@ def to_dot(genome: Genome, title: str | None = None) -> str:
         for u, v in sorted(st.graph.edges):
             colour = INPUT_COLOR if u == 0 else OUTPUT_COLOR if v == st.k + 1 else "black"
             lines.append(f'    {p}{u} -> {p}{v} [color="{colour}"];')
+        if st.is_single_conv:
+            lines += _single_conv_output(p, st.k + 1)
         lines.append("  }")
-        last = st.k + 1 if not st.is_single_conv else 0
         if prev is not None:
             lines.append(f'  {prev} -> {p}0 [label="pool", style=bold];')
-        prev = f"{p}{last}"
+        prev = f"{p}{st.k + 1}"
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _single_conv_output(p: str, out: int) -> list[str]:
+    """An all-zero stage's output node: not a convolution (the built graph is node 0 alone), so
+    drawn dashed, passing the input node's result on unchanged, as every other stage shows an out."""
+    node = (f'label="out", shape=circle, style="filled,dashed", fillcolor="{OUTPUT_COLOR}", fontcolor=white, '
+            'tooltip="all bits zero: the stage is the input node\'s convolution alone; out is its result"')
+    return [f"    {p}{out} [{node}];",
+            f'    {p}0 -> {p}{out} [color="{OUTPUT_COLOR}", style=dashed, label="identity", fontsize=9];']
 
 
 def _esc(text: str) -> str:

@@ -74,11 +74,11 @@ def figure_png(fig) -> bytes:
     return buf.getvalue()
 
 
-def new_figure(width: float = 6.0, height: float = 3.2):
-    """A pyplot-free Figure (safe to draw from a worker thread)."""
+def new_figure(width: float = 6.0, height: float = 3.2, **kwargs: Any):
+    """A pyplot-free Figure (safe to draw from a worker thread); ``kwargs`` go to ``Figure``."""
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(width, height))
+    return Figure(figsize=(width, height), **kwargs)
 
 
 def figure3(gens: Sequence[Any], unit: str = "fitness"):
@@ -95,7 +95,10 @@ def figure3(gens: Sequence[Any], unit: str = "fitness"):
         mean = [field(g, "mean") for g in gens]
         err = [[m - field(g, "min") for m, g in zip(mean, gens)], [field(g, "max") - m for m, g in zip(mean, gens)]]
         ax.errorbar(x, mean, yerr=err, fmt="o-", capsize=3, color="#4c72b0", ecolor="#999999")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        # half a generation either side: with one generation matplotlib's default +-0.05 gives
+        # fractional ticks (-0.04 ... 0.04); min_n_ticks=1 lets the locator keep to integers
+        ax.set_xlim(min(x) - 0.5, max(x) + 0.5)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     ax.set_xlabel("generation")
     ax.set_ylabel(unit)
     ax.set_title("mean over individuals, bars: max and min")

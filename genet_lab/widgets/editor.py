@@ -67,6 +67,7 @@ class GenomeEditor(widgets.VBox):
                                     tooltip=f"set every stage to the {name} genome")
             button.on_click(lambda _b, n=name: self.apply_preset(n))
             self.preset_buttons[name] = button
+        self.add_class("genet-editor")     # a stable hook for the browser tests and for styling
         self.stage_box = widgets.HBox(layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start"))
         self.info = widgets.HTML()
         self.text.observe(self._on_text, "value")
@@ -154,13 +155,15 @@ class GenomeEditor(widgets.VBox):
                 label = widgets.Label(f"into {j}:", layout=widgets.Layout(width="56px"))
                 rows.append(widgets.HBox([label, *buttons]))
             drawing = widgets.HTML()
+            drawing.add_class("genet-stage-drawing")
             self.toggles.append(toggles)
             self.drawings.append(drawing)
             self._drawn.append(None)
             head = widgets.HTML(f"<b>Stage {s + 1}</b> &nbsp;K={k}, {k * (k - 1) // 2} bits")
-            panels.append(widgets.VBox([head, *rows, drawing],
-                                       layout=widgets.Layout(border="1px solid #ddd", padding="4px",
-                                                             margin="2px")))
+            panel = widgets.VBox([head, *rows, drawing],
+                                 layout=widgets.Layout(border="1px solid #ddd", padding="4px", margin="2px"))
+            panel.add_class("genet-stage")
+            panels.append(panel)
             offset += k * (k - 1) // 2
         self.stage_box.children = panels
         self.stages_text.value = _fmt(stages)

@@ -80,10 +80,16 @@ class TrainPanel(widgets.VBox):
         self.train_button.on_click(lambda _b: self.start())
         self.stop_button.on_click(lambda _b: self.stop())
         self.progress = widgets.IntProgress(value=0, min=0, max=1, description="",
-                                            layout=widgets.Layout(width="420px"))
+                                            layout=widgets.Layout(width="420px"),
+                                            style={"description_width": "initial"})
         self.status = widgets.HTML("idle")
-        self.plot = widgets.Image(format="png", layout=widgets.Layout(max_width="640px"))
+        self.plot = widgets.Image(format="png", layout=widgets.Layout(max_width="720px"))
         self.table = widgets.HTML()
+        # CSS classes: stable hooks for the browser tests and for styling
+        self.add_class("genet-train-panel")
+        for widget, name in ((self.progress, "progress"), (self.status, "status"), (self.plot, "plot"),
+                             (self.table, "table")):
+            widget.add_class(f"genet-train-{name}")
         self.children = [
             widgets.HBox([self.dataset, self.epochs, self.train_size]),
             self.data_dir,
@@ -191,7 +197,9 @@ class TrainPanel(widgets.VBox):
                 options["epochs"] = job["epochs"]
             cfg = default_train_config(data.name, **options)
             self._curve, self._val = [], []
-            self.progress.value, self.progress.max = 0, max(1, cfg.epochs)
+            with self.progress.hold_sync():
+                self.progress.bar_style, self.progress.description = "", ""
+                self.progress.value, self.progress.max = 0, max(1, cfg.epochs)
             self.status.value = f"training {job['label']} on {data.name} ({len(data.train_y)} images)..."
             result = train_genome(job["genome"], net, data, cfg,
                                   progress=lambda p: self._on_progress(TrainingProgress.of(p)),
@@ -206,11 +214,18 @@ class TrainPanel(widgets.VBox):
             self._curve.append((p.done, p.loss))
             if p.val_accuracy is not None:
                 self._val.append((p.epoch, p.val_accuracy))
-        self.progress.max = p.steps
-        self.progress.value = p.step
-        acc = f", validation {percent(p.val_accuracy)}%" if p.val_accuracy is not None else ""
-        # TrainProgress.epoch is the epoch in progress (1-based), or the one just validated
-        self.status.value = f"epoch {p.epoch}/{p.epochs}, loss {p.loss:.3f}{acc}"
+        # The epoch in progress is the bar's own label, sent in one message with the bar: two widgets
+        # update one after the other in the browser, which showed "epoch 2/8" beside a bar under 1/8.
+        # TrainProgress.epoch is the epoch in progress (1-based), or the one just validated.
+        with self.progress.hold_sync():
+            self.progress.max = p.steps
+            self.progress.value = p.step
+            self.progress.description = f"epoch {p.epoch}/{p.epochs}"
+        if p.val_accuracy is None:
+            self.status.value = f"training loss {p.loss:.3f}"
+        else:  # true however late the bar moves on
+            self.status.value = (f"epoch {p.epoch}/{p.epochs} done: loss {p.loss:.3f}, "
+                                 f"validation {percent(p.val_accuracy)}%")
         now = time.monotonic()
         if now - self._last_plot > _PLOT_EVERY_S:
             self._last_plot = now
@@ -220,22 +235,38 @@ class TrainPanel(widgets.VBox):
         from genet_lab.encoding.complexity import complexity
 
         self.last_result = result
+        # a failed run has no accuracy (the trainer reports 0.0): "-" in the table, not 0.00
         row = {"label": job["label"], "genome": str(job["genome"]), "dataset": data.name, "epochs": result.epochs_run,
                "params": result.params, "macs": complexity(job["genome"], net).macs,
-               "val_accuracy": result.val_accuracy, "final_loss": result.final_loss,
+               "val_accuracy": None if result.failed else result.val_accuracy, "final_loss": result.final_loss,
                "seconds": result.seconds, "state": f"failed: {result.error}" if result.failed else "done",
                "curve": [c["val_accuracy"] for c in result.curve]}
         self.results.append(row)
-        self.progress.value = self.progress.max
-        self.status.value = (f"{job['label']}: validation accuracy {percent(result.val_accuracy)}% "
-                             f"in {result.seconds:.1f} s" + (f" ({result.error})" if result.failed else ""))
+        if result.failed:  # the bar stays where the run stopped
+            self.progress.bar_style = "warning" if result.error == "cancelled" else "danger"
+            self.status.value = self._failed_status(job["label"], result)
+        else:
+            self.progress.value = self.progress.max
+            self.status.value = (f"{job['label']}: validation accuracy {percent(result.val_accuracy)}% "
+                                 f"in {result.seconds:.1f} s")
         self._draw()
         self.table.value = self.results_html()
         self.runs += 1
 
+    @staticmethod
+    def _failed_status(label: str, result) -> str:
+        """'cancelled after 3 of 40 epochs ..., last validation 35.07%': never a 0.00% accuracy."""
+        import html
+
+        epochs = f"after {result.epochs_run} epoch{'s' if result.epochs_run != 1 else ''} in {result.seconds:.1f} s"
+        last = result.curve[-1]["val_accuracy"] if result.curve else None
+        what = "cancelled" if result.error == "cancelled" else f"failed ({result.error})"
+        text = f"{label}: {what} {epochs}" + (f", last validation {percent(last)}%" if last is not None else "")
+        return f"<span style='color:#b35900'>{html.escape(text)}</span>"
+
     def results_html(self) -> str:
-        """The comparison table: one row per finished run, best validation accuracy first."""
-        rows = sorted(self.results, key=lambda r: -r["val_accuracy"])
+        """The comparison table: one row per finished run, best validation accuracy first, failed runs last."""
+        rows = sorted(self.results, key=lambda r: (r["val_accuracy"] is None, -(r["val_accuracy"] or 0.0)))
         return html_table(rows, ["label", "genome", "dataset", "epochs", "params", "macs", "val_accuracy", "seconds",
                                  "state"],
                           ["run", "genome", "data", "epochs", "params", "mult-adds", "val. acc. %", "seconds", "state"],
@@ -243,8 +274,9 @@ class TrainPanel(widgets.VBox):
                            "seconds": lambda v: f"{v:.1f}"})
 
     def figure(self):
-        """The plot as a matplotlib Figure: this run's loss, every run's validation accuracy."""
-        fig = new_figure(8.0, 3.0)
+        """The plot as a matplotlib Figure: this run's loss, every run's validation accuracy
+        (the legend to the right of the plots, where it covers no curve)."""
+        fig = new_figure(9.0, 3.0, layout="constrained")
         ax_loss, ax_acc = fig.subplots(1, 2)
         with self._lock:
             curve, val = list(self._curve), list(self._val)
@@ -263,8 +295,7 @@ class TrainPanel(widgets.VBox):
         ax_acc.set_ylabel("validation accuracy %")
         ax_acc.set_title("all runs")
         if ax_acc.lines:
-            ax_acc.legend(fontsize=7, loc="lower right")
-        fig.tight_layout()
+            fig.legend(*ax_acc.get_legend_handles_labels(), fontsize=7, loc="outside right upper")
         return fig
 
     def _draw(self) -> None:
