@@ -9,6 +9,8 @@ Textual's layout and compositing. Pilot's own waiting after the frame is
 excluded; for scale, a key bound to nothing is timed the same way. Also
 reports the editor's own share (``EditorPane.last_redraw_ms``). Medians, for
 the paper's (3,4,5) genome and the 40-layer residual-40 (11,11,11) genome.
+The stage drawings' layouts are cached per stage, so a toggle lays out one
+stage afresh at most; the cold cost of one layout is printed last.
 
     .venv/bin/python benchmarks/bench_tui.py [N]
 """
@@ -82,6 +84,24 @@ def main() -> None:
             p90 = sorted(r["last"])[int(0.9 * (n - 1))]
             print(f"{name:<11} {size[0]}x{size[1]:<5} {n:>3} {med['first']:>17.1f} {med['last']:>13.1f} [{p90:>6.1f}]"
                   f" {med['editor']:>14.1f} {med['key']:>15.1f}")
+    layout_cost()
+
+
+def layout_cost() -> None:
+    """Median cold time of one stage layout (``stage_art`` with its cache cleared)."""
+    from genet_lab.encoding.ascii_graph import stage_art
+
+    for name, genome in (("paper-best S3", gn.paper_best()), ("dense K=6", gn.dense((6,))),
+                         ("residual-40 S1", gn.residual_40())):
+        last = genome.num_stages - 1
+        k, bits = genome.stages[last], genome.stage_bits(last)
+        times = []
+        for _ in range(20):
+            stage_art.cache_clear()
+            start = time.perf_counter()
+            stage_art(k, bits)
+            times.append((time.perf_counter() - start) * 1000)
+        print(f"stage layout, cold: {name:<15} {statistics.median(times):6.2f} ms")
 
 
 if __name__ == "__main__":

@@ -1,26 +1,32 @@
-"""kill -9 `genet-lab evolve` at random moments, resume, and check that nothing was lost.
+"""Kill `genet-lab evolve` at random moments (kill -9, SIGTERM, Ctrl-C), resume, and check that nothing was lost.
 
-Usage: python benchmarks/kill_trials.py [--trials 24] [--seed 0] [--modes train,db,between] [--json]
+Usage: python benchmarks/kill_trials.py [--trials 52] [--seed 0] [--modes train,db,between,create]
+       [--signals kill,term,int] [--json]
 
-Each trial starts `genet-lab evolve` in a fresh run directory, kills it with SIGKILL
-one to three times (each resume may be killed again), then resumes it to the end.
-Three kinds of moment, cycled over the trials:
+Each trial starts `genet-lab evolve` in a fresh run directory, stops it with a signal drawn
+from ``--signals`` (SIGKILL, SIGTERM, SIGINT as Ctrl-C sends it) one to three times (each
+resume may be stopped again), then resumes it to the end. Four kinds of moment, cycled over
+the trials:
 
 * ``train``: a deterministic fitness that runs torch (``--fitness proxy``, the
-  NASWOT score), killed a random fraction of an evaluation after the k-th one;
+  NASWOT score), stopped a random fraction of an evaluation after the k-th one;
 * ``db``: ``--fitness toy`` with no delay, so the process spends its time in
-  store transactions, killed at a random instant;
-* ``between``: ``--fitness toy`` with a small delay, killed as soon as a new
-  generation shows up as finished (breeding and storing the next one).
+  store transactions, stopped at a random instant;
+* ``between``: ``--fitness toy`` with a small delay, stopped as soon as a new
+  generation shows up as finished (breeding and storing the next one);
+* ``create``: stopped a random 0-50 ms after the process first touches its run
+  directory (creating it, its lock and its store; for a resume: opening them).
 
-After every kill: ``PRAGMA integrity_check`` is ``ok`` and the store opens
-read-only. At the end: every evaluation finished before a kill kept its
-accuracy and its finish time (it was not redone), each (generation, index) has
-exactly one ``IndividualEvaluated`` event, every evaluation is done, and the
-generations and individuals equal those of an uninterrupted run of the same
-command. The moment of each kill is classified from the store afterwards
-(an evaluation left ``running`` or not). Prints one line per trial and a summary;
-exit status 1 if any check failed.
+After every stop: either the store is intact (``PRAGMA
+integrity_check`` is ``ok``, it opens read-only) and the run continues with ``--resume``,
+or the run is cleanly absent (no store, or one that a new ``--run-dir`` start accepts) and the
+same command starts it again; a run left neither resumable nor restartable is a dead end and
+fails the trial. At the end: every evaluation finished before a stop kept its accuracy and its
+finish time (it was not redone), each (generation, index) has exactly one
+``IndividualEvaluated`` event, every evaluation is done, and the generations and individuals
+equal those of an uninterrupted run of the same command. Prints one line per trial and a
+summary; exit status 1 if any check failed. A traceback printed by a stopped process is
+listed in the summary (the contract says none), but it fails no trial: the data is judged here.
 """
 from __future__ import annotations
 
@@ -46,15 +52,22 @@ MODES = {
     "train": dict(args=["--fitness", "proxy", "-N", "4", "-T", "3"], delay="0"),
     "db": dict(args=["--fitness", "toy", "-N", "30", "-T", "60"], delay="0"),
     "between": dict(args=["--fitness", "toy", "-N", "6", "-T", "8"], delay="0.02"),
+    "create": dict(args=["--fitness", "toy", "-N", "6", "-T", "4"], delay="0.005"),
 }
+SIGNALS = {"kill": signal.SIGKILL, "term": signal.SIGTERM, "int": signal.SIGINT}
+GRACE = 30.0
+"""Seconds a process may take to exit after SIGTERM or SIGINT."""
 VOLATILE_IND = ("seconds", "device")
 VOLATILE_GEN = ("started", "finished")
 
 
 def _start(args: list[str], delay: str) -> subprocess.Popen:
     env = {**os.environ, "GENET_LAB_TOY_DELAY": delay, "PYTHONPATH": str(ROOT)}
+    # A shell starts background jobs with SIGINT ignored, and Python keeps an ignored SIGINT ignored:
+    # give the child the default back, or "Ctrl-C" would never reach it.
     return subprocess.Popen([sys.executable, "-m", "genet_lab", "evolve", *args, "--json"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _status(run: Path) -> RunStatus | None:
@@ -75,8 +88,30 @@ def snapshot(run: Path):
     return gens, inds, evals, evaluated, integrity
 
 
+def _listing(run: Path) -> set:
+    try:
+        return {(p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in run.iterdir()} | {("", 0, 0)}
+    except OSError:  # not there (yet), or a file went away while listed
+        return set()
+
+
+def _wait_create_moment(proc, run: Path, rng: random.Random, timeout: float) -> bool:
+    """0-50 ms after the process first changes its run directory (made it, or touched a file in it)."""
+    before, t0 = _listing(run), time.time()
+    while time.time() - t0 < timeout:
+        if proc.poll() is not None:
+            return False
+        if _listing(run) != before:
+            time.sleep(rng.uniform(0.0, 0.05))
+            return proc.poll() is None
+        time.sleep(0.001)
+    raise RuntimeError(f"{run}: untouched after {timeout}s")
+
+
 def _wait_kill_moment(proc, run: Path, mode: str, rng: random.Random, timeout: float = 120) -> bool:
     """Block until the chosen moment; False if the process finished first."""
+    if mode == "create":
+        return _wait_create_moment(proc, run, rng, timeout)
     t0 = time.time()
     first = _status(run)
     target = None
@@ -116,40 +151,85 @@ def reference(mode: str, workdir: Path, seed: int):
     return snapshot(run)
 
 
-def trial(n: int, mode: str, workdir: Path, rng: random.Random, seed: int, ref) -> dict:
+def _stop(proc: subprocess.Popen, sig: signal.Signals) -> tuple[int | None, str, str | None]:
+    """Send ``sig`` and wait for the process: (exit status, stderr, a problem or None)."""
+    proc.send_signal(sig)
+    try:
+        _, err = proc.communicate(timeout=GRACE)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate(timeout=30)
+        return proc.returncode, err or "", f"still running {GRACE:.0f} s after {sig.name}"
+    return proc.returncode, err or "", None
+
+
+def _traceback(err: str, sig: signal.Signals) -> str | None:
+    """A traceback on stderr after ``sig``, summarised by its last frame and line; None without one."""
+    if "Traceback" not in err:
+        return None
+    lines = [ln.strip() for ln in err.strip().splitlines()]
+    frames = [ln for ln in lines if ln.startswith("File ")]
+    return f"{sig.name}: {lines[-1][:80]} at {frames[-1][:120] if frames else '?'}"
+
+
+def trial(n: int, mode: str, workdir: Path, rng: random.Random, seed: int, ref,
+          signals: tuple[str, ...] = ("kill",)) -> dict:
     run = workdir / f"trial-{n:02d}-{mode}"
     args = [*MODES[mode]["args"], "--seed", str(seed)]
     delay = MODES[mode]["delay"]
     proc = _start([*args, "--run-dir", str(run)], delay)
     wanted = rng.randint(1, 3)
-    kills, resumes, during_eval, problems = 0, 0, 0, []
+    kills, resumes, during_eval, problems, tracebacks = 0, 0, 0, [], []
+    outcomes = {"resumed": 0, "absent": 0, "finished": 0}
+    sent: dict[str, int] = {}
     finished_before: dict = {}
     while kills < wanted:
         if not _wait_kill_moment(proc, run, mode, rng):
             break  # finished before the moment came
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
+        name = rng.choice(signals)
+        rc, err, problem = _stop(proc, SIGNALS[name])
         kills += 1
-        if not (run / "run.sqlite").exists():
-            proc = _start([*args, "--run-dir", str(run)], delay)  # killed before the store existed
+        sent[name] = sent.get(name, 0) + 1
+        if problem:
+            problems.append(f"stop {kills}: {problem}")
+        noise = _traceback(err, SIGNALS[name])
+        if noise:  # reported, not failed: the run's data is what this soak test judges
+            tracebacks.append(noise)
+        status = _status(run)
+        if status is None:  # no store, or one without a committed schema: the run must count as absent
+            outcomes["absent"] += 1
+            proc = _start([*args, "--run-dir", str(run)], delay)
             continue
         try:
             gens, inds, evals, _, integrity = snapshot(run)
-        except Exception as exc:  # the schema itself may not be committed yet
-            problems.append(f"store unreadable after kill {kills}: {exc}")
+        except Exception as exc:
+            problems.append(f"store unreadable after stop {kills} ({name}): {exc}")
             break
         if integrity != "ok":
-            problems.append(f"integrity_check after kill {kills}: {integrity}")
+            problems.append(f"integrity_check after stop {kills} ({name}): {integrity}")
         during_eval += any(state == "running" for state, _, _ in evals.values())
         for key, (state, acc, fin) in evals.items():
             if state in ("done", "failed"):
                 finished_before.setdefault(key, (acc, fin))
+        if status.state == "finished":  # the signal came as the run ended
+            outcomes["finished"] += 1
+            proc = None
+            break
+        outcomes["resumed"] += 1
         proc = _start(["--resume", str(run)], delay)
         resumes += 1
-    _, err = proc.communicate(timeout=600)
-    if proc.returncode != 0:
-        problems.append(f"last process exit {proc.returncode}: {err.strip()[-200:]}")
-    gens, inds, evals, evaluated, integrity = snapshot(run)
+    if proc is not None:
+        _, err = proc.communicate(timeout=600)
+        if proc.returncode != 0:
+            dead_end = " (dead end: neither resumable nor absent)" if outcomes["absent"] else ""
+            problems.append(f"last process exit {proc.returncode}{dead_end}: {err.strip()[-200:]}")
+    try:
+        gens, inds, evals, evaluated, integrity = snapshot(run)
+    except Exception as exc:
+        problems.append(f"store unreadable at the end: {' '.join(str(exc).split())[:200]}")
+        return {"trial": n, "mode": mode, "kills": kills, "signals": sent, "outcomes": outcomes,
+                "resumes": resumes, "kills_during_evaluation": during_eval, "kept": len(finished_before),
+                "evaluations": 0, "generations": 0, "ok": False, "problems": problems, "tracebacks": tracebacks}
     if integrity != "ok":
         problems.append(f"final integrity_check: {integrity}")
     for key, (acc, fin) in finished_before.items():
@@ -162,12 +242,13 @@ def trial(n: int, mode: str, workdir: Path, rng: random.Random, seed: int, ref) 
         problems.append("not every evaluation is done")
     if (gens, inds) != (ref[0], ref[1]):
         problems.append("final generations/individuals differ from the uninterrupted run")
-    return {"trial": n, "mode": mode, "kills": kills, "resumes": resumes, "kills_during_evaluation": during_eval,
-            "kept": len(finished_before), "evaluations": len(evals), "generations": len(gens),
-            "ok": not problems, "problems": problems}
+    return {"trial": n, "mode": mode, "kills": kills, "signals": sent, "outcomes": outcomes, "resumes": resumes,
+            "kills_during_evaluation": during_eval, "kept": len(finished_before), "evaluations": len(evals),
+            "generations": len(gens), "ok": not problems, "problems": problems, "tracebacks": tracebacks}
 
 
-def run_trials(trials: int, seed: int = 0, modes=("train", "db", "between"), quiet: bool = False) -> dict:
+def run_trials(trials: int, seed: int = 0, modes=("train", "db", "between"), quiet: bool = False,
+               signals: tuple[str, ...] = ("kill",)) -> dict:
     rng = random.Random(seed)
     results = []
     with tempfile.TemporaryDirectory(prefix="kill-trials-") as tmp:
@@ -175,35 +256,44 @@ def run_trials(trials: int, seed: int = 0, modes=("train", "db", "between"), qui
         refs = {m: reference(m, workdir, seed) for m in modes}
         for n in range(trials):
             mode = modes[n % len(modes)]
-            r = trial(n, mode, workdir, rng, seed, refs[mode])
+            r = trial(n, mode, workdir, rng, seed, refs[mode], signals)
             results.append(r)
             if not quiet:
-                print(f"trial {n:2d} {mode:8s} kills {r['kills']} "
+                print(f"trial {n:2d} {mode:8s} stops {r['kills']} {r['signals']} -> {r['outcomes']} "
                       f"(during an evaluation: {r['kills_during_evaluation']}) "
                       f"resumes {r['resumes']} kept {r['kept']:4d}/{r['evaluations']} finished evaluations  "
-                      f"{'ok' if r['ok'] else 'FAILED: ' + '; '.join(r['problems'])}", flush=True)
+                      f"{'ok' if r['ok'] else 'FAILED: ' + '; '.join(r['problems'])}"
+                      f"{'' if not r['tracebacks'] else ' (tracebacks: ' + '; '.join(r['tracebacks']) + ')'}",
+                      flush=True)
     summary = {"trials": len(results), "kills": sum(r["kills"] for r in results),
                "resumes": sum(r["resumes"] for r in results),
                "kills_during_evaluation": sum(r["kills_during_evaluation"] for r in results),
                "evaluations_kept_across_kills": sum(r["kept"] for r in results),
                "failed_trials": sum(not r["ok"] for r in results),
+               "tracebacks": [t for r in results for t in r["tracebacks"]],
                "by_mode": {m: sum(r["kills"] for r in results if r["mode"] == m) for m in modes},
+               "by_signal": {g: sum(r["signals"].get(g, 0) for r in results) for g in signals},
+               "outcomes": {o: sum(r["outcomes"][o] for r in results) for o in ("resumed", "absent", "finished")},
                "results": results}
     return summary
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--trials", type=int, default=24)
+    ap.add_argument("--trials", type=int, default=52)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--modes", default="train,db,between")
+    ap.add_argument("--modes", default="train,db,between,create")
+    ap.add_argument("--signals", default="kill,term,int", help="signals to stop with: kill, term, int")
     ap.add_argument("--json", action="store_true", help="last line: one JSON object")
     a = ap.parse_args()
     t0 = time.time()
-    s = run_trials(a.trials, a.seed, tuple(a.modes.split(",")))
-    print(f"\n{s['trials']} trials, {s['kills']} kills -9 ({s['by_mode']}; {s['kills_during_evaluation']} with an "
-          f"evaluation running), {s['resumes']} resumes, {s['evaluations_kept_across_kills']} finished evaluations "
+    s = run_trials(a.trials, a.seed, tuple(a.modes.split(",")), signals=tuple(a.signals.split(",")))
+    print(f"\n{s['trials']} trials, {s['kills']} stops ({s['by_mode']}; {s['by_signal']}; "
+          f"{s['kills_during_evaluation']} with an evaluation running), afterwards {s['outcomes']}, "
+          f"{s['resumes']} resumes, {s['evaluations_kept_across_kills']} finished evaluations "
           f"checked unchanged after resume, {s['failed_trials']} failed trials, {time.time() - t0:.0f} s")
+    for t in s["tracebacks"]:
+        print(f"traceback printed after a stop (not a failure of the run's data): {t}")
     if a.json:
         print(json.dumps({k: v for k, v in s.items() if k != "results"}))
     return 1 if s["failed_trials"] else 0

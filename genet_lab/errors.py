@@ -18,3 +18,16 @@ def reject_unknown_keys(data: Iterable[str], cls: Any, what: str, list_known: bo
     if unknown:
         tail = f"; known: {', '.join(sorted(known))}" if list_known else ""
         raise UsageError(f"unknown {what}: {', '.join(sorted(unknown))}{tail}")
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into an exception by the CLI so that a run closes its store as on Ctrl-C
+    (exit status 143 instead of 130)."""
+
+
+def show(path: object) -> str:
+    """A path (or any text) for a one-line message: as it is when printable, else quoted with
+    its control characters escaped (``'a\\nb'``), so a newline in a name cannot split or hide
+    the line. Non-ASCII letters stay readable."""
+    text = str(path)
+    return text if text.isprintable() else repr(text)

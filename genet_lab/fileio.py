@@ -2,23 +2,43 @@
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 
 from genet_lab.errors import UsageError
 
 
+def current_umask() -> int:
+    """The process's umask (read without changing it where Linux shows it in /proc)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore at once
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: str | Path, data: bytes, what: str = "output") -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename: a reader or a crash
-    never sees a partial file. ``what`` names the file in the one-line errors."""
+    never sees a partial file. ``what`` names the file in the one-line errors. The file gets the
+    mode of the file it replaces, or a new file's (0666 less the umask), not the temporary's 0600."""
     path = Path(path)
     if path.is_dir():
         raise UsageError(f"{what} path {path} is a directory; give a file name")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise UsageError(f"{what} folder {parent} does not exist")
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        mode = 0o666 & ~current_umask()
     fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, path)

@@ -355,7 +355,11 @@ def test_every_trainer_numbers_progress_alike(digits):
         assert [got[g] for g in range(len(genomes))] == lone, mode
 
 
-def test_oom_halves_the_group_and_memory_budget_cuts_it(digits, monkeypatch, f64):
+@pytest.mark.parametrize("oom", [lambda: torch.OutOfMemoryError("pretend"),
+                                 lambda: RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to "
+                                                      "allocate 91268055040 bytes. Error code 12")],
+                         ids=["cuda", "cpu"])
+def test_oom_halves_the_group_and_memory_budget_cuts_it(digits, monkeypatch, f64, oom):
     net, cfg = _setup(digits, epochs=1)
     genomes = _random_genomes(5, seed=5)
     cfgs = [replace(cfg, seed=i) for i in range(5)]
@@ -364,7 +368,7 @@ def test_oom_halves_the_group_and_memory_budget_cuts_it(digits, monkeypatch, f64
     def small_memory(genomes, *a, **k):
         sizes.append(len(genomes))
         if len(genomes) > 2:
-            raise torch.OutOfMemoryError("pretend")
+            raise oom()
         return real(genomes, *a, **k)
 
     monkeypatch.setattr(bt, "train_group", small_memory)

@@ -88,3 +88,17 @@ def test_report_out_that_is_a_file(tmp_path):
     (tmp_path / "taken").write_text("keep")
     assert_rejected(["report", str(tmp_path / "run"), "--out", str(tmp_path / "taken"), "--no-plots"], "is a file")
     assert (tmp_path / "taken").read_text() == "keep"
+
+
+def test_ctrl_c_while_the_subcommands_are_imported_is_one_line(monkeypatch, capsys):
+    # a Ctrl-C that lands before main() reached its command (found by the kill soak test) is one
+    # line and exit status 130, not Python's traceback
+    from genet_lab.cli import main as cli_main
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_main, "build_parser", interrupted)
+    assert cli_main.main(["space"]) == 130
+    err = capsys.readouterr().err
+    assert err.startswith("error: interrupted before the command started") and err.count("\n") == 1

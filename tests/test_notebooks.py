@@ -98,8 +98,10 @@ def test_04_paper_executes(tmp_path, monkeypatch):
     # even at the CI budget the networks learn: every generation's mean well above chance (10%)
     means = [float(m) for m in re.findall(r"gen +\d+: mean +([\d.]+)", text)]
     assert len(means) == 9 and min(means) > 50, means
-    assert ("genet-lab evolve --dataset cifar10 --data-dir /path/to/cifar10 --population 20 --generations 50 "
-            "--stages 3,4,5 --init random --pm 0.8 --qm 0.05 --pc 0.2 --qc 0.2 --epochs 240 --recipe paper "
-            "--schedule paper-full") in text
+    # the paper's CIFAR-10 process, resolved by --dry-run: N = 20, T = 50, 240 epochs, its recipe
+    assert "genet-lab evolve --paper --data-dir /path/to/cifar10 --device cuda --eval-test" in text
+    assert ("search: {'population': 20, 'generations': 50, 'dataset': 'cifar10', 'epochs': 240, 'pm': 0.8, "
+            "'qm': 0.05, 'pc': 0.2, 'qc': 0.2, 'eval_test': True}") in text
+    assert "training: {'recipe': 'paper', 'schedule': 'paper-full', 'lr': 0.01, 'dropout': 0.5" in text
     pngs = sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
     assert pngs == 3                                        # Figure 3, Figure 4, GA vs random search

@@ -51,7 +51,7 @@ def test_second_writer_refused(store, tmp_path):
 def test_schema_version_checked(store, tmp_path):
     store.conn.execute("UPDATE schema_version SET version = 99")
     store.close()
-    with pytest.raises(UsageError, match="schema version 99.*reads versions 1 to 2"):
+    with pytest.raises(UsageError, match="schema version 99.*reads versions 1 to 3"):
         RunStore(tmp_path / "run", readonly=True)
 
 
@@ -59,6 +59,7 @@ def _downgrade_to_v1(run_dir):
     """Turn a store into what the first release wrote: schema version 1, no test_accuracy column."""
     conn = sqlite3.connect(run_dir / DB_NAME)
     conn.execute("ALTER TABLE evaluations DROP COLUMN test_accuracy")
+    conn.execute("ALTER TABLE run DROP COLUMN data")
     conn.execute("UPDATE schema_version SET version = 1")
     conn.commit()
     conn.close()
@@ -79,12 +80,12 @@ def test_old_schema_is_read_as_it_is_and_migrated_on_resume(tmp_path):
     status = resume_run(run, generations=2)  # a writer migrates, then carries on
     assert status.state == "finished" and status.evaluations_done == 12
     with RunStore(run, readonly=True) as r:
-        assert r.version == 2 and r.integrity() == "ok"
+        assert r.version == 3 and r.integrity() == "ok"
         assert [i.accuracy for i in r.individuals()][:8] == [i.accuracy for i in inds]
     with sqlite3.connect(run / DB_NAME) as conn:
         cols = [row[1] for row in conn.execute("PRAGMA table_info(evaluations)")]
         assert "test_accuracy" in cols
-        assert conn.execute("SELECT version FROM schema_version").fetchone()[0] == 2
+        assert conn.execute("SELECT version FROM schema_version").fetchone()[0] == 3
 
 
 def test_old_schema_reports(tmp_path):

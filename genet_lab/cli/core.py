@@ -126,7 +126,7 @@ def cmd_space(args) -> int:
     from genet_lab.encoding.space import count_space
 
     stages = parse_stages(args.stages)
-    result = count_space(stages)
+    result = count_space(stages, progress=_SpaceProgress(stages))
     if args.json:
         print(json.dumps(result))
         return 0
@@ -136,3 +136,40 @@ def cmd_space(args) -> int:
     print(f"{'all':>5} {'':>3} {sum(r['bits'] for r in result['stages']):>5} "
           f"{result['strings']:>14,} {result['distinct']:>12,}")
     return 0
+
+
+class _SpaceProgress:
+    """Progress on stderr while ``space`` enumerates stages of K >= 6 (K = 7: 2^21 bit strings,
+    a minute or more): a line before it starts, then the share done and the time left, updated in
+    place on a terminal and every 10% elsewhere. Small stages, or ones already counted, print nothing."""
+
+    SLOW_K = 6
+
+    def __init__(self, stages: tuple[int, ...]):
+        import time
+
+        self.clock = time.monotonic
+        self.tty = sys.stderr.isatty()
+        self.started: dict[int, float] = {}
+        self.shown = -1
+
+    def __call__(self, k: int, done: int, total: int) -> None:
+        if k < self.SLOW_K:
+            return
+        now = self.clock()
+        if k not in self.started:
+            self.started[k], self.shown = now, -1
+            print(f"space: counting the distinct structures of a K={k} stage enumerates all {total:,} of its bit "
+                  f"strings; this takes {'minutes' if k >= 7 else 'a few seconds or more'} (done once per K)",
+                  file=sys.stderr, flush=True)
+        pct = 100 * done // total
+        if pct == self.shown or (not self.tty and pct % 10 and done < total):
+            return
+        self.shown = pct
+        elapsed = now - self.started[k]
+        left = f", about {elapsed * (total - done) / done:.0f} s left" if done and done < total else ""
+        line = f"space: K={k}: {pct}% of {total:,} bit strings, {elapsed:.0f} s{left}"
+        if self.tty:
+            print(f"\r{line}\x1b[K", end="\n" if done >= total else "", file=sys.stderr, flush=True)
+        elif pct:
+            print(line, file=sys.stderr, flush=True)

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -20,13 +22,9 @@ from genet_lab.cli.common import (
     search_train_config,
     seed_int,
 )
-from genet_lab.errors import UsageError
+from genet_lab.errors import UsageError, show
+from genet_lab.evolution.config import CLI_DEFAULTS
 from genet_lab.training.recipes import RECIPE_HELP, RECIPES, SCHEDULES
-
-# Defaults of the command (not of the library, which keeps the paper's N = 20, T = 50):
-# sized so `genet-lab evolve` on the embedded digits finishes within 5 minutes on 2 CPU
-# cores and still shows the population improving (docs/experiments.md has the timings).
-CLI_DEFAULTS = dict(population=10, generations=10, epochs=6, train_size=None, batch_size=32, threads=1)
 
 
 def _probability(text: str) -> float:
@@ -180,7 +178,11 @@ def build_config(args):
     for name in ("pm", "qm", "pc", "qc", "init_flips", "init_p"):
         if getattr(args, name, None) is not None:
             kw[name] = getattr(args, name)
-    return SearchConfig(**kw).validated()
+    from genet_lab.evolution.run import check_size
+
+    config = SearchConfig(**kw).validated()
+    check_size(config)  # -N 1000000000: one line before anything is made, --dry-run included
+    return config
 
 
 def _execution(args) -> dict:
@@ -226,7 +228,8 @@ def cmd_evolve(args) -> int:
         if stored["fitness"] != "toy":
             _set_threads(args)
         live = LiveRun(args.json, stored)
-        with live:
+        live.started = True  # the run exists: an interruption leaves it as safe as it was
+        with live, _interrupt_hint(live, run_dir, args.kind):
             status = resume_run(run_dir, args.generations, listeners=[live.on_event], execution=_execution(args))
     else:
         config = build_config(args)
@@ -237,17 +240,44 @@ def cmd_evolve(args) -> int:
         if config.fitness != "toy":
             _set_threads(args)
         live = LiveRun(args.json, config.to_dict())
-        with live:
+        with live, _interrupt_hint(live, run_dir, args.kind):
             status = start_run(run_dir, config, listeners=[live.on_event], execution=_execution(args))
     if args.json:
         from genet_lab.evolution.report import run_summary
 
         print(json.dumps({**run_summary(run_dir), "run_dir": str(run_dir), "status": status.to_dict()}))
     else:
+        best = "none yet" if status.best_fitness is None else f"{status.best} ({status.best_fitness:.2f})"
         print(f"run {status.state}: {status.evaluations_done}/{status.evaluations_total} evaluations, "
-              f"best {status.best} ({status.best_fitness:.2f}); stored in {run_dir}\n"
-              f"report: genet-lab report {run_dir}")
+              f"best {best}; stored in {show(run_dir)}\n"
+              f"report: genet-lab report {shell_quote(run_dir)}")
     return 0
+
+
+def shell_quote(path: str | Path) -> str:
+    """``path`` as one shell word to copy: shlex-quoted, or ANSI-C quoted (``$'a\\nb'``) when it holds
+    control characters such as a newline, so the hint stays on one line."""
+    text = str(path)
+    if text.isprintable():
+        return shlex.quote(text)
+    body = "".join(c if c.isprintable() and c not in "\\'" else
+                   ("\\" + c if c in "\\'" else repr(c)[1:-1]) for c in text)
+    return f"$'{body}'"
+
+
+@contextlib.contextmanager
+def _interrupt_hint(live: LiveRun, run_dir: Path, kind: str):
+    """Ctrl-C or SIGTERM: the run is closed cleanly on the way out; say so and how to go on."""
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        command = "evolve" if kind == "ga" else "random-search"
+        if live.started:
+            exc.hint = (f"the run in {show(run_dir)} is safe (every finished evaluation is stored); continue it "  # type: ignore[attr-defined]
+                        f"with: genet-lab {command} --resume {shell_quote(run_dir)}")
+        else:
+            exc.hint = "stopped before the run started; nothing was stored"  # type: ignore[attr-defined]
+        raise
 
 
 def cmd_report(args) -> int:
@@ -282,6 +312,8 @@ class LiveRun:
         self.line = ""
         self.live: Any = None  # a rich Live on a terminal
         self.tty = sys.stdout.isatty()
+        self.started = False
+        """Whether the run's store exists (an event arrived): what an interruption message says."""
 
     def __enter__(self):
         if not self.quiet and self.tty:
@@ -317,6 +349,7 @@ class LiveRun:
     def on_event(self, e) -> None:
         from genet_lab.evolution import events as ev
 
+        self.started = True
         if self.quiet:
             return
         if isinstance(e, ev.GenerationFinished):

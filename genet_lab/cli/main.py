@@ -7,11 +7,16 @@ stderr starting with ``error:`` and exit status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 
 from genet_lab import __version__
-from genet_lab.errors import UsageError
+from genet_lab.errors import Terminated, UsageError
 
 SUBCOMMAND_MODULES = ("core", "train", "evolve", "transfer", "tui")
 
@@ -40,22 +45,53 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        parser = build_parser()     # imports the subcommands: a Ctrl-C here is not a traceback either
+        args = parser.parse_args(argv)
+    except KeyboardInterrupt:
+        print("error: interrupted before the command started; nothing was changed", file=sys.stderr)
+        return 130
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        with _sigterm_as_exception(args.command != "tui"):  # Textual handles its own signals
+            return int(args.func(args) or 0)
     except (UsageError, ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
             PermissionError) as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        # A command that can say more (evolve: the run is safe, how to resume) sets exc.hint.
+        what = "terminated" if isinstance(exc, Terminated) else "interrupted"
+        hint = getattr(exc, "hint", "")
+        print(f"error: {what}{'; ' + hint if hint else ''}", file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
     except BrokenPipeError:
         return 0
+
+
+@contextlib.contextmanager
+def _sigterm_as_exception(enabled: bool) -> Iterator[None]:
+    """SIGTERM raises :class:`Terminated` in this process, so that a run closes its store and the
+    message says so, as on Ctrl-C (exit status 143). A process forked from this one still dies of it."""
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pid = os.getpid()
+
+    def handler(signum: int, frame: object) -> None:
+        if os.getpid() != pid:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _one_line(exc: BaseException) -> str:

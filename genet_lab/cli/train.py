@@ -99,7 +99,14 @@ def _emit(obj: dict) -> None:
     sys.stdout.flush()
 
 
+def _phase(args, phase: str, detail: str) -> None:
+    """A TrainingPhase event with ``--events``: the front end says what the start-up is doing."""
+    if getattr(args, "events", False) and not getattr(args, "dry_run", False):
+        _emit(tev.to_dict(tev.TrainingPhase(phase, detail)))
+
+
 def cmd_train(args) -> int:
+    _phase(args, "importing", "torch and the trainer")
     from genet_lab.encoding.presets import get_preset
     from genet_lab.training.data import load_dataset
     from genet_lab.training.trainer import default_train_config, train_genome
@@ -108,9 +115,7 @@ def cmd_train(args) -> int:
     genome = resolve(args.genome, stages)
     net = get_preset(args.preset)
     if args.save:  # fail before training, not after
-        target = Path(args.save)
-        if target.is_dir() or not (target.parent if str(target.parent) else Path(".")).is_dir():
-            raise UsageError(f"--save {target}: give a file name in an existing folder")
+        check_save_target(Path(args.save))
     cfg = default_train_config(
         args.dataset, recipe=args.recipe, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         momentum=args.momentum, weight_decay=args.weight_decay, schedule=args.schedule, device=args.device,
@@ -128,11 +133,15 @@ def cmd_train(args) -> int:
             args.dataset, args.data_dir, seed=args.seed, train_size=args.train_size, val_size=args.val_size,
             with_test=args.eval_test, image_size=args.image_size)
     else:
+        _phase(args, "loading", f"the {args.dataset} data set")
         data = load_dataset(args.dataset, args.data_dir, seed=args.seed, train_size=args.train_size,
                             val_size=args.val_size, with_test=args.eval_test, image_size=args.image_size)
     net = net.with_input(data.in_channels, data.image_size, data.num_classes)
+    if args.save:
+        check_save_space(Path(args.save), genome, net)
     if args.events:
         _emit(tev.to_dict(tev.TrainingStarted(genome.notation(), data.summary(), cfg.to_dict())))
+        _phase(args, "measuring", "building the network, timing the execution settings (cached after a first run)")
         result = train_genome(genome, net, data, cfg,
                               progress=lambda p: _emit(tev.to_dict(tev.TrainingProgress.of(p))))
     elif args.json:
@@ -141,25 +150,88 @@ def cmd_train(args) -> int:
         result = _train_with_bar(genome, net, data, cfg)
     out = {"genome": genome.notation(), "dataset": data.name, "train_images": len(data.train_y),
            "val_images": len(data.val_y), **result.to_dict(), "train": cfg.to_dict()}
+    unsaved = None
     if args.save:
         if result.failed:
             print(f"warning: not saving {args.save}: the run failed ({result.error})", file=sys.stderr)
         else:
-            from genet_lab.training.checkpoint import save_checkpoint
-
             assert result.model is not None  # train_genome always hands back the network it trained
             info = {"name": data.name, "classes": data.classes, "mean": list(data.mean), "std": list(data.std),
                     "seed": args.seed, "val_size": len(data.val_y), "train_size": args.train_size,
                     "data_dir": str(Path(args.data_dir).resolve()) if args.data_dir else None}
-            save_checkpoint(args.save, result.model, genome, net, cfg.to_dict(), result.to_dict(), info)
-            out["checkpoint"] = args.save
+            saved, unsaved = _save(Path(args.save), (result.model, genome, net, cfg.to_dict(), result.to_dict(), info))
+            out["checkpoint"] = saved
     if args.events:
         _emit(tev.to_dict(tev.from_dict({"type": "TrainingFinished", **out})))
     elif args.json:
         _emit(out)
     else:
         _print_result(out)
+    if unsaved:  # the result is printed above; the weights went to a fallback file when one could be written
+        raise UsageError(unsaved)
     return 1 if result.failed else 0
+
+
+def check_save_target(target: Path) -> None:
+    """Refuse a ``--save`` target that cannot be written, before any training: a folder, a
+    missing parent, something other than a regular file, a folder without write access."""
+    import os
+    import tempfile
+
+    parent = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise UsageError(f"--save {target} is a folder; give a file name")
+    if not parent.is_dir():
+        raise UsageError(f"--save {target}: folder {parent} does not exist; give a file name in an existing folder")
+    if target.exists() and not target.is_file():
+        raise UsageError(f"--save {target} exists and is not a regular file; give a file name")
+    try:  # the real test: the checkpoint is written as a temporary file in the same folder, then renamed
+        fd, probe = tempfile.mkstemp(dir=parent, prefix=f".{target.name}.", suffix=".probe")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise UsageError(f"--save {target}: cannot write in folder {parent} ({exc.strerror or exc}); "
+                         "give a file in a writable folder") from None
+
+
+def check_save_space(target: Path, genome, net) -> None:
+    """Refuse a ``--save`` whose folder has clearly too little free space for the weights."""
+    import shutil
+
+    from genet_lab.encoding.complexity import complexity
+
+    need = 4 * complexity(genome, net).params * 11 // 10 + 2**20  # float32 weights, buffers and framing
+    parent = target.parent if str(target.parent) else Path(".")
+    try:
+        free = shutil.disk_usage(parent).free
+    except OSError:
+        return
+    if free < need:
+        raise UsageError(f"--save {target}: the checkpoint needs about {need / 2**20:.1f} MiB but folder {parent} "
+                         f"has {free / 2**20:.1f} MiB free; free some space or save elsewhere")
+
+
+def _save(target: Path, what: tuple) -> tuple[str | None, str | None]:
+    """Write the checkpoint; (the file written, None) or, when ``target`` fails late (a full
+    disk, a folder made read-only while training), (a fallback file or None, the error line)."""
+    import os
+    import tempfile
+
+    from genet_lab.training.checkpoint import save_checkpoint
+
+    try:
+        save_checkpoint(target, *what)
+        return str(target), None
+    except (OSError, UsageError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else " ".join(str(exc).split())
+    fallback = Path(tempfile.gettempdir()) / f"genet-lab-unsaved-{os.getpid()}-{target.name}"
+    try:
+        save_checkpoint(fallback, *what)
+    except (OSError, UsageError):
+        return None, (f"training finished (result above) but --save {target} could not be written ({reason}), "
+                      "nor a copy in the temporary folder; rerun with --save in a writable folder")
+    return str(fallback), (f"training finished (result above) but --save {target} could not be written ({reason}); "
+                           f"the checkpoint was saved to {fallback} instead")
 
 
 def _train_with_bar(genome, net, data, cfg):

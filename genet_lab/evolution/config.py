@@ -21,6 +21,12 @@ from genet_lab.evolution import operators as ops
 from genet_lab.training.recipes import DEFAULT_RECIPE, PAPER_FULL_EPOCHS, check_paper_full, check_recipe
 
 FITNESS_KINDS = ("train", "proxy", "toy")
+
+# Defaults of the `genet-lab evolve` command and of the TUI's New-run dialog, which starts that
+# command (not of the library, which keeps the paper's N = 20, T = 50): sized so an evolution on
+# the embedded digits finishes within 5 minutes on 2 CPU cores and still shows the population
+# improving (docs/experiments.md has the timings).
+CLI_DEFAULTS = dict(population=10, generations=10, epochs=6, train_size=None, batch_size=32, threads=1)
 UNITS = {"train": "val. accuracy %", "proxy": "NASWOT score (no training)", "toy": "toy score (test aid)"}
 OBJECTIVE_HELP = ("accuracy (default), params:LAMBDA or macs:LAMBDA (accuracy - LAMBDA x log10(parameters or "
                   "multiply-adds), LAMBDA a number >= 0)")

@@ -81,10 +81,45 @@ def fitness_from_search(config: Mapping[str, Any], device: str | None = None) ->
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(factory: FitnessFactory, args: tuple[Any, ...], devices: Any) -> None:
+def _init_worker(factory: FitnessFactory, args: tuple[Any, ...], devices: Any, parent: int | None = None) -> None:
+    if parent is not None:
+        exit_with_parent(parent)
     device = devices.get() if devices is not None else None
     _WORKER["fitness"] = factory(*args, device) if devices is not None else factory(*args)
     _WORKER["device"] = device
+
+
+def exit_with_parent(parent: int, poll: float = 1.0) -> None:
+    """Make this worker process end when the coordinating process ``parent`` dies, even by kill -9
+    (a worker left behind would hold its memory, up to a GB of data, for ever).
+
+    Linux: ``prctl(PR_SET_PDEATHSIG, SIGTERM)``, so the kernel signals the worker at once. Everywhere:
+    a daemon thread that checks every ``poll`` seconds whether the parent pid changed (the worker
+    was re-parented) and exits the process. The parent may have died before either was in place:
+    that is checked once the signal is armed."""
+    import os
+    import signal
+    import sys
+    import threading
+    import time
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, int(signal.SIGTERM), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass  # the watchdog below still works
+    if os.getppid() != parent:
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="genet-lab-parent-watchdog", daemon=True).start()
 
 
 def _run_job(genome: Genome, seed: int) -> Evaluation:
@@ -114,8 +149,10 @@ class ProcessExecutor:
             queue = ctx.Queue()
             for d in self.devices:
                 queue.put(d)
+        import os
+
         return ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
-                                   initargs=(self.factory, self.args, queue))
+                                   initargs=(self.factory, self.args, queue, os.getpid()))
 
     def run(self, jobs: Sequence[Job], on_done: OnDone, should_stop: StopCheck | None = None) -> None:
         ctx = mp.get_context("spawn")

@@ -96,8 +96,10 @@ def figure4_paper(points: Sequence[ParentChild], unit: str = "accuracy") -> Any:
 
 
 def figure_pareto(points: Sequence[StructurePoint], unit: str = "accuracy") -> Any:
-    """Accuracy against parameters and against multiply-adds (log scale), every evaluated
+    """Accuracy against parameters and against multiply-adds (log scale over a decade or more), every evaluated
     structure a dot, the non-dominated front joined and ringed."""
+    from matplotlib.ticker import EngFormatter, NullFormatter
+
     fig, axes = new_figure(10, 4.2, ncols=2)
     for ax, cost in zip(axes, COSTS):
         known = [p for p in points if getattr(p, cost)]
@@ -109,7 +111,11 @@ def figure_pareto(points: Sequence[StructurePoint], unit: str = "accuracy") -> A
                     lw=1.2)
             ax.scatter([getattr(p, cost) for p in front], [p.accuracy for p in front], s=46, facecolors="none",
                        edgecolors="tab:red", linewidths=1.3, label=f"non-dominated (n={len(front)})")
-            ax.set_xscale("log")
+            costs = [getattr(p, cost) for p in known]
+            if max(costs) >= 10 * min(costs):       # a log axis only where sizes span a decade or more
+                ax.set_xscale("log")
+                ax.xaxis.set_minor_formatter(NullFormatter())   # minor labels collide on a short log range
+            ax.xaxis.set_major_formatter(EngFormatter())         # 25k, 3.5M
             ax.legend(fontsize=7, loc="lower right")
         ax.set_xlabel("parameters" if cost == "params" else "multiply-adds")
         ax.set_ylabel(unit)

@@ -213,12 +213,25 @@ class ProxyFitness:
 
         start = time.perf_counter()
         torch.manual_seed(int(seed))
-        model = build_network(genome, self.net_config)
-        model.train()  # batch statistics, as in the NASWOT reference code
-        score = naswot_score(model, _images(self.data, self.batch, seed))
+        try:
+            model = build_network(genome, self.net_config)
+            model.train()  # batch statistics, as in the NASWOT reference code
+            score = naswot_score(model, _images(self.data, self.batch, seed))
+        except (RuntimeError, MemoryError) as exc:
+            return _out_of_memory(exc, start, "cpu")
         failed = score == float("-inf")
         return Evaluation(0.0 if failed else score, None, time.perf_counter() - start, "cpu", failed,
                           "singular activation kernel" if failed else None)
+
+
+def _out_of_memory(exc: BaseException, start: float, device: str) -> Evaluation:
+    """A failed evaluation for an individual that ran out of memory (CUDA or CPU), as the
+    trainer records one; any other error is re-raised (a bug, not capacity)."""
+    from genet_lab.training.loop import oom_message, out_of_memory
+
+    if not out_of_memory(exc):
+        raise exc
+    return Evaluation(0.0, None, time.perf_counter() - start, device, True, oom_message(exc))
 
 
 class TrainFitness:
@@ -252,7 +265,11 @@ class TrainFitness:
         from genet_lab.training.trainer import train_genome
 
         cfg = replace(self.base_config, seed=int(seed))
-        res = train_genome(genome, self.net_config, self.data, cfg, progress=progress, should_stop=should_stop)
+        start = time.perf_counter()
+        try:
+            res = train_genome(genome, self.net_config, self.data, cfg, progress=progress, should_stop=should_stop)
+        except (RuntimeError, MemoryError) as exc:  # memory ran out outside the loop (building, probing)
+            return _out_of_memory(exc, start, self.base_config.device)
         return Evaluation.from_train_result(res)
 
     def evaluate_population(self, jobs: Sequence[Job], should_stop: StopCheck | None = None,

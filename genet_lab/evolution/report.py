@@ -6,14 +6,18 @@ figures show is computed in :mod:`genet_lab.evolution.analysis`. No torch.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import os
+import shutil
 import statistics
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from genet_lab.errors import UsageError
+from genet_lab.errors import UsageError, show
 from genet_lab.evolution import analysis, figures
 from genet_lab.evolution.config import UNITS, parse_objective
 from genet_lab.evolution.figures import new_figure, run_label, save
@@ -27,6 +31,7 @@ from genet_lab.evolution.tables import (
     single_table,
     table1,
 )
+from genet_lab.fileio import current_umask
 
 
 def find_runs(paths: Iterable[str | Path]) -> list[Path]:
@@ -134,7 +139,9 @@ def compare(runs: list[Path]) -> dict[str, Any] | None:
     # pair each random search with the randomly initialised GA run of the same seed
     ga = {t["seed"]: t for t in table if t["kind"] == "ga" and t["init"] == "random"}
     rnd = {t["seed"]: t for t in table if t["kind"] == "random"}
-    pairs = [(ga[s], rnd[s]) for s in sorted(set(ga) & set(rnd))]
+    # a run with nothing evaluated yet has no best: it is not paired
+    pairs = [(ga[s], rnd[s]) for s in sorted(set(ga) & set(rnd))
+             if ga[s]["best_single"] is not None and rnd[s]["best_single"] is not None]
     wins = sum(g["best_single"] > r["best_single"] for g, r in pairs)
     return {"runs": table, "paired_seeds": len(pairs), "ga_wins": wins}
 
@@ -276,12 +283,49 @@ def _run_section(run: Path, s: dict[str, Any], out: Path, stem: str, plots: bool
     return md, written
 
 
+def _num(value: float | None) -> str:
+    """A number for a markdown table; '-' for one a run does not have yet (nothing finished)."""
+    return "-" if value is None else f"{value:.2f}"
+
+
 def write_report(runs: list[Path], out: Path, plots: bool = True) -> list[Path]:
-    """report.md, CSVs and figures for ``runs`` into ``out``; returns the files written."""
+    """report.md, CSVs and figures for ``runs`` into ``out``; returns the files written.
+
+    Every run is read before anything is made (a rejected store leaves nothing behind); the
+    files are written into a temporary folder next to ``out`` and moved into ``out`` at the end,
+    so a failure (a full disk, a read-only folder) is one line and leaves no partial report.
+    """
     if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} is a file; give a folder for report.md, the CSVs and the figures")
-    out.mkdir(parents=True, exist_ok=True)
+        raise UsageError(f"--out {show(out)} is a file; give a folder for report.md, the CSVs and the figures")
     sums = [run_summary(r) for r in runs]
+    parent = out.parent
+    missing = [p for p in (parent, *parent.parents) if not p.exists()]
+    tmp: Path | None = None
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent))
+        os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it 0700; the report folder follows the umask
+        names = [p.name for p in _write_files(runs, sums, tmp, plots)]
+        if out.exists():
+            for name in names:
+                os.replace(tmp / name, out / name)
+            tmp.rmdir()
+        else:
+            os.rename(tmp, out)
+        tmp = None
+    except OSError as exc:
+        raise UsageError(f"cannot write the report to {show(out)}: {exc.strerror or exc}; nothing was written "
+                         "(free some space, or give --out a writable folder)") from None
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+            for p in missing:  # deepest first; only folders this call made
+                with contextlib.suppress(OSError):
+                    p.rmdir()
+    return [out / name for name in names]
+
+
+def _write_files(runs: list[Path], sums: list[dict[str, Any]], out: Path, plots: bool) -> list[Path]:
     written: list[Path] = []
     md = ["# genet-lab report", ""]
     for k, (run, s) in enumerate(zip(runs, sums)):
@@ -299,7 +343,7 @@ def write_report(runs: list[Path], out: Path, plots: bool = True) -> list[Path]:
                "|:--|:--|--:|--:|--:|--:|--:|"]
         for t in cmp["runs"]:
             md.append(f"| {Path(t['run']).name} | {t['kind']} | {t['seed']} | {t['evaluations']} | "
-                      f"{t['best_single']:.2f} | {t['best_fitness']:.2f} | {t['final_mean']:.2f} |")
+                      f"{_num(t['best_single'])} | {_num(t['best_fitness'])} | {_num(t['final_mean'])} |")
         md.append(f"\nGA's best single evaluation beats random search's on {cmp['ga_wins']} of "
                   f"{cmp['paired_seeds']} paired seeds (GA runs with random initialisation).\n")
         if plots:

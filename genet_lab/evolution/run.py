@@ -5,13 +5,17 @@
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from genet_lab.errors import UsageError, show
 from genet_lab.evolution.config import SearchConfig, extend
 from genet_lab.evolution.engine import Engine, Listener
 from genet_lab.evolution.fitness import Fitness, make_fitness
+from genet_lab.evolution.operators import stage_bounds
 from genet_lab.evolution.records import RunStatus
 from genet_lab.evolution.store import RunStore
 
@@ -28,17 +32,92 @@ def with_executor(fitness: Fitness, config: SearchConfig, execution: Mapping[str
     return ExecutorFitness(fitness, executor) if executor is not None else fitness
 
 
+MAX_POPULATION = 100_000
+"""The largest N: a generation is held in memory and stored in one transaction."""
+MAX_GENERATIONS = 100_000
+"""The largest T."""
+MAX_GENERATION_BITS = 10_000_000
+"""The largest N x L (genome length in bits): one generation's bit strings."""
+
+
+def check_size(config: SearchConfig) -> None:
+    """Refuse a search too large to hold (N, T, N x L) in one line, before anything is made."""
+    n, t = config.population, config.generations
+    length = int(stage_bounds(config.stages)[-1])
+    if n > MAX_POPULATION:
+        raise UsageError(f"population N = {n} is too large; at most {MAX_POPULATION:,} individuals per generation")
+    if t > MAX_GENERATIONS:
+        raise UsageError(f"generations T = {t} is too large; at most {MAX_GENERATIONS:,}")
+    if n * length > MAX_GENERATION_BITS:
+        raise UsageError(f"population N = {n} of {length}-bit genomes is too large: N x L must be at most "
+                         f"{MAX_GENERATION_BITS:,} bits; use a smaller population or fewer stages")
+
+
+def data_fingerprint(fitness: Fitness) -> dict[str, Any] | None:
+    """What identifies the data a fitness measures on (None for one without data, the toy):
+    data set name, class names, images per class in each split, image shape and a hash of the
+    loaded tensors. Stored with a run; a resume on other data is refused (see :func:`data_change`)."""
+    data = getattr(fitness, "data", None)
+    if data is None or not hasattr(data, "train_x"):
+        return None
+    import numpy as np
+
+    digest = hashlib.blake2b(digest_size=16)
+    counts: dict[str, list[int]] = {}
+    for split in ("train", "val", "test"):
+        x, y = getattr(data, f"{split}_x", None), getattr(data, f"{split}_y", None)
+        if x is None or y is None:
+            continue
+        for name, t in (("x", x), ("y", y)):
+            a = np.ascontiguousarray(t.detach().cpu().numpy())
+            digest.update(f"{split}_{name} {a.dtype} {a.shape};".encode())
+            digest.update(a.view(np.uint8).reshape(-1).data)
+        labels = np.asarray(y.detach().cpu().numpy()).reshape(-1).astype(np.int64)
+        counts[split] = np.bincount(labels[labels >= 0], minlength=int(data.num_classes)).tolist()
+    return {"dataset": str(data.name), "classes": [str(c) for c in data.classes], "counts": counts,
+            "shape": [int(d) for d in data.train_x.shape[1:]], "hash": digest.hexdigest()}
+
+
+def data_change(old: Mapping[str, Any], new: Mapping[str, Any]) -> str | None:
+    """What differs between two fingerprints, in words (None when they agree)."""
+    if dict(old) == dict(new):
+        return None
+    parts = []
+    if old.get("dataset") != new.get("dataset"):
+        parts.append(f"data set {old.get('dataset')} -> {new.get('dataset')}")
+    was, now = list(old.get("classes") or []), list(new.get("classes") or [])
+    if was != now:
+        added, removed = [c for c in now if c not in was], [c for c in was if c not in now]
+        extra = "; ".join(f"{k} {', '.join(show(c) for c in v[:5])}{' ...' if len(v) > 5 else ''}"
+                          for k, v in (("added", added), ("removed", removed)) if v)
+        parts.append(f"{len(was)} -> {len(now)} classes" + (f" ({extra})" if extra else ""))
+    for split, was_n in (old.get("counts") or {}).items():
+        now_n = (new.get("counts") or {}).get(split)
+        if was_n != now_n and now_n is not None and len(was_n) == len(now_n):
+            parts.append(f"{split} images {sum(was_n)} -> {sum(now_n)}" if sum(was_n) != sum(now_n)
+                         else f"{split} images per class changed")
+    if old.get("shape") != new.get("shape"):
+        parts.append(f"image shape {old.get('shape')} -> {new.get('shape')}")
+    return "; ".join(parts) or "the images differ (same classes and counts)"
+
+
 def start_run(run_dir: str | Path, config: SearchConfig, listeners: Iterable[Listener] = (),
               should_stop: Callable[[], bool] | None = None, fitness: Fitness | None = None,
               execution: Mapping[str, Any] | None = None) -> RunStatus:
     """Create a run in ``run_dir`` and run it to the end; returns the final status.
 
     ``execution`` chooses how a generation is evaluated (see :func:`with_executor`); it is
-    not part of the run: a run may be resumed with another.
+    not part of the run: a run may be resumed with another. ``data_dir`` is stored resolved
+    (absolute), with a fingerprint of the data (:func:`data_fingerprint`).
     """
     config = config.validated()
-    fitness = with_executor(fitness or make_fitness(config), config, execution)  # fails before creating the dir
-    with RunStore.create(run_dir, config.kind, config.seed, config.to_dict()) as store:
+    check_size(config)
+    if config.data_dir:
+        config = replace(config, data_dir=str(Path(config.data_dir).expanduser().resolve()))
+    base = fitness or make_fitness(config)  # fails before creating the dir
+    data = data_fingerprint(base)
+    fitness = with_executor(base, config, execution)
+    with RunStore.create(run_dir, config.kind, config.seed, config.to_dict(), data=data) as store:
         return Engine(store, config, fitness, listeners, should_stop).run()
 
 
@@ -47,19 +126,30 @@ def resume_run(run_dir: str | Path, generations: int | None = None, listeners: I
                execution: Mapping[str, Any] | None = None) -> RunStatus:
     """Continue the run in ``run_dir`` from its last finished evaluation.
 
-    ``generations`` may raise T of the stored config (to extend a finished run).
+    ``generations`` may raise T of the stored config (to extend a finished run). Everything is
+    checked (the config, the data against the stored fingerprint, the executor) before the
+    store is changed: a refused resume leaves the run as it was.
     """
     with RunStore(run_dir) as store:
         config = SearchConfig.from_stored(store.config())
+        changed = None
         if generations is not None and generations != config.generations:
             done = store.generations(finished_only=False)
             last = done[-1].gen if done else 0
             if generations < last:
                 raise ValueError(f"the run already has generation {last}; --generations must be >= {last}")
             config = extend(config, generations)
-            store.set_config(config.to_dict())
-        fitness = with_executor(fitness or make_fitness(config), config, execution)
-        return Engine(store, config, fitness, listeners, should_stop).run()
+            changed = config.to_dict()
+        check_size(config)
+        base = fitness or make_fitness(config)
+        stored, data = store.data_fingerprint(), data_fingerprint(base)
+        if stored is not None and data is not None and (what := data_change(stored, data)):
+            where = f" ({show(config.data_dir)})" if config.data_dir else ""
+            raise UsageError(f"the data{where} differs from what the run in {show(store.dir)} was measured on: "
+                             f"{what}; restore that data to resume, or start a new run")
+        engine = Engine(store, config, with_executor(base, config, execution), listeners, should_stop)
+        store.update_run(config=changed, data=data if stored is None else None)
+        return engine.run()
 
 
 def evolve(run_dir: str | Path, config: SearchConfig | None = None, *, listeners: Iterable[Listener] = (),

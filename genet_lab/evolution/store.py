@@ -7,13 +7,19 @@ with its state machine (pending -> running -> done | failed), complexity
 figures, per-generation statistics (Table 1's columns) and the event log.
 
 Writes go through :meth:`RunStore.transaction` (commit on success, rollback on
-error); one writer per directory is enforced with an ``flock`` on
-``run.lock``; readers (the TUI, a notebook, ``genet-lab report``) open the
-store with ``readonly=True`` and may poll while a run is being written.
-Readers get the typed records of :mod:`genet_lab.evolution.records`. This is the only
-module that speaks SQL. Knows sqlite3 and JSON only: no torch, no numpy.
+error); one writer per directory is enforced with an ``flock`` on the run
+directory itself (a deleted or replaced file cannot defeat it) and on
+``run.lock``, which names the writer's pid; readers (the TUI, a notebook,
+``genet-lab report``) open the store with ``readonly=True``, may poll while a
+run is being written, and can read a run in a folder they may not write.
+A new store is built under a temporary name and renamed into place once its
+schema is committed, so a killed creation leaves no half-made ``run.sqlite``.
+Readers get the typed records of :mod:`genet_lab.evolution.records`; a damaged
+database is a one-line :class:`~genet_lab.errors.UsageError`, never a
+``sqlite3`` traceback. This is the only module that speaks SQL. Knows sqlite3
+and JSON only: no torch, no numpy.
 
-At about 450 lines this is the project's longest module, on purpose: it is the only one that
+At about 700 lines this is the project's longest module, on purpose: it is the only one that
 speaks SQL (the schema, every query and the state machine), and keeping all of it in one
 file is what lets a test check that no SQL lives anywhere else.
 """
@@ -21,27 +27,33 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping, Sequence
+import urllib.parse
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from genet_lab.errors import UsageError
+from genet_lab.errors import UsageError, show
 from genet_lab.evolution import events as ev
 from genet_lab.evolution.records import GenerationStats, Individual, RunStatus
 
-SCHEMA_VERSION = 2
-"""1: the first release; 2: ``evaluations.test_accuracy`` (``eval_test``). A version-1 store
-opened for writing is migrated in place; opened read-only it is read as it is (no test accuracy)."""
-MIGRATIONS = {1: ("ALTER TABLE evaluations ADD COLUMN test_accuracy REAL",)}
+SCHEMA_VERSION = 3
+"""1: the first release; 2: ``evaluations.test_accuracy`` (``eval_test``); 3: ``run.data``, the
+fingerprint of the data set a run measures on. An older store opened for writing is migrated in
+place on its first write; opened read-only it is read as it is."""
+MIGRATIONS = {1: ("ALTER TABLE evaluations ADD COLUMN test_accuracy REAL",),
+              2: ("ALTER TABLE run ADD COLUMN data TEXT",)}
 """Statements that take a store from version v to v + 1."""
 DB_NAME = "run.sqlite"
 LOCK_NAME = "run.lock"
 OPS = ("init", "selection", "crossover", "mutation", "random")
 STATES = ("pending", "running", "done", "failed")
+LOCK_TRIES = 25
+"""Attempts (10 ms apart) to take a run's lock: a reader checking for a writer holds it for microseconds."""
 
 _SCHEMA = f"""
 CREATE TABLE schema_version (version INTEGER NOT NULL);
@@ -52,7 +64,8 @@ CREATE TABLE run (
     config TEXT NOT NULL,
     created REAL NOT NULL,
     finished REAL,
-    state TEXT NOT NULL CHECK (state IN ('running', 'finished'))
+    state TEXT NOT NULL CHECK (state IN ('running', 'finished')),
+    data TEXT
 );
 CREATE TABLE generations (
     gen INTEGER PRIMARY KEY CHECK (gen >= 0),
@@ -117,6 +130,88 @@ def is_run_dir(path: str | Path) -> bool:
     return db_path(path).is_file()
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _transient(exc: sqlite3.Error) -> bool:
+    """A busy or locked database: the next poll may succeed (a watcher waits, it does not give up)."""
+    text = str(exc)
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
+
+def _reading(method: Callable[Concatenate[RunStore, P], R]) -> Callable[Concatenate[RunStore, P], R]:
+    """A reader of the store: a damaged database or stored text that is not JSON becomes one
+    :class:`UsageError` naming the file (a busy database stays ``sqlite3.OperationalError``)."""
+    @functools.wraps(method)
+    def wrapper(self: RunStore, *args: P.args, **kw: P.kwargs) -> R:
+        try:
+            return method(self, *args, **kw)
+        except sqlite3.DatabaseError as exc:
+            if _transient(exc) or type(exc) not in (sqlite3.DatabaseError, sqlite3.OperationalError):
+                raise
+            if "full" in str(exc) or "disk I/O" in str(exc):
+                raise UsageError(self._disk_message(str(exc))) from None
+            raise UsageError(self._damaged(exc)) from None
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"{show(self.db)} is damaged: a stored value is not valid JSON ({exc}); "
+                             "restore the run from a copy") from None
+    return wrapper
+
+
+def _empty_database(db: Path) -> bool:
+    """Whether ``db`` is a 0-byte file or an SQLite database without tables: what an
+    interrupted creation by an older genet-lab left behind. Anything unreadable is not empty."""
+    try:
+        if db.stat().st_size == 0:
+            return True
+        conn = sqlite3.connect(f"file:{urllib.parse.quote(str(db.absolute()))}?mode=ro", uri=True)
+        try:
+            return bool(conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0] == 0)
+        finally:
+            conn.close()
+    except (OSError, sqlite3.Error):
+        return False
+
+
+def _remove_db_files(db: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(f"{db}{suffix}")
+
+
+def _flock(fd: int) -> bool:
+    """Take an exclusive flock on ``fd``, retrying briefly; False when another process holds it."""
+    for attempt in range(LOCK_TRIES):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if attempt + 1 < LOCK_TRIES:
+                time.sleep(0.01)
+    return False
+
+
+def _locked(path: Path, directory: bool = False) -> bool:
+    """Whether some process holds an flock on ``path`` (a shared lock taken and dropped at once)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing drops a lock we may have taken
+    return False
+
+
+def _read_only_message(directory: Path) -> str:
+    return (f"run directory {show(directory)} is read-only; a run in it can be read (report, tui) but not "
+            "written: copy the run to a writable folder and resume the copy")
+
+
 class RunStore:
     """A run directory. ``RunStore(path)`` opens an existing run for writing
     (taking the directory's lock); ``readonly=True`` opens it for reading
@@ -129,100 +224,204 @@ class RunStore:
         self.dir = self.db.parent
         self.readonly = readonly
         self._lock_fd: int | None = None
+        self._dir_fd: int | None = None
         self._conn: sqlite3.Connection | None = None
         self.version = SCHEMA_VERSION
-        """The schema version of the open database (an old one read-only stays as it is)."""
-        if not _create and not self.db.is_file():
-            raise UsageError(f"{self.dir} is not a genet-lab run directory (no {DB_NAME} in it)")
+        """The schema version of the open database (an old one stays as it is until the first write)."""
+        if _create:
+            self._lock()  # create() builds the database under this lock
+            return
+        if not self.db.is_file():
+            if self.db.exists():
+                raise UsageError(f"{show(self.db)} is not a file; a run directory holds its database there")
+            raise UsageError(f"{show(self.dir)} is not a genet-lab run directory (no {DB_NAME} in it)")
         if not readonly:
             self._lock()
         try:
             if readonly:
-                self._conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=30,
-                                             check_same_thread=False, isolation_level=None)
+                self._conn = self._connect_readonly()
+                self._conn.row_factory = sqlite3.Row
             else:
-                self._conn = sqlite3.connect(self.db, timeout=30, check_same_thread=False, isolation_level=None)
-                self.conn.execute("PRAGMA journal_mode=WAL")
-                # NORMAL in WAL mode survives a killed process; only power loss may drop the last commit.
-                self.conn.execute("PRAGMA synchronous=NORMAL")
-                self.conn.execute("PRAGMA foreign_keys=ON")
-            self.conn.row_factory = sqlite3.Row
-            if not _create:
-                self._check_schema()
+                self._connect_writer()
+            self._check_schema()
         except BaseException:
             self.close()
             raise
 
     # -- lifecycle ---------------------------------------------------------------
+    def _connect_readonly(self) -> sqlite3.Connection:
+        uri = f"file:{urllib.parse.quote(str(self.db.absolute()))}?mode=ro"
+        kw: dict[str, Any] = dict(uri=True, timeout=30, check_same_thread=False, isolation_level=None)
+        conn = sqlite3.connect(uri, **kw)
+        if os.access(self.dir, os.W_OK):
+            return conn
+        # In a folder it may not write, SQLite cannot make the -shm file a WAL reader needs. Nobody
+        # can write such a run either, so it is read as an unchanging file.
+        try:
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            return conn
+        except sqlite3.OperationalError:
+            conn.close()
+        return sqlite3.connect(uri + "&immutable=1", **kw)
+
+    def _connect_writer(self) -> None:
+        self._conn = sqlite3.connect(self.db, timeout=30, check_same_thread=False, isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode survives a killed process; only power loss may drop the last commit.
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute("PRAGMA foreign_keys=ON")
+        self.conn.row_factory = sqlite3.Row
+
     @classmethod
-    def create(cls, path: str | Path, kind: str, seed: int, config: Mapping[str, Any]) -> RunStore:
-        """Make a new run in directory ``path`` (created if missing; must not hold a run)."""
+    def create(cls, path: str | Path, kind: str, seed: int, config: Mapping[str, Any],
+               data: Mapping[str, Any] | None = None) -> RunStore:
+        """Make a new run in directory ``path`` (created if missing; must not hold a run).
+
+        The database is built under a temporary name and renamed into place once its schema and
+        run record are committed: a creation killed at any moment leaves either no ``run.sqlite``
+        (the same ``--run-dir`` works again) or a whole one. A creation that fails (a full disk)
+        removes what it made and says so in one line. ``data`` is the data set's fingerprint.
+        """
         directory = Path(path)
         if directory.name == DB_NAME:
             directory = directory.parent
         if directory.exists() and not directory.is_dir():
-            raise UsageError(f"run directory {directory} is a file")
-        if is_run_dir(directory):
-            raise UsageError(f"{directory} already holds a run; use --resume {directory} or another --run-dir")
-        directory.mkdir(parents=True, exist_ok=True)
-        store = cls(directory, _create=True)
+            raise UsageError(f"run directory {show(directory)} is a file")
+        db = directory / DB_NAME
+        if db.exists() and not db.is_file():
+            raise UsageError(f"{show(db)} is not a file, so {show(directory)} cannot hold a run; "
+                             "choose another --run-dir")
+        if is_run_dir(directory) and not _empty_database(db):
+            raise UsageError(f"{show(directory)} already holds a run; use --resume {show(directory)} "
+                             "or another --run-dir")
+        missing = [p for p in (directory, *directory.parents) if not p.exists()]
+        lock_existed = (directory / LOCK_NAME).exists()
+        store: RunStore | None = None
         try:
-            if store.conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]:
-                # another process created it between our check and our lock
-                raise UsageError(f"{directory} already holds a run; use --resume {directory} or another --run-dir")
-            with store.transaction() as c:
-                for stmt in _SCHEMA.split(";"):
-                    if stmt.strip():
-                        c.execute(stmt)
-                c.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
-                c.execute("INSERT INTO run (id, kind, seed, config, created, state) VALUES (1, ?, ?, ?, ?, 'running')",
-                          (kind, int(seed), json.dumps(config, sort_keys=True), time.time()))
-        except BaseException:
-            store.close()
+            directory.mkdir(parents=True, exist_ok=True)
+            store = cls(directory, _create=True)
+            store._build(kind, seed, config, data)
+            store._connect_writer()
+        except BaseException as exc:
+            if store is not None:
+                store.close()
+            if not isinstance(exc, UsageError) or "already holds a run" not in str(exc):
+                _remove_db_files(db)
+            _remove_db_files(directory / f".{DB_NAME}.{os.getpid()}.tmp")
+            if not lock_existed:
+                with contextlib.suppress(OSError):
+                    os.unlink(directory / LOCK_NAME)
+            for p in missing:  # deepest first; only folders this call made, and only empty ones
+                with contextlib.suppress(OSError):
+                    p.rmdir()
+            if isinstance(exc, (sqlite3.Error, OSError)) and not isinstance(exc, UsageError):
+                raise UsageError(f"cannot create the run in {show(directory)}: {exc}; nothing was left behind: "
+                                 "free some space or choose another --run-dir") from None
             raise
         return store
 
+    def _build(self, kind: str, seed: int, config: Mapping[str, Any], data: Mapping[str, Any] | None) -> None:
+        """Write the schema and the run record to a temporary file, then rename it to ``run.sqlite``
+        (the caller holds the lock)."""
+        if self.db.is_file():
+            if not _empty_database(self.db):
+                # another process created it between our check and our lock
+                raise UsageError(f"{show(self.dir)} already holds a run; use --resume {show(self.dir)} "
+                                 "or another --run-dir")
+            _remove_db_files(self.db)  # an older genet-lab's interrupted creation: nothing in it
+        for stale in self.dir.glob(f".{DB_NAME}.*.tmp*"):  # left by a killed creation (we hold the lock)
+            with contextlib.suppress(OSError):
+                stale.unlink()
+        tmp = self.dir / f".{DB_NAME}.{os.getpid()}.tmp"
+        # A rollback journal, not WAL: every committed byte is in the one file that is renamed.
+        conn = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for stmt in _SCHEMA.split(";"):
+                if stmt.strip():
+                    conn.execute(stmt)
+            conn.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+            conn.execute("INSERT INTO run (id, kind, seed, config, created, state, data)"
+                         " VALUES (1, ?, ?, ?, ?, 'running', ?)",
+                         (kind, int(seed), json.dumps(config, sort_keys=True), time.time(),
+                          None if data is None else json.dumps(data, sort_keys=True)))
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+        os.replace(tmp, self.db)
+
     def _lock(self) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
         # A writer never follows a symlink inside the run directory: the lock is truncated and
         # the database written, so a planted link would let a run write outside its folder.
         for name in (LOCK_NAME, DB_NAME):
             if (self.dir / name).is_symlink():
-                raise UsageError(f"{self.dir / name} is a symbolic link; a run directory's files must be "
+                raise UsageError(f"{show(self.dir / name)} is a symbolic link; a run directory's files must be "
                                  "plain files (copy the run instead of linking its files)")
-        fd = os.open(self.dir / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        if not os.access(self.dir, os.W_OK):
+            raise UsageError(_read_only_message(self.dir))
+        # The lock that counts is on the directory itself: deleting or replacing run.lock cannot
+        # let a second writer in. run.lock names the writer and keeps older genet-lab versions out.
+        dir_fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY)
+        fd = None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 64).decode(errors="replace").strip() or "another process"
-            os.close(fd)
+            if _flock(dir_fd):
+                fd = os.open(self.dir / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+                if _flock(fd):
+                    os.ftruncate(fd, 0)
+                    os.write(fd, f"pid {os.getpid()}".encode())
+                    self._lock_fd, self._dir_fd = fd, dir_fd
+                    return
             raise UsageError(
-                f"run directory {self.dir} is being written by {holder}; "
-                "wait for it to finish or stop it (readers may open it read-only)"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()}".encode())
-        self._lock_fd = fd
+                f"run directory {show(self.dir)} is being written by {self._holder()}; "
+                "wait for it to finish or stop it (readers may open it read-only)")
+        except BaseException as exc:
+            if fd is not None:
+                os.close(fd)
+            os.close(dir_fd)
+            if isinstance(exc, OSError) and exc.errno in (13, 30):  # EACCES, EROFS
+                raise UsageError(_read_only_message(self.dir)) from None
+            raise
+
+    def _holder(self) -> str:
+        try:
+            fd = os.open(self.dir / LOCK_NAME, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            return "another process"
+        try:
+            return os.read(fd, 64).decode(errors="replace").strip() or "another process"
+        finally:
+            os.close(fd)
+
+    def _disk_message(self, text: str) -> str:
+        return (f"run store {show(self.dir)}: {text}; nothing was half-written and every finished evaluation "
+                f"is kept: free some space, then continue with --resume {show(self.dir)}")
+
+    def _damaged(self, exc: object) -> str:
+        return (f"{show(self.db)} is damaged ({exc}); genet-lab cannot read this run: restore it from a copy "
+                "('sqlite3 FILE .recover' may save what is left)")
 
     def _check_schema(self) -> None:
         try:
             row = self.conn.execute("SELECT version FROM schema_version").fetchone()
         except sqlite3.DatabaseError as exc:
-            raise UsageError(f"{self.db} is not a readable genet-lab run database ({exc})") from None
+            if _transient(exc):
+                raise
+            if "no such table" in str(exc) and _empty_database(self.db):
+                raise UsageError(f"{show(self.dir)} holds no run: its creation was interrupted before anything "
+                                 f"was stored; start it again with --run-dir {show(self.dir)}") from None
+            raise UsageError(f"{show(self.db)} is not a readable genet-lab run database ({exc})") from None
         version = row[0] if row else None
         if not isinstance(version, int) or not 1 <= version <= SCHEMA_VERSION:
             raise UsageError(
-                f"{self.db} has run-store schema version {version}, this genet-lab reads versions 1 to "
+                f"{show(self.db)} has run-store schema version {version}, this genet-lab reads versions 1 to "
                 f"{SCHEMA_VERSION}; use the genet-lab release that wrote it"
             )
         self.version = version
-        if version < SCHEMA_VERSION and not self.readonly:
-            self._migrate(version)
 
-    def _migrate(self, version: int) -> None:
+    def _migrate(self) -> None:
         """Bring an older store up to :data:`SCHEMA_VERSION` in one transaction (all or nothing)."""
-        with self.transaction() as c:
-            for v in range(version, SCHEMA_VERSION):
+        with self._transaction() as c:
+            for v in range(self.version, SCHEMA_VERSION):
                 for stmt in MIGRATIONS[v]:
                     c.execute(stmt)
             c.execute("UPDATE schema_version SET version=?", (SCHEMA_VERSION,))
@@ -232,17 +431,19 @@ class RunStore:
     def conn(self) -> sqlite3.Connection:
         """The open connection (tests and this module only: readers use the methods below)."""
         if self._conn is None:
-            raise UsageError(f"run store {self.dir} is closed")
+            raise UsageError(f"run store {show(self.dir)} is closed")
         return self._conn
 
     def close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
-        if self._lock_fd is not None:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        for name in ("_lock_fd", "_dir_fd"):
+            fd = getattr(self, name)
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
+                setattr(self, name, None)
 
     def __enter__(self) -> RunStore:
         return self
@@ -252,9 +453,17 @@ class RunStore:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """``with store.transaction() as c:`` commits on success, rolls back on any error."""
+        """``with store.transaction() as c:`` commits on success, rolls back on any error. The first
+        write to an older store migrates it first (so a refused command changes nothing)."""
         if self.readonly:
-            raise UsageError(f"run store {self.dir} was opened read-only")
+            raise UsageError(f"run store {show(self.dir)} was opened read-only")
+        if self.version < SCHEMA_VERSION:
+            self._migrate()
+        with self._transaction() as c:
+            yield c
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
         try:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
@@ -269,10 +478,14 @@ class RunStore:
         except sqlite3.OperationalError as exc:
             text = str(exc)
             if "full" in text or "disk I/O" in text:
-                raise UsageError(
-                    f"run store {self.dir}: {text}; nothing was half-written and every finished evaluation "
-                    f"is kept: free some space, then continue with --resume {self.dir}") from None
+                raise UsageError(self._disk_message(text)) from None
+            if "readonly" in text or "read-only" in text:
+                raise UsageError(_read_only_message(self.dir)) from None
             raise
+        except sqlite3.DatabaseError as exc:
+            if type(exc) is not sqlite3.DatabaseError:  # a constraint broken is a bug, not damage
+                raise
+            raise UsageError(self._damaged(exc)) from None
 
     # -- writing (the engine) --------------------------------------------------------
     def _event(self, c: sqlite3.Connection, event: object) -> None:
@@ -356,19 +569,53 @@ class RunStore:
 
     def set_config(self, config: Mapping[str, Any]) -> None:
         """Replace the stored config (used to extend T on resume)."""
+        self.update_run(config=config)
+
+    def update_run(self, config: Mapping[str, Any] | None = None, data: Mapping[str, Any] | None = None) -> None:
+        """In one transaction: replace the stored config (to extend T on resume; the run is
+        running again) and/or record the data set's fingerprint (a run made before it was stored)."""
+        if config is None and data is None:
+            return
         with self.transaction() as c:
-            c.execute("UPDATE run SET config=?, state='running', finished=NULL WHERE id=1",
-                      (json.dumps(config, sort_keys=True),))
+            if config is not None:
+                c.execute("UPDATE run SET config=?, state='running', finished=NULL WHERE id=1",
+                          (json.dumps(config, sort_keys=True),))
+            if data is not None:
+                c.execute("UPDATE run SET data=? WHERE id=1", (json.dumps(data, sort_keys=True),))
 
     # -- reading (front ends) ----------------------------------------------------------
     def _run_row(self) -> sqlite3.Row:
-        return self.conn.execute("SELECT * FROM run WHERE id=1").fetchone()
+        row = self.conn.execute("SELECT * FROM run WHERE id=1").fetchone()
+        if row is None:
+            raise UsageError(self._damaged("it holds no run record"))
+        return row
 
+    def _stored_config(self, row: sqlite3.Row) -> dict[str, Any]:
+        try:
+            cfg = json.loads(row["config"])
+        except (TypeError, json.JSONDecodeError) as exc:
+            raise UsageError(f"{show(self.db)} is damaged: its stored config is not valid JSON ({exc}); "
+                             "restore the run from a copy") from None
+        if not isinstance(cfg, dict):
+            raise UsageError(f"{show(self.db)} is damaged: its stored config is not a JSON object; "
+                             "restore the run from a copy")
+        return cfg
+
+    @_reading
     def config(self) -> dict[str, Any]:
         """The search config as stored (see ``SearchConfig.to_dict``), plus ``kind`` and ``seed``."""
         row = self._run_row()
-        return {**json.loads(row["config"]), "kind": row["kind"], "seed": row["seed"]}
+        return {**self._stored_config(row), "kind": row["kind"], "seed": row["seed"]}
 
+    @_reading
+    def data_fingerprint(self) -> dict[str, Any] | None:
+        """The fingerprint of the data set the run measures on (None: not recorded, or toy fitness)."""
+        if self.version < 3:
+            return None
+        text = self._run_row()["data"]
+        return None if text is None else dict(json.loads(text))
+
+    @_reading
     def generations(self, finished_only: bool = True) -> list[GenerationStats]:
         """Per-generation statistics of fitness (Table 1's columns), oldest first; the
         unfinished generation too when ``finished_only`` is False (its statistics None)."""
@@ -378,12 +625,14 @@ class RunStore:
             q += " WHERE finished IS NOT NULL"
         return [GenerationStats(**dict(r)) for r in self.conn.execute(q + " ORDER BY gen")]
 
+    @_reading
     def rng_state(self, gen: int) -> dict[str, Any]:
         row = self.conn.execute("SELECT rng_state FROM generations WHERE gen=?", (gen,)).fetchone()
         if row is None:
             raise KeyError(f"no generation {gen}")
         return json.loads(row[0])
 
+    @_reading
     def individuals(self, gen: int | None = None) -> list[Individual]:
         """Individuals with their evaluation, by generation then index (see :class:`Individual`)."""
         q = ("SELECT i.gen, i.idx AS 'index', i.genome, i.bits, i.parents, i.op, i.changed, i.fitness,"
@@ -403,22 +652,26 @@ class RunStore:
             out.append(Individual(**d))
         return out
 
+    @_reading
     def evaluation_counts(self) -> tuple[int, int]:
         """(trained, reused) evaluations of the whole run (a pending one counts as trained)."""
         trained, reused = self.conn.execute(
             "SELECT COUNT(*) FILTER (WHERE reused=0), COUNT(*) FILTER (WHERE reused=1) FROM evaluations").fetchone()
         return int(trained), int(reused)
 
+    @_reading
     def evaluation_log(self) -> dict[tuple[int, int], tuple[str, float | None, float | None]]:
         """(gen, index) -> (state, accuracy, finished time) of every evaluation: what a check that
         a finished evaluation never changes compares."""
         return {(g, i): (state, acc, fin) for g, i, state, acc, fin in self.conn.execute(
             "SELECT gen, idx, state, accuracy, finished FROM evaluations")}
 
+    @_reading
     def integrity(self) -> str:
         """SQLite's ``PRAGMA integrity_check``: ``ok`` for an intact database."""
         return str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])
 
+    @_reading
     def occurrences(self, gen: int, by: str = "bits") -> dict[str, list[float]]:
         """Finished, trained (not reused) evaluations of generations <= gen, grouped by
         ``bits`` or ``structure_key``, in (gen, index) order."""
@@ -431,6 +684,7 @@ class RunStore:
             groups.setdefault(key, []).append(acc)
         return groups
 
+    @_reading
     def events_since(self, seq: int = 0, limit: int | None = None) -> list[tuple[int, object]]:
         """Stored events with sequence number > ``seq``, as (seq, event dataclass)."""
         q = "SELECT seq, data FROM events WHERE seq>? ORDER BY seq"
@@ -442,23 +696,15 @@ class RunStore:
         """Whether some process holds this run's write lock right now."""
         if self._lock_fd is not None:
             return True
-        lock = self.dir / LOCK_NAME
-        if not lock.exists():
-            return False
-        fd = os.open(lock, os.O_RDONLY)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        finally:
-            os.close(fd)  # closing drops a lock we may have taken
-        return False
+        # the directory's lock; run.lock's for a writer of an older genet-lab
+        return _locked(self.dir, directory=True) or _locked(self.dir / LOCK_NAME)
 
+    @_reading
     def status(self) -> RunStatus:
         """Where the run stands (see :class:`RunStatus`); ``state`` is 'stopped' for an
         unfinished run with no writer."""
         run = self._run_row()
-        cfg = json.loads(run["config"])
+        cfg = self._stored_config(run)
         n, t = cfg.get("population"), cfg.get("generations")
         done = self.conn.execute("SELECT COUNT(*) FROM evaluations WHERE state IN ('done', 'failed')").fetchone()[0]
         last = self.conn.execute("SELECT MAX(gen) FROM generations").fetchone()[0]

@@ -4,7 +4,9 @@
 ``{"type": name, **fields}``, the format of :mod:`genet_lab.evolution.events`);
 the TUI's training pane reads them back with :func:`from_dict`, and the notebook
 ``TrainPanel`` turns the trainer's progress into :class:`TrainingProgress` too, so
-every front end handles the same three types. Plain data only: no torch, no
+every front end handles the same types. :class:`TrainingPhase` says what the process is
+doing before the first progress (importing torch, loading the data, measuring), so that a
+front end has something to show during the start-up. Plain data only: no torch, no
 numpy, JSON-friendly fields; nothing of genet_lab is imported, so any layer may
 use this module.
 """
@@ -13,6 +15,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
+
+
+@dataclass(frozen=True)
+class TrainingPhase:
+    """What the trainer is doing before its first progress: ``importing``, ``loading``, ``measuring``."""
+
+    phase: str
+    detail: str = ""
+    """One line for people: what is imported, loaded or measured."""
 
 
 @dataclass(frozen=True)
@@ -83,8 +94,8 @@ class TrainingFinished:
     """The resolved training config (TrainConfig.to_dict(): the recipe and every value)."""
 
 
-EVENT_TYPES = {cls.__name__: cls for cls in (TrainingStarted, TrainingProgress, TrainingFinished)}
-TrainingEvent = TrainingStarted | TrainingProgress | TrainingFinished
+EVENT_TYPES = {cls.__name__: cls for cls in (TrainingPhase, TrainingStarted, TrainingProgress, TrainingFinished)}
+TrainingEvent = TrainingPhase | TrainingStarted | TrainingProgress | TrainingFinished
 
 
 def to_dict(event: TrainingEvent) -> dict[str, Any]:

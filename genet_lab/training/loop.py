@@ -37,6 +37,25 @@ GroupProgress = Callable[[int, TrainProgress], None]
 """progress(index of the individual in the group, its TrainProgress)."""
 
 
+CPU_OOM_MARKERS = ("out of memory", "can't allocate memory", "cannot allocate memory")
+"""What torch's allocators say when memory runs out: CUDA's "out of memory" (older torch raises it
+as a plain RuntimeError), the CPU's "DefaultCPUAllocator: can't allocate memory" (errno 12)."""
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` means a device ran out of memory (a capacity limit, not a bug): a
+    :class:`torch.OutOfMemoryError`, a :class:`MemoryError`, or a RuntimeError from an allocator."""
+    if isinstance(exc, (torch.OutOfMemoryError, MemoryError)):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and any(m in text for m in CPU_OOM_MARKERS)
+
+
+def oom_message(exc: BaseException) -> str:
+    """The ``error`` of an individual that ran out of memory."""
+    return f"out of memory: {' '.join(str(exc).split())[:160] or type(exc).__name__}"
+
+
 def check_shapes(net_config: NetworkConfig, data: DataSplits) -> None:
     """:class:`UsageError` unless the network's input and classes are the data set's."""
     want = (data.in_channels, data.image_size, data.num_classes)

@@ -43,7 +43,7 @@ from genet_lab.training.batched import BatchedGeNet, RngStreams
 from genet_lab.training.config import TrainConfig, TrainProgress, TrainResult
 from genet_lab.training.data import DataSplits
 from genet_lab.training.devices import resolve_device
-from genet_lab.training.loop import check_shapes, group_accuracy, run_loop
+from genet_lab.training.loop import check_shapes, group_accuracy, out_of_memory, run_loop
 from genet_lab.training.network import GeNet, build_network, count_parameters
 from genet_lab.training.trainer import train_genome
 
@@ -230,7 +230,9 @@ def _train_split(genomes: list[Genome], net_config: NetworkConfig, data: DataSpl
     try:
         return train_group(genomes, net_config, data, cfgs, device, plan.precision, plan.channels_last,
                            progress, should_stop)
-    except torch.OutOfMemoryError:
+    except (torch.OutOfMemoryError, MemoryError, RuntimeError) as exc:
+        if not out_of_memory(exc):      # CUDA's, or the CPU allocator's "can't allocate memory"
+            raise
         if device.type == "cuda":
             torch.cuda.empty_cache()
         h = len(genomes) // 2

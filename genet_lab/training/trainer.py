@@ -29,7 +29,7 @@ from genet_lab.training.config import (
 from genet_lab.training.data import DataSplits
 from genet_lab.training.data.stream import StreamSplits
 from genet_lab.training.devices import resolve_device
-from genet_lab.training.loop import check_shapes, run_loop
+from genet_lab.training.loop import check_shapes, oom_message, out_of_memory, run_loop
 from genet_lab.training.network import build_network, count_parameters
 
 __all__ = ["TrainConfig", "TrainProgress", "TrainResult", "default_train_config", "train_genome"]
@@ -75,10 +75,10 @@ def _train(genome: Genome, net_config: NetworkConfig, data: DataSplits, cfg: Tra
                          precision=prec, channels_last=cl, model=model)
     try:
         _loop(model, data, cfg, device, bf16, cl, result, progress, should_stop)
-    except RuntimeError as exc:  # torch.OutOfMemoryError, or the older RuntimeError("CUDA out of memory ...")
-        if not isinstance(exc, torch.OutOfMemoryError) and "out of memory" not in str(exc):
+    except (RuntimeError, MemoryError) as exc:  # CUDA or CPU out of memory; any other error is a bug
+        if not out_of_memory(exc):
             raise
-        result.failed, result.error = True, f"out of memory: {' '.join(str(exc).split())[:160]}"
+        result.failed, result.error = True, oom_message(exc)
         if device.type == "cuda":
             torch.cuda.empty_cache()
     if result.failed:

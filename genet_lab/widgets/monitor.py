@@ -90,7 +90,9 @@ class EvolutionMonitor(widgets.VBox):
         self.stop_button.on_click(lambda _b: self.cancel())
         self.table = widgets.HTML()
         self.plot = widgets.Image(format="png", layout=widgets.Layout(max_width="560px"))
-        self.best = widgets.HTML()
+        # the best-so-far drawing scrolls in its own box instead of running past the right edge
+        self.best = widgets.HTML(layout=widgets.Layout(flex="1 1 0%", min_width="0", overflow="auto"))
+        self.best.add_class("genet-monitor-best")
         self.pareto_plot = widgets.Image(format="png", layout=widgets.Layout(max_width="760px"))
         self.events_view = widgets.HTML()
         self.children = [

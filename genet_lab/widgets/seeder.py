@@ -112,12 +112,18 @@ class PopulationSeeder(widgets.VBox):
         self.button.on_click(lambda _b: self.reseed())
         self.error = widgets.HTML()
         self.summary = widgets.HTML()
-        self.table = widgets.HTML()
-        self.gallery = widgets.HTML()
+        # wide genomes (residual-40 drawings are about 3,900 px) scroll inside their own box
+        # instead of pushing the whole cell, controls included, sideways
+        self.table = widgets.HTML(layout=widgets.Layout(max_width="100%", overflow="auto"))
+        self.gallery = widgets.HTML(layout=widgets.Layout(max_width="100%", max_height="640px", overflow="auto"))
+        self.gallery.add_class("genet-seeder-gallery")
+        self.table.add_class("genet-seeder-table")
         self.mode.observe(self._on_mode, "value")
         controls = widgets.VBox([widgets.HBox([self.mode, self.n, self.seed_box]),
                                  widgets.HBox([self.stages, self.p, self.flips]),
                                  widgets.HBox([self.path, self.button])])
+        controls.add_class("genet-seeder-controls")
+        self.add_class("genet-seeder")
         self.children = [controls, self.error, self.summary, self.gallery, self.table]
         self.reseed()
 

@@ -94,7 +94,12 @@ def _header_size(path: str) -> int:
 
 
 def _load_split(split_dir: Path, classes, image_size: int | None):
+    given = classes
     classes, samples = _list(split_dir, classes)
+    present = sorted({classes[t] for _, t in samples})
+    if given is None and len(present) < 2:  # refused before anything is decoded or cached
+        raise UsageError(f"{split_dir} has images of only 1 class ({present[0]}) of {len(classes)}; "
+                         "classification needs images of at least 2 classes (one folder per class)")
     if image_size is None:
         image_size = _header_size(samples[0][0])
     need = len(samples) * 3 * image_size**2

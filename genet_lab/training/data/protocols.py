@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from genet_lab.errors import UsageError
-from genet_lab.training.data.splits import DataSplits, assemble
+from genet_lab.training.data.splits import DataSplits, assemble, check_labels
 
 SVHN_VAL_PER_CLASS = (400, 200)
 """Validation images per class taken from (train, extra): 6,000 for SVHN's ten classes."""
@@ -60,6 +60,8 @@ def svhn_extra_splits(classes: list[str], train: tuple[torch.Tensor, torch.Tenso
     classes as N allows; 0: none, all 604,388 images train.
     """
     (tx, ty), (ex, ey) = train, extra
+    check_labels("svhn", classes, train, test, source)
+    check_labels("svhn", classes, extra, None, source + " (extra set)")
     k = len(classes)
     if val_size is None:
         q_train, q_extra = [SVHN_VAL_PER_CLASS[0]] * k, [SVHN_VAL_PER_CLASS[1]] * k

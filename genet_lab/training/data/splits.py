@@ -116,6 +116,36 @@ def channel_stats(x: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]
     return tuple(mean.tolist()), tuple(max(s, 1e-6) for s in var.sqrt().tolist())
 
 
+def check_labels(name: str, classes: list[str], train: tuple[torch.Tensor, torch.Tensor],
+                 test: tuple[torch.Tensor, torch.Tensor] | None, source: str) -> None:
+    """One-line :class:`UsageError` unless the set has images, at least 2 classes (listed and
+    present among the training images) and every label of ``train`` and ``test`` is a class index
+    in ``0..len(classes)-1`` (the validation split is carved from ``train``, so it is checked too)."""
+    where = f"{name} in {source}" if source and source != "sklearn" else name
+    if len(classes) < 2:
+        raise UsageError(f"{where} has {len(classes)} class{'' if len(classes) == 1 else 'es'} "
+                         f"({', '.join(map(str, classes)) or 'none'}); classification needs at least 2")
+    k = len(classes)
+    for part, split in (("training", train), ("test", test)):
+        if split is None:
+            continue
+        x, y = split
+        if len(y) == 0:
+            raise UsageError(f"{where} holds no {part} images; a data set needs images of at least 2 classes")
+        if len(x) != len(y):
+            raise UsageError(f"{where}: {len(x)} {part} images but {len(y)} labels")
+        low, high = int(y.min()), int(y.max())
+        if low < 0 or high >= k:
+            bad = low if low < 0 else high
+            count = int(((y < 0) | (y >= k)).sum())
+            raise UsageError(f"{where}: {count} {part} label{'s' if count > 1 else ''} out of range "
+                             f"(e.g. {bad}); labels must be class indices 0..{k - 1} for its {k} classes")
+    present = int(torch.unique(train[1]).numel())
+    if present < 2:
+        raise UsageError(f"{where}: the training images hold only {present} of its {k} classes; "
+                         "classification needs images of at least 2 classes")
+
+
 def make_splits(name: str, classes: list[str], train: tuple[torch.Tensor, torch.Tensor],
                 test: tuple[torch.Tensor, torch.Tensor] | None, seed: int, train_size: int | None,
                 val_size: int | None, source: str, holdout_test: bool = False) -> DataSplits:
@@ -123,6 +153,7 @@ def make_splits(name: str, classes: list[str], train: tuple[torch.Tensor, torch.
 
     ``val_size=0``: no validation split (empty ``val_x``/``val_y``), every training image trains.
     """
+    check_labels(name, classes, train, test, source)
     x, y = train
     if holdout_test:
         n_test = int(round(VAL_FRACTION * len(y)))

@@ -162,6 +162,10 @@ def load_stream(name: str, data_dir, seed: int = 0, train_size: int | None = Non
     classes, samples = list(folder.classes), [(p, int(t)) for p, t in folder.samples]
     if not samples:
         raise UsageError(f"no images under {train_dir}/<class>/")
+    present = sorted({classes[t] for _, t in samples})
+    if len(present) < 2:
+        raise UsageError(f"{train_dir} has images of only 1 class ({present[0]}); classification needs "
+                         "images of at least 2 classes (one folder per class)")
     size = image_size or _header_size(samples[0][0])
     labels = np.array([t for _, t in samples])
     test_dir = root / "test"
