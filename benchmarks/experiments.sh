@@ -8,7 +8,7 @@
 #   benchmarks/experiments.sh fashion RUNS_DIR [SEEDS] [ZERO_SEEDS]
 #
 # Each finished run is skipped on a second call (a stopped call resumes where it was). Reports go
-# to RUNS_DIR/<set>-report (genet-lab report) and RUNS_DIR/<set>-retrain.tsv.
+# to RUNS_DIR/<set>-report (genet-lab report) and RUNS_DIR/<set>-retrain.tsv (RETRAIN=0: no retraining).
 set -euo pipefail
 set_name=${1:?digits or fashion}
 root=${2:?runs folder}
@@ -55,7 +55,9 @@ for s in $(seq 1 "$zero_seeds"); do
 done
 "$gl" report "$runs" --out "$root/$set_name-report" > /dev/null
 
-# retrain each run's best structure at ref_epochs, two seeds (data options as in the search)
+# retrain each run's best structure at ref_epochs, two seeds (data options as in the search);
+# RETRAIN=0 skips this part
+[ "${RETRAIN:-1}" = 0 ] && exit 0
 data_opts=()
 [ "$set_name" = fashion ] && data_opts=(--dataset fashion-mnist --data-dir /usr/share/datasets/fashion-mnist
                                         --train-size 2000 --val-size 2000 --batch-size 32)

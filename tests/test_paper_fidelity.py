@@ -229,3 +229,13 @@ def test_widgets_seeder_uses_the_new_name():
     assert all(sum(a != b for a, b in zip(g.bits, gn.residual_40().bits)) == 1 for g in pop)
     with pytest.raises(ValueError, match="residual-40"):
         seed_population("wrn", 3)
+
+
+@pytest.mark.parametrize(("dataset", "batch"), [("digits", 32), ("fashion-mnist", 32), ("mnist", 32),
+                                                ("cifar10", 128)])
+def test_the_short_budget_batch_follows_the_data_set(no_data, dataset, batch):
+    # 32 where the fitness benchmark measured it against 128 (Fashion-MNIST: within-genome sd 4.4
+    # against 11.4); the trainer's own batch for larger images; an explicit --batch-size wins
+    assert dry("evolve", "--dataset", dataset, "--dry-run")["train"]["batch_size"] == batch
+    assert dry("random-search", "--dataset", dataset, "--dry-run")["train"]["batch_size"] == batch
+    assert dry("evolve", "--dataset", dataset, "--batch-size", "64", "--dry-run")["train"]["batch_size"] == 64

@@ -15,6 +15,7 @@ from genet_lab.encoding.presets import get_preset
 from genet_lab.tui.app import GenetLabApp
 from genet_lab.tui.bits import BitGrid
 from genet_lab.tui.model import EditorModel, locate
+from tests.test_tui_runs import _isolated_lab  # noqa: F401 (a fixture)
 
 
 def run_async(fn):
@@ -66,12 +67,17 @@ def test_model_edits_and_undo_redo():
         EditorModel(gn.zeros((3,))).remove_stage()
 
 
-def _figures_text(app) -> str:
+def _text(app, selector: str, width: int = 60) -> str:
+    """What a Static shows, as plain text ``width`` columns wide."""
     from rich.console import Console
 
-    console = Console(width=60, record=True, file=open("/dev/null", "w"))
-    console.print(app.query_one("#figures").content)
+    console = Console(width=width, record=True, file=open("/dev/null", "w"))
+    console.print(app.query_one(selector).content)
     return console.export_text()
+
+
+def _figures_text(app) -> str:
+    return _text(app, "#figures")
 
 
 @run_async
@@ -87,7 +93,7 @@ async def test_toggling_bits_changes_notation_and_figures():
         assert f"{params0:,}" in before
         await pilot.press("down", "right", "space")  # stage 2, edge 1->3
         assert editor.genome.notation() == "0-00 0-10-000 0-00-000-0000"
-        notation = str(app.query_one("#notation").content)
+        notation = _text(app, "#notation", 100)
         assert "0-00 0-10-000 0-00-000-0000" in notation
         after = _figures_text(app)
         c = complexity(editor.genome, get_preset("paper-cifar10"))
@@ -147,8 +153,12 @@ async def test_named_genomes_copy_preset_and_typed_genome(tmp_path):
         app.screen.query_one("Input").value = "1-0"
         await pilot.press("enter")
         await pilot.pause()
-        assert app.editor.genome.stages == (4,)  # bad input: a notification, no change
-        await pilot.press("s")
+        assert app.editor.genome.stages == (4,)  # bad input: the dialog stays, with the error under the text
+        assert app.screen.query_one("Input").value == "1-0" and app.screen.error
+        await pilot.press("escape")
+        await pilot.press("s")  # export asks where: Enter takes the default, as before
+        await pilot.pause()
+        await pilot.press("enter")
         await pilot.pause()
         written = sorted(p.suffix for p in tmp_path.iterdir())
         from genet_lab.encoding.draw import have_dot
@@ -168,7 +178,10 @@ async def test_sharing_counts_appear_and_large_stages_say_na():
         assert f"{'·'.join(map(str, n))} = {n[0] * n[1] * n[2]:,}" in _figures_text(app)
         app.editor.set_genome(gn.zeros((8, 3)))
         await pilot.pause()
-        assert "n/a·" in _figures_text(app)
+        assert "n/a·1 (n/a: K > 6)" in _figures_text(app)
+        app.editor.set_genome(gn.residual_40())  # was "n/a·n/a·n/a strings"
+        await pilot.pause()
+        assert "sharing   n/a: K > 6\n" in _figures_text(app)
 
 
 @run_async

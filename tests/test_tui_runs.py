@@ -8,6 +8,8 @@ import sys
 import textwrap
 import time
 
+import pytest
+
 from genet_lab.encoding import genome as gn
 from genet_lab.tui.app import GenetLabApp
 from genet_lab.tui.evolution import EvolutionPane
@@ -37,6 +39,13 @@ FAKE_TRAINER = textwrap.dedent("""
          val_accuracy=0.5 + 0.1 * epochs, test_accuracy=None, final_loss=0.5, curve=[], seconds=0.1,
          images_per_second=1000.0, params=len(genome) * 100, failed=False, error=None, device="cpu")
 """)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_lab(tmp_path, monkeypatch):
+    """The training history in a temporary folder, and no warm trainer (a torch import per test)."""
+    monkeypatch.setenv("GENET_LAB_DATA_DIR", str(tmp_path / "lab-data"))
+    monkeypatch.setenv("GENET_LAB_NO_WARM", "1")
 
 
 def run_async(fn):
@@ -85,8 +94,8 @@ async def test_training_streams_progress_and_keeps_a_session_list(tmp_path):
         await _until(pilot, lambda: len(pane.results) == 2 and pane.results[-1].state != "running")
         table = pane.query_one("#train-table")
         assert table.row_count == 2
-        assert table.get_row_at(1)[1] == "0-01 0-01-100 0-11-101-0001"
-        assert table.get_row_at(0)[4] == "0.8000"
+        assert table.get_row_at(1)[7] == "0-01 0-01-100 0-11-101-0001"
+        assert table.get_row_at(0)[2] == "0.8000"
 
 
 @run_async
@@ -140,6 +149,7 @@ async def test_whole_evolution_with_toy_fitness_fills_table_and_population(tmp_p
         screen.query_one("#seed-dir").value = str(run_dir)
         screen.query_one("#seed-n").value = "6"
         screen.query_one("#seed-t").value = "3"
+        screen.query_one("#seed-fitness").value = "toy"  # the dialog's default is train, as the CLI's
         await pilot.pause()
         previewed = list(screen.genomes)
         assert len(previewed) == 6
@@ -189,10 +199,10 @@ async def test_stop_and_resume_and_open_existing_run(tmp_path, monkeypatch):
         await pilot.press("e")  # load it into the editor
         assert app.editor.genome.notation() == pane.population[1].genome
         # pause and stop a run this session started, then resume it. The run cannot end by
-        # itself while the test runs: a million generations at 10 ms an evaluation.
+        # itself while the test runs: 100,000 generations (the most evolve takes) at 10 ms an evaluation.
         monkeypatch.setenv("GENET_LAB_TOY_DELAY", "0.01")
         pane.start_run({"run_dir": str(tmp_path / "run2"), "genomes": ["0-00 0-00-000 0-00-000-0000"] * 4,
-                        "n": 4, "t": 1_000_000, "fitness": "toy", "epochs": 1, "seed": 0})
+                        "n": 4, "t": 100_000, "fitness": "toy", "epochs": 1, "seed": 0})
         await _until(pilot, lambda: len(pane.generations) >= 2)
         await pilot.press("p")
         assert pane.paused

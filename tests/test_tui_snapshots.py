@@ -10,6 +10,7 @@ from pathlib import Path
 
 from genet_lab.encoding import genome as gn
 from genet_lab.tui.app import GenetLabApp
+from tests.test_tui_runs import _isolated_lab  # noqa: F401 (a fixture)
 
 
 async def _settle(pilot):

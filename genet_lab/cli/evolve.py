@@ -23,7 +23,7 @@ from genet_lab.cli.common import (
     seed_int,
 )
 from genet_lab.errors import UsageError, show
-from genet_lab.evolution.config import CLI_DEFAULTS
+from genet_lab.evolution.config import CLI_DEFAULTS, SMALL_BATCH_DATASETS
 from genet_lab.training.recipes import RECIPE_HELP, RECIPES, SCHEDULES
 
 
@@ -54,7 +54,8 @@ def _add_common(p: argparse.ArgumentParser, ga: bool) -> None:
                    help=f"training epochs per evaluation (default {CLI_DEFAULTS['epochs']}; with --schedule "
                    "paper-full 240, the only length it trains)")
     g.add_argument("--batch-size", type=positive_int,
-                   help=f"training batch size (default {CLI_DEFAULTS['batch_size']} for digits, else the trainer's)")
+                   help=f"training batch size (default {CLI_DEFAULTS['batch_size']} for "
+                   f"{', '.join(SMALL_BATCH_DATASETS)}, else the trainer's)")
     g.add_argument("--threads", type=cpu_threads,
                    help=f"torch CPU threads (default {CLI_DEFAULTS['threads']}: tiny networks run best on one "
                    "thread, and a shared machine suffers from more)")
@@ -156,9 +157,9 @@ def build_config(args):
             raise UsageError(f"{init} lists {len(genomes)} genomes but --population is {n}")
         init, init_genomes = "file", tuple(g.notation() for g in genomes)
     train_size = args.train_size
-    if dataset == "digits" and fitness == "train":
-        if train_size is None:
-            train_size = CLI_DEFAULTS["train_size"]
+    if dataset == "digits" and fitness == "train" and train_size is None:
+        train_size = CLI_DEFAULTS["train_size"]
+    if dataset in SMALL_BATCH_DATASETS and fitness == "train":
         train.setdefault("batch_size", CLI_DEFAULTS["batch_size"])
     kw = dict(kind=args.kind, population=n or CLI_DEFAULTS["population"],
               generations=CLI_DEFAULTS["generations"] if args.generations is None else args.generations,

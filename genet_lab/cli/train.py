@@ -76,6 +76,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="last line of stdout: one JSON object")
     out.add_argument("--events", action="store_true", help="one JSON event a line as it trains")
+    p.add_argument("--phases", action="store_true", help="with --events: also TrainingPhase events while "
+                   "starting (importing, loading, measuring)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="re-measure the accuracy of a checkpoint written by 'train --save'")
@@ -101,7 +103,7 @@ def _emit(obj: dict) -> None:
 
 def _phase(args, phase: str, detail: str) -> None:
     """A TrainingPhase event with ``--events``: the front end says what the start-up is doing."""
-    if getattr(args, "events", False) and not getattr(args, "dry_run", False):
+    if getattr(args, "events", False) and getattr(args, "phases", False) and not getattr(args, "dry_run", False):
         _emit(tev.to_dict(tev.TrainingPhase(phase, detail)))
 
 
@@ -141,7 +143,7 @@ def cmd_train(args) -> int:
         check_save_space(Path(args.save), genome, net)
     if args.events:
         _emit(tev.to_dict(tev.TrainingStarted(genome.notation(), data.summary(), cfg.to_dict())))
-        _phase(args, "measuring", "building the network, timing the execution settings (cached after a first run)")
+        _phase(args, "measuring", "building the network, timing execution settings (cached)")
         result = train_genome(genome, net, data, cfg,
                               progress=lambda p: _emit(tev.to_dict(tev.TrainingProgress.of(p))))
     elif args.json:

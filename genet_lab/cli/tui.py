@@ -21,11 +21,12 @@ def register(sub) -> None:
 
 
 def cmd_tui(args: argparse.Namespace) -> int:
-    from genet_lab.encoding.genome import parse_stages, resolve, zeros
+    from genet_lab.encoding.genome import parse_stages, zeros
     from genet_lab.errors import UsageError
+    from genet_lab.tui.model import resolve_genome  # pure Python: no Textual before the checks pass
 
     stages = parse_stages(args.stages) if args.stages else None
-    genome = resolve(args.genome, stages) if args.genome else zeros(stages or (3, 4, 5))
+    genome = resolve_genome(args.genome, stages) if args.genome else zeros(stages or (3, 4, 5))
     if args.run is not None:
         from genet_lab.evolution.store import is_run_dir
 

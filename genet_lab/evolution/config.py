@@ -27,6 +27,11 @@ FITNESS_KINDS = ("train", "proxy", "toy")
 # the embedded digits finishes within 5 minutes on 2 CPU cores and still shows the population
 # improving (docs/experiments.md has the timings).
 CLI_DEFAULTS = dict(population=10, generations=10, epochs=6, train_size=None, batch_size=32, threads=1)
+# The data sets whose short-budget fitness trains at CLI_DEFAULTS' batch 32 instead of the trainer's
+# 128: Fashion-MNIST at 2,000 images and 2 epochs, 10 genomes x 3 seeds, batch 128 against 32:
+# within-genome sd 11.4 against 4.4 points, Kendall tau to a 10-epoch reference 0.00 against 0.40
+# (docs/benchmarks.md, "Fitness"). Larger images (CIFAR-10, --paper) keep the trainer's batch.
+SMALL_BATCH_DATASETS = ("digits", "mnist", "fashion-mnist")
 UNITS = {"train": "val. accuracy %", "proxy": "NASWOT score (no training)", "toy": "toy score (test aid)"}
 OBJECTIVE_HELP = ("accuracy (default), params:LAMBDA or macs:LAMBDA (accuracy - LAMBDA x log10(parameters or "
                   "multiply-adds), LAMBDA a number >= 0)")

@@ -80,6 +80,10 @@ class EvolveArgs:
     fitness: str | None = None
     preset: str | None = None
     reuse_structures: bool = False
+    eval_test: bool = False
+    """Also score every evaluation on the test split (``--eval-test``)."""
+    objective: str | None = None
+    """What selection maximises: accuracy, params:LAMBDA or macs:LAMBDA (``--objective``)."""
     seed: int | None = None
     workers: int | None = None
     devices: str | None = None
@@ -206,7 +210,7 @@ class RunProcess:
         """None while the process runs; then how it ended (the same value every call)."""
         if self._exit is None and self.popen.poll() is not None:
             rc = self.popen.returncode
-            stopped = self._stopping or rc in (-signal.SIGTERM, -signal.SIGKILL)
+            stopped = self._stopping or rc in (-signal.SIGTERM, -signal.SIGKILL, 128 + signal.SIGTERM)  # 143: the CLI's
             self._exit = ProcessExit(rc, _error_line(self.tail()), stopped)
             self.paused = False
         return self._exit

@@ -14,6 +14,7 @@ from textual.binding import Binding
 from textual.widgets import Footer, TabbedContent, TabPane
 
 from genet_lab.encoding.genome import Genome, zeros
+from genet_lab.tui.dialogs import ConfirmQuit
 from genet_lab.tui.editor import EditorPane
 from genet_lab.tui.help import HelpScreen
 
@@ -31,11 +32,13 @@ class GenetLabApp(App[None]):
     TITLE = "genet-lab"
     ENABLE_COMMAND_PALETTE = False
     BINDINGS = [
-        Binding("1", "show_tab('editor')", "Editor"),
-        Binding("2", "show_tab('train')", "Train"),
-        Binding("3", "show_tab('evolution')", "Evolve"),
+        # the tabs read "1 Editor 2 Train 3 Evolution": the footer keeps its room for the pane's keys
+        Binding("1", "show_tab('editor')", "Editor", show=False),
+        Binding("2", "show_tab('train')", "Train", show=False),
+        Binding("3", "show_tab('evolution')", "Evolve", show=False),
         Binding("question_mark,f1", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
+        Binding("f12", "take_screenshot", "Screenshot", show=False),
     ]
 
     def __init__(self, genome: Genome | None = None, run_dir: Path | None = None,
@@ -54,7 +57,7 @@ class GenetLabApp(App[None]):
                 yield from self._train_pane()
             with TabPane("3 Evolution", id="evolution"):
                 yield from self._evolution_pane()
-        yield Footer()
+        yield Footer(compact=True)
 
     def _train_pane(self):
         from genet_lab.tui.train_panel import TrainPane
@@ -95,3 +98,45 @@ class GenetLabApp(App[None]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
+
+    def busy(self) -> list[str]:
+        """What quitting would end: the evolution and the training this process started."""
+        reasons = []
+        for evo in self.query("#evolution-pane"):
+            control = cast("EvolutionPane", evo).control
+            if control is not None and control.running and control.process is not None:
+                command = control.process.argv[3] if len(control.process.argv) > 3 else "evolve"
+                reasons.append(f"An evolution is running in this process ({control.run_dir}). Quitting stops it; "
+                               f"the run stays resumable with [b]genet-lab {command} --resume {control.run_dir}[/b] "
+                               "(or o, then r, in this lab).")
+        for train in self.query("#train-pane"):
+            pane = cast("TrainPane", train)
+            if pane.running and pane.results:
+                r = pane.results[-1]
+                reasons.append(f"A training is running ({r.genome} on {r.dataset}). Quitting cancels it: "
+                               "its result is lost.")
+        return reasons
+
+    async def action_quit(self) -> None:
+        """Quit at once when nothing runs; else ask first (the run stays resumable, say how)."""
+        reasons = self.busy()
+        if not reasons:
+            self.exit()
+            return
+        if isinstance(self.screen, ConfirmQuit):
+            return
+
+        def answered(quit_: bool | None) -> None:
+            if quit_:
+                self.exit()
+
+        self.push_screen(ConfirmQuit(reasons), answered)
+
+    def action_take_screenshot(self) -> None:
+        """An SVG of the screen (Textual's own screenshot), in the export folder or the current one."""
+        try:
+            path = self.save_screenshot(path=str(self.export_dir or Path.cwd()))
+        except OSError as exc:
+            self.notify(f"screenshot failed: {exc}", severity="error", timeout=8)
+            return
+        self.notify(f"screenshot written: {path}", timeout=8)

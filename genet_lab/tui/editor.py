@@ -21,10 +21,10 @@ from genet_lab.encoding import genome as gn
 from genet_lab.encoding.genome import Genome
 from genet_lab.encoding.graph import structure_hash
 from genet_lab.encoding.presets import get_preset, list_presets
-from genet_lab.tui.bits import BitGrid
-from genet_lab.tui.dialogs import GenomeInput
+from genet_lab.tui.bits import BitGrid, notation_line
+from genet_lab.tui.dialogs import GenomeInput, Prompt
 from genet_lab.tui.figures import LAZY_SHARING_K, Figures, sharing_counts
-from genet_lab.tui.model import EditorModel
+from genet_lab.tui.model import EditorModel, resolve_genome
 from genet_lab.tui.stage_view import StageView
 
 NAMED_CYCLE = ("zeros", "chain", "residual", "dense", "residual-40", "paper-best")
@@ -55,6 +55,10 @@ class EditorPane(Vertical):
         Binding("p", "next_preset", "Preset"),
         Binding("y", "copy", "Copy"),
         Binding("s", "export", "Export"),
+        Binding("ctrl+s", "save_genome", "Save", show=False),
+        Binding("ctrl+o", "load_genome", "Load", show=False),
+        Binding("m", "mark", "Mark A", show=False),
+        Binding("v", "compare", "Compare", show=False),
     ]
 
     @dataclass
@@ -72,6 +76,8 @@ class EditorPane(Vertical):
         self._warming: set[int] = set()
         self.last_redraw_ms = 0.0
         self._named = -1
+        self.marked: Genome | None = None
+        """Genome A of the compare view (``m``)."""
 
     @property
     def genome(self) -> Genome:
@@ -100,8 +106,7 @@ class EditorPane(Vertical):
         start = time.perf_counter()
         g, m = self.genome, self.model
         pos = m.position
-        self.query_one("#notation", Static).update(
-            f"[b]Genome[/b]  [reverse] {g.notation()} [/]  [dim]{structure_hash(g)}[/dim]")
+        self.query_one("#notation", Static).update(notation_line(g, structure_hash(g)))
         self.query_one(BitGrid).show(g, m.cursor)
         self.query_one("#where", Static).update(
             f"[dim]stage {pos.stage + 1}, bit {pos.offset + 1}/{len(g.stage_bits(pos.stage))}: "
@@ -194,18 +199,87 @@ class EditorPane(Vertical):
         stages = None if name in ("residual-40", "paper-best") else self.genome.stages
         self.set_genome(gn.named(name, stages), name)
 
+    def typed_genome(self, text: str) -> Genome:
+        """A genome as typed in the ``g`` dialog: notation, a name, or a plain bit string of the
+        current genome's stages (ValueError says the expected length)."""
+        word = text.strip()
+        if len(word) > 1 and set(word) <= {"0", "1"}:
+            g = self.genome
+            if len(word) != g.length:
+                raise ValueError(f"a plain bit string needs {g.length} bits for the current stages "
+                                 f"{','.join(map(str, g.stages))}, got {len(word)}; or type the notation "
+                                 "(1-01 0-01-100 ...)")
+            return resolve_genome(word, g.stages)
+        return resolve_genome(word)
+
     def action_type_genome(self) -> None:
         def done(text: str | None) -> None:
-            if not text:
-                return
-            try:
-                genome = gn.resolve(text)
-            except ValueError as exc:
-                self.notify(str(exc), severity="error", timeout=8)
-                return
-            self.set_genome(genome)
+            if text:
+                self.set_genome(self.typed_genome(text))  # checked already: the dialog stays open on errors
 
-        self.app.push_screen(GenomeInput(self.genome.notation()), done)
+        g = self.genome
+        self.app.push_screen(GenomeInput(g.notation(), g.length, ",".join(map(str, g.stages)),
+                                         check=self.typed_genome), done)
+
+    # -- files and comparing --------------------------------------------------------
+    def _default_file(self, suffix: str) -> str:
+        return str(self.export_dir / f"genome-{structure_hash(self.genome)}{suffix}")
+
+    def save_genome(self, text: str) -> Path:
+        """Write the genome in the paper's notation to ``text`` (the format of ``--init FILE``)."""
+        from genet_lab.fileio import atomic_write
+
+        if not text:
+            raise ValueError("give a file name")
+        path = Path(text).expanduser()
+        atomic_write(path, f"# genet-lab genome, paper notation (genet-lab evolve --init reads this)\n"
+                           f"{self.genome.notation()}\n".encode(), "genome file")
+        return path
+
+    def load_genome(self, text: str) -> Genome:
+        """The genome of a file (one genome in the paper's notation, as ``--init FILE`` reads)."""
+        from genet_lab.evolution.operators import read_genome_file
+
+        if not text:
+            raise ValueError("give a file name")
+        genomes = read_genome_file(Path(text).expanduser())
+        if len(genomes) > 1:
+            self.notify(f"{text} lists {len(genomes)} genomes: loaded the first", severity="warning")
+        return genomes[0]
+
+    def action_save_genome(self) -> None:
+        def done(text: str | None) -> None:
+            if text:
+                self.notify(f"saved {self.genome.notation()} to {Path(text).expanduser()}", timeout=6)
+
+        self.app.push_screen(Prompt("Save the genome to a file (paper notation; genet-lab evolve --init reads it):",
+                                    self._default_file(".txt"), check=self.save_genome), done)
+
+    def action_load_genome(self) -> None:
+        loaded: list[Genome] = []
+
+        def check(text: str) -> None:
+            loaded[:] = [self.load_genome(text)]
+
+        def done(text: str | None) -> None:
+            if text and loaded:
+                self.set_genome(loaded[0], f"loaded {text}")
+
+        self.app.push_screen(Prompt("Load a genome from a file (paper notation, a plain bit string or a name):",
+                                    self._default_file(".txt"), check=check), done)
+
+    def action_mark(self) -> None:
+        self.marked = self.genome
+        self.notify(f"marked as A: {self.genome.notation()} (v compares it with the edited genome)", timeout=4)
+
+    def action_compare(self) -> None:
+        from genet_lab.tui.compare import CompareScreen
+
+        if self.marked is None:
+            self.notify("mark a genome first: m marks the edited genome as A, then edit and press v",
+                        severity="warning")
+            return
+        self.app.push_screen(CompareScreen(self.marked, self.genome, self.preset))
 
     def action_next_preset(self) -> None:
         names = list_presets()
@@ -218,22 +292,39 @@ class EditorPane(Vertical):
         self.notify(f"copied {self.genome.notation()}")
 
     def action_export(self) -> None:
+        """Ask where to write the drawing (default: ``genome-KEY`` in the export folder), then write it."""
+        def done(text: str | None) -> None:
+            if text:
+                self.notify(self._export_note, severity="warning" if "not installed" in self._export_note
+                            else "information", timeout=8)
+
+        self._export_note = ""
+        self.app.push_screen(Prompt("Export the drawing to (FILE.svg, .png, .pdf or .dot; without a suffix: "
+                                    "SVG and PNG):", self._default_file(""), check=self.export), done)
+
+    def export(self, text: str) -> list[Path]:
+        """Write the drawing to ``text``: one format by its suffix, or SVG and PNG (the dot source
+        without graphviz) for a name without one. Raises OSError/ValueError."""
         from genet_lab.encoding import draw
 
-        stem = self.export_dir / f"genome-{structure_hash(self.genome)}"
-        try:
-            written = []
-            for fmt in ("svg", "png") if draw.have_dot() else ():
-                path = stem.with_suffix(f".{fmt}")
-                path.write_bytes(draw.render(self.genome, fmt, title=self.genome.notation()))
-                written.append(path)
-            if not written:
-                path = stem.with_suffix(".dot")
-                path.write_bytes(draw.render(self.genome, "dot", title=self.genome.notation()))
-                self.notify(f"graphviz 'dot' is not installed: wrote the source {path} (apt-get install graphviz)",
-                            severity="warning", timeout=8)
-                return
-        except (OSError, ValueError) as exc:
-            self.notify(f"export failed: {exc}", severity="error", timeout=8)
-            return
-        self.notify("exported " + ", ".join(str(p) for p in written), timeout=6)
+        if not text:
+            raise ValueError("give a file name")
+        target = Path(text).expanduser()
+        if target.is_dir():
+            target = target / f"genome-{structure_hash(self.genome)}"
+        suffix = target.suffix.lower().lstrip(".")
+        formats = [suffix] if suffix in ("svg", "png", "pdf", "dot") else ["svg", "png"]
+        stem = target.with_suffix("") if suffix in formats else target
+        if not draw.have_dot() and formats != ["dot"]:
+            path = Path(f"{stem}.dot")
+            path.write_bytes(draw.render(self.genome, "dot", title=self.genome.notation()))
+            self._export_note = (f"graphviz 'dot' is not installed: wrote the source {path} "
+                                 "(apt-get install graphviz)")
+            return [path]
+        written = []
+        for fmt in formats:
+            path = Path(f"{stem}.{fmt}")
+            path.write_bytes(draw.render(self.genome, fmt, title=self.genome.notation()))
+            written.append(path)
+        self._export_note = "exported " + ", ".join(str(p) for p in written)
+        return written

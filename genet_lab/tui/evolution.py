@@ -53,8 +53,9 @@ class EvolutionPane(Vertical):
         Binding("k", "stop", "Stop"),
         Binding("r", "resume", "Resume"),
         Binding("f", "next_figure", "Figure"),
-        Binding("b", "show_best", "Best", show=False),
-        Binding("e", "to_editor", "To editor", show=False),
+        Binding("b", "show_best", "Best"),
+        Binding("e", "to_editor", "Edit"),
+        Binding("l", "follow_live", "Live", show=False),
     ]
 
     def __init__(self, genome: Genome, run_dir: Path | None = None, python: str | None = None, **kw) -> None:
@@ -72,6 +73,15 @@ class EvolutionPane(Vertical):
         self.figure = FIGURES[0]
         self._finished_inds: dict[int, list[Individual]] = {}
         """Individuals of finished generations, read once each (for the Pareto view)."""
+        self._row_mode: tuple[bool, str | None] | None = None
+        """(paused, run state) the population rows were drawn for."""
+        self.seed_values: dict | None = None
+        """The New-run dialog's last settings: it reopens with them."""
+        self.browse_gen: int | None = None
+        """The generation whose population is shown (a Table 1 row chosen); None follows the live one."""
+        self.browsed: list[Individual] = []
+        self._auto_row: int | None = None
+        """The Table 1 row the pane moved the cursor to itself (not a user's choice)."""
 
     def compose(self) -> ComposeResult:
         yield Label("no run: s starts one, o opens a run directory", id="evo-status")
@@ -82,7 +92,9 @@ class EvolutionPane(Vertical):
             table: DataTable[str] = DataTable(id="evo-table", zebra_stripes=True, cursor_type="row")
             table.border_title = "Table 1: fitness per generation"
             yield table
-            yield PlotextPlot(id="evo-plot")
+            plot = PlotextPlot(id="evo-plot")
+            plot.border_title = "Figure 3: fitness per generation"
+            yield plot
         with Horizontal(id="evo-bottom"):
             pop: DataTable[str] = DataTable(id="evo-pop", zebra_stripes=True, cursor_type="row")
             pop.border_title = "population"
@@ -93,7 +105,7 @@ class EvolutionPane(Vertical):
 
     def on_mount(self) -> None:
         self.query_one("#evo-table", DataTable).add_columns("gen", "max", "min", "mean", "median", "std")
-        self.query_one("#evo-pop", DataTable).add_columns("#", "fitness", "genome", "op", "par", "state")
+        self.query_one("#evo-pop", DataTable).add_columns("#", "fitness", "state", "op", "parents", "genome")
         self._plot()
         self.set_interval(POLL_SECONDS, self.poll)
         if self._initial_dir is not None:
@@ -122,12 +134,13 @@ class EvolutionPane(Vertical):
         if self.running:
             self.notify("a run is in progress: stop it (k) first", severity="warning")
             return
-        self.app.push_screen(SeedScreen(self.genome), self.start_run)
+        self.app.push_screen(SeedScreen(self.genome, values=self.seed_values), self.start_run)
 
     def start_run(self, spec: dict | None) -> None:
         """Write generation 0 to the run directory and start ``genet-lab evolve`` on it."""
         if not spec:
             return
+        self.seed_values = spec.get("values", self.seed_values)
         run_dir = Path(spec["run_dir"])
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
@@ -136,8 +149,13 @@ class EvolutionPane(Vertical):
         except OSError as exc:
             self.notify(f"cannot write to {run_dir}: {exc}", severity="error")
             return
-        args = EvolveArgs(init=str(seed_file), population=spec["n"], generations=spec["t"],
-                          fitness=spec["fitness"], epochs=spec["epochs"], seed=spec["seed"], json=True)
+        objective = spec.get("objective")
+        args = EvolveArgs(dataset=spec.get("dataset"), data_dir=spec.get("data_dir"), init=str(seed_file),
+                          population=spec["n"], generations=spec["t"], fitness=spec["fitness"],
+                          epochs=spec["epochs"], recipe=spec.get("recipe"), preset=spec.get("preset"),
+                          eval_test=bool(spec.get("eval_test")),
+                          objective=None if objective in (None, "accuracy") else objective,
+                          seed=spec["seed"], json=True)
         try:
             control = RunControl.start(run_dir, "evolve", args, python=self.python)
         except UsageError as exc:
@@ -167,8 +185,15 @@ class EvolutionPane(Vertical):
         self.control = control
         self.status, self.generations, self.population, self.shown, self.error = None, [], [], None, ""
         self._finished_inds = {}
+        self._row_mode = None
+        self.browse_gen, self.browsed, self._auto_row = None, [], None
+        # nothing of the previous run may stay on screen until this one's first poll
         self.query_one("#evo-table", DataTable).clear()
         self.query_one("#evo-pop", DataTable).clear()
+        self.query_one("#evo-progress", ProgressBar).update(total=1, progress=0)
+        self.query_one("#evo-progress-label", Label).update("")
+        self._plot()
+        self._show(None)
         self.poll()
 
     def poll(self) -> None:
@@ -198,6 +223,8 @@ class EvolutionPane(Vertical):
             self._fill_population()
             self._plot()
             self._show(self.shown)
+        elif self._row_mode != (self.paused, snap.status.state):
+            self._fill_population()  # paused, stopped or ended without a new event: rows say so
         self._status_line()
 
     def _check_exit(self, control: RunControl) -> None:
@@ -222,6 +249,7 @@ class EvolutionPane(Vertical):
             self.control.pause()
             self.notify("run paused: p continues, k stops")
         self._status_line()
+        self._fill_population()
 
     def action_stop(self) -> None:
         if not self.running or self.control is None:
@@ -258,9 +286,11 @@ class EvolutionPane(Vertical):
             return
         state = "paused" if self.paused else s.state
         colour = {"running": "green", "finished": "cyan", "paused": "yellow", "stopped": "red"}.get(state, "white")
-        best = f"  best {s.best} ({s.best_fitness:.2f})" if s.best else ""
-        self._label(f"[b]{self.run_dir}[/b] [{colour}]{state}[/{colour}] · {s.kind} · gen {s.gen}/{s.generations}"
-                    f"  evals {s.evaluations_done}/{s.evaluations_total}{best}" + self._error_suffix())
+        # what matters first, so that at 80 columns only the directory wraps to the second line
+        best = f" · best [b]{s.best_fitness:.2f}[/b] {s.best}" if s.best else ""
+        self._label(f"[{colour}]{state}[/{colour}] · gen {s.gen}/{s.generations} · evals "
+                    f"{s.evaluations_done}/{s.evaluations_total}{best} · {s.kind} [b]{self.run_dir}[/b]"
+                    + self._error_suffix())
 
     def _progress(self) -> None:
         done = sum(1 for p in self.population if p.state in ("done", "failed"))
@@ -276,19 +306,83 @@ class EvolutionPane(Vertical):
         for row in self.generations[table.row_count:]:
             table.add_row(str(row.gen), *(f"{v:.2f}" for v in (row.max, row.min, row.mean, row.median, row.std)),
                           key=str(row.gen))
-        if self.generations:
-            table.move_cursor(row=len(self.generations) - 1)
+        if self.generations and self.browse_gen is None:  # a user's chosen row stays
+            self._auto_row = len(self.generations) - 1
+            table.move_cursor(row=self._auto_row)
+
+    @property
+    def rows(self) -> list[Individual]:
+        """The individuals in the population table: a browsed generation's, or the live one's."""
+        return self.browsed if self.browse_gen is not None else self.population
+
+    @on(DataTable.RowSelected, "#evo-table")
+    def _generation_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter, or a click on the highlighted row: that generation's population."""
+        self.browse(int(str(event.row_key.value)))
+
+    @on(DataTable.RowHighlighted, "#evo-table")
+    def _generation_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """A click (or arrow) by the user on a Table 1 row; the pane's own cursor moves are not choices."""
+        table = self.query_one("#evo-table", DataTable)
+        if not table.has_focus or event.row_key.value is None:
+            return
+        if self.browse_gen is None and event.cursor_row == self._auto_row:
+            return
+        self.browse(int(str(event.row_key.value)))
+
+    def browse(self, gen: int) -> None:
+        """Show generation ``gen``'s population (individuals can be inspected and sent to the editor)."""
+        if self.control is None:
+            return
+        try:
+            inds = self.control.watcher.individuals(gen)
+        except (NotReady, UsageError) as exc:
+            self.notify(f"cannot read generation {gen} now: {exc}", severity="warning")
+            return
+        self.browse_gen, self.browsed = gen, inds
+        self._fill_population()
+        pop = self.query_one("#evo-pop", DataTable)
+        pop.focus()  # arrows go through its individuals, e sends one to the editor
+        pop.move_cursor(row=0, animate=False)
+
+    def action_follow_live(self) -> None:
+        """Back to the live generation's population."""
+        if self.browse_gen is None:
+            self.notify("already following the live generation")
+            return
+        self.browse_gen, self.browsed = None, []
+        self._fill_population()
+        self._fill_table()
 
     def _fill_population(self) -> None:
         table = self.query_one("#evo-pop", DataTable)
         cursor = table.cursor_row
         table.clear()
-        for ind in self.population:
+        self._row_mode = (self.paused, self.status.state if self.status else None)
+        gen = self.browse_gen if self.browse_gen is not None else (self.status.gen if self.status else None)
+        if self.browse_gen is not None:
+            table.border_title = f"population of gen {gen} [reverse] browsing [/]"
+            table.border_subtitle = "l: follow the live one"
+        else:
+            table.border_title = "population" + ("" if gen is None else f" of gen {gen} (live)")
+            table.border_subtitle = "Table 1 row: browse"
+        for ind in self.rows:
             value = _fitness(ind)
-            table.add_row(str(ind.index), f"{value:.2f}" if value is not None else "-", ind.genome,
-                          ind.op[:5], ",".join(map(str, ind.parents)) or "-", ind.state, key=str(ind.index))
-        if self.population:
-            table.move_cursor(row=min(cursor, len(self.population) - 1), animate=False)
+            table.add_row(str(ind.index), f"{value:.2f}" if value is not None else "-", self._state_of(ind),
+                          ind.op, ",".join(map(str, ind.parents)) or "-", ind.genome, key=str(ind.index))
+        if self.rows:
+            table.move_cursor(row=min(cursor, len(self.rows) - 1), animate=False)
+
+    def _state_of(self, ind: Individual) -> str:
+        """An evaluation's state as the user should read it: the store says ``running`` for an
+        evaluation that a pause holds or a stop interrupted (a resume starts it again)."""
+        if ind.state != "running":
+            return ind.state
+        if self.paused:
+            return "paused"
+        if self.status is not None and self.status.state != "running":
+            return "stopped"
+        return "running"
 
     def action_next_figure(self) -> None:
         """Cycle the plot: Figure 3, Pareto against parameters, Pareto against multiply-adds."""
@@ -314,21 +408,30 @@ class EvolutionPane(Vertical):
         plt.clear_data()
         plt.clear_figure()
         if self.figure != "fig3":
-            draw_pareto(plt, self.structure_points(), self.figure)
+            widget.border_title = draw_pareto(plt, self.structure_points(), self.figure)
+            widget.border_subtitle = "[cyan]evaluated[/] [red]non-dominated[/]"
             widget.refresh()
             return
-        plt.title("Figure 3: fitness per generation")
+        # the legend is the border's subtitle: plotext's own legend sits on top of the lines
+        widget.border_title = "Figure 3: fitness per generation"
+        widget.border_subtitle = "[green]max[/] [cyan]mean[/] [red]min[/]"
         if self.generations:
             gens = [g.gen for g in self.generations]
-            plt.plot(gens, [g.max for g in self.generations], label="max", color="green")
-            plt.plot(gens, [g.mean for g in self.generations], label="mean", color="cyan", marker="dot")
-            plt.plot(gens, [g.min for g in self.generations], label="min", color="red")
+            one = len(gens) == 1  # a line of one point draws nothing: mark it
+            plt.plot(gens, [g.max for g in self.generations], color="green", marker="dot" if one else None)
+            plt.plot(gens, [g.mean for g in self.generations], color="cyan", marker="dot")
+            plt.plot(gens, [g.min for g in self.generations], color="red", marker="dot" if one else None)
+            ticks = generation_ticks(gens[0], gens[-1])
+            plt.xticks([float(t) for t in ticks], [str(t) for t in ticks])
+            pad = 0.5 if one else 0
+            plt.xlim(gens[0] - pad, gens[-1] + pad)
+            plt.xlabel("generation")
         widget.refresh()
 
     @on(DataTable.RowHighlighted, "#evo-pop")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.cursor_row is not None and 0 <= event.cursor_row < len(self.population) and self.has_focus_within:
-            self.shown = self.population[event.cursor_row]
+        if event.cursor_row is not None and 0 <= event.cursor_row < len(self.rows) and self.has_focus_within:
+            self.shown = self.rows[event.cursor_row]
             self._show(self.shown)
 
     @property
@@ -340,8 +443,8 @@ class EvolutionPane(Vertical):
         self._show(None)
 
     def select_individual(self, index: int) -> None:
-        """Show individual ``index`` of the current generation (what a click or Enter does)."""
-        self.shown = self.population[index]
+        """Show individual ``index`` of the population table (what a click or Enter does)."""
+        self.shown = self.rows[index]
         self._show(self.shown)
 
     def _show(self, ind: Individual | None) -> None:
@@ -361,11 +464,10 @@ class EvolutionPane(Vertical):
         fit = _fitness(ind)
         head.append(f"{ind.op} ", style="bold")
         head.append(f"of gen {ind.gen - 1} #" + ", #".join(map(str, ind.parents)) if ind.parents else "(initial)")
-        head.append(f"  fitness {fit:.2f}" if fit is not None else "  not evaluated yet")
-        head.append(f"  {ind.state}" + ("  reused" if ind.reused else ""))
-        if ind.params:
-            head.append(f"  {ind.params:,} params")
-        detail.update(Group(head, *self._parents(ind), genome_drawing(parse(ind.genome))))
+        # one fact per line part, so that a narrow box wraps between facts, not inside "22,082 params"
+        facts = [f"fitness {fit:.2f}" if fit is not None else "not evaluated yet", self._state_of(ind)]
+        facts += ["reused"] * ind.reused + ([f"{ind.params:,}\u00a0params"] if ind.params else [])
+        detail.update(Group(head, Text(" · ".join(facts)), *self._parents(ind), genome_drawing(parse(ind.genome))))
 
     def _parents(self, ind: Individual) -> list[Text]:
         if not ind.parents or self.control is None:
@@ -388,6 +490,12 @@ class EvolutionPane(Vertical):
     def on_unmount(self) -> None:
         if self.control is not None:
             self.control.close(stop=True)
+
+
+def generation_ticks(first: int, last: int, most: int = 8) -> list[int]:
+    """Whole generations for the x axis, at most about ``most`` of them (plotext would label fractions)."""
+    step = max(1, -(-(last - first) // most))
+    return list(range(first, last + 1, step))
 
 
 def _fitness(ind: Individual) -> float | None:

@@ -9,10 +9,12 @@ worker, by the editor), out of reach above.
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from rich.text import Text
+from textual.timer import Timer
 from textual.widgets import Static
 
 from genet_lab.encoding.complexity import complexity
@@ -48,8 +50,29 @@ class _Rows:
         self.text.append_text(value if isinstance(value, Text) else Text(value))
 
 
-def figures_table(genome: Genome, config: NetworkConfig, sharing: list[int | None]) -> Text:
-    """The figures as label/value lines; ``sharing[s]`` is None when unknown."""
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+
+def sharing_text(genome: Genome, sharing: list[int | None], counting: str = "") -> str:
+    """The sharing figure: per-stage counts and their product; ``counting`` (a spinner frame and
+    the seconds so far) while a count of K <= LAZY_SHARING_K is being made; "n/a" for larger K,
+    whose 2^(K(K-1)/2) strings cannot be enumerated."""
+    pending = [k for k, n in zip(genome.stages, sharing) if n is None and k <= LAZY_SHARING_K]
+    if pending:
+        return f"counting K={max(pending)} {counting or '…'}"
+    if all(n is None for n in sharing):
+        return f"n/a: K > {LAZY_SHARING_K}"
+    parts = ["n/a" if n is None else str(n) for n in sharing]
+    if None in sharing:
+        return "·".join(parts) + f" (n/a: K > {LAZY_SHARING_K})"
+    total = 1
+    for n in sharing:
+        total *= n or 1
+    return "·".join(parts) + (f" = {total:,}" if len(parts) > 1 else "") + " strings"
+
+
+def figures_table(genome: Genome, config: NetworkConfig, sharing: list[int | None], counting: str = "") -> Text:
+    """The figures as label/value lines; ``sharing[s]`` is None when unknown (see :func:`sharing_text`)."""
     t = _Rows()
     t.add_row("preset", Text(config.name, style="cyan"))
     try:
@@ -62,26 +85,50 @@ def figures_table(genome: Genome, config: NetworkConfig, sharing: list[int | Non
     t.add_row("convs", f"{'+'.join(map(str, c.convs))} = {sum(c.convs)}")
     t.add_row("depth", f"{c.depth} conv ({c.layers} layers)")
     t.add_row("structure", structure_hash(genome))
-    parts: list[str] = []
-    total: int | None = 1
-    for s, n in enumerate(sharing):
-        if n is None:
-            parts.append("…" if genome.stages[s] <= LAZY_SHARING_K else "n/a")
-            total = None
-        else:
-            parts.append(str(n))
-            total = total * n if total is not None else None
-    shared = "·".join(parts) + (f" = {total:,}" if total is not None and len(parts) > 1 else "")
-    t.add_row("sharing", shared + " strings")
+    t.add_row("sharing", sharing_text(genome, sharing, counting))
     t.add_row("bits", f"L = {genome.length}")
     return t.text
 
 
 class Figures(Static):
-    """The figures panel; the editor calls :meth:`show` after every change."""
+    """The figures panel; the editor calls :meth:`show` after every change.
+
+    While a sharing count is being made (seconds at K = 6, in the editor's worker) a spinner
+    and the seconds so far say so, redrawn by a timer until the editor shows the count.
+    """
+
+    def __init__(self, *args, **kw) -> None:
+        super().__init__(*args, **kw)
+        self._shown: tuple[Genome, NetworkConfig, list[int | None]] | None = None
+        self._timer: Timer | None = None
+        self._since = 0.0
+        self._frame = 0
 
     def show(self, genome: Genome, config: NetworkConfig, sharing: list[int | None]) -> None:
-        self.update(figures_table(genome, config, sharing))
+        self._shown = (genome, config, sharing)
+        counting = any(n is None and k <= LAZY_SHARING_K for k, n in zip(genome.stages, sharing))
+        if counting and self._timer is None:
+            self._since, self._frame = time.monotonic(), 0
+            self._timer = self.set_interval(0.15, self._tick)
+        elif not counting and self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        self._draw()
+
+    @property
+    def counting(self) -> bool:
+        """Whether a sharing count is being waited for (the spinner turns)."""
+        return self._timer is not None
+
+    def _tick(self) -> None:
+        self._frame += 1
+        self._draw()
+
+    def _draw(self) -> None:
+        if self._shown is None:
+            return
+        frame = f"{SPINNER[self._frame % len(SPINNER)]} {time.monotonic() - self._since:.0f} s" if self.counting else ""
+        self.update(figures_table(*self._shown, counting=frame))
 
 
 def sharing_counts(genome: Genome, ready: set[int]) -> list[int | None]:
@@ -91,17 +138,18 @@ def sharing_counts(genome: Genome, ready: set[int]) -> list[int | None]:
     return [strings_sharing(k, bits) if k in ready else None for k, bits in genome.iter_stages()]
 
 
-def draw_pareto(plt: Any, points: Sequence[StructurePoint], cost: str) -> None:
+def draw_pareto(plt: Any, points: Sequence[StructurePoint], cost: str) -> str:
     """Accuracy against ``cost`` (params or macs, log scale) on a plotext ``plt``: every evaluated
-    structure a dot, the non-dominated front in red."""
+    structure a dot, the non-dominated front in red. Returns the title (for the widget's border:
+    plotext's own title and legend would cover the points)."""
     name = "parameters" if cost == "params" else "mult-adds"
     known = [p for p in points if getattr(p, cost)]
     front = front_of(known, cost)
-    plt.title(f"Pareto: accuracy vs {name} ({len(front)} of {len(known)} non-dominated)")
+    title = f"Pareto: accuracy vs {name} ({len(front)} of {len(known)} non-dominated)"
     if not known:
-        return
+        return title
     plt.xscale("log")
     plt.scatter([getattr(p, cost) for p in known], [p.accuracy for p in known], color="cyan", marker="dot")
-    plt.scatter([getattr(p, cost) for p in front], [p.accuracy for p in front], color="red", marker="o",
-                label="non-dominated")
+    plt.scatter([getattr(p, cost) for p in front], [p.accuracy for p in front], color="red", marker="o")
     plt.xlabel(name)
+    return title

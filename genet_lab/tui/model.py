@@ -5,6 +5,8 @@ editing rules are testable without a terminal) and nothing of torch.
 """
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from genet_lab.encoding import genome as gn
@@ -17,6 +19,25 @@ MAX_EDIT_NODES = 16
 """Largest K the editor grows a stage to: 120 bits, still one screen line."""
 
 MAX_EDIT_STAGES = 8
+
+
+def resolve_genome(text: str, stages: Sequence[int] | str | None = None) -> Genome:
+    """:func:`genet_lab.encoding.genome.resolve`, with a one-line error that quotes a mistyped
+    name as typed and lists the genome names (the notation's own error lists the stray
+    characters, sorted: ``'bgosu'`` for ``bogus``)."""
+    try:
+        return gn.resolve(text, stages)
+    except ValueError as exc:
+        word = text.strip()
+        stray = "".join(dict.fromkeys(re.sub(r"[01\-\s]", "", word)))  # in the order typed
+        if not stray or "may contain only" not in str(exc):
+            raise
+        example = "e.g. 1-01 0-01-100 0-11-101-0001"
+        if not re.search(r"[\s-]", word):
+            raise ValueError(f"unknown genome name {word!r}; known names: {', '.join(gn.NAMED)}; or a "
+                             f"notation ({example})") from None
+        raise ValueError(f"a genome's notation has only 0, 1, '-' and spaces; {word!r} also has {stray!r} "
+                         f"({example}, or a name: {', '.join(gn.NAMED)})") from None
 
 
 @dataclass(frozen=True)

@@ -1,22 +1,32 @@
 """Terminal drawings of stage graphs, coloured like Fig. 1 of the paper.
 
-Default input node red, default output node green, dropped nodes grey and
-struck through. A chain is drawn on one line; any other DAG node by node in
-topological layers (``3 <- 1+2``: node 3 sums nodes 1 and 2). Knows the
+The editor's stages panel draws each stage as a graph (layout and character
+grid from :mod:`genet_lab.encoding.ascii_graph`, cached per stage): default
+input node red, default output node green, dropped nodes grey. Stages stand
+side by side when they fit, else one under another (the panel scrolls); a
+stage wider than the panel falls back to the list ``3 <- 1+2`` (node 3 sums
+nodes 1 and 2), which the evolution pane's detail also uses. Knows the
 genome and graph modules, not torch.
 """
 from __future__ import annotations
 
 from rich.table import Table
 from rich.text import Text
-from textual.containers import Horizontal
+from textual.containers import Container
+from textual.events import Resize
 from textual.widgets import Static
 
+from genet_lab.encoding.ascii_graph import StageArt, stage_art
 from genet_lab.encoding.draw import stage_layers
 from genet_lab.encoding.genome import Genome, stage_notation
 from genet_lab.encoding.graph import StageGraph, decode
 
 IN_STYLE, OUT_STYLE, NODE_STYLE, DROP_STYLE = "bold white on red", "bold white on green", "bold cyan", "grey50 strike"
+ART_STYLES = {
+    "input": IN_STYLE, "output": OUT_STYLE, "node": NODE_STYLE, "dropped": "grey42", "note": "italic grey42",
+    "identity": "green", "edge": "", "edge-in": "red", "edge-out": "green",
+}
+MIN_COLUMN = 12  # a stage's column, side by side, is at least this wide (headings fold inside it)
 
 
 def _node(stage: StageGraph, n: int) -> Text:
@@ -93,24 +103,75 @@ def genome_drawing(genome: Genome, sharing: list[str | None] | None = None) -> T
     return table
 
 
-class StageView(Horizontal):
-    """Drawings of every stage of one genome side by side, one Static per stage
-    (plain Text renders and lays out much faster than a rich Table)."""
+def art_text(art: StageArt) -> Text:
+    """The drawing as Rich text, coloured by the roles of its spans."""
+    text = Text("\n".join(art.lines), no_wrap=True, overflow="ignore")
+    starts = [0]
+    for row in art.lines:
+        starts.append(starts[-1] + len(row) + 1)
+    for line, start, end, role in art.spans:
+        style = ART_STYLES.get(role, "")
+        if style:
+            text.stylize(style, starts[line] + start, starts[line] + end)
+    return text
+
+
+def stage_panel(stage: StageGraph, index: int, sharing: str | None, width: int) -> Text:
+    """Heading, figures and the drawing of one stage; the list instead when the drawing is wider than ``width``."""
+    text = stage_heading(stage, index)
+    text.append("\n")
+    text.append(f"{stage.num_convs} conv, d={stage.depth}", style="italic dim")
+    if sharing:
+        text.append(f"\n{sharing}", style="italic dim")
+    art = stage_art(stage.k, stage.bits)
+    if width and art.width > width:
+        text.append("\n(list: the drawing is wider than the panel)\n", style="italic dim")
+        text.append_text(Text("\n").join(stage_drawing(stage).split("\n")[1:]))
+    else:
+        text.append("\n")
+        text.append_text(art_text(art))
+    return text
+
+
+def side_by_side(genome: Genome, width: int) -> bool:
+    """Whether every stage's drawing fits in its share of ``width`` columns."""
+    stages = decode(genome)
+    column = width // max(1, len(stages))
+    return column >= MIN_COLUMN and all(stage_art(st.k, st.bits).width < column for st in stages)
+
+
+class StageView(Container):
+    """Drawings of every stage of one genome, one Static per stage: side by side
+    when they fit the panel's width, otherwise one under another."""
 
     DEFAULT_CSS = """
-    StageView { height: auto; }
+    StageView { height: auto; layout: horizontal; }
+    StageView.stacked { layout: vertical; }
     StageView > Static { width: 1fr; height: auto; padding-right: 1; }
+    StageView.stacked > Static { width: 1fr; margin-bottom: 1; }
     """
 
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self._shown: tuple[Genome, list[str | None] | None] | None = None
+        self._width = 0
+
     def show(self, genome: Genome, sharing: list[str | None] | None = None) -> None:
+        self._shown = (genome, sharing)
         stages = decode(genome)
+        width = self._width = self.size.width
+        stacked = bool(width) and not side_by_side(genome, width)
+        self.set_class(stacked, "stacked")
+        column = width if stacked else width // max(1, len(stages)) - 1
         columns = list(self.query_children(Static))
         if len(columns) != len(stages):
             self.remove_children()
             columns = [Static() for _ in stages]
             self.mount_all(columns)
-        for s, (column, stage) in enumerate(zip(columns, stages)):
-            text = stage_heading(stage, s)
-            text.append("\n")
-            text.append_text(stage_drawing(stage, None, sharing[s] if sharing else None))
-            column.update(text)
+        for s, (widget, stage) in enumerate(zip(columns, stages)):
+            widget.update(stage_panel(stage, s, sharing[s] if sharing else None, max(column, 0)))
+
+    def on_resize(self, event: Resize) -> None:
+        # the height follows the drawings; only a new width calls for another arrangement
+        if self._shown is not None and event.size.width != self._width:
+            self.show(*self._shown)

@@ -6,6 +6,13 @@ process that prints one JSON line per event of :mod:`genet_lab.training.events`
 those lines and posts them as messages; cancelling kills the child. So this
 module never imports torch, and a crashed training cannot take the terminal
 down with it.
+
+Start-up: importing torch takes seconds, so the pane keeps one *warm* trainer
+process ready (``python -c WARM_CODE``: the trainer imported, waiting for its
+command line on stdin) and hands it the next training; until the first
+progress the label says what the trainer is doing (its TrainingPhase events).
+Every finished training is appended to the history (:mod:`genet_lab.tui.history`)
+and past ones are listed in the table: selecting a row shows its curve.
 """
 from __future__ import annotations
 
@@ -15,10 +22,11 @@ import shlex
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -29,8 +37,16 @@ from textual_plotext import PlotextPlot
 
 from genet_lab.encoding.genome import Genome
 from genet_lab.encoding.presets import list_presets
-from genet_lab.training.events import TrainingEvent, TrainingFinished, TrainingProgress, TrainingStarted, from_dict
+from genet_lab.training.events import (
+    TrainingEvent,
+    TrainingFinished,
+    TrainingPhase,
+    TrainingProgress,
+    TrainingStarted,
+    from_dict,
+)
 from genet_lab.training.recipes import DEFAULT_RECIPE, RECIPES
+from genet_lab.tui import history
 
 if TYPE_CHECKING:
     from genet_lab.tui.app import GenetLabApp
@@ -44,8 +60,41 @@ def train_argv(python: str, genome: Genome, dataset: str, preset: str, epochs: i
     """The command line of one training run (``extra`` is split like a shell would); ``epochs``
     None leaves the data set's default, as ``genet-lab train`` does."""
     budget = [] if epochs is None else ["--epochs", str(epochs)]
-    return [python, "-m", "genet_lab", "train", genome.notation(), "--events", "--dataset", dataset,
+    return [python, "-m", "genet_lab", "train", genome.notation(), "--events", "--phases", "--dataset", dataset,
             "--preset", preset, "--recipe", recipe, *budget, *shlex.split(extra)]
+
+
+WARM_CODE = """\
+import json, sys
+from genet_lab.cli.main import main
+import genet_lab.cli.train, genet_lab.training.data, genet_lab.training.trainer  # the slow part: torch
+line = sys.stdin.readline()
+sys.exit(main(json.loads(line)) if line.strip() else 0)
+"""
+"""A trainer started ahead of time: it imports torch and the trainer, then waits for the
+arguments of ``genet-lab train`` as one JSON line on stdin (an empty line ends it)."""
+
+WARM_AFTER_SECONDS = 1.0
+"""Delay before a warm trainer is started once the Train pane is shown (a quick look costs nothing)."""
+
+
+class WarmTrainer:
+    """One waiting ``python -c WARM_CODE`` process and the file its stderr goes to."""
+
+    def __init__(self, python: str, env: dict[str, str]) -> None:
+        self.err = tempfile.TemporaryFile(mode="w+")
+        self.proc = subprocess.Popen([python, "-c", WARM_CODE], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self.err, text=True, bufsize=1, env=env)
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def close(self) -> None:
+        if self.alive:
+            self.proc.kill()
+            self.proc.wait()
+        self.err.close()
 
 
 @dataclass
@@ -58,13 +107,41 @@ class SessionResult:
     epochs: int | None
     """None until the trainer says how many the data set's default is."""
     state: str = "running"
+    finished: float | None = None
+    """Unix time it ended; set for past trainings read from the history too."""
+    past: bool = False
+    """Read from the history (a training of an earlier session)."""
     val_accuracy: float | None = None
     test_accuracy: float | None = None
     params: int | None = None
     seconds: float | None = None
     error: str | None = None
-    curve: list[TrainingProgress] = field(default_factory=list)
-    """The progress events as they came."""
+    curve: list[tuple[float, float | None, float | None]] = field(default_factory=list)
+    """(epochs done, loss, validation accuracy) of each progress event, as they came."""
+
+    @classmethod
+    def of_past(cls, p: history.PastTraining) -> SessionResult:
+        return cls(p.genome, p.dataset, p.preset, p.epochs, p.state, p.finished, True, p.val_accuracy,
+                   p.test_accuracy, p.params, p.seconds, p.error, list(p.points))
+
+    def to_past(self) -> history.PastTraining:
+        return history.PastTraining(self.genome, self.dataset, self.preset, self.epochs, self.state,
+                                    self.finished or time.time(), self.val_accuracy, self.test_accuracy,
+                                    self.params, self.seconds, self.error, list(self.curve))
+
+
+class EpochsInput(Input):
+    """The epochs box: digits only, so ``t`` (which could never be typed here) trains, as elsewhere in the pane."""
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.character == "t":
+            event.stop()
+            event.prevent_default()
+            for pane in self.ancestors:
+                if isinstance(pane, TrainPane):
+                    pane.action_train()
+            return
+        await super()._on_key(event)
 
 
 class TrainPane(Vertical):
@@ -73,7 +150,7 @@ class TrainPane(Vertical):
     BINDINGS = [
         Binding("t", "train", "Train"),
         Binding("k,escape", "cancel", "Cancel"),
-        Binding("e", "to_editor", "Load row", show=False),
+        Binding("e", "to_editor", "Edit row"),
     ]
 
     @dataclass
@@ -109,6 +186,12 @@ class TrainPane(Vertical):
         self._proc: subprocess.Popen | None = None
         self._cancelled: set[int] = set()
         self._strays: set[int] = set()
+        self._warm: WarmTrainer | None = None
+        self._started_at = 0.0
+        self.startup_seconds: list[float] = []
+        """Seconds from pressing Train to the first progress, per training of this session."""
+        self.history_note = ""
+        """What loading the history said (unreadable lines skipped), '' when all was well."""
 
     def compose(self) -> ComposeResult:
         yield Static(id="train-genome")
@@ -119,9 +202,10 @@ class TrainPane(Vertical):
             yield Button("Train", variant="success", id="train-start")
             yield Button("Cancel", variant="error", id="train-cancel", disabled=True)
         with Horizontal(id="train-options"):
-            yield Input("", placeholder="epochs", type="integer", id="train-epochs",
-                        tooltip="epochs; empty: the data set's default, as genet-lab train")
-            yield Input("", placeholder="more options, e.g. --train-size 500 --lr 0.03", id="train-extra")
+            yield EpochsInput("", placeholder="epochs", type="integer", id="train-epochs",
+                              tooltip="epochs; empty: the data set's default, as genet-lab train. Enter or t trains")
+            yield Input("", placeholder="more options, e.g. --train-size 500 --lr 0.03 (Enter trains)",
+                        id="train-extra")
         with Horizontal(id="train-status"):
             yield ProgressBar(total=1, show_eta=False, id="train-progress")
             yield Label("idle: press t to train the genome of the editor", id="train-label")
@@ -130,9 +214,47 @@ class TrainPane(Vertical):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("#", "genome", "data", "ep", "val acc", "params", "time", "state")
+        table.add_columns("#", "state", "val acc", "ep", "time", "params", "data", "genome", "when")
         self.set_genome(self.genome)
         self._plot(None)
+        self._load_history()
+
+    def _load_history(self) -> None:
+        past, bad = history.load()
+        table = self.query_one(DataTable)
+        for p in past:
+            self.results.append(SessionResult.of_past(p))
+            run = len(self.results) - 1
+            table.add_row(*self._cells(run), key=str(run))
+        if bad:  # said once, at start-up
+            self.history_note = f"skipped {bad} unreadable line(s) of {history.history_path()}"
+            self.notify(self.history_note, severity="warning", timeout=8)
+        if past:
+            self._set_label(f"idle: t trains the editor's genome; {len(past)} past training(s) listed below "
+                            "(select one: its curve)")
+            table.move_cursor(row=len(past) - 1)
+
+    def on_show(self) -> None:
+        if self.command is None and self._warm is None and not os.environ.get("GENET_LAB_NO_WARM"):
+            self.set_timer(WARM_AFTER_SECONDS, self._warm_up)
+
+    def _warm_up(self) -> None:
+        """Start a trainer ahead of the next training (not while one runs: it would compete for the CPU)."""
+        if self.command is not None or self.running or (self._warm is not None and self._warm.alive):
+            return
+        if self._warm is not None:
+            self._warm.close()
+        try:
+            self._warm = WarmTrainer(self.python, {**os.environ, "PYTHONUNBUFFERED": "1"})
+        except OSError:
+            self._warm = None  # trainings start cold
+
+    def _take_warm(self) -> WarmTrainer | None:
+        warm, self._warm = self._warm, None
+        if warm is not None and not warm.alive:
+            warm.close()
+            return None
+        return warm
 
     def default_focus(self) -> DataTable:
         return self.query_one(DataTable)
@@ -147,6 +269,7 @@ class TrainPane(Vertical):
         return self._proc is not None and self._proc.poll() is None
 
     # -- start / cancel ---------------------------------------------------------------
+    @on(Input.Submitted)
     @on(Button.Pressed, "#train-start")
     def action_train(self) -> None:
         if self.running:
@@ -178,6 +301,7 @@ class TrainPane(Vertical):
         table.move_cursor(row=run)
         bar = self.query_one(ProgressBar)
         bar.update(total=None, progress=0)
+        self._started_at = time.monotonic()
         self._set_label(f"starting: {' '.join(argv[1:5])} ...")
         self.query_one("#train-start", Button).disabled = True
         self.query_one("#train-cancel", Button).disabled = False
@@ -202,13 +326,23 @@ class TrainPane(Vertical):
             app = cast("GenetLabApp", self.app)
             app.editor.set_genome(parse(self.results[table.cursor_row].genome), "from the session list")
 
-    @work(thread=True, exclusive=True, group="train")
     def _run(self, run: int, argv: list[str]) -> None:
+        warm = self._take_warm() if self.command is None else None
+        self._run_in(run, argv, warm)
+
+    @work(thread=True, exclusive=True, group="train")
+    def _run_in(self, run: int, argv: list[str], warm: WarmTrainer | None) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        with tempfile.TemporaryFile(mode="w+") as err:
+        with tempfile.TemporaryFile(mode="w+") if warm is None else warm.err as err:
             try:
-                proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
-                                        text=True, bufsize=1, env=env)
+                if warm is not None:  # the trainer is imported already: give it the command line
+                    proc = warm.proc
+                    assert proc.stdin is not None
+                    proc.stdin.write(json.dumps(argv[3:]) + "\n")
+                    proc.stdin.close()
+                else:
+                    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
+                                            text=True, bufsize=1, env=env)
             except OSError as exc:
                 self._post(self.Ended(run, -1, str(exc)))
                 return
@@ -240,20 +374,25 @@ class TrainPane(Vertical):
     def on_train_pane_event(self, message: Event) -> None:
         r = self.results[message.run]
         event = message.event
-        if isinstance(event, TrainingStarted):
+        if isinstance(event, TrainingPhase):
+            self._set_label(f"{event.phase} ({time.monotonic() - self._started_at:.1f} s): {event.detail} ...")
+        elif isinstance(event, TrainingStarted):
             r.epochs = event.train.get("epochs", r.epochs)
             self._refresh_row(message.run)
             size = event.dataset.get("train"), event.dataset.get("val")
             self._set_label(f"training on {event.dataset.get('dataset')}: {size[0]} images, {size[1]} for "
                             f"validation, {event.train.get('epochs')} epochs")
         elif isinstance(event, TrainingProgress):
-            r.curve.append(event)
+            if not r.curve:
+                self.startup_seconds.append(time.monotonic() - self._started_at)
+            r.curve.append((event.done, event.loss, event.val_accuracy))
             bar = self.query_one(ProgressBar)
             bar.update(total=max(event.epochs, 1), progress=max(0.0, min(event.done, event.epochs)))
             acc = event.val_accuracy
             self._set_label(f"epoch {event.epoch}/{event.epochs}  loss {event.loss:.3f}"
                             + (f"  val acc {acc:.3f}" if acc is not None else ""))
-            self._plot(r)
+            if self.query_one(DataTable).cursor_row == message.run:  # not while a past curve is looked at
+                self._plot(r)
         elif isinstance(event, TrainingFinished):
             r.val_accuracy, r.test_accuracy = event.val_accuracy, event.test_accuracy
             r.params, r.seconds, r.error = event.params, event.seconds, event.error
@@ -271,12 +410,14 @@ class TrainPane(Vertical):
         r = self.results[message.run]
         self._proc = None
         if message.run in self._cancelled:
-            r.state = "cancelled"
+            r.state, r.error = "cancelled", "the training process was stopped (k); t trains again"
         elif r.state == "running":
             r.state = "failed"
             last = [ln for ln in message.stderr_tail.splitlines() if ln.strip()]
             r.error = last[-1] if last else f"exit status {message.returncode}"
+        r.finished = time.time()
         self._refresh_row(message.run)
+        self._remember(r)
         self.query_one("#train-start", Button).disabled = False
         self.query_one("#train-cancel", Button).disabled = True
         bar = self.query_one(ProgressBar)
@@ -289,6 +430,30 @@ class TrainPane(Vertical):
             if r.state == "failed":
                 self.notify(f"training failed: {r.error}", severity="error", timeout=8)
         self._plot(r)
+        if self.command is None and not os.environ.get("GENET_LAB_NO_WARM"):
+            self.set_timer(WARM_AFTER_SECONDS, self._warm_up)  # ready for the next one
+
+    def _remember(self, r: SessionResult) -> None:
+        try:
+            history.append(r.to_past())
+        except OSError as exc:
+            self.notify(f"could not add the training to the history {history.history_path()}: {exc}",
+                        severity="warning", timeout=8)
+
+    @on(DataTable.RowHighlighted, "#train-table")
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """A past (or finished) training: its curve and result."""
+        run = event.cursor_row
+        if run is None or not 0 <= run < len(self.results) or (self.running and run == len(self.results) - 1):
+            return
+        r = self.results[run]
+        self._plot(r)
+        if r.state == "running":
+            return
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.finished)) if r.finished else ""
+        result = f"val acc {r.val_accuracy:.4f}" if r.val_accuracy is not None else (r.error or "")
+        self._set_label(f"{'past' if r.past else 'this session'} #{run + 1} {when}: {r.state}, {result}, "
+                        f"{r.dataset}, {r.epochs or '?'} epochs"[:200])
 
     def _set_label(self, text: str) -> None:
         self.query_one("#train-label", Label).update(text)
@@ -297,13 +462,14 @@ class TrainPane(Vertical):
         r = self.results[run]
         acc = f"{r.val_accuracy:.4f}" if r.val_accuracy is not None else "-"
         epochs = "-" if r.epochs is None else str(r.epochs)
-        return (str(run + 1), r.genome, r.dataset, epochs, acc, f"{r.params:,}" if r.params else "-",
-                f"{r.seconds:.1f}s" if r.seconds is not None else "-", r.state)
+        when = time.strftime("%m-%d %H:%M", time.localtime(r.finished)) if r.finished else "now"
+        return (str(run + 1), r.state, acc, epochs, f"{r.seconds:.1f}s" if r.seconds is not None else "-",
+                f"{r.params:,}" if r.params else "-", r.dataset, r.genome, when)
 
     def _refresh_row(self, run: int) -> None:
         table = self.query_one(DataTable)
         for col, value in enumerate(self._cells(run)):
-            table.update_cell_at(Coordinate(run, col), value)
+            table.update_cell_at(Coordinate(run, col), value, update_width=True)  # "cancelled" > "running"
 
     def _plot(self, r: SessionResult | None) -> None:
         widget = self.query_one(PlotextPlot)
@@ -313,12 +479,12 @@ class TrainPane(Vertical):
         plt.title("training: loss (left) and validation accuracy (right)")
         plt.xlabel("epoch")
         if r is not None and r.curve:
-            steps = [p for p in r.curve if p.loss is not None]
-            epochs = [p for p in r.curve if p.val_accuracy is not None]
+            steps = [(done, loss) for done, loss, _ in r.curve if loss is not None]
+            epochs = [(done, acc) for done, _, acc in r.curve if acc is not None]
             if steps:
-                plt.plot([p.done for p in steps], [p.loss for p in steps], label="loss", color="red")
+                plt.plot([d for d, _ in steps], [v for _, v in steps], label="loss", color="red")
             if epochs:
-                plt.plot([p.done for p in epochs], [p.val_accuracy for p in epochs], label="val acc", color="green",
+                plt.plot([d for d, _ in epochs], [v for _, v in epochs], label="val acc", color="green",
                          yside="right", marker="dot")
         widget.refresh()
 
@@ -326,3 +492,6 @@ class TrainPane(Vertical):
         proc = self._proc
         if proc is not None and proc.poll() is None:  # self.running
             proc.kill()
+        if self._warm is not None:
+            self._warm.close()
+            self._warm = None
