@@ -154,8 +154,8 @@ def _write_cache(cache: Path, samples, stats, x: torch.Tensor) -> None:
         pass  # a read-only cache folder only costs decoding time next time
 
 
-def load_imagefolder(data_dir, with_test: bool = True, image_size: int | None = None):
-    """(classes, (x, y), test or None, has_test_folder, root) from an ImageFolder tree."""
+def folder_root(data_dir) -> tuple[Path, Path]:
+    """(root, root/train) of an ImageFolder tree, or a one-line UsageError saying what is accepted."""
     if not data_dir:
         raise UsageError("imagefolder needs --data-dir DIR holding train/<class>/* (and optionally test/<class>/*)")
     root = Path(data_dir)
@@ -163,6 +163,12 @@ def load_imagefolder(data_dir, with_test: bool = True, image_size: int | None = 
     if not train_dir.is_dir():
         raise UsageError(f"{train_dir} is not a folder; imagefolder needs DIR/train/<class>/*.jpg "
                          "(and optionally DIR/test/<class>/*)")
+    return root, train_dir
+
+
+def load_imagefolder(data_dir, with_test: bool = True, image_size: int | None = None):
+    """(classes, (x, y), test or None, has_test_folder, root) from an ImageFolder tree."""
+    root, train_dir = folder_root(data_dir)
     if image_size is not None and image_size < 1:
         raise UsageError(f"image_size must be a positive integer, got {image_size}")
     classes, x, y, size = _load_split(train_dir, None, image_size)

@@ -143,18 +143,12 @@ def default_workers(n: int) -> int:
 def load_stream(name: str, data_dir, seed: int = 0, train_size: int | None = None, val_size: int | None = None,
                 *, with_test: bool = True, image_size: int | None = None, workers: int | None = None) -> StreamSplits:
     """An image folder as a :class:`StreamSplits` (only ``imagefolder`` streams)."""
-    from genet_lab.training.data.imagefolder import _header_size, _list
+    from genet_lab.training.data.imagefolder import _header_size, _list, folder_root
     from genet_lab.training.data.splits import HOLDOUT_SEED, VAL_FRACTION, stratified_split
 
     if str(name).strip().lower().replace("_", "-") not in ("imagefolder", "image-folder"):
         raise UsageError(f"streaming reads image folders only; got dataset {name!r} (accepted: imagefolder)")
-    if not data_dir:
-        raise UsageError("imagefolder needs --data-dir DIR holding train/<class>/* (and optionally test/<class>/*)")
-    root = Path(data_dir)
-    train_dir = root / "train"
-    if not train_dir.is_dir():
-        raise UsageError(f"{train_dir} is not a folder; imagefolder needs DIR/train/<class>/*.jpg "
-                         "(and optionally DIR/test/<class>/*)")
+    root, train_dir = folder_root(data_dir)
     for label, v, low in (("train_size", train_size, 1), ("val_size", val_size, 0), ("image_size", image_size, 1)):
         if v is not None and int(v) < low:
             raise UsageError(f"{label} must be an integer >= {low}, got {v}")
