@@ -43,3 +43,10 @@ def cifar_slice(tmp_path_factory) -> Path:
     subprocess.run(["tar", "xzf", str(CIFAR_TARBALL), "-C", str(root), "--wildcards",
                     "train/*/00[01]?.jpg", "test/*/000[0-4].jpg"], check=True)
     return root
+
+
+def pytest_collection_modifyitems(config, items):
+    """The browser tests run last: Playwright's sync API keeps an asyncio loop running in the main
+    thread while its browser is open, and a test after them that calls asyncio.run (Textual's
+    Pilot tests do) would fail with "cannot be called from a running event loop"."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

@@ -455,7 +455,9 @@ def test_ctrl_c_and_sigterm_say_the_run_is_safe_and_how_to_resume(tmp_path, sig,
     env = {**os.environ, "GENET_LAB_TOY_DELAY": "0.05"}
     proc = subprocess.Popen([sys.executable, "-m", "genet_lab", "evolve", *TOY[:2], "-N", "4", "-T", "20",
                              "--run-dir", str(run), "--json"], env=env, cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            # a test run started in the background inherits Ctrl-C ignored: restore it
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 60
     while time.time() < deadline and not (run / "run.sqlite").exists():
         time.sleep(0.05)
