@@ -19,6 +19,7 @@ may carry overrides for an ablation: ``fast+dropout=0.5``.
     .venv/bin/python benchmarks/bench_fitness.py                      # all three data sets
     .venv/bin/python benchmarks/bench_fitness.py --datasets digits --seeds 5 --json out.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,10 +62,17 @@ class Budget:
 BUDGETS = {
     # evolve's default: all 1,150 training images, 6 epochs, batch 32
     "digits": Budget("digits", epochs=6, batch_size=32, train_size=None, val_size=None),
-    "fashion-mnist": Budget("fashion-mnist", epochs=3, batch_size=32, train_size=3000, val_size=2000,
-                            data_dir="/usr/share/datasets/fashion-mnist"),
+    "fashion-mnist": Budget(
+        "fashion-mnist",
+        epochs=3,
+        batch_size=32,
+        train_size=3000,
+        val_size=2000,
+        data_dir="/usr/share/datasets/fashion-mnist",
+    ),
     "cifar10": Budget("cifar10", epochs=3, batch_size=64, train_size=5000, val_size=2000),
 }
+
 
 def panel(n_random: int) -> list[tuple[str, Genome]]:
     rng = np.random.default_rng(20171024)
@@ -87,8 +95,15 @@ def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
 
 
 def train_config(budget: Budget, variant: str, epochs: int, seed: int):
-    common = dict(epochs=epochs, batch_size=budget.batch_size, seed=seed, threads=1, precision="fp32",
-                  channels_last="off", device="cpu")
+    common = dict(
+        epochs=epochs,
+        batch_size=budget.batch_size,
+        seed=seed,
+        threads=1,
+        precision="fp32",
+        channels_last="off",
+        device="cpu",
+    )
     recipe, over = parse_variant(variant)
     base = default_train_config(budget.dataset, recipe=recipe, **common)
     return replace(base, **over, recipe="custom").validated() if over else base
@@ -98,10 +113,12 @@ def load(budget: Budget, cifar_root: Path | None):
     if budget.dataset == "cifar10":
         if cifar_root is None:
             raise SystemExit("cifar10 needs --cifar-root (an ImageFolder tree: train/<class>/*.jpg)")
-        return load_dataset("imagefolder", str(cifar_root), train_size=budget.train_size, val_size=budget.val_size,
-                            with_test=False)
-    return load_dataset(budget.dataset, budget.data_dir, train_size=budget.train_size, val_size=budget.val_size,
-                        with_test=False)
+        return load_dataset(
+            "imagefolder", str(cifar_root), train_size=budget.train_size, val_size=budget.val_size, with_test=False
+        )
+    return load_dataset(
+        budget.dataset, budget.data_dir, train_size=budget.train_size, val_size=budget.val_size, with_test=False
+    )
 
 
 def measure(data, genomes, budget: Budget, recipe: str, epochs: int, seeds: int, log) -> dict[str, Any]:
@@ -122,21 +139,35 @@ def summarise(accs: dict[str, list[float]], secs: list[float]) -> dict[str, Any]
     sds = {g: statistics.stdev(v) if len(v) > 1 else 0.0 for g, v in accs.items()}
     within = math.sqrt(statistics.mean(s * s for s in sds.values()))
     between = statistics.stdev(means.values())
-    return {"accuracy": accs, "mean": means, "sd": sds, "within_sd": within, "between_sd": between,
-            "snr": between / within if within > 0 else math.inf, "seconds_median": statistics.median(secs),
-            "seconds_total": sum(secs)}
+    return {
+        "accuracy": accs,
+        "mean": means,
+        "sd": sds,
+        "within_sd": within,
+        "between_sd": between,
+        "snr": between / within if within > 0 else math.inf,
+        "seconds_median": statistics.median(secs),
+        "seconds_total": sum(secs),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", default="digits,fashion-mnist,cifar10")
-    ap.add_argument("--recipes", default="legacy,fast,paper",
-                    help="comma list of legacy, fast, paper, each optionally with +key=value overrides; "
-                         "'' measures the reference alone")
+    ap.add_argument(
+        "--recipes",
+        default="legacy,fast,paper",
+        help="comma list of legacy, fast, paper, each optionally with +key=value overrides; "
+        "'' measures the reference alone",
+    )
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--random", type=int, default=5, help="seeded random genomes in the panel (default 5)")
-    ap.add_argument("--ref-factor", type=int, default=5,
-                    help="reference budget: this many times the epochs (0: no reference, no tau)")
+    ap.add_argument(
+        "--ref-factor",
+        type=int,
+        default=5,
+        help="reference budget: this many times the epochs (0: no reference, no tau)",
+    )
     ap.add_argument("--ref-seeds", type=int, default=2)
     ap.add_argument("--ref-recipe", default="fast")
     ap.add_argument("--cifar-root", type=Path, help="CIFAR-10 ImageFolder tree (train/<class>/*.jpg)")
@@ -148,20 +179,31 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     genomes = panel(args.random)
     recipes = [r for r in args.recipes.split(",") if r]  # "" = the reference alone
-    out: dict[str, Any] = {"panel": {n: g.notation() for n, g in genomes}, "seeds": args.seeds,
-                           "ref_factor": args.ref_factor, "ref_seeds": args.ref_seeds, "ref_recipe": args.ref_recipe,
-                           "torch": torch.__version__, "datasets": {}}
+    out: dict[str, Any] = {
+        "panel": {n: g.notation() for n, g in genomes},
+        "seeds": args.seeds,
+        "ref_factor": args.ref_factor,
+        "ref_seeds": args.ref_seeds,
+        "ref_recipe": args.ref_recipe,
+        "torch": torch.__version__,
+        "datasets": {},
+    }
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     for ds in args.datasets.split(","):
         budget = BUDGETS[ds]
         if args.epochs or args.train_size or args.batch_size:
-            budget = replace(budget, epochs=args.epochs or budget.epochs,
-                             train_size=args.train_size or budget.train_size,
-                             batch_size=args.batch_size or budget.batch_size)
+            budget = replace(
+                budget,
+                epochs=args.epochs or budget.epochs,
+                train_size=args.train_size or budget.train_size,
+                batch_size=args.batch_size or budget.batch_size,
+            )
         t0 = time.perf_counter()
         data = load(budget, args.cifar_root)
-        log(f"{ds}: {len(data.train_y)} train / {len(data.val_y)} val images, "
-            f"loaded in {time.perf_counter() - t0:.1f} s")
+        log(
+            f"{ds}: {len(data.train_y)} train / {len(data.val_y)} val images, "
+            f"loaded in {time.perf_counter() - t0:.1f} s"
+        )
         res = {"budget": budget.__dict__, "recipes": {}}
         for recipe in recipes:
             res["recipes"][recipe] = measure(data, genomes, budget, recipe, budget.epochs, args.seeds, log)
@@ -169,8 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         if not recipes and not args.ref_factor:
             raise SystemExit("nothing to measure: give --recipes or a --ref-factor above 0")
         if args.ref_factor:
-            ref = measure(data, genomes, budget, args.ref_recipe, budget.epochs * args.ref_factor, args.ref_seeds,
-                          log)
+            ref = measure(data, genomes, budget, args.ref_recipe, budget.epochs * args.ref_factor, args.ref_seeds, log)
             res["reference"] = ref
             for r in res["recipes"].values():
                 tau = kendalltau([r["mean"][n] for n in names], [ref["mean"][n] for n in names]).statistic
@@ -194,8 +235,13 @@ def print_table(ds: str, budget: Budget, res: dict[str, Any], names: list[str], 
     for n in names:
         cells = [f"{res['recipes'][r]['mean'][n]:.1f} ± {res['recipes'][r]['sd'][n]:.1f}" for r in recipes]
         print(f"| {n} | " + " | ".join(cells) + (f" | {ref['mean'][n]:.1f} |" if ref else " |"))
-    for key, fmt in (("within_sd", "{:.2f}"), ("between_sd", "{:.2f}"), ("snr", "{:.2f}"),
-                     ("kendall_tau", "{:.2f}"), ("seconds_median", "{:.2f}")):
+    for key, fmt in (
+        ("within_sd", "{:.2f}"),
+        ("between_sd", "{:.2f}"),
+        ("snr", "{:.2f}"),
+        ("kendall_tau", "{:.2f}"),
+        ("seconds_median", "{:.2f}"),
+    ):
         cells = [fmt.format(res["recipes"][r][key]) if key in res["recipes"][r] else "" for r in recipes]
         if ref:
             cells.append(fmt.format(ref[key]) if key in ref else "")

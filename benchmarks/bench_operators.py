@@ -10,6 +10,7 @@ Measured side by side, medians over many repetitions:
 The target is under 10 ms per generation for N = 20. The last line is one JSON object.
 Run: .venv/bin/python benchmarks/bench_operators.py
 """
+
 from __future__ import annotations
 
 import json
@@ -59,13 +60,26 @@ def main() -> None:
     op_ms = bench_operators()
     engine_ms, reuse_ms = bench_engine()
     print(f"operators only (select + crossover + mutate), N=20, L=19: {op_ms:.3f} ms per generation (median)")
-    print(f"engine per generation with a zero-cost fitness (operators, complexity, structure keys, SQLite): "
-          f"{engine_ms:.2f} ms (median)")
+    print(
+        f"engine per generation with a zero-cost fitness (operators, complexity, structure keys, SQLite): "
+        f"{engine_ms:.2f} ms (median)"
+    )
     print(f"  same with --reuse-structures: {reuse_ms:.2f} ms")
-    print(f"target 10 ms: operators {10 / op_ms:.0f}x under, engine {10 / engine_ms:.1f}x "
-          f"{'under' if engine_ms < 10 else 'OVER'}")
-    print(json.dumps({"operators_ms": round(op_ms, 4), "engine_ms_per_generation": round(engine_ms, 3),
-                      "engine_reuse_ms_per_generation": round(reuse_ms, 3), "n": 20, "target_ms": 10}))
+    print(
+        f"target 10 ms: operators {10 / op_ms:.0f}x under, engine {10 / engine_ms:.1f}x "
+        f"{'under' if engine_ms < 10 else 'OVER'}"
+    )
+    print(
+        json.dumps(
+            {
+                "operators_ms": round(op_ms, 4),
+                "engine_ms_per_generation": round(engine_ms, 3),
+                "engine_reuse_ms_per_generation": round(reuse_ms, 3),
+                "n": 20,
+                "target_ms": 10,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

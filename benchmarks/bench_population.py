@@ -22,6 +22,7 @@ Usage: python benchmarks/bench_population.py [--json] [--n 20] [--steps 4] [--re
        [--sizes 8,32] [--no-generation] [--device cpu] [--threads N]
 The last line is one JSON object.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -105,8 +106,13 @@ def bench_size(size, genomes, args, device):
     net = get_preset("paper-cifar10").with_input(channels, size, 10)
     n, bs = len(genomes), cfg.batch_size
     gen = torch.Generator().manual_seed(size)
-    batches = [(torch.randn(n, bs, channels, size, size, generator=gen).to(device),
-                torch.randint(0, 10, (n, bs), generator=gen).to(device)) for _ in range(args.steps)]
+    batches = [
+        (
+            torch.randn(n, bs, channels, size, size, generator=gen).to(device),
+            torch.randint(0, 10, (n, bs), generator=gen).to(device),
+        )
+        for _ in range(args.steps)
+    ]
     nets = [build_network(g, net).to(device) for g in genomes]
     model = BatchedGeNet(genomes, net).to(device)
     time_loop(nets, batches[:1], device)  # warm-up
@@ -122,13 +128,22 @@ def bench_size(size, genomes, args, device):
     plan = plan_population(genomes, net, cfg, device, "auto", shared=False)
     probe_s = time.perf_counter() - t0
     return {
-        "input": f"{size}x{size}x{channels}", "batch_size": bs, "steps": args.steps,
-        "loop_ips": round(images / loop_s, 1), "batched_ips": round(images / batched_s, 1),
-        "ratio": round(loop_s / batched_s, 3), "auto_choice": plan.mode,
-        "auto_probe": {"loop_step_s": plan.loop_step_s, "batched_step_s": plan.batched_step_s,
-                       "seconds": round(probe_s, 2)},
-        "loop_gflops": round(flops / loop_s / 1e9, 3), "batched_gflops": round(flops / batched_s / 1e9, 3),
-        "loop_rounds_s": [round(t, 3) for t in loop_t], "batched_rounds_s": [round(t, 3) for t in batched_t],
+        "input": f"{size}x{size}x{channels}",
+        "batch_size": bs,
+        "steps": args.steps,
+        "loop_ips": round(images / loop_s, 1),
+        "batched_ips": round(images / batched_s, 1),
+        "ratio": round(loop_s / batched_s, 3),
+        "auto_choice": plan.mode,
+        "auto_probe": {
+            "loop_step_s": plan.loop_step_s,
+            "batched_step_s": plan.batched_step_s,
+            "seconds": round(probe_s, 2),
+        },
+        "loop_gflops": round(flops / loop_s / 1e9, 3),
+        "batched_gflops": round(flops / batched_s / 1e9, 3),
+        "loop_rounds_s": [round(t, 3) for t in loop_t],
+        "batched_rounds_s": [round(t, 3) for t in batched_t],
     }
 
 
@@ -152,12 +167,18 @@ def bench_generation(n, device):
     res = train_population(genomes, fitness.net_config, fitness.data, cfgs, mode="batched")
     batched_s = time.perf_counter() - t
     batched = [0.0 if r.failed else 100.0 * r.val_accuracy for r in res]
-    return {"population": n, "epochs": fitness.base_config.epochs, "batch_size": fitness.base_config.batch_size,
-            "train_images": len(fitness.data.train_y), "loop_s": round(loop_s, 2), "batched_s": round(batched_s, 2),
-            "ratio": round(loop_s / batched_s, 3),
-            "mean_abs_accuracy_gap_points": round(statistics.fmean(abs(a - b) for a, b in zip(loop, batched)), 3),
-            "loop_mean_accuracy": round(statistics.fmean(loop), 2),
-            "batched_mean_accuracy": round(statistics.fmean(batched), 2)}
+    return {
+        "population": n,
+        "epochs": fitness.base_config.epochs,
+        "batch_size": fitness.base_config.batch_size,
+        "train_images": len(fitness.data.train_y),
+        "loop_s": round(loop_s, 2),
+        "batched_s": round(batched_s, 2),
+        "ratio": round(loop_s / batched_s, 3),
+        "mean_abs_accuracy_gap_points": round(statistics.fmean(abs(a - b) for a, b in zip(loop, batched)), 3),
+        "loop_mean_accuracy": round(statistics.fmean(loop), 2),
+        "batched_mean_accuracy": round(statistics.fmean(batched), 2),
+    }
 
 
 def main() -> int:
@@ -177,10 +198,17 @@ def main() -> int:
     device = resolve_device(args.device)
     torch.manual_seed(0)
     genomes = random_genomes(args.n)
-    out = {"machine": {"device": device_name(device), "platform": platform.platform(),
-                       "cpus": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__,
-                       "load_avg_start": os.getloadavg()[0]},
-           "flops_estimate": "6 x MACs per image (fwd + bwd), each individual's own network"}
+    out = {
+        "machine": {
+            "device": device_name(device),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "load_avg_start": os.getloadavg()[0],
+        },
+        "flops_estimate": "6 x MACs per image (fwd + bwd), each individual's own network",
+    }
     out["matmul_gflops"] = round(matmul_flops(device) / 1e9, 2)
     print(f"machine: {out['machine']}; large fp32 matmul: {out['matmul_gflops']} GFLOP/s", flush=True)
     for size in (int(s) for s in args.sizes.split(",")):
@@ -188,9 +216,12 @@ def main() -> int:
         r["loop_peak_fraction"] = round(r["loop_gflops"] / out["matmul_gflops"], 4)
         r["batched_peak_fraction"] = round(r["batched_gflops"] / out["matmul_gflops"], 4)
         out[f"{size}x{size}"] = r
-        print(f"{r['input']} batch {r['batch_size']}: loop {r['loop_ips']} img/s, batched {r['batched_ips']} img/s, "
-              f"ratio {r['ratio']}x, auto -> {r['auto_choice']} (probe {r['auto_probe']}), "
-              f"GFLOP/s loop {r['loop_gflops']} batched {r['batched_gflops']}", flush=True)
+        print(
+            f"{r['input']} batch {r['batch_size']}: loop {r['loop_ips']} img/s, batched {r['batched_ips']} img/s, "
+            f"ratio {r['ratio']}x, auto -> {r['auto_choice']} (probe {r['auto_probe']}), "
+            f"GFLOP/s loop {r['loop_gflops']} batched {r['batched_gflops']}",
+            flush=True,
+        )
     if not args.no_generation:
         try:
             g = bench_generation(args.n, device)

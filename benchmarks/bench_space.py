@@ -4,6 +4,7 @@ Usage: python benchmarks/bench_space.py [--json] [--repeats 3]
 Each figure is the median of --repeats fresh runs (caches cleared). The last line
 with --json is one JSON object.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,8 +46,7 @@ def main():
         secs = timed(lambda stages=stages: count_space(stages), args.repeats)
         res = count_space(stages)
         out[name] = {"seconds": round(secs, 4), "strings": res["strings"], "distinct": res["distinct"]}
-        print(f"space {name:>8}: {res['strings']:>9,} strings, {res['distinct']:>7,} distinct, "
-              f"median {secs:.3f} s")
+        print(f"space {name:>8}: {res['strings']:>9,} strings, {res['distinct']:>7,} distinct, median {secs:.3f} s")
     for label, g in (("paper-best", paper_best()), ("residual-40", residual_40())):
         rate = key_rate(g)
         out[f"keys_per_second_{label}"] = round(rate, 1)

@@ -11,6 +11,7 @@
 Prints medians and ratios; the last line is one JSON object with every figure.
 Usage: python benchmarks/bench_train.py [--repeats 3] [--threads N] [--cifar-per-class 200]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -77,10 +78,20 @@ def throughput(name, data, plain_dataset, epochs, repeats, cfg_kw):
         ours.append(train_genome(genome, net, data, cfg).images_per_second)
         theirs.append(plain_loop(plain_dataset, genome, net, epochs, cfg.batch_size, cfg.lr, r))
     o, t = statistics.median(ours), statistics.median(theirs)
-    print(f"  {name:8s} genet-lab {o:9.0f} img/s   plain DataLoader loop {t:9.0f} img/s   ratio {o / t:5.2f}x"
-          f"   (runs: {[round(v) for v in ours]} vs {[round(v) for v in theirs]})", flush=True)
-    return {"ours_images_per_second": o, "plain_images_per_second": t, "ratio": o / t,
-            "ours_runs": ours, "plain_runs": theirs, "epochs": epochs, "train_images": len(data.train_y)}
+    print(
+        f"  {name:8s} genet-lab {o:9.0f} img/s   plain DataLoader loop {t:9.0f} img/s   ratio {o / t:5.2f}x"
+        f"   (runs: {[round(v) for v in ours]} vs {[round(v) for v in theirs]})",
+        flush=True,
+    )
+    return {
+        "ours_images_per_second": o,
+        "plain_images_per_second": t,
+        "ratio": o / t,
+        "ours_runs": ours,
+        "plain_runs": theirs,
+        "epochs": epochs,
+        "train_images": len(data.train_y),
+    }
 
 
 def main() -> None:
@@ -93,9 +104,13 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     from torchvision import transforms as tv
 
-    out = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": platform.processor() or platform.machine(),
-           "threads": torch.get_num_threads(), "torch": torch.__version__,
-           "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+    out = {
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "machine": platform.processor() or platform.machine(),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+    }
     print(f"torch {torch.__version__}, {out['threads']} threads, {out['cpu_capability']}", flush=True)
 
     # 1. digits with the default settings
@@ -104,19 +119,28 @@ def main() -> None:
     print("1. digits, default settings (train_genome with default_train_config('digits'))")
     for label, genome in (("paper-best", paper_best()), ("chain", chain())):
         r = train_genome(genome, net_for(digits), digits, default_train_config("digits"))
-        out["digits_default"][label] = {"genome": genome.notation(), "val_accuracy": r.val_accuracy,
-                                        "seconds": r.seconds, "images_per_second": r.images_per_second,
-                                        "precision": r.precision, "channels_last": r.channels_last,
-                                        "params": r.params}
-        print(f"  {label:10s} {genome.notation():30s} val {100 * r.val_accuracy:6.2f}%  {r.seconds:6.1f} s "
-              f"({r.precision}, channels_last {r.channels_last})", flush=True)
+        out["digits_default"][label] = {
+            "genome": genome.notation(),
+            "val_accuracy": r.val_accuracy,
+            "seconds": r.seconds,
+            "images_per_second": r.images_per_second,
+            "precision": r.precision,
+            "channels_last": r.channels_last,
+            "params": r.params,
+        }
+        print(
+            f"  {label:10s} {genome.notation():30s} val {100 * r.val_accuracy:6.2f}%  {r.seconds:6.1f} s "
+            f"({r.precision}, channels_last {r.channels_last})",
+            flush=True,
+        )
 
     # 2. throughput against a plain DataLoader loop
     print("2. throughput, paper-cifar10 network, fp32, same epochs (medians)")
     m, s = digits.mean, digits.std
     per_sample = tv.Compose([tv.ConvertImageDtype(torch.float32), tv.Normalize(m, s)])
-    out["throughput_digits"] = throughput("digits", digits, TensorImages(digits.train_x, digits.train_y, per_sample),
-                                          3, args.repeats, {})
+    out["throughput_digits"] = throughput(
+        "digits", digits, TensorImages(digits.train_x, digits.train_y, per_sample), 3, args.repeats, {}
+    )
     with tempfile.TemporaryDirectory() as tmp:
         last = args.cifar_per_class - 1
         pattern = [f"train/*/{i:04d}.jpg" for i in range(args.cifar_per_class)]
@@ -127,13 +151,24 @@ def main() -> None:
         t0 = time.perf_counter()
         load_dataset("imagefolder", tmp, val_size=len(pattern) * 2, with_test=False)
         cached = time.perf_counter() - t0
-        print(f"  cifar slice: {len(cifar.train_y)} train images (0000..{last:04d} per class); "
-              f"decode {first:.2f} s, cached load {cached:.2f} s", flush=True)
+        print(
+            f"  cifar slice: {len(cifar.train_y)} train images (0000..{last:04d} per class); "
+            f"decode {first:.2f} s, cached load {cached:.2f} s",
+            flush=True,
+        )
         from torchvision.datasets import ImageFolder
 
-        folder = ImageFolder(str(Path(tmp) / "train"), transform=tv.Compose([
-            tv.RandomCrop(32, padding=4), tv.RandomHorizontalFlip(), tv.ToTensor(),
-            tv.Normalize(cifar.mean, cifar.std)]))
+        folder = ImageFolder(
+            str(Path(tmp) / "train"),
+            transform=tv.Compose(
+                [
+                    tv.RandomCrop(32, padding=4),
+                    tv.RandomHorizontalFlip(),
+                    tv.ToTensor(),
+                    tv.Normalize(cifar.mean, cifar.std),
+                ]
+            ),
+        )
         out["throughput_cifar10"] = throughput("cifar10", cifar, folder, 2, args.repeats, {})
         out["throughput_cifar10"].update(decode_seconds=first, cached_load_seconds=cached)
 
@@ -143,29 +178,49 @@ def main() -> None:
         speed = {"fp32": [], "bf16": []}
         for seed in range(args.repeats):
             for prec in ("fp32", "bf16"):
-                r = train_genome(paper_best(), net_for(digits), digits,
-                                 default_train_config("digits", precision=prec, channels_last="off", seed=seed))
+                r = train_genome(
+                    paper_best(),
+                    net_for(digits),
+                    digits,
+                    default_train_config("digits", precision=prec, channels_last="off", seed=seed),
+                )
                 accs[prec].append(r.val_accuracy)
                 speed[prec].append(r.images_per_second)
-        out["bf16_digits"] = {p: {"val_accuracy_median": statistics.median(accs[p]), "runs": accs[p],
-                                  "images_per_second_median": statistics.median(speed[p])} for p in accs}
+        out["bf16_digits"] = {
+            p: {
+                "val_accuracy_median": statistics.median(accs[p]),
+                "runs": accs[p],
+                "images_per_second_median": statistics.median(speed[p]),
+            }
+            for p in accs
+        }
         for p in accs:
-            print(f"  digits {p}: val {[round(100 * a, 2) for a in accs[p]]} %, median "
-                  f"{100 * statistics.median(accs[p]):.2f}%, {statistics.median(speed[p]):.0f} img/s", flush=True)
+            print(
+                f"  digits {p}: val {[round(100 * a, 2) for a in accs[p]]} %, median "
+                f"{100 * statistics.median(accs[p]):.2f}%, {statistics.median(speed[p]):.0f} img/s",
+                flush=True,
+            )
         out["bf16_cifar_speed"] = {}
         for preset, n in (("paper-cifar10", len(cifar.train_y)), ("wide", min(512, len(cifar.train_y)))):
             sub = load_dataset("imagefolder", tmp, val_size=len(pattern) * 2, train_size=n, with_test=False)
             row = {}
             for prec, cl in (("fp32", "off"), ("bf16", "off"), ("bf16", "on"), ("fp32", "on")):
-                runs = [train_genome(paper_best(), net_for(sub, preset), sub,
-                                     default_train_config("imagefolder", epochs=1, precision=prec, channels_last=cl,
-                                                          seed=k)).images_per_second
-                        for k in range(args.repeats)]
+                runs = [
+                    train_genome(
+                        paper_best(),
+                        net_for(sub, preset),
+                        sub,
+                        default_train_config("imagefolder", epochs=1, precision=prec, channels_last=cl, seed=k),
+                    ).images_per_second
+                    for k in range(args.repeats)
+                ]
                 row[f"{prec}/cl-{cl}"] = statistics.median(runs)
             base = row["fp32/cl-off"]
             out["bf16_cifar_speed"][preset] = {k: {"images_per_second": v, "vs_fp32": v / base} for k, v in row.items()}
-            print(f"  {preset:14s} " + "  ".join(f"{k} {v:6.0f} img/s ({v / base:4.2f}x)" for k, v in row.items()),
-                  flush=True)
+            print(
+                f"  {preset:14s} " + "  ".join(f"{k} {v:6.0f} img/s ({v / base:4.2f}x)" for k, v in row.items()),
+                flush=True,
+            )
     print(json.dumps(out))
 
 

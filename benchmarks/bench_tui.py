@@ -14,6 +14,7 @@ stage afresh at most; the cold cost of one layout is printed last.
 
     .venv/bin/python benchmarks/bench_tui.py [N]
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -75,15 +76,19 @@ def main() -> None:
 
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (other work inflates these times)")
     print("medians in ms; p90 of the action-to-last-frame time in brackets")
-    print(f"{'genome':<11} {'terminal':<8} {'n':>3} {'action->1st frame':>17} {'action->last frame':>22}"
-          f" {'editor compute':>14} {'pilot key->last':>15}")
+    print(
+        f"{'genome':<11} {'terminal':<8} {'n':>3} {'action->1st frame':>17} {'action->last frame':>22}"
+        f" {'editor compute':>14} {'pilot key->last':>15}"
+    )
     for name, genome in (("paper-best", gn.paper_best()), ("residual-40", gn.residual_40())):
         for size in ((80, 24), (160, 48)):
             r = asyncio.run(measure(genome, n, size))
             med = {k: statistics.median(v) for k, v in r.items()}
             p90 = sorted(r["last"])[int(0.9 * (n - 1))]
-            print(f"{name:<11} {size[0]}x{size[1]:<5} {n:>3} {med['first']:>17.1f} {med['last']:>13.1f} [{p90:>6.1f}]"
-                  f" {med['editor']:>14.1f} {med['key']:>15.1f}")
+            print(
+                f"{name:<11} {size[0]}x{size[1]:<5} {n:>3} {med['first']:>17.1f} {med['last']:>13.1f} [{p90:>6.1f}]"
+                f" {med['editor']:>14.1f} {med['key']:>15.1f}"
+            )
     layout_cost()
 
 
@@ -91,8 +96,11 @@ def layout_cost() -> None:
     """Median cold time of one stage layout (``stage_art`` with its cache cleared)."""
     from genet_lab.encoding.ascii_graph import stage_art
 
-    for name, genome in (("paper-best S3", gn.paper_best()), ("dense K=6", gn.dense((6,))),
-                         ("residual-40 S1", gn.residual_40())):
+    for name, genome in (
+        ("paper-best S3", gn.paper_best()),
+        ("dense K=6", gn.dense((6,))),
+        ("residual-40 S1", gn.residual_40()),
+    ):
         last = genome.num_stages - 1
         k, bits = genome.stages[last], genome.stage_bits(last)
         times = []

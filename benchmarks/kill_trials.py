@@ -28,6 +28,7 @@ equal those of an uninterrupted run of the same command. Prints one line per tri
 summary; exit status 1 if any check failed. A traceback printed by a stopped process is
 listed in the summary (the contract says none), but it fails no trial: the data is judged here.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,9 +66,15 @@ def _start(args: list[str], delay: str) -> subprocess.Popen:
     env = {**os.environ, "GENET_LAB_TOY_DELAY": delay, "PYTHONPATH": str(ROOT)}
     # A shell starts background jobs with SIGINT ignored, and Python keeps an ignored SIGINT ignored:
     # give the child the default back, or "Ctrl-C" would never reach it.
-    return subprocess.Popen([sys.executable, "-m", "genet_lab", "evolve", *args, "--json"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    return subprocess.Popen(
+        [sys.executable, "-m", "genet_lab", "evolve", *args, "--json"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
 
 
 def _status(run: Path) -> RunStatus | None:
@@ -172,8 +179,9 @@ def _traceback(err: str, sig: signal.Signals) -> str | None:
     return f"{sig.name}: {lines[-1][:80]} at {frames[-1][:120] if frames else '?'}"
 
 
-def trial(n: int, mode: str, workdir: Path, rng: random.Random, seed: int, ref,
-          signals: tuple[str, ...] = ("kill",)) -> dict:
+def trial(
+    n: int, mode: str, workdir: Path, rng: random.Random, seed: int, ref, signals: tuple[str, ...] = ("kill",)
+) -> dict:
     run = workdir / f"trial-{n:02d}-{mode}"
     args = [*MODES[mode]["args"], "--seed", str(seed)]
     delay = MODES[mode]["delay"]
@@ -227,9 +235,21 @@ def trial(n: int, mode: str, workdir: Path, rng: random.Random, seed: int, ref,
         gens, inds, evals, evaluated, integrity = snapshot(run)
     except Exception as exc:
         problems.append(f"store unreadable at the end: {' '.join(str(exc).split())[:200]}")
-        return {"trial": n, "mode": mode, "kills": kills, "signals": sent, "outcomes": outcomes,
-                "resumes": resumes, "kills_during_evaluation": during_eval, "kept": len(finished_before),
-                "evaluations": 0, "generations": 0, "ok": False, "problems": problems, "tracebacks": tracebacks}
+        return {
+            "trial": n,
+            "mode": mode,
+            "kills": kills,
+            "signals": sent,
+            "outcomes": outcomes,
+            "resumes": resumes,
+            "kills_during_evaluation": during_eval,
+            "kept": len(finished_before),
+            "evaluations": 0,
+            "generations": 0,
+            "ok": False,
+            "problems": problems,
+            "tracebacks": tracebacks,
+        }
     if integrity != "ok":
         problems.append(f"final integrity_check: {integrity}")
     for key, (acc, fin) in finished_before.items():
@@ -242,13 +262,30 @@ def trial(n: int, mode: str, workdir: Path, rng: random.Random, seed: int, ref,
         problems.append("not every evaluation is done")
     if (gens, inds) != (ref[0], ref[1]):
         problems.append("final generations/individuals differ from the uninterrupted run")
-    return {"trial": n, "mode": mode, "kills": kills, "signals": sent, "outcomes": outcomes, "resumes": resumes,
-            "kills_during_evaluation": during_eval, "kept": len(finished_before), "evaluations": len(evals),
-            "generations": len(gens), "ok": not problems, "problems": problems, "tracebacks": tracebacks}
+    return {
+        "trial": n,
+        "mode": mode,
+        "kills": kills,
+        "signals": sent,
+        "outcomes": outcomes,
+        "resumes": resumes,
+        "kills_during_evaluation": during_eval,
+        "kept": len(finished_before),
+        "evaluations": len(evals),
+        "generations": len(gens),
+        "ok": not problems,
+        "problems": problems,
+        "tracebacks": tracebacks,
+    }
 
 
-def run_trials(trials: int, seed: int = 0, modes=("train", "db", "between"), quiet: bool = False,
-               signals: tuple[str, ...] = ("kill",)) -> dict:
+def run_trials(
+    trials: int,
+    seed: int = 0,
+    modes=("train", "db", "between"),
+    quiet: bool = False,
+    signals: tuple[str, ...] = ("kill",),
+) -> dict:
     rng = random.Random(seed)
     results = []
     with tempfile.TemporaryDirectory(prefix="kill-trials-") as tmp:
@@ -259,22 +296,27 @@ def run_trials(trials: int, seed: int = 0, modes=("train", "db", "between"), qui
             r = trial(n, mode, workdir, rng, seed, refs[mode], signals)
             results.append(r)
             if not quiet:
-                print(f"trial {n:2d} {mode:8s} stops {r['kills']} {r['signals']} -> {r['outcomes']} "
-                      f"(during an evaluation: {r['kills_during_evaluation']}) "
-                      f"resumes {r['resumes']} kept {r['kept']:4d}/{r['evaluations']} finished evaluations  "
-                      f"{'ok' if r['ok'] else 'FAILED: ' + '; '.join(r['problems'])}"
-                      f"{'' if not r['tracebacks'] else ' (tracebacks: ' + '; '.join(r['tracebacks']) + ')'}",
-                      flush=True)
-    summary = {"trials": len(results), "kills": sum(r["kills"] for r in results),
-               "resumes": sum(r["resumes"] for r in results),
-               "kills_during_evaluation": sum(r["kills_during_evaluation"] for r in results),
-               "evaluations_kept_across_kills": sum(r["kept"] for r in results),
-               "failed_trials": sum(not r["ok"] for r in results),
-               "tracebacks": [t for r in results for t in r["tracebacks"]],
-               "by_mode": {m: sum(r["kills"] for r in results if r["mode"] == m) for m in modes},
-               "by_signal": {g: sum(r["signals"].get(g, 0) for r in results) for g in signals},
-               "outcomes": {o: sum(r["outcomes"][o] for r in results) for o in ("resumed", "absent", "finished")},
-               "results": results}
+                print(
+                    f"trial {n:2d} {mode:8s} stops {r['kills']} {r['signals']} -> {r['outcomes']} "
+                    f"(during an evaluation: {r['kills_during_evaluation']}) "
+                    f"resumes {r['resumes']} kept {r['kept']:4d}/{r['evaluations']} finished evaluations  "
+                    f"{'ok' if r['ok'] else 'FAILED: ' + '; '.join(r['problems'])}"
+                    f"{'' if not r['tracebacks'] else ' (tracebacks: ' + '; '.join(r['tracebacks']) + ')'}",
+                    flush=True,
+                )
+    summary = {
+        "trials": len(results),
+        "kills": sum(r["kills"] for r in results),
+        "resumes": sum(r["resumes"] for r in results),
+        "kills_during_evaluation": sum(r["kills_during_evaluation"] for r in results),
+        "evaluations_kept_across_kills": sum(r["kept"] for r in results),
+        "failed_trials": sum(not r["ok"] for r in results),
+        "tracebacks": [t for r in results for t in r["tracebacks"]],
+        "by_mode": {m: sum(r["kills"] for r in results if r["mode"] == m) for m in modes},
+        "by_signal": {g: sum(r["signals"].get(g, 0) for r in results) for g in signals},
+        "outcomes": {o: sum(r["outcomes"][o] for r in results) for o in ("resumed", "absent", "finished")},
+        "results": results,
+    }
     return summary
 
 
@@ -288,10 +330,12 @@ def main() -> int:
     a = ap.parse_args()
     t0 = time.time()
     s = run_trials(a.trials, a.seed, tuple(a.modes.split(",")), signals=tuple(a.signals.split(",")))
-    print(f"\n{s['trials']} trials, {s['kills']} stops ({s['by_mode']}; {s['by_signal']}; "
-          f"{s['kills_during_evaluation']} with an evaluation running), afterwards {s['outcomes']}, "
-          f"{s['resumes']} resumes, {s['evaluations_kept_across_kills']} finished evaluations "
-          f"checked unchanged after resume, {s['failed_trials']} failed trials, {time.time() - t0:.0f} s")
+    print(
+        f"\n{s['trials']} trials, {s['kills']} stops ({s['by_mode']}; {s['by_signal']}; "
+        f"{s['kills_during_evaluation']} with an evaluation running), afterwards {s['outcomes']}, "
+        f"{s['resumes']} resumes, {s['evaluations_kept_across_kills']} finished evaluations "
+        f"checked unchanged after resume, {s['failed_trials']} failed trials, {time.time() - t0:.0f} s"
+    )
     for t in s["tracebacks"]:
         print(f"traceback printed after a stop (not a failure of the run's data): {t}")
     if a.json:

@@ -7,6 +7,7 @@ Writes ``tui-editor.{svg,png}`` (the editor on the paper's best genome, 120x36) 
 rendered by Debian's Chromium through Playwright (``--chromium`` to point elsewhere). The
 widget screenshots come from the browser tests: ``GENET_LAB_SCREENSHOTS=DIR pytest tests/browser``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,7 +32,7 @@ async def _evolution(out: Path, run: Path) -> Path:
     app = GenetLabApp(run_dir=run)
     async with app.run_test(size=SIZE) as pilot:
         pane = app.query_one("#evolution-pane")
-        for _ in range(300):                     # up to 30 s for the store to be read
+        for _ in range(300):  # up to 30 s for the store to be read
             if getattr(pane, "generations", None):
                 break
             await pilot.pause(0.1)

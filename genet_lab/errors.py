@@ -1,4 +1,5 @@
 """Errors the front ends report in one line (exit status 2 on the CLI)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable

@@ -1,4 +1,5 @@
 """Writing user-named files safely (no torch): a temporary file, then a rename."""
+
 from __future__ import annotations
 
 import os

@@ -1,6 +1,7 @@
 """Helpers shared by the test files: run the CLI (in this process or in a real one), check the
 one-line error contract, and snapshot a run store for comparisons. Plain functions, imported
 as ``from helpers import ...`` (pytest puts this folder on sys.path)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -34,17 +35,31 @@ def run_cli(argv: list[str], stdin: str = "") -> tuple[int, str, str]:
     return rc, out.getvalue(), err.getvalue()
 
 
-def cli_process(*args: str, stdin: str | None = None, env: dict | None = None, cwd: Path | None = None,
-                timeout: float = 120) -> subprocess.CompletedProcess:
+def cli_process(
+    *args: str, stdin: str | None = None, env: dict | None = None, cwd: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
     """``python -m genet_lab ARGS`` in a real process, run to its end."""
-    return subprocess.run([sys.executable, "-m", "genet_lab", *args], input=stdin, capture_output=True, text=True,
-                          env=env, cwd=cwd, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "genet_lab", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=timeout,
+    )
 
 
 def cli_popen(*args: str, env: dict | None = None) -> subprocess.Popen:
     """``python -m genet_lab ARGS`` started in the background (to be killed or waited for)."""
-    return subprocess.Popen([sys.executable, "-m", "genet_lab", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
+    return subprocess.Popen(
+        [sys.executable, "-m", "genet_lab", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=REPO,
+    )
 
 
 def assert_one_line_error(rc: int, err: str, *needles: str) -> str:

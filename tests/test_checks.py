@@ -4,6 +4,7 @@ Both read their settings from pyproject.toml ([tool.ruff], [tool.mypy]); these t
 them from the repository root and fail with what they printed. They are skipped, saying why,
 when the tool is not installed (``pip install -e ".[test]"`` installs both).
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -14,6 +15,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+CODE = ("genet_lab", "tests", "benchmarks", "docs")
+"""What ruff checks and formats (the notebooks are excluded in pyproject.toml)."""
 
 
 def _tool(name: str) -> list[str]:
@@ -28,7 +31,12 @@ def _run(command: list[str]) -> None:
 
 
 def test_ruff_finds_nothing():
-    _run([*_tool("ruff"), "check", "--no-cache", "--output-format", "concise", "genet_lab", "tests", "benchmarks"])
+    _run([*_tool("ruff"), "check", "--no-cache", "--output-format", "concise", *CODE])
+
+
+def test_ruff_format_changes_nothing():
+    # the formatter's settings come from [tool.ruff]; run `ruff format genet_lab tests benchmarks docs` to apply
+    _run([*_tool("ruff"), "format", "--check", "--no-cache", *CODE])
 
 
 @pytest.mark.slow

@@ -5,6 +5,7 @@ The layers, lowest first: ``errors``/``fileio`` (base utilities) <- ``encoding``
 Every import statement of every module counts, the ones inside functions too (they run
 sooner or later); ``genet_lab/__init__.py``, the public API, is exempt.
 """
+
 from __future__ import annotations
 
 import ast
@@ -71,7 +72,8 @@ MODULES = _modules()
 
 def _is_type_checking(test: ast.expr) -> bool:
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _absolute(source: str, node: ast.ImportFrom) -> str:
@@ -133,16 +135,29 @@ def _breaks_the_layers(imp: Import) -> bool:
 
 
 def test_the_walk_sees_every_layer_and_its_imports():
-    assert {_layer(m) for m in MODULES} >= {"encoding", "training", "evolution", "cli", "tui", "widgets",
-                                            "errors", "fileio"}
-    assert "genet_lab.training.data.sources" in MODULES             # subpackages are walked
-    assert any(i.source == "genet_lab.evolution.fitness" and i.target == "genet_lab.training.trainer"
-               for i in IMPORTS)                                      # imports inside functions count
+    assert {_layer(m) for m in MODULES} >= {
+        "encoding",
+        "training",
+        "evolution",
+        "cli",
+        "tui",
+        "widgets",
+        "errors",
+        "fileio",
+    }
+    assert "genet_lab.training.data.sources" in MODULES  # subpackages are walked
+    assert any(
+        i.source == "genet_lab.evolution.fitness" and i.target == "genet_lab.training.trainer" for i in IMPORTS
+    )  # imports inside functions count
 
 
 def test_every_import_respects_the_layers():
-    bad = [f"{MODULES[i.source].relative_to(ROOT.parent)}:{i.line}: {i.source} imports {i.target}"
-           + (" (under TYPE_CHECKING)" if i.type_checking else "") for i in IMPORTS if _breaks_the_layers(i)]
+    bad = [
+        f"{MODULES[i.source].relative_to(ROOT.parent)}:{i.line}: {i.source} imports {i.target}"
+        + (" (under TYPE_CHECKING)" if i.type_checking else "")
+        for i in IMPORTS
+        if _breaks_the_layers(i)
+    ]
     rules = "; ".join(f"{k} may import {', '.join(sorted(v)) or 'nothing of genet_lab'}" for k, v in ALLOWED.items())
     assert not bad, f"layer rule broken ({rules}; tui and widgets never import each other or cli):\n" + "\n".join(bad)
 
@@ -163,8 +178,9 @@ def cycles(graph: nx.DiGraph) -> list[str]:
     for component in nx.strongly_connected_components(graph):
         if len(component) > 1:
             cycle = nx.find_cycle(graph.subgraph(component))
-            found.append(" -> ".join(f"{u} (line {graph.edges[u, v].get('line')})" for u, v in cycle)
-                         + f" -> {cycle[0][0]}")
+            found.append(
+                " -> ".join(f"{u} (line {graph.edges[u, v].get('line')})" for u, v in cycle) + f" -> {cycle[0][0]}"
+            )
     return found
 
 
@@ -192,10 +208,17 @@ def test_the_checks_catch_what_they_should():
 
 # -- no torch below the training layer ---------------------------------------------------
 
-ENCODING_MODULES = sorted(info.name for info in pkgutil.iter_modules(genet_lab.encoding.__path__,
-                                                                        "genet_lab.encoding."))
-TORCH_FREE = ["genet_lab", "genet_lab.encoding", *ENCODING_MODULES, "genet_lab.errors", "genet_lab.fileio",
-              "genet_lab.cli.core"]
+ENCODING_MODULES = sorted(
+    info.name for info in pkgutil.iter_modules(genet_lab.encoding.__path__, "genet_lab.encoding.")
+)
+TORCH_FREE = [
+    "genet_lab",
+    "genet_lab.encoding",
+    *ENCODING_MODULES,
+    "genet_lab.errors",
+    "genet_lab.fileio",
+    "genet_lab.cli.core",
+]
 
 
 def _python(code: str) -> subprocess.CompletedProcess:
@@ -213,18 +236,23 @@ def test_module_does_not_import_torch(module):
 
 
 def test_inspecting_a_genome_on_the_cli_does_not_import_torch():
-    code = ("import sys; from genet_lab.cli.main import main; "
-            "main(['show', 'paper-best', '--json']); print('torch' in sys.modules, file=sys.stderr)")
+    code = (
+        "import sys; from genet_lab.cli.main import main; "
+        "main(['show', 'paper-best', '--json']); print('torch' in sys.modules, file=sys.stderr)"
+    )
     out = _python(code)
     assert out.stderr.strip().splitlines()[-1] == "False"
 
 
 # -- the public API ------------------------------------------------------------------------
 
+
 def test_the_public_api_loads_torch_only_when_a_torch_name_is_used():
-    code = ("import sys, genet_lab; from genet_lab import Genome, decode, complexity, get_preset; "
-            "names = dir(genet_lab); assert 'train_genome' in names and 'evolve' in names, names; "
-            "print('torch' in sys.modules); genet_lab.train_genome; print('torch' in sys.modules)")
+    code = (
+        "import sys, genet_lab; from genet_lab import Genome, decode, complexity, get_preset; "
+        "names = dir(genet_lab); assert 'train_genome' in names and 'evolve' in names, names; "
+        "print('torch' in sys.modules); genet_lab.train_genome; print('torch' in sys.modules)"
+    )
     assert _python(code).stdout.split() == ["False", "True"]
 
 

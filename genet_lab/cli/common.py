@@ -1,4 +1,5 @@
 """Helpers shared by the subcommand modules (no torch)."""
+
 from __future__ import annotations
 
 import argparse
@@ -54,8 +55,9 @@ def cpu_threads(text: str, zero_ok: bool = False) -> int:
         value = None
     if value is None or not (0 if zero_ok else 1) <= value <= most:
         low = 0 if zero_ok else 1
-        raise argparse.ArgumentTypeError(f"expected a thread count from {low} to {most} (this machine's CPUs), "
-                                         f"got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected a thread count from {low} to {most} (this machine's CPUs), got {text!r}"
+        )
     return value
 
 
@@ -75,17 +77,33 @@ def network_config(args, genome: Genome | None = None) -> NetworkConfig:
 # -- the paper's process and dry runs (evolve, random-search, train) ------------------------------
 
 PAPER_SEARCH: dict[str, object] = dict(
-    dataset="cifar10", population=20, generations=50, stages="3,4,5", preset="paper-cifar10", init="random",
-    recipe="paper", schedule="paper-full", epochs=PAPER_FULL_EPOCHS, pm=0.8, qm=0.05, pc=0.2, qc=0.2)
+    dataset="cifar10",
+    population=20,
+    generations=50,
+    stages="3,4,5",
+    preset="paper-cifar10",
+    init="random",
+    recipe="paper",
+    schedule="paper-full",
+    epochs=PAPER_FULL_EPOCHS,
+    pm=0.8,
+    qm=0.05,
+    pc=0.2,
+    qc=0.2,
+)
 """What ``--paper`` sets (section 4.1.1: N = 20, T = 50, (K_1, K_2, K_3) = (3, 4, 5), the
 revised LeNet, 120/60/40/20 epochs at 1e-2..1e-5, p_M 0.8, q_M 0.05, p_C 0.2, q_C 0.2, random
 start). Each is set only where its flag was not given: explicit flags override ``--paper``."""
 
-PAPER_HELP = ("the paper's CIFAR-10 process (section 4.1.1): --dataset cifar10 -N 20 -T 50 --stages 3,4,5 "
-              "--preset paper-cifar10 --recipe paper --schedule paper-full --epochs 240{ga}; "
-              "any of these flags given explicitly overrides --paper")
-DRY_RUN_HELP = ("print the fully resolved configuration as one JSON object and exit without training, "
-                "loading data or creating anything")
+PAPER_HELP = (
+    "the paper's CIFAR-10 process (section 4.1.1): --dataset cifar10 -N 20 -T 50 --stages 3,4,5 "
+    "--preset paper-cifar10 --recipe paper --schedule paper-full --epochs 240{ga}; "
+    "any of these flags given explicitly overrides --paper"
+)
+DRY_RUN_HELP = (
+    "print the fully resolved configuration as one JSON object and exit without training, "
+    "loading data or creating anything"
+)
 
 
 def apply_paper(args: argparse.Namespace) -> argparse.Namespace:
@@ -114,8 +132,13 @@ def search_train_config(config) -> dict | None:
     from genet_lab.training.config import default_train_config
 
     # The same pins as TrainFitness: fp32 and no channels_last unless the search asks otherwise.
-    overrides = {"precision": "fp32", "channels_last": "off", "epochs": config.epochs, **config.train.to_dict(),
-                 "eval_test": bool(getattr(config, "eval_test", False))}
+    overrides = {
+        "precision": "fp32",
+        "channels_last": "off",
+        "epochs": config.epochs,
+        **config.train.to_dict(),
+        "eval_test": bool(getattr(config, "eval_test", False)),
+    }
     resolved = default_train_config(config.dataset, **overrides).to_dict()
     resolved["seed"] = None  # each evaluation trains with its own seed, drawn by the engine
     return resolved

@@ -1,4 +1,5 @@
 """``decode``, ``show`` and ``space``: inspecting genomes without training."""
+
 from __future__ import annotations
 
 import argparse
@@ -17,15 +18,20 @@ from genet_lab.errors import UsageError
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("decode", help="decode genomes into stage graphs (one JSON object a line)")
-    p.add_argument("genomes", nargs="+", metavar="GENOME",
-                   help="paper notation ('1-01 0-01-100 0-11-101-0001'), a name, bits with --stages, or - for stdin")
+    p.add_argument(
+        "genomes",
+        nargs="+",
+        metavar="GENOME",
+        help="paper notation ('1-01 0-01-100 0-11-101-0001'), a name, bits with --stages, or - for stdin",
+    )
     p.add_argument("--stages", help="stage sizes for plain bit strings, e.g. 3,4,5")
     p.add_argument("--json", action="store_true", help="JSON output (the only format; kept for symmetry)")
     p.set_defaults(func=cmd_decode)
 
     p = sub.add_parser("show", help="draw a genome's stages and count its parameters and multiply-adds")
-    p.add_argument("genome", metavar="GENOME",
-                   help=f"paper notation, a name ({', '.join(NAMED)}), or bits with --stages")
+    p.add_argument(
+        "genome", metavar="GENOME", help=f"paper notation, a name ({', '.join(NAMED)}), or bits with --stages"
+    )
     p.add_argument("--stages", help="stage sizes for plain bit strings or named genomes, e.g. 3,4,5")
     p.add_argument("--preset", default="paper-cifar10", help=f"network preset: {', '.join(list_presets())}")
     add_input_overrides(p)
@@ -101,8 +107,10 @@ def cmd_show(args) -> int:
     bits = f": {genome.bitstring()}" if genome.length <= 40 else ""
     print(f"stages     {','.join(map(str, genome.stages))}  (L = {genome.length} bits{bits})")
     print(f"structure  {structure_hash(genome)}")
-    print(f"preset     {config.name}: {config.in_channels}x{config.image_size}x{config.image_size} input, "
-          f"{config.num_classes} classes, widths {','.join(map(str, config.stage_widths(genome.num_stages)))}")
+    print(
+        f"preset     {config.name}: {config.in_channels}x{config.image_size}x{config.image_size} input, "
+        f"{config.num_classes} classes, widths {','.join(map(str, config.stage_widths(genome.num_stages)))}"
+    )
     print()
     print(genome_text(genome))
     print()
@@ -133,8 +141,10 @@ def cmd_space(args) -> int:
     print(f"{'stage':>5} {'K':>3} {'bits':>5} {'bit strings':>14} {'distinct':>12}")
     for s, row in enumerate(result["stages"], 1):
         print(f"{s:>5} {row['K']:>3} {row['bits']:>5} {row['strings']:>14,} {row['distinct']:>12,}")
-    print(f"{'all':>5} {'':>3} {sum(r['bits'] for r in result['stages']):>5} "
-          f"{result['strings']:>14,} {result['distinct']:>12,}")
+    print(
+        f"{'all':>5} {'':>3} {sum(r['bits'] for r in result['stages']):>5} "
+        f"{result['strings']:>14,} {result['distinct']:>12,}"
+    )
     return 0
 
 
@@ -159,9 +169,12 @@ class _SpaceProgress:
         now = self.clock()
         if k not in self.started:
             self.started[k], self.shown = now, -1
-            print(f"space: counting the distinct structures of a K={k} stage enumerates all {total:,} of its bit "
-                  f"strings; this takes {'minutes' if k >= 7 else 'a few seconds or more'} (done once per K)",
-                  file=sys.stderr, flush=True)
+            print(
+                f"space: counting the distinct structures of a K={k} stage enumerates all {total:,} of its bit "
+                f"strings; this takes {'minutes' if k >= 7 else 'a few seconds or more'} (done once per K)",
+                file=sys.stderr,
+                flush=True,
+            )
         pct = 100 * done // total
         if pct == self.shown or (not self.tty and pct % 10 and done < total):
             return

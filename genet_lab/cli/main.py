@@ -4,6 +4,7 @@ Every module under :mod:`genet_lab.cli` that has a ``register(subparsers)``
 function adds its subcommands. Bad input of any kind ends with one line on
 stderr starting with ``error:`` and exit status 2, never a traceback.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        parser = build_parser()     # imports the subcommands: a Ctrl-C here is not a traceback either
+        parser = build_parser()  # imports the subcommands: a Ctrl-C here is not a traceback either
         args = parser.parse_args(argv)
     except KeyboardInterrupt:
         print("error: interrupted before the command started; nothing was changed", file=sys.stderr)
@@ -57,8 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with _sigterm_as_exception(args.command != "tui"):  # Textual handles its own signals
             return int(args.func(args) or 0)
-    except (UsageError, ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
-            PermissionError) as exc:
+    except (UsageError, ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError) as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:

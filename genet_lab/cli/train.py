@@ -6,6 +6,7 @@ torch is imported only when a command runs, so ``genet-lab --help`` stays quick.
 the events of :mod:`genet_lab.training.events` (TrainingStarted, TrainingProgress...,
 TrainingFinished), each as ``{"type": name, **fields}``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,46 +39,72 @@ def _float(text: str) -> float:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train one genome from scratch and report its validation accuracy")
-    p.add_argument("genome", metavar="GENOME",
-                   help=f"paper notation ('1-01 0-01-100 0-11-101-0001'), a name ({', '.join(NAMED)}), "
-                        "or bits with --stages")
+    p.add_argument(
+        "genome",
+        metavar="GENOME",
+        help=f"paper notation ('1-01 0-01-100 0-11-101-0001'), a name ({', '.join(NAMED)}), or bits with --stages",
+    )
     p.add_argument("--stages", help="stage sizes for plain bit strings or named genomes, e.g. 3,4,5")
-    p.add_argument("--preset", default="paper-cifar10", help=f"network preset: {', '.join(list_presets())} "
-                   "(input shape and classes follow the data set)")
+    p.add_argument(
+        "--preset",
+        default="paper-cifar10",
+        help=f"network preset: {', '.join(list_presets())} (input shape and classes follow the data set)",
+    )
     _add_data_args(p)
     p.add_argument("--train-size", type=positive_int, help="train on a stratified subset of N images")
-    p.add_argument("--val-size", type=nonneg_int,
-                   help="validation images carved from the training set (default: 10000 for the large "
-                        "sets, 20%% otherwise; 0: none, train on the whole training set and judge on the test set)")
-    p.add_argument("--image-size", type=positive_int, help="resize images to N x N pixels (imagefolder: shorter "
-                   "side then centre crop; other sets: resampled)")
-    p.add_argument("--stream", action="store_true", help="imagefolder only: read images batch by batch instead of "
-                   "decoding the set into memory (ILSVRC2012-sized folders); reports top-5 accuracy too")
-    p.add_argument("--epochs", type=positive_int, help="epochs (default: per data set, see docs/training.md; "
-                   "240 with --schedule paper-full)")
+    p.add_argument(
+        "--val-size",
+        type=nonneg_int,
+        help="validation images carved from the training set (default: 10000 for the large "
+        "sets, 20%% otherwise; 0: none, train on the whole training set and judge on the test set)",
+    )
+    p.add_argument(
+        "--image-size",
+        type=positive_int,
+        help="resize images to N x N pixels (imagefolder: shorter side then centre crop; other sets: resampled)",
+    )
+    p.add_argument(
+        "--stream",
+        action="store_true",
+        help="imagefolder only: read images batch by batch instead of "
+        "decoding the set into memory (ILSVRC2012-sized folders); reports top-5 accuracy too",
+    )
+    p.add_argument(
+        "--epochs",
+        type=positive_int,
+        help="epochs (default: per data set, see docs/training.md; 240 with --schedule paper-full)",
+    )
     p.add_argument("--batch-size", type=positive_int, help="images per SGD step")
-    p.add_argument("--recipe", choices=tuple(RECIPES), default=DEFAULT_RECIPE,
-                   help=f"how to train: {RECIPE_HELP}")
+    p.add_argument("--recipe", choices=tuple(RECIPES), default=DEFAULT_RECIPE, help=f"how to train: {RECIPE_HELP}")
     p.add_argument("--lr", type=_float, help="peak learning rate (default: the recipe's)")
     p.add_argument("--momentum", type=_float, help="SGD momentum (default 0.9)")
     p.add_argument("--weight-decay", type=_float, help="SGD weight decay (default 5e-4)")
-    p.add_argument("--schedule", choices=SCHEDULES,
-                   help="learning-rate schedule (default: the recipe's; paper-full = the paper's 240 epochs at "
-                   "1e-2..1e-5, other --epochs refused; paper = the same steps scaled to --epochs)")
+    p.add_argument(
+        "--schedule",
+        choices=SCHEDULES,
+        help="learning-rate schedule (default: the recipe's; paper-full = the paper's 240 epochs at "
+        "1e-2..1e-5, other --epochs refused; paper = the same steps scaled to --epochs)",
+    )
     p.add_argument("--seed", type=seed_int, default=0, help="seed of the split, weights, batches and augmentation")
     p.add_argument("--precision", choices=("auto", "fp32", "bf16"), help="auto measures which is faster")
     p.add_argument("--channels-last", choices=("auto", "on", "off"), help="auto measures which is faster")
     p.add_argument("--augment", choices=("auto", "none", "crop", "crop+flip"), help="batch augmentation")
-    p.add_argument("--threads", type=lambda t: cpu_threads(t, zero_ok=True),
-                   help="CPU threads (default 0: measure whether torch's setting beats one thread)")
+    p.add_argument(
+        "--threads",
+        type=lambda t: cpu_threads(t, zero_ok=True),
+        help="CPU threads (default 0: measure whether torch's setting beats one thread)",
+    )
     p.add_argument("--eval-test", action="store_true", help="also report test accuracy (a final report)")
     p.add_argument("--save", metavar="FILE", help="write a checkpoint (weights, genome, configs, metrics)")
     p.add_argument("--dry-run", action="store_true", help=DRY_RUN_HELP)
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="last line of stdout: one JSON object")
     out.add_argument("--events", action="store_true", help="one JSON event a line as it trains")
-    p.add_argument("--phases", action="store_true", help="with --events: also TrainingPhase events while "
-                   "starting (importing, loading, measuring)")
+    p.add_argument(
+        "--phases",
+        action="store_true",
+        help="with --events: also TrainingPhase events while starting (importing, loading, measuring)",
+    )
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="re-measure the accuracy of a checkpoint written by 'train --save'")
@@ -88,11 +115,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_data_args(p, default: str | None = "digits") -> None:
-    p.add_argument("--dataset", default=default, choices=DATASET_NAMES, metavar="NAME",
-                   help=f"data set: {', '.join(DATASET_NAMES)}" + (f" (default {default})" if default else
-                                                                    " (default: the checkpoint's)"))
-    p.add_argument("--data-dir", metavar="DIR", help="local copy of the data set (torchvision's layout, idx "
-                   "files, or train/<class>/* for imagefolder)")
+    p.add_argument(
+        "--dataset",
+        default=default,
+        choices=DATASET_NAMES,
+        metavar="NAME",
+        help=f"data set: {', '.join(DATASET_NAMES)}"
+        + (f" (default {default})" if default else " (default: the checkpoint's)"),
+    )
+    p.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="local copy of the data set (torchvision's layout, idx files, or train/<class>/* for imagefolder)",
+    )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
 
 
@@ -119,48 +154,96 @@ def cmd_train(args) -> int:
     if args.save:  # fail before training, not after
         check_save_target(Path(args.save))
     cfg = default_train_config(
-        args.dataset, recipe=args.recipe, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-        momentum=args.momentum, weight_decay=args.weight_decay, schedule=args.schedule, device=args.device,
-        seed=args.seed, precision=args.precision, channels_last=args.channels_last, augment=args.augment,
-        eval_test=args.eval_test, threads=args.threads)
+        args.dataset,
+        recipe=args.recipe,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        momentum=args.momentum,
+        weight_decay=args.weight_decay,
+        schedule=args.schedule,
+        device=args.device,
+        seed=args.seed,
+        precision=args.precision,
+        channels_last=args.channels_last,
+        augment=args.augment,
+        eval_test=args.eval_test,
+        threads=args.threads,
+    )
     if args.dry_run:  # before any data is read; the network's input shape and classes follow the data set
-        return print_dry_run({"command": "train", "genome": genome.notation(), "stages": list(genome.stages),
-                              "dataset": args.dataset, "data_dir": args.data_dir, "train_size": args.train_size,
-                              "val_size": args.val_size, "preset": args.preset, "network": net.to_dict(),
-                              "train": cfg.to_dict(), "save": args.save})
+        return print_dry_run(
+            {
+                "command": "train",
+                "genome": genome.notation(),
+                "stages": list(genome.stages),
+                "dataset": args.dataset,
+                "data_dir": args.data_dir,
+                "train_size": args.train_size,
+                "val_size": args.val_size,
+                "preset": args.preset,
+                "network": net.to_dict(),
+                "train": cfg.to_dict(),
+                "save": args.save,
+            }
+        )
     if args.stream:
         from genet_lab.training.data.stream import load_stream
 
         data: DataSplits | StreamSplits = load_stream(
-            args.dataset, args.data_dir, seed=args.seed, train_size=args.train_size, val_size=args.val_size,
-            with_test=args.eval_test, image_size=args.image_size)
+            args.dataset,
+            args.data_dir,
+            seed=args.seed,
+            train_size=args.train_size,
+            val_size=args.val_size,
+            with_test=args.eval_test,
+            image_size=args.image_size,
+        )
     else:
         _phase(args, "loading", f"the {args.dataset} data set")
-        data = load_dataset(args.dataset, args.data_dir, seed=args.seed, train_size=args.train_size,
-                            val_size=args.val_size, with_test=args.eval_test, image_size=args.image_size)
+        data = load_dataset(
+            args.dataset,
+            args.data_dir,
+            seed=args.seed,
+            train_size=args.train_size,
+            val_size=args.val_size,
+            with_test=args.eval_test,
+            image_size=args.image_size,
+        )
     net = net.with_input(data.in_channels, data.image_size, data.num_classes)
     if args.save:
         check_save_space(Path(args.save), genome, net)
     if args.events:
         _emit(tev.to_dict(tev.TrainingStarted(genome.notation(), data.summary(), cfg.to_dict())))
         _phase(args, "measuring", "building the network, timing execution settings (cached)")
-        result = train_genome(genome, net, data, cfg,
-                              progress=lambda p: _emit(tev.to_dict(tev.TrainingProgress.of(p))))
+        result = train_genome(genome, net, data, cfg, progress=lambda p: _emit(tev.to_dict(tev.TrainingProgress.of(p))))
     elif args.json:
         result = train_genome(genome, net, data, cfg)
     else:
         result = _train_with_bar(genome, net, data, cfg)
-    out = {"genome": genome.notation(), "dataset": data.name, "train_images": len(data.train_y),
-           "val_images": len(data.val_y), **result.to_dict(), "train": cfg.to_dict()}
+    out = {
+        "genome": genome.notation(),
+        "dataset": data.name,
+        "train_images": len(data.train_y),
+        "val_images": len(data.val_y),
+        **result.to_dict(),
+        "train": cfg.to_dict(),
+    }
     unsaved = None
     if args.save:
         if result.failed:
             print(f"warning: not saving {args.save}: the run failed ({result.error})", file=sys.stderr)
         else:
             assert result.model is not None  # train_genome always hands back the network it trained
-            info = {"name": data.name, "classes": data.classes, "mean": list(data.mean), "std": list(data.std),
-                    "seed": args.seed, "val_size": len(data.val_y), "train_size": args.train_size,
-                    "data_dir": str(Path(args.data_dir).resolve()) if args.data_dir else None}
+            info = {
+                "name": data.name,
+                "classes": data.classes,
+                "mean": list(data.mean),
+                "std": list(data.std),
+                "seed": args.seed,
+                "val_size": len(data.val_y),
+                "train_size": args.train_size,
+                "data_dir": str(Path(args.data_dir).resolve()) if args.data_dir else None,
+            }
             saved, unsaved = _save(Path(args.save), (result.model, genome, net, cfg.to_dict(), result.to_dict(), info))
             out["checkpoint"] = saved
     if args.events:
@@ -192,8 +275,10 @@ def check_save_target(target: Path) -> None:
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise UsageError(f"--save {target}: cannot write in folder {parent} ({exc.strerror or exc}); "
-                         "give a file in a writable folder") from None
+        raise UsageError(
+            f"--save {target}: cannot write in folder {parent} ({exc.strerror or exc}); "
+            "give a file in a writable folder"
+        ) from None
 
 
 def check_save_space(target: Path, genome, net) -> None:
@@ -209,8 +294,10 @@ def check_save_space(target: Path, genome, net) -> None:
     except OSError:
         return
     if free < need:
-        raise UsageError(f"--save {target}: the checkpoint needs about {need / 2**20:.1f} MiB but folder {parent} "
-                         f"has {free / 2**20:.1f} MiB free; free some space or save elsewhere")
+        raise UsageError(
+            f"--save {target}: the checkpoint needs about {need / 2**20:.1f} MiB but folder {parent} "
+            f"has {free / 2**20:.1f} MiB free; free some space or save elsewhere"
+        )
 
 
 def _save(target: Path, what: tuple) -> tuple[str | None, str | None]:
@@ -230,10 +317,14 @@ def _save(target: Path, what: tuple) -> tuple[str | None, str | None]:
     try:
         save_checkpoint(fallback, *what)
     except (OSError, UsageError):
-        return None, (f"training finished (result above) but --save {target} could not be written ({reason}), "
-                      "nor a copy in the temporary folder; rerun with --save in a writable folder")
-    return str(fallback), (f"training finished (result above) but --save {target} could not be written ({reason}); "
-                           f"the checkpoint was saved to {fallback} instead")
+        return None, (
+            f"training finished (result above) but --save {target} could not be written ({reason}), "
+            "nor a copy in the temporary folder; rerun with --save in a writable folder"
+        )
+    return str(fallback), (
+        f"training finished (result above) but --save {target} could not be written ({reason}); "
+        f"the checkpoint was saved to {fallback} instead"
+    )
 
 
 def _train_with_bar(genome, net, data, cfg):
@@ -243,8 +334,13 @@ def _train_with_bar(genome, net, data, cfg):
     from genet_lab.training.trainer import train_genome
 
     console = Console(stderr=True)
-    cols = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[stats]}"),
-            TimeElapsedColumn())
+    cols = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[stats]}"),
+        TimeElapsedColumn(),
+    )
     with Progress(*cols, console=console, transient=False) as bar:
         task = bar.add_task(f"training on {data.name}", total=None, stats="")
         best = {"val": None}
@@ -253,8 +349,9 @@ def _train_with_bar(genome, net, data, cfg):
             if p.val_accuracy is not None:
                 best["val"] = p.val_accuracy
             acc = "" if best["val"] is None else f"val {100 * best['val']:.2f}%"
-            bar.update(task, total=p.steps, completed=p.step,
-                       stats=f"epoch {p.epoch}/{p.epochs} loss {p.loss:.4f} {acc}")
+            bar.update(
+                task, total=p.steps, completed=p.step, stats=f"epoch {p.epoch}/{p.epochs} loss {p.loss:.4f} {acc}"
+            )
 
         return train_genome(genome, net, data, cfg, progress=on_progress)
 
@@ -266,25 +363,34 @@ def _pct(x) -> str:
 def _recipe_line(t: dict) -> str:
     nesterov = " Nesterov" if t["nesterov"] else ""
     dropout = "the network's" if t["dropout"] is None else t["dropout"]
-    return (f"{t['recipe']}: {t['epochs']} epochs, batch {t['batch_size']}, {t['schedule']} lr {t['lr']:g}, "
-            f"momentum {t['momentum']:g}{nesterov}, head dropout {dropout}, label smoothing {t['label_smoothing']:g}")
+    return (
+        f"{t['recipe']}: {t['epochs']} epochs, batch {t['batch_size']}, {t['schedule']} lr {t['lr']:g}, "
+        f"momentum {t['momentum']:g}{nesterov}, head dropout {dropout}, label smoothing {t['label_smoothing']:g}"
+    )
 
 
 def _print_result(out: dict) -> None:
-    lines = [f"genome          {out['genome']}",
-             f"data            {out['dataset']}: {out['train_images']} train, {out['val_images']} validation images",
-             f"recipe          {_recipe_line(out['train'])}"]
+    lines = [
+        f"genome          {out['genome']}",
+        f"data            {out['dataset']}: {out['train_images']} train, {out['val_images']} validation images",
+        f"recipe          {_recipe_line(out['train'])}",
+    ]
     if out["failed"]:
         lines.append(f"FAILED          {out['error']} (fitness 0.0)")
-    lines += [f"val accuracy    {_pct(out['val_accuracy'])}",
-              f"test accuracy   {_pct(out['test_accuracy'])}",
-              *[f"{k[:-9].replace('_', ' '):<16}{_pct(out[k])} (top-5 error {_pct(1 - out[k])})"
-                for k in ("val_top5_accuracy", "test_top5_accuracy") if out.get(k) is not None],
-              f"final loss      {out['final_loss'] if out['final_loss'] is None else round(out['final_loss'], 4)}",
-              f"parameters      {out['params']:,}",
-              f"time            {out['seconds']:.1f} s, {out['images_per_second']:.0f} training images/s",
-              f"device          {out['device']} ({out['precision']}, channels_last "
-              f"{'on' if out['channels_last'] else 'off'})"]
+    lines += [
+        f"val accuracy    {_pct(out['val_accuracy'])}",
+        f"test accuracy   {_pct(out['test_accuracy'])}",
+        *[
+            f"{k[:-9].replace('_', ' '):<16}{_pct(out[k])} (top-5 error {_pct(1 - out[k])})"
+            for k in ("val_top5_accuracy", "test_top5_accuracy")
+            if out.get(k) is not None
+        ],
+        f"final loss      {out['final_loss'] if out['final_loss'] is None else round(out['final_loss'], 4)}",
+        f"parameters      {out['params']:,}",
+        f"time            {out['seconds']:.1f} s, {out['images_per_second']:.0f} training images/s",
+        f"device          {out['device']} ({out['precision']}, channels_last "
+        f"{'on' if out['channels_last'] else 'off'})",
+    ]
     if out.get("checkpoint"):
         lines.append(f"checkpoint      {out['checkpoint']}")
     print("\n".join(lines))
@@ -302,32 +408,43 @@ def cmd_evaluate(args) -> int:
     info = ckpt.dataset
     name = args.dataset or info.get("name") or "digits"
     data_dir = args.data_dir or (info.get("data_dir") if name == info.get("name") else None)
-    data = load_dataset(name, data_dir, seed=int(info.get("seed", 0)),
-                        val_size=info.get("val_size") if name == info.get("name") else None, with_test=True)
+    data = load_dataset(
+        name,
+        data_dir,
+        seed=int(info.get("seed", 0)),
+        val_size=info.get("val_size") if name == info.get("name") else None,
+        with_test=True,
+    )
     net = ckpt.net_config
     have = (data.in_channels, data.image_size, data.num_classes)
     want = (net.in_channels, net.image_size, net.num_classes)
     if have != want:
-        raise UsageError(f"the checkpoint's network takes (channels, size, classes) = {want}, "
-                         f"but {name} has {have}")
+        raise UsageError(f"the checkpoint's network takes (channels, size, classes) = {want}, but {name} has {have}")
     device = resolve_device(args.device)
     model = ckpt.build(device)
     mean, std = info.get("mean") or data.mean, info.get("std") or data.std
-    out = {"checkpoint": args.checkpoint, "genome": ckpt.genome.notation(), "dataset": name,
-           "val_images": len(data.val_y),
-           "val_accuracy": accuracy(model, to_device(data.val_x, mean, std, device, False), data.val_y.to(device)),
-           "test_images": None if data.test_y is None else len(data.test_y), "test_accuracy": None,
-           "trained_val_accuracy": ckpt.metrics.get("val_accuracy"), "device": str(device)}
+    out = {
+        "checkpoint": args.checkpoint,
+        "genome": ckpt.genome.notation(),
+        "dataset": name,
+        "val_images": len(data.val_y),
+        "val_accuracy": accuracy(model, to_device(data.val_x, mean, std, device, False), data.val_y.to(device)),
+        "test_images": None if data.test_y is None else len(data.test_y),
+        "test_accuracy": None,
+        "trained_val_accuracy": ckpt.metrics.get("val_accuracy"),
+        "device": str(device),
+    }
     if data.test_x is not None and data.test_y is not None:  # load_dataset sets both or neither
-        out["test_accuracy"] = accuracy(model, to_device(data.test_x, mean, std, device, False),
-                                        data.test_y.to(device))
+        out["test_accuracy"] = accuracy(model, to_device(data.test_x, mean, std, device, False), data.test_y.to(device))
     out["seconds"] = round(time.perf_counter() - t0, 3)
     if args.json:
         _emit(out)
     else:
-        print(f"genome          {out['genome']}\n"
-              f"val accuracy    {_pct(out['val_accuracy'])} of {out['val_images']} images "
-              f"(at training: {_pct(out['trained_val_accuracy'])})\n"
-              f"test accuracy   {_pct(out['test_accuracy'])}"
-              + ("" if out["test_images"] is None else f" of {out['test_images']} images"))
+        print(
+            f"genome          {out['genome']}\n"
+            f"val accuracy    {_pct(out['val_accuracy'])} of {out['val_images']} images "
+            f"(at training: {_pct(out['trained_val_accuracy'])})\n"
+            f"test accuracy   {_pct(out['test_accuracy'])}"
+            + ("" if out["test_images"] is None else f" of {out['test_images']} images")
+        )
     return 0

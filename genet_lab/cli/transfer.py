@@ -6,6 +6,7 @@ scratch on SVHN / CIFAR-10 / CIFAR-100 (:mod:`genet_lab.training.transfer`). ``f
 trains a linear SVM on the FC features of a checkpoint (:mod:`genet_lab.training.features`).
 torch is imported only when a command runs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,31 +51,67 @@ def _generations(text: str) -> list[int]:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("transfer", help="train found structures on SVHN / CIFAR-100 (section 4.2, Table 2)")
-    p.add_argument("sources", nargs="+", metavar="RUN_OR_GENOME",
-                   help=f"a run folder (its top structures), or a genome: notation, a name ({', '.join(NAMED)}), "
-                        "or bits with --stages")
+    p.add_argument(
+        "sources",
+        nargs="+",
+        metavar="RUN_OR_GENOME",
+        help=f"a run folder (its top structures), or a genome: notation, a name ({', '.join(NAMED)}), "
+        "or bits with --stages",
+    )
     p.add_argument("--stages", help="stage sizes for plain bit strings or named genomes, e.g. 3,4,5")
-    p.add_argument("--dataset", type=_datasets, action="append", metavar="NAME[,NAME]",
-                   help=f"data sets, repeated or comma-separated: {', '.join(DATASETS)} (default svhn,cifar100)")
-    p.add_argument("--top", type=positive_int, default=1,
-                   help="distinct structures taken from each run, best accuracy first (default 1)")
-    p.add_argument("--generations", type=_generations, metavar="G[,G]",
-                   help="instead of --top: the best individual of each of these generations (the paper's "
-                        "G-00, G-05, G-20, G-50 rows)")
-    p.add_argument("--preset", default="wide", help=f"network preset: {', '.join(list_presets())} (default wide: "
-                   "section 4.2's 64, 128, 256 filters and FC1024)")
-    p.add_argument("--protocol", choices=("paper", "plain"), default="paper",
-                   help="paper: SVHN with its extra set, 6,000 validation images and LCN; plain: the sets as "
-                        "they ship")
-    p.add_argument("--data-dir", metavar="DIR", help="folder holding torchvision's layouts (train_32x32.mat, "
-                   "test_32x32.mat, extra_32x32.mat; cifar-100-python/; cifar-10-batches-py/)")
-    p.add_argument("--val-size", type=nonneg_int, help="validation images (default: the protocol's; 0: train on "
-                   "the whole training set, for final runs)")
+    p.add_argument(
+        "--dataset",
+        type=_datasets,
+        action="append",
+        metavar="NAME[,NAME]",
+        help=f"data sets, repeated or comma-separated: {', '.join(DATASETS)} (default svhn,cifar100)",
+    )
+    p.add_argument(
+        "--top",
+        type=positive_int,
+        default=1,
+        help="distinct structures taken from each run, best accuracy first (default 1)",
+    )
+    p.add_argument(
+        "--generations",
+        type=_generations,
+        metavar="G[,G]",
+        help="instead of --top: the best individual of each of these generations (the paper's "
+        "G-00, G-05, G-20, G-50 rows)",
+    )
+    p.add_argument(
+        "--preset",
+        default="wide",
+        help=f"network preset: {', '.join(list_presets())} (default wide: "
+        "section 4.2's 64, 128, 256 filters and FC1024)",
+    )
+    p.add_argument(
+        "--protocol",
+        choices=("paper", "plain"),
+        default="paper",
+        help="paper: SVHN with its extra set, 6,000 validation images and LCN; plain: the sets as they ship",
+    )
+    p.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="folder holding torchvision's layouts (train_32x32.mat, "
+        "test_32x32.mat, extra_32x32.mat; cifar-100-python/; cifar-10-batches-py/)",
+    )
+    p.add_argument(
+        "--val-size",
+        type=nonneg_int,
+        help="validation images (default: the protocol's; 0: train on the whole training set, for final runs)",
+    )
     p.add_argument("--train-size", type=positive_int, help="train on a stratified subset of N images")
-    p.add_argument("--recipe", choices=tuple(RECIPES), default="paper",
-                   help=f"how to train (default paper, as section 4.2 says): {RECIPE_HELP}")
-    p.add_argument("--epochs", type=positive_int, help="epochs (default: per data set; the paper: "
-                   "--schedule paper-full, 240)")
+    p.add_argument(
+        "--recipe",
+        choices=tuple(RECIPES),
+        default="paper",
+        help=f"how to train (default paper, as section 4.2 says): {RECIPE_HELP}",
+    )
+    p.add_argument(
+        "--epochs", type=positive_int, help="epochs (default: per data set; the paper: --schedule paper-full, 240)"
+    )
     p.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule (default: the recipe's)")
     p.add_argument("--batch-size", type=positive_int, help="images per SGD step")
     p.add_argument("--lr", type=_float, help="peak learning rate (default: the recipe's)")
@@ -87,10 +124,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("features-svm", help="a linear SVM on a checkpoint's FC features (section 4.3, Caltech-256)")
     p.add_argument("checkpoint", metavar="CHECKPOINT", help="a file written by 'genet-lab train --save'")
-    p.add_argument("--data-dir", required=True, metavar="DIR",
-                   help="image folder: <class>/*.jpg (Caltech-256's 256_ObjectCategories) or train/<class>/*")
-    p.add_argument("--train-per-class", type=positive_int, default=60, help="SVM training images per class "
-                   "(default 60, as the paper)")
+    p.add_argument(
+        "--data-dir",
+        required=True,
+        metavar="DIR",
+        help="image folder: <class>/*.jpg (Caltech-256's 256_ObjectCategories) or train/<class>/*",
+    )
+    p.add_argument(
+        "--train-per-class",
+        type=positive_int,
+        default=60,
+        help="SVM training images per class (default 60, as the paper)",
+    )
     p.add_argument("--test-per-class", type=positive_int, help="at most N test images per class (default: the rest)")
     p.add_argument("--C", type=_float, default=1.0, dest="C", help="the SVM's regularisation constant (default 1)")
     p.add_argument("--batch-size", type=positive_int, default=64, help="images per forward pass")
@@ -111,8 +156,10 @@ def structures_from_run(run: Path, top: int, generations: list[int] | None) -> l
             stats = {g.gen: g for g in st.generations()}
             missing = [g for g in generations if g not in stats or not stats[g].best]
             if missing:
-                raise UsageError(f"run {run} has no finished generation {missing[0]} (finished: "
-                                 f"{', '.join(map(str, sorted(stats))) or 'none'})")
+                raise UsageError(
+                    f"run {run} has no finished generation {missing[0]} (finished: "
+                    f"{', '.join(map(str, sorted(stats))) or 'none'})"
+                )
             return [(f"{name} G-{g:02d} best", str(stats[g].best)) for g in generations]
         scores: dict[str, list[float]] = {}
         notation: dict[str, str] = {}
@@ -123,8 +170,9 @@ def structures_from_run(run: Path, top: int, generations: list[int] | None) -> l
     if not scores:
         raise UsageError(f"run {run} has no evaluated individual yet")
     ranked = sorted(scores, key=lambda k: -sum(scores[k]) / len(scores[k]))[:top]
-    return [(f"{name} #{i + 1} ({100 * sum(scores[k]) / len(scores[k]):.2f}%)", notation[k])
-            for i, k in enumerate(ranked)]
+    return [
+        (f"{name} #{i + 1} ({100 * sum(scores[k]) / len(scores[k]):.2f}%)", notation[k]) for i, k in enumerate(ranked)
+    ]
 
 
 def _structures(args):
@@ -137,8 +185,9 @@ def _structures(args):
         if Path(src).is_dir():
             if not is_run_dir(src):
                 raise UsageError(f"{src} is a folder but not a run (no run database); give a run folder or a genome")
-            out += [Structure(label, parse(g)) for label, g in structures_from_run(Path(src), args.top,
-                                                                                 args.generations)]
+            out += [
+                Structure(label, parse(g)) for label, g in structures_from_run(Path(src), args.top, args.generations)
+            ]
         else:
             out.append(Structure(src, resolve(src, stages)))
     return out
@@ -153,11 +202,27 @@ def cmd_transfer(args) -> int:
     if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
         raise UsageError(f"--out {args.out} is a file; give a folder")
     datasets = list(dict.fromkeys(d for group in (args.dataset or [["svhn", "cifar100"]]) for d in group))
-    options = dict(recipe=args.recipe, epochs=args.epochs, schedule=args.schedule, batch_size=args.batch_size,
-                   lr=args.lr, device=args.device, threads=args.threads)
-    report = transfer_table(structures, datasets, net, options, data_dir=args.data_dir, seed=args.seed,
-                            val_size=args.val_size, train_size=args.train_size, protocol=args.protocol,
-                            log=lambda m: print(m, file=sys.stderr, flush=True))
+    options = dict(
+        recipe=args.recipe,
+        epochs=args.epochs,
+        schedule=args.schedule,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        device=args.device,
+        threads=args.threads,
+    )
+    report = transfer_table(
+        structures,
+        datasets,
+        net,
+        options,
+        data_dir=args.data_dir,
+        seed=args.seed,
+        val_size=args.val_size,
+        train_size=args.train_size,
+        protocol=args.protocol,
+        log=lambda m: print(m, file=sys.stderr, flush=True),
+    )
     markdown = table2_markdown(report)
     if args.out:
         out = Path(args.out)
@@ -175,16 +240,25 @@ def cmd_transfer(args) -> int:
 def cmd_features_svm(args) -> int:
     from genet_lab.training.features import svm_protocol
 
-    out = svm_protocol(args.checkpoint, args.data_dir, train_per_class=args.train_per_class,
-                       test_per_class=args.test_per_class, seed=args.seed, C=args.C, device=args.device,
-                       batch_size=args.batch_size)
+    out = svm_protocol(
+        args.checkpoint,
+        args.data_dir,
+        train_per_class=args.train_per_class,
+        test_per_class=args.test_per_class,
+        seed=args.seed,
+        C=args.C,
+        device=args.device,
+        batch_size=args.batch_size,
+    )
     if args.json:
         print(json.dumps(out))
     else:
-        print(f"genome               {out['genome']}\n"
-              f"images               {out['classes']} classes: {out['train_images']} to train the SVM "
-              f"({out['train_per_class']} per class), {out['test_images']} to test\n"
-              f"features             {out['features']} (first FC layer, ReLU, square root, l2)\n"
-              f"accuracy             {100 * out['accuracy']:.2f}%\n"
-              f"mean class accuracy  {100 * out['mean_class_accuracy']:.2f}%")
+        print(
+            f"genome               {out['genome']}\n"
+            f"images               {out['classes']} classes: {out['train_images']} to train the SVM "
+            f"({out['train_per_class']} per class), {out['test_images']} to test\n"
+            f"features             {out['features']} (first FC layer, ReLU, square root, l2)\n"
+            f"accuracy             {100 * out['accuracy']:.2f}%\n"
+            f"mean class accuracy  {100 * out['mean_class_accuracy']:.2f}%"
+        )
     return 0

@@ -2,6 +2,7 @@
 
 Textual is imported only when the subcommand runs, and the TUI imports no torch.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -9,14 +10,25 @@ from pathlib import Path
 
 
 def register(sub) -> None:
-    p = sub.add_parser("tui", help="the terminal lab: edit a genome, train it, watch an evolution",
-                       description="Open the Textual terminal lab on a genome, or on a run directory.")
-    p.add_argument("--genome", default=None,
-                   help="genome to open: notation ('1-01 0-01-100 ...'), plain bits with --stages, or a name "
-                        "(zeros chain residual dense residual-40 paper-best); default: all zeros")
+    p = sub.add_parser(
+        "tui",
+        help="the terminal lab: edit a genome, train it, watch an evolution",
+        description="Open the Textual terminal lab on a genome, or on a run directory.",
+    )
+    p.add_argument(
+        "--genome",
+        default=None,
+        help="genome to open: notation ('1-01 0-01-100 ...'), plain bits with --stages, or a name "
+        "(zeros chain residual dense residual-40 paper-best); default: all zeros",
+    )
     p.add_argument("--stages", default=None, help="stage sizes K_1,K_2,... (default 3,4,5)")
-    p.add_argument("--run", type=Path, default=None, metavar="DIR",
-                   help="open this run directory (finished or being written) in the evolution pane")
+    p.add_argument(
+        "--run",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="open this run directory (finished or being written) in the evolution pane",
+    )
     p.set_defaults(func=cmd_tui)
 
 

@@ -13,6 +13,7 @@ edge...), which front ends colour as they like. Cached per stage structure
 (K and bits), so redrawing a genome lays out only the stages that changed.
 Knows the graph module, not torch, rich or textual.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,9 +24,21 @@ from genet_lab.encoding.graph import StageGraph
 
 N, E, S, W = 1, 2, 4, 8
 _GLYPH = {
-    N | S: "│", E | W: "─", S | E: "┌", S | W: "┐", N | E: "└", N | W: "┘",
-    N | S | E: "├", N | S | W: "┤", E | W | S: "┬", E | W | N: "┴", N | E | S | W: "┼",
-    N: "│", S: "│", E: "─", W: "─",
+    N | S: "│",
+    E | W: "─",
+    S | E: "┌",
+    S | W: "┐",
+    N | E: "└",
+    N | W: "┘",
+    N | S | E: "├",
+    N | S | W: "┤",
+    E | W | S: "┬",
+    E | W | N: "┴",
+    N | E | S | W: "┼",
+    N: "│",
+    S: "│",
+    E: "─",
+    W: "─",
 }
 ARROW, DASHED, DROPPED = "▼", "╎", "dropped:"
 Cell = tuple[int, int]
@@ -83,7 +96,7 @@ def _crossings(order: list[list[Item]], links: list[list[tuple[Item, Item]]]) ->
         up = {it: i for i, it in enumerate(order[r])}
         down = {it: i for i, it in enumerate(order[r + 1])}
         pos = [(up[a], down[b]) for a, b in segs]
-        total += sum(1 for i, (a1, b1) in enumerate(pos) for a2, b2 in pos[i + 1:] if (a1 - a2) * (b1 - b2) < 0)
+        total += sum(1 for i, (a1, b1) in enumerate(pos) for a2, b2 in pos[i + 1 :] if (a1 - a2) * (b1 - b2) < 0)
     return total
 
 
@@ -115,7 +128,7 @@ def _slots(order: list[list[Item]], links: list[list[tuple[Item, Item]]]) -> dic
     slot = {it: i + (width - len(layer)) // 2 for layer in order for i, it in enumerate(layer)}
     for sweep in range(4):
         down = sweep % 2 == 0
-        for r in (range(1, len(order)) if down else range(len(order) - 2, -1, -1)):
+        for r in range(1, len(order)) if down else range(len(order) - 2, -1, -1):
             nbrs: dict[Item, list[int]] = {}
             for a, b in links[r - 1] if down else links[r]:
                 mine, other = (b, a) if down else (a, b)
@@ -191,8 +204,10 @@ def stage_art(k: int, bits: tuple[int, ...]) -> StageArt:
             else:
                 arrive[(a, b)] = c - 1 if xs < c else c + 1
         tracks: list[list[tuple[int, int]]] = []
-        bent = sorted((s for s in segs if centre(s[0]) != arrive[s]),
-                      key=lambda s: (min(centre(s[0]), arrive[s]), max(centre(s[0]), arrive[s])))
+        bent = sorted(
+            (s for s in segs if centre(s[0]) != arrive[s]),
+            key=lambda s: (min(centre(s[0]), arrive[s]), max(centre(s[0]), arrive[s])),
+        )
         for a, b in bent:
             lo, hi = sorted((centre(a), arrive[(a, b)]))
             free = [t for t, used in enumerate(tracks) if all(hi + 1 < l2 or h2 + 1 < lo for l2, h2 in used)]
@@ -253,13 +268,21 @@ def stage_art(k: int, bits: tuple[int, ...]) -> StageArt:
         graph_width = max(slot.values()) * pitch + box_w
         per_row = max(1, (graph_width + 2) // pitch, (len(DROPPED) + 2) // pitch)
         row = node_row[-1] + 3
-        boxes += [Box(n, row + i // per_row, (i % per_row) * pitch, box_w, "dropped")
-                  for i, n in enumerate(stage.dropped)]
+        boxes += [
+            Box(n, row + i // per_row, (i % per_row) * pitch, box_w, "dropped") for i, n in enumerate(stage.dropped)
+        ]
     return _paint(stage, boxes, routes, dirs, role_at, special, box_w)
 
 
-def _paint(stage: StageGraph, boxes: list[Box], routes: list[Route], dirs: dict[Cell, int],
-           role_at: dict[Cell, str], special: dict[Cell, str], box_w: int) -> StageArt:
+def _paint(
+    stage: StageGraph,
+    boxes: list[Box],
+    routes: list[Route],
+    dirs: dict[Cell, int],
+    role_at: dict[Cell, str],
+    special: dict[Cell, str],
+    box_w: int,
+) -> StageArt:
     height = max(b.row for b in boxes) + 1
     width = max([b.col + b.width for b in boxes] + [c + 1 for _, c in dirs])
     if stage.dropped:

@@ -12,6 +12,7 @@ The certificate depends only on the isomorphism class, so two stage graphs
 have the same canonical form iff they are isomorphic with roles fixed. Knows
 networkx graphs only through their node and edge lists.
 """
+
 from __future__ import annotations
 
 import networkx as nx
@@ -40,8 +41,9 @@ def _certificate(colors: list[int], edges: list[tuple[int, int]], n: int) -> int
     return value
 
 
-def _search(colors: list[int], pred: list[list[int]], succ: list[list[int]], edges: list[tuple[int, int]],
-            n: int) -> int:
+def _search(
+    colors: list[int], pred: list[list[int]], succ: list[list[int]], edges: list[tuple[int, int]], n: int
+) -> int:
     colors = _refine(colors, pred, succ)
     if len(set(colors)) == n:
         return _certificate(colors, edges, n)

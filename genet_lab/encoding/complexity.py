@@ -6,6 +6,7 @@ fully-connected layers have biases. Multiply-adds count convolutions and
 fully-connected layers for one input image (BatchNorm, ReLU, pooling and
 additions are left out, as is usual). No torch here.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass

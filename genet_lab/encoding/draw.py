@@ -7,6 +7,7 @@ green (output), dropped nodes grey and dashed; an all-zero stage (one convolutio
 node 0 alone) still shows its output node, dashed, fed by the input node unchanged.
 No torch here.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -125,10 +126,14 @@ def to_dot(genome: Genome, title: str | None = None) -> str:
 def _single_conv_output(p: str, out: int) -> list[str]:
     """An all-zero stage's output node: not a convolution (the built graph is node 0 alone), so
     drawn dashed, passing the input node's result on unchanged, as every other stage shows an out."""
-    node = (f'label="out", shape=circle, style="filled,dashed", fillcolor="{OUTPUT_COLOR}", fontcolor=white, '
-            'tooltip="all bits zero: the stage is the input node\'s convolution alone; out is its result"')
-    return [f"    {p}{out} [{node}];",
-            f'    {p}0 -> {p}{out} [color="{OUTPUT_COLOR}", style=dashed, label="identity", fontsize=9];']
+    node = (
+        f'label="out", shape=circle, style="filled,dashed", fillcolor="{OUTPUT_COLOR}", fontcolor=white, '
+        'tooltip="all bits zero: the stage is the input node\'s convolution alone; out is its result"'
+    )
+    return [
+        f"    {p}{out} [{node}];",
+        f'    {p}0 -> {p}{out} [color="{OUTPUT_COLOR}", style=dashed, label="identity", fontsize=9];',
+    ]
 
 
 def _esc(text: str) -> str:
@@ -149,8 +154,7 @@ def render(genome: Genome, fmt: str, title: str | None = None) -> bytes:
         raise ValueError(f"format must be svg, png or dot, got {fmt!r}")
     if not have_dot():
         raise UsageError(
-            "graphviz's 'dot' program is not installed (apt-get install graphviz); "
-            "use --format dot or the text drawing"
+            "graphviz's 'dot' program is not installed (apt-get install graphviz); use --format dot or the text drawing"
         )
     import graphviz
 

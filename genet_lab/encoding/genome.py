@@ -7,6 +7,7 @@ the output of node i into its input.
 
 This module knows nothing of graphs libraries or torch: a genome is a value.
 """
+
 from __future__ import annotations
 
 import re
@@ -40,9 +41,7 @@ def check_stages(stages: Iterable[int]) -> tuple[int, ...]:
         raise ValueError("a genome needs at least one stage (e.g. 3,4,5)")
     for k in out:
         if k < 2 or k > MAX_NODES:
-            raise ValueError(
-                f"each stage needs between 2 and {MAX_NODES} nodes, got {k} in {','.join(map(str, out))}"
-            )
+            raise ValueError(f"each stage needs between 2 and {MAX_NODES} nodes, got {k} in {','.join(map(str, out))}")
     return out
 
 
@@ -50,9 +49,7 @@ def parse_stages(text: str) -> tuple[int, ...]:
     """Parse stage sizes written as ``3,4,5`` (commas or spaces)."""
     parts = [p for p in re.split(r"[,\s]+", text.strip()) if p]
     if not parts or not all(p.isdigit() for p in parts):
-        raise ValueError(
-            f"stage sizes must be integers >= 2 separated by commas, like 3,4,5; got {text!r}"
-        )
+        raise ValueError(f"stage sizes must be integers >= 2 separated by commas, like 3,4,5; got {text!r}")
     return check_stages(int(p) for p in parts)
 
 
@@ -76,9 +73,7 @@ class Genome:
             raise ValueError("genome bits must be 0 or 1")
         expected = sum(stage_length(k) for k in stages)
         if len(bits) != expected:
-            raise ValueError(
-                f"stages {','.join(map(str, stages))} need {expected} bits, got {len(bits)}"
-            )
+            raise ValueError(f"stages {','.join(map(str, stages))} need {expected} bits, got {len(bits)}")
         object.__setattr__(self, "stages", stages)
         object.__setattr__(self, "bits", tuple(int(b) for b in bits))
 
@@ -236,21 +231,16 @@ def parse(text: str, stages: Sequence[int] | str | None = None) -> Genome:
         raise ValueError(f"empty genome; {_NOTATION_HELP}")
     bad = sorted(set(re.sub(r"[01\-\s]", "", raw)))
     if bad:
-        raise ValueError(
-            f"genome may contain only 0, 1, '-' and spaces, found {''.join(bad)!r}; {_NOTATION_HELP}"
-        )
+        raise ValueError(f"genome may contain only 0, 1, '-' and spaces, found {''.join(bad)!r}; {_NOTATION_HELP}")
     if sizes is not None and "-" not in raw:
         digits = re.sub(r"\s", "", raw)
         expected = sum(stage_length(k) for k in sizes)
         if len(digits) != expected:
-            raise ValueError(
-                f"stages {','.join(map(str, sizes))} need {expected} bits, got {len(digits)}"
-            )
+            raise ValueError(f"stages {','.join(map(str, sizes))} need {expected} bits, got {len(digits)}")
         return Genome(sizes, tuple(int(c) for c in digits))
     if "-" not in raw and " " not in raw.replace("\t", " ") and len(raw) > 1:
         raise ValueError(
-            f"a plain bit string of length {len(raw)} needs stage sizes (e.g. --stages 3,4,5); "
-            f"or {_NOTATION_HELP}"
+            f"a plain bit string of length {len(raw)} needs stage sizes (e.g. --stages 3,4,5); or {_NOTATION_HELP}"
         )
     genome = _parse_notation(raw)
     if sizes is not None and genome.stages != sizes:
@@ -262,6 +252,7 @@ def parse(text: str, stages: Sequence[int] | str | None = None) -> Genome:
 
 
 # -- named genomes -------------------------------------------------------------
+
 
 def zeros(stages: Sequence[int] = PAPER_STAGES) -> Genome:
     """All-zero genome: every stage is a single convolution."""
@@ -351,8 +342,10 @@ that uses an old name gets :func:`renamed_error`; a stored run keeps working
 def renamed_error(name: str) -> ValueError:
     """The one-line error for an old genome name (see :data:`RENAMED`)."""
     new = RENAMED[name]
-    return ValueError(f"the genome {name!r} is now called {new!r}: it has WRN-40's 40 layers but not its "
-                      f"residual structure (docs/encoding.md); use {new}")
+    return ValueError(
+        f"the genome {name!r} is now called {new!r}: it has WRN-40's 40 layers but not its "
+        f"residual structure (docs/encoding.md); use {new}"
+    )
 
 
 def named(name: str, stages: Sequence[int] | None = None) -> Genome:
@@ -362,9 +355,7 @@ def named(name: str, stages: Sequence[int] | None = None) -> Genome:
     try:
         factory = NAMED[name]
     except KeyError:
-        raise ValueError(
-            f"unknown genome name {name!r}; known names: {', '.join(NAMED)}"
-        ) from None
+        raise ValueError(f"unknown genome name {name!r}; known names: {', '.join(NAMED)}") from None
     return factory() if stages is None else factory(stages)
 
 

@@ -11,6 +11,7 @@ and the default output node K+1:
 
 Knows networkx, not torch.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -155,6 +156,4 @@ def same_structure(a: Genome, b: Genome) -> bool:
     if a.num_stages != b.num_stages:
         return False
     match = nx.algorithms.isomorphism.categorical_node_match("role", None)
-    return all(
-        nx.is_isomorphic(x.graph, y.graph, node_match=match) for x, y in zip(decode(a), decode(b))
-    )
+    return all(nx.is_isomorphic(x.graph, y.graph, node_match=match) for x, y in zip(decode(a), decode(b)))

@@ -5,6 +5,7 @@ shape, stage widths, pooling, the fully-connected head) is a
 :class:`NetworkConfig`; the paper's three settings are registered presets.
 No torch here, so front ends can show figures without importing it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
@@ -38,8 +39,9 @@ class NetworkConfig:
     """Drop ratio after each hidden fully-connected layer."""
     description: str = field(default="", compare=False)
 
-    def with_input(self, in_channels: int | None = None, image_size: int | None = None,
-                   num_classes: int | None = None) -> NetworkConfig:
+    def with_input(
+        self, in_channels: int | None = None, image_size: int | None = None, num_classes: int | None = None
+    ) -> NetworkConfig:
         """The same network for another input shape or class count."""
         return replace(
             self,

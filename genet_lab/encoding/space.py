@@ -6,6 +6,7 @@ counted exactly by enumerating every string and its canonical form; the whole
 space's count is the product over stages, because stages are compared in
 order. Exhaustive enumeration is offered up to K = 7 (2^21 strings).
 """
+
 from __future__ import annotations
 
 from collections import Counter

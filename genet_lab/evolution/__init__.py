@@ -4,15 +4,16 @@ Front ends use :class:`RunStore` (read-only), its records and the event dataclas
 CLI and notebooks start runs with :func:`evolve`, :func:`start_run` or :func:`resume_run`.
 Importing this package does not import torch.
 """
+
 from genet_lab.evolution.config import SearchConfig, TrainOverrides
 from genet_lab.evolution.engine import Engine, evaluation_seed, generation_stats
 from genet_lab.evolution.events import (
-                                        EvaluationProgress,
-                                        GenerationFinished,
-                                        GenerationStarted,
-                                        IndividualEvaluated,
-                                        RunFinished,
-                                        RunStarted,
+    EvaluationProgress,
+    GenerationFinished,
+    GenerationStarted,
+    IndividualEvaluated,
+    RunFinished,
+    RunStarted,
 )
 from genet_lab.evolution.fitness import BatchFitness, Evaluation, Fitness, Job
 from genet_lab.evolution.records import GenerationStats, Individual, RunStatus
@@ -20,8 +21,27 @@ from genet_lab.evolution.run import evolve, resume_run, start_run
 from genet_lab.evolution.store import RunStore, is_run_dir
 
 __all__ = [
-    "Engine", "SearchConfig", "TrainOverrides", "RunStore", "is_run_dir", "evolve", "start_run", "resume_run",
-    "evaluation_seed", "generation_stats", "Fitness", "BatchFitness", "Evaluation", "Job", "Individual",
-    "GenerationStats", "RunStatus", "RunStarted", "GenerationStarted", "EvaluationProgress", "IndividualEvaluated",
-    "GenerationFinished", "RunFinished",
+    "Engine",
+    "SearchConfig",
+    "TrainOverrides",
+    "RunStore",
+    "is_run_dir",
+    "evolve",
+    "start_run",
+    "resume_run",
+    "evaluation_seed",
+    "generation_stats",
+    "Fitness",
+    "BatchFitness",
+    "Evaluation",
+    "Job",
+    "Individual",
+    "GenerationStats",
+    "RunStatus",
+    "RunStarted",
+    "GenerationStarted",
+    "EvaluationProgress",
+    "IndividualEvaluated",
+    "GenerationFinished",
+    "RunFinished",
 ]

@@ -15,6 +15,7 @@ can check it without a figure:
 
 Knows the records only: no torch, no matplotlib, no SQL.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -42,8 +43,16 @@ def _finished(ind: Individual) -> bool:
 def stats(gen: int, values: Sequence[float], genomes: Sequence[str]) -> dict[str, Any]:
     """Table 1's columns of ``values`` (std over the population, ddof=0) plus ``n``."""
     best = max(range(len(values)), key=lambda k: values[k])
-    return {"gen": gen, "n": len(values), "max": max(values), "min": min(values), "mean": statistics.fmean(values),
-            "median": statistics.median(values), "std": statistics.pstdev(values), "best": genomes[best]}
+    return {
+        "gen": gen,
+        "n": len(values),
+        "max": max(values),
+        "min": min(values),
+        "mean": statistics.fmean(values),
+        "median": statistics.median(values),
+        "std": statistics.pstdev(values),
+        "best": genomes[best],
+    }
 
 
 def _by_gen(inds: Iterable[Individual]) -> dict[int, list[Individual]]:
@@ -58,15 +67,13 @@ def single_stats(inds: Iterable[Individual], source: str = "validation") -> list
     trained (not copied with ``reuse_structures``) and has a ``source`` accuracy."""
     out = []
     for gen, rows in _by_gen(inds).items():
-        picked = [(v, i.genome) for i in rows
-                  if _finished(i) and not i.reused and (v := _value(i, source)) is not None]
+        picked = [(v, i.genome) for i in rows if _finished(i) and not i.reused and (v := _value(i, source)) is not None]
         if picked:
             out.append(stats(gen, [v for v, _ in picked], [g for _, g in picked]))
     return out
 
 
-def averaged_table(inds: Iterable[Individual], source: str = "validation",
-                   by: str = "bits") -> list[dict[str, Any]]:
+def averaged_table(inds: Iterable[Individual], source: str = "validation", by: str = "bits") -> list[dict[str, Any]]:
     """Table 1 of ``source`` accuracy: in generation t each individual counts the mean of every
     trained evaluation of the same ``by`` key (bits, or structure_key with ``reuse_structures``)
     in generations 0..t, as selection's fitness does; generations not yet finished are left out."""
@@ -88,6 +95,7 @@ def averaged_table(inds: Iterable[Individual], source: str = "validation",
 
 
 # -- Figure 4 ------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ParentChild:
@@ -124,6 +132,7 @@ def figure4_points(inds: Iterable[Individual], source: str = "validation") -> li
 
 
 # -- Pareto ---------------------------------------------------------------------------------------
+
 
 def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
     """Indices (ascending) of the non-dominated ``(accuracy, cost)`` points: accuracy is maximised,
@@ -173,9 +182,16 @@ def structure_points(inds: Iterable[Individual]) -> list[StructurePoint]:
     for rows in groups.values():
         trained = [i for i in rows if not i.reused] or rows
         tests = [i.test_accuracy for i in trained if i.test_accuracy is not None]
-        out.append(StructurePoint(rows[0].genome, statistics.fmean(i.accuracy or 0.0 for i in trained),
-                                  rows[0].params, rows[0].macs, len(trained),
-                                  statistics.fmean(tests) if tests else None))
+        out.append(
+            StructurePoint(
+                rows[0].genome,
+                statistics.fmean(i.accuracy or 0.0 for i in trained),
+                rows[0].params,
+                rows[0].macs,
+                len(trained),
+                statistics.fmean(tests) if tests else None,
+            )
+        )
     return out
 
 
@@ -197,6 +213,14 @@ def pareto(points: Sequence[StructurePoint]) -> list[dict[str, Any]]:
     for p in points:
         on = [cost for cost in COSTS if p.genome in fronts[cost]]
         if on:
-            out.append({"genome": p.genome, "accuracy": p.accuracy, "params": p.params, "macs": p.macs,
-                        "test_accuracy": p.test_accuracy, "fronts": on})
+            out.append(
+                {
+                    "genome": p.genome,
+                    "accuracy": p.accuracy,
+                    "params": p.params,
+                    "macs": p.macs,
+                    "test_accuracy": p.test_accuracy,
+                    "fronts": on,
+                }
+            )
     return sorted(out, key=lambda e: (e["params"] is None, e["params"] or 0, -e["accuracy"]))

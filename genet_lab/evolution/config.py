@@ -7,6 +7,7 @@ presets; no torch: the training overrides are checked here for their names and t
 their values by :class:`genet_lab.training.config.TrainConfig` when the fitness is built
 (before a run directory is made).
 """
+
 from __future__ import annotations
 
 import math
@@ -33,8 +34,10 @@ CLI_DEFAULTS = dict(population=10, generations=10, epochs=6, train_size=None, ba
 # (docs/benchmarks.md, "Fitness"). Larger images (CIFAR-10, --paper) keep the trainer's batch.
 SMALL_BATCH_DATASETS = ("digits", "mnist", "fashion-mnist")
 UNITS = {"train": "val. accuracy %", "proxy": "NASWOT score (no training)", "toy": "toy score (test aid)"}
-OBJECTIVE_HELP = ("accuracy (default), params:LAMBDA or macs:LAMBDA (accuracy - LAMBDA x log10(parameters or "
-                  "multiply-adds), LAMBDA a number >= 0)")
+OBJECTIVE_HELP = (
+    "accuracy (default), params:LAMBDA or macs:LAMBDA (accuracy - LAMBDA x log10(parameters or "
+    "multiply-adds), LAMBDA a number >= 0)"
+)
 
 
 def parse_objective(text: str) -> tuple[str, float]:
@@ -127,10 +130,23 @@ class TrainOverrides:
         return cls(**data)
 
 
-_FIELD_TYPES: dict[str, type] = {"batch_size": int, "threads": int, "lr": float, "momentum": float,
-                                 "weight_decay": float, "label_smoothing": float, "dropout": float,
-                                 "schedule": str, "device": str, "precision": str, "channels_last": str,
-                                 "augment": str, "recipe": str, "nesterov": bool, "ema": float}
+_FIELD_TYPES: dict[str, type] = {
+    "batch_size": int,
+    "threads": int,
+    "lr": float,
+    "momentum": float,
+    "weight_decay": float,
+    "label_smoothing": float,
+    "dropout": float,
+    "schedule": str,
+    "device": str,
+    "precision": str,
+    "channels_last": str,
+    "augment": str,
+    "recipe": str,
+    "nesterov": bool,
+    "ema": float,
+}
 _TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
 
 
@@ -200,8 +216,9 @@ class SearchConfig:
         if self.kind not in ("ga", "random"):
             raise ValueError(f"kind must be 'ga' or 'random', got {self.kind!r}")
         if self.population < 2:
-            raise ValueError("population must be at least 2 (selection needs a worst and a best), "
-                             f"got {self.population}")
+            raise ValueError(
+                f"population must be at least 2 (selection needs a worst and a best), got {self.population}"
+            )
         if self.generations < 0:
             raise ValueError(f"generations must be >= 0, got {self.generations}")
         if not 0 <= int(self.seed) < 2**63:
@@ -218,8 +235,9 @@ class SearchConfig:
         if self.fitness not in FITNESS_KINDS:
             raise ValueError(f"unknown fitness {self.fitness!r}; known: {', '.join(FITNESS_KINDS)}")
         if self.eval_test and self.fitness == "proxy":
-            raise ValueError("--eval-test needs a fitness that trains (train; toy for tests): "
-                             "the proxy score has no test accuracy")
+            raise ValueError(
+                "--eval-test needs a fitness that trains (train; toy for tests): the proxy score has no test accuracy"
+            )
         parse_objective(self.objective)
         ops.stage_bounds(self.stages)
         get_preset(self.preset)
@@ -256,9 +274,11 @@ class SearchConfig:
         train = dict(data.get("train") or {})
         train.setdefault("recipe", "legacy")
         if train.get("schedule") == "paper-full" and data.get("epochs", PAPER_FULL_EPOCHS) != PAPER_FULL_EPOCHS:
-            raise UsageError(f"this run was stored with schedule paper-full and {data.get('epochs')} epochs, which "
-                             "trained at a constant 1e-2 (paper-full counts the paper's 240 epochs); it cannot be "
-                             "resumed: start a new run with --schedule paper or --epochs 240")
+            raise UsageError(
+                f"this run was stored with schedule paper-full and {data.get('epochs')} epochs, which "
+                "trained at a constant 1e-2 (paper-full counts the paper's 240 epochs); it cannot be "
+                "resumed: start a new run with --schedule paper or --epochs 240"
+            )
         init = RENAMED.get(data.get("init", ""), data.get("init"))
         return cls.from_dict({**data, "train": train, **({"init": init} if "init" in data else {})})
 

@@ -23,6 +23,7 @@ individual whose structure (canonical key) was already evaluated is not
 trained; it takes the mean over the trained evaluations of that structure.
 Knows numpy, the operators and the store; torch only through the fitness.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -58,9 +59,15 @@ def evaluation_seed(seed: int, gen: int, index: int) -> int:
 def generation_stats(fitness: Sequence[float], genomes: Sequence[str]) -> dict[str, Any]:
     """Table 1's columns for one generation (std is the population std, ddof=0)."""
     best = int(np.argmax(fitness))
-    return {"max": max(fitness), "min": min(fitness), "mean": statistics.fmean(fitness),
-            "median": statistics.median(fitness), "std": statistics.pstdev(fitness),
-            "best": genomes[best], "best_index": best}
+    return {
+        "max": max(fitness),
+        "min": min(fitness),
+        "mean": statistics.fmean(fitness),
+        "median": statistics.median(fitness),
+        "std": statistics.pstdev(fitness),
+        "best": genomes[best],
+        "best_index": best,
+    }
 
 
 class Engine:
@@ -71,8 +78,14 @@ class Engine:
     evaluation (the next resume carries on).
     """
 
-    def __init__(self, store: RunStore, config: SearchConfig, fitness: Fitness, listeners: Iterable[Listener] = (),
-                 should_stop: Callable[[], bool] | None = None):
+    def __init__(
+        self,
+        store: RunStore,
+        config: SearchConfig,
+        fitness: Fitness,
+        listeners: Iterable[Listener] = (),
+        should_stop: Callable[[], bool] | None = None,
+    ):
         self.store, self.config, self.fitness = store, config.validated(), fitness
         self.listeners = list(listeners)
         self.should_stop: Callable[[], bool] = should_stop or (lambda: False)
@@ -113,17 +126,22 @@ class Engine:
             cx = self._cx_cache.get(shape)
             if cx is None:
                 cx = self._cx_cache[shape] = complexity(g, self.fitness.net_config)
-            info = {"genome": g.notation(), "bits": key, "structure_key": skey, "params": cx.params,
-                    "macs": cx.macs}
+            info = {"genome": g.notation(), "bits": key, "structure_key": skey, "params": cx.params, "macs": cx.macs}
             self._cache[key] = info
         return info
 
-    def _store_generation(self, gen: int, pop: np.ndarray, meta: Sequence[Breeding],
-                          rng: np.random.Generator) -> None:
+    def _store_generation(self, gen: int, pop: np.ndarray, meta: Sequence[Breeding], rng: np.random.Generator) -> None:
         rows = []
         for i, (row, (op, parents, changed)) in enumerate(zip(pop, meta)):
-            rows.append({**self._describe(row), "op": op, "parents": [int(p) for p in parents],
-                         "changed": bool(changed), "seed": evaluation_seed(self.config.seed, gen, i)})
+            rows.append(
+                {
+                    **self._describe(row),
+                    "op": op,
+                    "parents": [int(p) for p in parents],
+                    "changed": bool(changed),
+                    "seed": evaluation_seed(self.config.seed, gen, i),
+                }
+            )
         event = ev.GenerationStarted(gen, len(rows))
         self.store.add_generation(gen, rows, rng.bit_generator.state, event)
         self._notify(event)
@@ -179,11 +197,29 @@ class Engine:
 
     def _record(self, ind: Individual, result: Evaluation, done: int, total: int) -> None:
         """Store one trained evaluation and tell the listeners."""
-        event = ev.IndividualEvaluated(ind.gen, ind.index, ind.genome, result.accuracy,
-                                       "failed" if result.failed else "done", False, result.seconds, done, total)
-        self.store.finish_evaluation(ind.gen, ind.index, accuracy=result.accuracy, loss=result.loss,
-                                     seconds=result.seconds, device=result.device, failed=result.failed,
-                                     error=result.error, test_accuracy=result.test_accuracy, event=event)
+        event = ev.IndividualEvaluated(
+            ind.gen,
+            ind.index,
+            ind.genome,
+            result.accuracy,
+            "failed" if result.failed else "done",
+            False,
+            result.seconds,
+            done,
+            total,
+        )
+        self.store.finish_evaluation(
+            ind.gen,
+            ind.index,
+            accuracy=result.accuracy,
+            loss=result.loss,
+            seconds=result.seconds,
+            device=result.device,
+            failed=result.failed,
+            error=result.error,
+            test_accuracy=result.test_accuracy,
+            event=event,
+        )
         self.evaluations += 1
         self._notify(event)
 
@@ -204,8 +240,9 @@ class Engine:
                 acc = statistics.fmean(seen[key])
                 done += 1
                 event = ev.IndividualEvaluated(gen, r.index, r.genome, acc, "done", True, 0.0, done, total)
-                self.store.finish_evaluation(gen, r.index, accuracy=acc, loss=None, seconds=0.0, device="",
-                                             reused=True, event=event)
+                self.store.finish_evaluation(
+                    gen, r.index, accuracy=acc, loss=None, seconds=0.0, device="", reused=True, event=event
+                )
                 self.reused += 1
                 self._notify(event)
                 continue
@@ -262,13 +299,15 @@ class Engine:
         occ = self.store.occurrences(gen, self._by())
         # Selection sees only the objective of the averaged validation accuracy; a test accuracy
         # stored beside an evaluation never reaches this line.
-        fitness = [apply_objective(self.config.objective, statistics.fmean(occ[self._key(r)]), r.params, r.macs)
-                   for r in rows]
+        fitness = [
+            apply_objective(self.config.objective, statistics.fmean(occ[self._key(r)]), r.params, r.macs) for r in rows
+        ]
         stats = generation_stats(fitness, [r.genome for r in rows])
         stats["evaluations"] = sum(not r.reused for r in rows)
         stats["reused"] = sum(r.reused for r in rows)
-        event = ev.GenerationFinished(gen, stats["max"], stats["min"], stats["mean"], stats["median"], stats["std"],
-                                      stats["best"])
+        event = ev.GenerationFinished(
+            gen, stats["max"], stats["min"], stats["mean"], stats["median"], stats["std"], stats["best"]
+        )
         self.store.finish_generation(gen, fitness, stats, event)
         self._notify(event)
         return [replace(r, fitness=f) for r, f in zip(rows, fitness)]

@@ -5,6 +5,7 @@ The engine hands every event to its listeners and stores all but
 can follow a run with ``RunStore.events_since(seq)``. Plain data only: no
 torch, no numpy, JSON-friendly fields.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
@@ -81,9 +82,10 @@ class RunFinished:
     best_fitness: float
 
 
-EVENT_TYPES = {cls.__name__: cls for cls in
-               (RunStarted, GenerationStarted, EvaluationProgress, IndividualEvaluated, GenerationFinished,
-                RunFinished)}
+EVENT_TYPES = {
+    cls.__name__: cls
+    for cls in (RunStarted, GenerationStarted, EvaluationProgress, IndividualEvaluated, GenerationFinished, RunFinished)
+}
 
 
 def to_dict(event) -> dict:

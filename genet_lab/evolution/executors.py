@@ -20,6 +20,7 @@ the run store's business: evaluations left ``running`` are reset and redone on r
 Knows the fitness protocols of :mod:`genet_lab.evolution.fitness` and nothing of the store or
 the engine.
 """
+
 from __future__ import annotations
 
 import multiprocessing as mp
@@ -129,11 +130,18 @@ def _run_job(genome: Genome, seed: int) -> Evaluation:
 
 # -- executors -----------------------------------------------------------------------------------------
 
+
 class ProcessExecutor:
     """``workers`` processes (or one per entry of ``devices``), each with its own fitness."""
 
-    def __init__(self, factory: FitnessFactory, args: tuple[Any, ...] = (), workers: int = 2,
-                 devices: Sequence[str] | None = None, retries: int = 2):
+    def __init__(
+        self,
+        factory: FitnessFactory,
+        args: tuple[Any, ...] = (),
+        workers: int = 2,
+        devices: Sequence[str] | None = None,
+        retries: int = 2,
+    ):
         if devices:
             workers = len(devices)
         if workers < 1:
@@ -151,8 +159,12 @@ class ProcessExecutor:
                 queue.put(d)
         import os
 
-        return ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
-                                   initargs=(self.factory, self.args, queue, os.getpid()))
+        return ProcessPoolExecutor(
+            self.workers,
+            mp_context=ctx,
+            initializer=_init_worker,
+            initargs=(self.factory, self.args, queue, os.getpid()),
+        )
 
     def run(self, jobs: Sequence[Job], on_done: OnDone, should_stop: StopCheck | None = None) -> None:
         ctx = mp.get_context("spawn")
@@ -222,8 +234,15 @@ class RayExecutor:
     Ray retries a task whose worker died (``max_retries``); results are reported as they come.
     """
 
-    def __init__(self, factory: FitnessFactory, args: tuple[Any, ...] = (), address: str = "auto",
-                 num_gpus: float = 0.0, retries: int = 2, init_kwargs: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        factory: FitnessFactory,
+        args: tuple[Any, ...] = (),
+        address: str = "auto",
+        num_gpus: float = 0.0,
+        retries: int = 2,
+        init_kwargs: dict[str, Any] | None = None,
+    ):
         try:
             import ray  # noqa: F401
         except ImportError:
@@ -242,8 +261,10 @@ class RayExecutor:
         try:
             ray.init(address=None if self.address == "local" else self.address, **self.init_kwargs)
         except (ConnectionError, RuntimeError, ValueError) as exc:
-            raise UsageError(f"cannot reach a Ray cluster at {self.address!r} ({' '.join(str(exc).split())[:200]}); "
-                             "start one with 'ray start --head' or use --ray local") from None
+            raise UsageError(
+                f"cannot reach a Ray cluster at {self.address!r} ({' '.join(str(exc).split())[:200]}); "
+                "start one with 'ray start --head' or use --ray local"
+            ) from None
 
     def _check_reachable(self, timeout: float = 5.0) -> None:
         """ray.init retries an unreachable head for ever: try its port first."""
@@ -257,8 +278,10 @@ class RayExecutor:
         try:
             socket.create_connection((host, int(port)), timeout=timeout).close()
         except OSError as exc:
-            raise UsageError(f"cannot reach a Ray cluster at {self.address} ({exc.strerror or exc}); "
-                             "start one with 'ray start --head' or use --ray local") from None
+            raise UsageError(
+                f"cannot reach a Ray cluster at {self.address} ({exc.strerror or exc}); "
+                "start one with 'ray start --head' or use --ray local"
+            ) from None
 
     def run(self, jobs: Sequence[Job], on_done: OnDone, should_stop: StopCheck | None = None) -> None:
         import ray
@@ -304,22 +327,37 @@ class ExecutorFitness:
     def net_config(self) -> NetworkConfig:
         return self.fitness.net_config
 
-    def evaluate(self, genome: Genome, seed: int, progress: Progress | None = None,
-                 should_stop: StopCheck | None = None) -> Evaluation:
+    def evaluate(
+        self, genome: Genome, seed: int, progress: Progress | None = None, should_stop: StopCheck | None = None
+    ) -> Evaluation:
         return self.fitness.evaluate(genome, seed, progress=progress, should_stop=should_stop)
 
     def evaluate_many(self, jobs: Sequence[Job], on_done: OnDone, should_stop: StopCheck | None = None) -> None:
         self.executor.run(jobs, on_done, should_stop)
 
 
-def make_executor(fitness: Fitness, search_config: Mapping[str, Any], workers: int = 0, devices: str | None = None,
-                  ray: str | None = None, batched: str = "off") -> Executor | None:
+def make_executor(
+    fitness: Fitness,
+    search_config: Mapping[str, Any],
+    workers: int = 0,
+    devices: str | None = None,
+    ray: str | None = None,
+    batched: str = "off",
+) -> Executor | None:
     """The executor the CLI options ask for, or None for the engine's own serial loop.
 
     ``batched``: off, on (always batched groups) or auto (batched or loop, by the probe).
     """
-    chosen = [name for name, on in (("--workers", workers), ("--devices", devices), ("--ray", ray),
-                                    ("--batched", batched != "off")) if on]
+    chosen = [
+        name
+        for name, on in (
+            ("--workers", workers),
+            ("--devices", devices),
+            ("--ray", ray),
+            ("--batched", batched != "off"),
+        )
+        if on
+    ]
     if len(chosen) > 1:
         raise UsageError(f"choose one of --workers, --devices, --ray and --batched; got {' and '.join(chosen)}")
     if batched not in ("off", "on", "auto"):

@@ -7,6 +7,7 @@ with pyplot (no backend switch, so a Jupyter kernel keeps its inline plots; noth
 close), and returns it; :func:`save` writes it. The notebook widgets draw the same figures.
 No torch, no store.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -81,8 +82,18 @@ def figure4_paper(points: Sequence[ParentChild], unit: str = "accuracy") -> Any:
         lo, hi = min(child), max(child)
         span = (hi - lo) or 1.0
         sizes = [12 + 110 * ((c - lo) / span) ** 1.5 for c in child]
-        dots = ax.scatter([p.first for p in points], [p.second for p in points], s=sizes, c=child, cmap="coolwarm",
-                          vmin=lo, vmax=hi, alpha=0.75, edgecolors="k", linewidths=0.3)
+        dots = ax.scatter(
+            [p.first for p in points],
+            [p.second for p in points],
+            s=sizes,
+            c=child,
+            cmap="coolwarm",
+            vmin=lo,
+            vmax=hi,
+            alpha=0.75,
+            edgecolors="k",
+            linewidths=0.3,
+        )
         fig.colorbar(dots, ax=ax, label=f"child's {unit}")
         top = max(max(p.first, p.second) for p in points)
         ax.set_ylim(-0.04 * top, 1.04 * top)  # from 0, where the mutations sit, as in the paper
@@ -104,18 +115,32 @@ def figure_pareto(points: Sequence[StructurePoint], unit: str = "accuracy") -> A
     for ax, cost in zip(axes, COSTS):
         known = [p for p in points if getattr(p, cost)]
         if known:
-            ax.scatter([getattr(p, cost) for p in known], [p.accuracy for p in known], s=14, alpha=0.45,
-                       color="tab:blue", label=f"evaluated structures (n={len(known)})")
+            ax.scatter(
+                [getattr(p, cost) for p in known],
+                [p.accuracy for p in known],
+                s=14,
+                alpha=0.45,
+                color="tab:blue",
+                label=f"evaluated structures (n={len(known)})",
+            )
             front = front_of(known, cost)
-            ax.step([getattr(p, cost) for p in front], [p.accuracy for p in front], where="post", color="tab:red",
-                    lw=1.2)
-            ax.scatter([getattr(p, cost) for p in front], [p.accuracy for p in front], s=46, facecolors="none",
-                       edgecolors="tab:red", linewidths=1.3, label=f"non-dominated (n={len(front)})")
+            ax.step(
+                [getattr(p, cost) for p in front], [p.accuracy for p in front], where="post", color="tab:red", lw=1.2
+            )
+            ax.scatter(
+                [getattr(p, cost) for p in front],
+                [p.accuracy for p in front],
+                s=46,
+                facecolors="none",
+                edgecolors="tab:red",
+                linewidths=1.3,
+                label=f"non-dominated (n={len(front)})",
+            )
             costs = [getattr(p, cost) for p in known]
-            if max(costs) >= 10 * min(costs):       # a log axis only where sizes span a decade or more
+            if max(costs) >= 10 * min(costs):  # a log axis only where sizes span a decade or more
                 ax.set_xscale("log")
-                ax.xaxis.set_minor_formatter(NullFormatter())   # minor labels collide on a short log range
-            ax.xaxis.set_major_formatter(EngFormatter())         # 25k, 3.5M
+                ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels collide on a short log range
+            ax.xaxis.set_major_formatter(EngFormatter())  # 25k, 3.5M
             ax.legend(fontsize=7, loc="lower right")
         ax.set_xlabel("parameters" if cost == "params" else "multiply-adds")
         ax.set_ylabel(unit)

@@ -24,6 +24,7 @@ What the engine and the executors rely on is written down as protocols:
 population-batched training, the :class:`TrainFitness`). Knows neither the engine nor
 the executors.
 """
+
 from __future__ import annotations
 
 import os
@@ -39,8 +40,21 @@ from genet_lab.evolution.config import FITNESS_KINDS, UNITS, SearchConfig
 if TYPE_CHECKING:
     from genet_lab.training.config import TrainProgress, TrainResult
 
-__all__ = ["FITNESS_KINDS", "UNITS", "Evaluation", "Job", "OnDone", "Fitness", "BatchFitness", "PopulationFitness",
-           "ToyFitness", "ProxyFitness", "TrainFitness", "make_fitness", "naswot_score"]
+__all__ = [
+    "FITNESS_KINDS",
+    "UNITS",
+    "Evaluation",
+    "Job",
+    "OnDone",
+    "Fitness",
+    "BatchFitness",
+    "PopulationFitness",
+    "ToyFitness",
+    "ProxyFitness",
+    "TrainFitness",
+    "make_fitness",
+    "naswot_score",
+]
 
 
 @dataclass
@@ -99,8 +113,9 @@ class Fitness(Protocol):
     def net_config(self) -> NetworkConfig:
         """The network every genome is built into (parameters and multiply-adds are counted on it)."""
 
-    def evaluate(self, genome: Genome, seed: int, progress: Progress | None = None,
-                 should_stop: StopCheck | None = None) -> Evaluation: ...
+    def evaluate(
+        self, genome: Genome, seed: int, progress: Progress | None = None, should_stop: StopCheck | None = None
+    ) -> Evaluation: ...
 
 
 @runtime_checkable
@@ -117,8 +132,9 @@ class PopulationFitness(Fitness, Protocol):
     """A fitness that can train a whole list of individuals as one population (one result per
     job, in order; a result with error ``"cancelled"`` and all after it were not run)."""
 
-    def evaluate_population(self, jobs: Sequence[Job], should_stop: StopCheck | None = None,
-                            mode: str = "auto") -> list[Evaluation]: ...
+    def evaluate_population(
+        self, jobs: Sequence[Job], should_stop: StopCheck | None = None, mode: str = "auto"
+    ) -> list[Evaluation]: ...
 
 
 class ToyFitness:
@@ -136,8 +152,9 @@ class ToyFitness:
         self.net_config: NetworkConfig = get_preset(preset)
         self.eval_test = eval_test
 
-    def evaluate(self, genome: Genome, seed: int, progress: Progress | None = None,
-                 should_stop: StopCheck | None = None) -> Evaluation:
+    def evaluate(
+        self, genome: Genome, seed: int, progress: Progress | None = None, should_stop: StopCheck | None = None
+    ) -> Evaluation:
         # Tests that kill a run mid-way slow it down through this variable (seconds per evaluation).
         delay = float(os.environ.get("GENET_LAB_TOY_DELAY", "0") or 0)
         if delay > 0:
@@ -196,17 +213,25 @@ class ProxyFitness:
 
     name, unit = "proxy", UNITS["proxy"]
 
-    def __init__(self, dataset: str = "digits", data_dir: str | None = None, preset: str = "paper-cifar10",
-                 batch: int = 64, data_seed: int = 0):
+    def __init__(
+        self,
+        dataset: str = "digits",
+        data_dir: str | None = None,
+        preset: str = "paper-cifar10",
+        batch: int = 64,
+        data_seed: int = 0,
+    ):
         from genet_lab.training.data import load_dataset
 
         self.data = load_dataset(dataset, data_dir, seed=data_seed, with_test=False)
         self.batch = min(int(batch), len(self.data.train_x))
-        self.net_config = get_preset(preset).with_input(self.data.in_channels, self.data.image_size,
-                                                        self.data.num_classes)
+        self.net_config = get_preset(preset).with_input(
+            self.data.in_channels, self.data.image_size, self.data.num_classes
+        )
 
-    def evaluate(self, genome: Genome, seed: int, progress: Progress | None = None,
-                 should_stop: StopCheck | None = None) -> Evaluation:
+    def evaluate(
+        self, genome: Genome, seed: int, progress: Progress | None = None, should_stop: StopCheck | None = None
+    ) -> Evaluation:
         import torch
 
         from genet_lab.training.network import build_network
@@ -220,8 +245,14 @@ class ProxyFitness:
         except (RuntimeError, MemoryError) as exc:
             return _out_of_memory(exc, start, "cpu")
         failed = score == float("-inf")
-        return Evaluation(0.0 if failed else score, None, time.perf_counter() - start, "cpu", failed,
-                          "singular activation kernel" if failed else None)
+        return Evaluation(
+            0.0 if failed else score,
+            None,
+            time.perf_counter() - start,
+            "cpu",
+            failed,
+            "singular activation kernel" if failed else None,
+        )
 
 
 def _out_of_memory(exc: BaseException, start: float, device: str) -> Evaluation:
@@ -239,19 +270,29 @@ class TrainFitness:
 
     name, unit = "train", UNITS["train"]
 
-    def __init__(self, dataset: str = "digits", data_dir: str | None = None, preset: str = "paper-cifar10",
-                 train_size: int | None = None, val_size: int | None = None, data_seed: int = 0,
-                 train_overrides: dict[str, Any] | None = None, eval_test: bool = False):
+    def __init__(
+        self,
+        dataset: str = "digits",
+        data_dir: str | None = None,
+        preset: str = "paper-cifar10",
+        train_size: int | None = None,
+        val_size: int | None = None,
+        data_seed: int = 0,
+        train_overrides: dict[str, Any] | None = None,
+        eval_test: bool = False,
+    ):
         from genet_lab.training.config import default_train_config
         from genet_lab.training.data import load_dataset
         from genet_lab.training.devices import resolve_device
 
         self.dataset = dataset
         # The test split is loaded only when asked for: a search never needs it otherwise.
-        self.data = load_dataset(dataset, data_dir, seed=data_seed, train_size=train_size, val_size=val_size,
-                                 with_test=eval_test)
-        self.net_config = get_preset(preset).with_input(self.data.in_channels, self.data.image_size,
-                                                        self.data.num_classes)
+        self.data = load_dataset(
+            dataset, data_dir, seed=data_seed, train_size=train_size, val_size=val_size, with_test=eval_test
+        )
+        self.net_config = get_preset(preset).with_input(
+            self.data.in_channels, self.data.image_size, self.data.num_classes
+        )
         # The trainer's "auto" precision and layout are picked by a timed probe, so under a
         # varying machine load the same (genome, seed) could train in bf16 once and fp32 the
         # next time: fitness would stop being reproducible and resume inexact. Pin them
@@ -260,8 +301,9 @@ class TrainFitness:
         self.base_config = default_train_config(self.data.name, **self.train_overrides, eval_test=eval_test)
         resolve_device(self.base_config.device)  # an unavailable device fails before the run directory exists
 
-    def evaluate(self, genome: Genome, seed: int, progress: Progress | None = None,
-                 should_stop: StopCheck | None = None) -> Evaluation:
+    def evaluate(
+        self, genome: Genome, seed: int, progress: Progress | None = None, should_stop: StopCheck | None = None
+    ) -> Evaluation:
         from genet_lab.training.trainer import train_genome
 
         cfg = replace(self.base_config, seed=int(seed))
@@ -272,8 +314,9 @@ class TrainFitness:
             return _out_of_memory(exc, start, self.base_config.device)
         return Evaluation.from_train_result(res)
 
-    def evaluate_population(self, jobs: Sequence[Job], should_stop: StopCheck | None = None,
-                            mode: str = "auto") -> list[Evaluation]:
+    def evaluate_population(
+        self, jobs: Sequence[Job], should_stop: StopCheck | None = None, mode: str = "auto"
+    ) -> list[Evaluation]:
         """Every job through :func:`~genet_lab.training.population.train_population` (batched
         groups or a loop, ``mode`` auto, batched or loop), each with its own seed."""
         from genet_lab.training.population import train_population
@@ -281,8 +324,9 @@ class TrainFitness:
         if not jobs:
             return []
         cfgs = [replace(self.base_config, seed=int(j.seed)) for j in jobs]
-        results = train_population([j.genome for j in jobs], self.net_config, self.data, cfgs,
-                                   should_stop=should_stop, mode=mode)
+        results = train_population(
+            [j.genome for j in jobs], self.net_config, self.data, cfgs, should_stop=should_stop, mode=mode
+        )
         return [Evaluation.from_train_result(r) for r in results]
 
 
@@ -294,6 +338,14 @@ def make_fitness(config: SearchConfig) -> ToyFitness | ProxyFitness | TrainFitne
         return ProxyFitness(config.dataset, config.data_dir, config.preset, data_seed=config.seed)
     if config.fitness == "train":
         overrides = {"epochs": config.epochs, **config.train.to_dict()}
-        return TrainFitness(config.dataset, config.data_dir, config.preset, config.train_size, config.val_size,
-                            data_seed=config.seed, train_overrides=overrides, eval_test=config.eval_test)
+        return TrainFitness(
+            config.dataset,
+            config.data_dir,
+            config.preset,
+            config.train_size,
+            config.val_size,
+            data_seed=config.seed,
+            train_overrides=overrides,
+            eval_test=config.eval_test,
+        )
     raise ValueError(f"unknown fitness {config.fitness!r}; known: {', '.join(FITNESS_KINDS)}")

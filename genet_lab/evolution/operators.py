@@ -9,6 +9,7 @@ reproduced from the seed and the RNG state alone.
 Names follow DEAP (``init_*``, ``select_*``, ``crossover_*``, ``mutate_*``).
 Knows numpy and genomes, nothing about training, torch or storage.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -77,8 +78,9 @@ def init_zeros(n: int, length: int, rng: np.random.Generator | None = None) -> n
     return np.zeros((n, length), dtype=np.uint8)
 
 
-def init_from_base(base: Genome | np.ndarray | Sequence[int], n: int, rng: np.random.Generator,
-                   flips: int = 2) -> np.ndarray:
+def init_from_base(
+    base: Genome | np.ndarray | Sequence[int], n: int, rng: np.random.Generator, flips: int = 2
+) -> np.ndarray:
     """N copies of ``base``, each with ``flips`` distinct bits, chosen uniformly, flipped.
 
     ``flips = 0`` gives N identical copies. Used to start from a known design
@@ -123,8 +125,9 @@ def read_genome_file(path: str | Path, stages: Sequence[int] | None = None) -> l
     return genomes
 
 
-def init_from_file(path: str | Path, n: int, rng: np.random.Generator | None = None,
-                   stages: Sequence[int] | None = None) -> np.ndarray:
+def init_from_file(
+    path: str | Path, n: int, rng: np.random.Generator | None = None, stages: Sequence[int] | None = None
+) -> np.ndarray:
     """The N genomes listed in ``path`` (see :func:`read_genome_file`), in file order.
 
     The file must list exactly N genomes, all with the same stage sizes
@@ -176,8 +179,9 @@ def select_roulette(fitness: Sequence[float], rng: np.random.Generator, n: int |
 # -- crossover and mutation (section 3.2.3) -------------------------------------
 
 
-def crossover_stages(pop: np.ndarray, rng: np.random.Generator, bounds: Sequence[int] | np.ndarray,
-                     pc: float = 0.2, qc: float = 0.2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def crossover_stages(
+    pop: np.ndarray, rng: np.random.Generator, bounds: Sequence[int] | np.ndarray, pc: float = 0.2, qc: float = 0.2
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Stage-wise crossover over pairs (1,2), (3,4), ... (0-based rows (0,1), (2,3), ...).
 
     Each pair is crossed with probability p_C; in a crossed pair every stage s
@@ -211,8 +215,9 @@ def crossover_stages(pop: np.ndarray, rng: np.random.Generator, bounds: Sequence
     return child, crossed, partner
 
 
-def mutate_flip(pop: np.ndarray, rng: np.random.Generator, pm: float = 0.8, qm: float = 0.05,
-                exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def mutate_flip(
+    pop: np.ndarray, rng: np.random.Generator, pm: float = 0.8, qm: float = 0.05, exclude: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Bit-flip mutation of every individual not in ``exclude`` (the crossed rows).
 
     Each such individual is mutated with probability p_M; a mutated
@@ -231,6 +236,5 @@ def mutate_flip(pop: np.ndarray, rng: np.random.Generator, pm: float = 0.8, qm: 
     return pop ^ flips.astype(np.uint8), mutated
 
 
-DEFAULTS = {"population": 20, "generations": 50, "pm": 0.8, "qm": 0.05, "pc": 0.2, "qc": 0.2,
-            "stages": (3, 4, 5)}
+DEFAULTS = {"population": 20, "generations": 50, "pm": 0.8, "qm": 0.05, "pc": 0.2, "qc": 0.2, "stages": (3, 4, 5)}
 """The paper's settings (section 4.1.1): N, T, p_M, q_M, p_C, q_C and (K_1, K_2, K_3)."""

@@ -5,6 +5,7 @@ turns rows into these frozen dataclasses, so readers use attributes that a type
 checker knows (``ind.fitness``) instead of string keys. Knows nothing of sqlite3,
 torch or numpy.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass

@@ -4,6 +4,7 @@ Reads run stores only (read-only, so a running search may be reported);
 plots with matplotlib Figure objects (no pyplot state). What the newer tables and
 figures show is computed in :mod:`genet_lab.evolution.analysis`. No torch.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -83,19 +84,29 @@ def run_summary(run: Path) -> dict[str, Any]:
     by = "structure_key" if cfg.get("reuse_structures") else "bits"
     has_test = any(i.test_accuracy is not None for i in trained)
     return {
-        "kind": cfg["kind"], "seed": cfg["seed"], "fitness": cfg["fitness"], "unit": UNITS.get(cfg["fitness"]),
-        "objective": cfg.get("objective", "accuracy"), "fitness_label": fitness_label(cfg),
-        "config": cfg, "state": status.state,
+        "kind": cfg["kind"],
+        "seed": cfg["seed"],
+        "fitness": cfg["fitness"],
+        "unit": UNITS.get(cfg["fitness"]),
+        "objective": cfg.get("objective", "accuracy"),
+        "fitness_label": fitness_label(cfg),
+        "config": cfg,
+        "state": status.state,
         "generations": [{k: getattr(g, k) for k in STAT_KEYS} for g in gens],
-        "table1": {"validation": analysis.averaged_table(inds, "validation", by),
-                   "test": analysis.averaged_table(inds, "test", by) if has_test else None},
-        "single_evaluations": {"validation": analysis.single_stats(inds, "validation"),
-                               "test": analysis.single_stats(inds, "test") if has_test else None},
+        "table1": {
+            "validation": analysis.averaged_table(inds, "validation", by),
+            "test": analysis.averaged_table(inds, "test", by) if has_test else None,
+        },
+        "single_evaluations": {
+            "validation": analysis.single_stats(inds, "validation"),
+            "test": analysis.single_stats(inds, "test") if has_test else None,
+        },
         "evaluations": len(trained),
         "reused": sum(i.reused for i in inds),
         "failed": sum(i.state == "failed" for i in inds),
         "seconds": sum(i.seconds or 0.0 for i in trained),
-        "best": status.best, "best_fitness": status.best_fitness,
+        "best": status.best,
+        "best_fitness": status.best_fitness,
         "best_single": max((_accuracy(i) for i in trained), default=None),
         "best_single_test": max((i.test_accuracy for i in trained if i.test_accuracy is not None), default=None),
         "pareto": analysis.pareto(analysis.structure_points(inds)),
@@ -105,8 +116,23 @@ def run_summary(run: Path) -> dict[str, Any]:
 def individuals_csv(run: Path) -> str:
     with RunStore(run, readonly=True) as st:
         inds = st.individuals()
-    keys = ("gen", "index", "genome", "op", "parents", "changed", "accuracy", "test_accuracy", "fitness", "state",
-            "reused", "seconds", "params", "macs", "structure_key")
+    keys = (
+        "gen",
+        "index",
+        "genome",
+        "op",
+        "parents",
+        "changed",
+        "accuracy",
+        "test_accuracy",
+        "fitness",
+        "state",
+        "reused",
+        "seconds",
+        "params",
+        "macs",
+        "structure_key",
+    )
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(keys)
@@ -132,21 +158,35 @@ def compare(runs: list[Path]) -> dict[str, Any] | None:
     kinds = {s["kind"] for _, s in sums}
     if kinds != {"ga", "random"}:
         return None
-    table = [{"run": str(r), "kind": s["kind"], "seed": s["seed"], "init": s["config"].get("init"),
-              "evaluations": s["evaluations"], "best_single": s["best_single"], "best_fitness": s["best_fitness"],
-              "best": s["best"], "final_mean": s["generations"][-1]["mean"] if s["generations"] else None}
-             for r, s in sums]
+    table = [
+        {
+            "run": str(r),
+            "kind": s["kind"],
+            "seed": s["seed"],
+            "init": s["config"].get("init"),
+            "evaluations": s["evaluations"],
+            "best_single": s["best_single"],
+            "best_fitness": s["best_fitness"],
+            "best": s["best"],
+            "final_mean": s["generations"][-1]["mean"] if s["generations"] else None,
+        }
+        for r, s in sums
+    ]
     # pair each random search with the randomly initialised GA run of the same seed
     ga = {t["seed"]: t for t in table if t["kind"] == "ga" and t["init"] == "random"}
     rnd = {t["seed"]: t for t in table if t["kind"] == "random"}
     # a run with nothing evaluated yet has no best: it is not paired
-    pairs = [(ga[s], rnd[s]) for s in sorted(set(ga) & set(rnd))
-             if ga[s]["best_single"] is not None and rnd[s]["best_single"] is not None]
+    pairs = [
+        (ga[s], rnd[s])
+        for s in sorted(set(ga) & set(rnd))
+        if ga[s]["best_single"] is not None and rnd[s]["best_single"] is not None
+    ]
     wins = sum(g["best_single"] > r["best_single"] for g, r in pairs)
     return {"runs": table, "paired_seeds": len(pairs), "ga_wins": wins}
 
 
 # -- figures -------------------------------------------------------------------------
+
 
 def figure3(items: list[tuple[Path, dict[str, Any]]], path: Path) -> None:
     """Mean fitness per generation with bars from min to max (Fig. 3), one series per run."""
@@ -233,8 +273,10 @@ def _paper_figures(run: Path, s: dict[str, Any], out: Path, stem: str) -> tuple[
         pts = analysis.figure4_points(inds)
         path = figures.save(figures.figure4_paper(pts, unit), out / f"{stem}fig4_paper.png")
         written.append(path)
-        md.append(f"Figure 4 in the paper's layout ({path.name}): {len(pts)} changed children, "
-                  f"{sum(p.op == 'mutation' for p in pts)} of them mutations (on the x axis).\n")
+        md.append(
+            f"Figure 4 in the paper's layout ({path.name}): {len(pts)} changed children, "
+            f"{sum(p.op == 'mutation' for p in pts)} of them mutations (on the x axis).\n"
+        )
     points = analysis.structure_points(inds)
     if points:
         written.append(figures.save(figures.figure_pareto(points, unit), out / f"{stem}fig_pareto.png"))
@@ -245,11 +287,17 @@ def _run_section(run: Path, s: dict[str, Any], out: Path, stem: str, plots: bool
     """One run's markdown and files."""
     c = s["config"]
     every = 1 if len(s["generations"]) <= 21 else 5
-    md = [f"## {run_label(s, run)}", "",
-          f"`{run}`: {s['state']}, N={c['population']}, T={c['generations']}, data {c['dataset']}, "
-          f"fitness {s['fitness']}, objective {s['objective']}, {s['evaluations']} trainings ({s['reused']} reused, "
-          f"{s['failed']} failed), {s['seconds']:.0f} s of evaluation.", "",
-          "### Table 1 (validation fitness)", "", table1(s, every=every)]
+    md = [
+        f"## {run_label(s, run)}",
+        "",
+        f"`{run}`: {s['state']}, N={c['population']}, T={c['generations']}, data {c['dataset']}, "
+        f"fitness {s['fitness']}, objective {s['objective']}, {s['evaluations']} trainings ({s['reused']} reused, "
+        f"{s['failed']} failed), {s['seconds']:.0f} s of evaluation.",
+        "",
+        "### Table 1 (validation fitness)",
+        "",
+        table1(s, every=every),
+    ]
     if s["objective"] != "accuracy":
         md += ["### Table 1 (validation accuracy, no penalty)", "", table1(s, every=every, source="validation")]
     if s["table1"]["test"] is not None:
@@ -261,8 +309,11 @@ def _run_section(run: Path, s: dict[str, Any], out: Path, stem: str, plots: bool
         md.append(f"Best individual: `{s['best']}` (fitness {s['best_fitness']:.2f}).\n")
     if s["pareto"]:
         md += ["### Pareto view", "", pareto_table(s)]
-    files = [(f"{stem}table1.csv", generations_csv(s)), (f"{stem}individuals.csv", individuals_csv(run)),
-             (f"{stem}single_evaluations.csv", single_csv(s))]
+    files = [
+        (f"{stem}table1.csv", generations_csv(s)),
+        (f"{stem}individuals.csv", individuals_csv(run)),
+        (f"{stem}single_evaluations.csv", single_csv(s)),
+    ]
     if s["table1"]["test"] is not None:
         files.append((f"{stem}table1_test.csv", generations_csv(s, "test")))
     written = []
@@ -273,9 +324,13 @@ def _run_section(run: Path, s: dict[str, Any], out: Path, stem: str, plots: bool
         if s["kind"] == "ga":
             corr = figure4(run, out / f"{stem}fig4_parent_child.png")
             written.append(out / f"{stem}fig4_parent_child.png")
-            md.append("Parent-child correlation (Fig. 4): " + ", ".join(
-                f"{op} n={v['n']} r={'n/a' if v['r'] is None else format(v['r'], '.2f')}"
-                for op, v in corr.items()) + "\n")
+            md.append(
+                "Parent-child correlation (Fig. 4): "
+                + ", ".join(
+                    f"{op} n={v['n']} r={'n/a' if v['r'] is None else format(v['r'], '.2f')}" for op, v in corr.items()
+                )
+                + "\n"
+            )
         files_new, md_new = _paper_figures(run, s, out, stem)
         written += files_new
         md += md_new
@@ -314,8 +369,10 @@ def write_report(runs: list[Path], out: Path, plots: bool = True) -> list[Path]:
             os.rename(tmp, out)
         tmp = None
     except OSError as exc:
-        raise UsageError(f"cannot write the report to {show(out)}: {exc.strerror or exc}; nothing was written "
-                         "(free some space, or give --out a writable folder)") from None
+        raise UsageError(
+            f"cannot write the report to {show(out)}: {exc.strerror or exc}; nothing was written "
+            "(free some space, or give --out a writable folder)"
+        ) from None
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -338,14 +395,21 @@ def _write_files(runs: list[Path], sums: list[dict[str, Any]], out: Path, plots:
         written.append(out / "fig3_mean_fitness.png")
     cmp = compare(runs)
     if cmp:
-        md += ["## GA vs random search", "",
-               "| run | kind | seed | trainings | best single | best fitness | final mean |",
-               "|:--|:--|--:|--:|--:|--:|--:|"]
+        md += [
+            "## GA vs random search",
+            "",
+            "| run | kind | seed | trainings | best single | best fitness | final mean |",
+            "|:--|:--|--:|--:|--:|--:|--:|",
+        ]
         for t in cmp["runs"]:
-            md.append(f"| {Path(t['run']).name} | {t['kind']} | {t['seed']} | {t['evaluations']} | "
-                      f"{_num(t['best_single'])} | {_num(t['best_fitness'])} | {_num(t['final_mean'])} |")
-        md.append(f"\nGA's best single evaluation beats random search's on {cmp['ga_wins']} of "
-                  f"{cmp['paired_seeds']} paired seeds (GA runs with random initialisation).\n")
+            md.append(
+                f"| {Path(t['run']).name} | {t['kind']} | {t['seed']} | {t['evaluations']} | "
+                f"{_num(t['best_single'])} | {_num(t['best_fitness'])} | {_num(t['final_mean'])} |"
+            )
+        md.append(
+            f"\nGA's best single evaluation beats random search's on {cmp['ga_wins']} of "
+            f"{cmp['paired_seeds']} paired seeds (GA runs with random initialisation).\n"
+        )
         if plots:
             figure_search(runs, sums, out / "fig_ga_vs_random.png")
             written.append(out / "fig_ga_vs_random.png")

@@ -3,6 +3,7 @@
 :func:`evolve` is the Python entry point (``genet_lab.evolve``); :func:`start_run` and
 :func:`resume_run` are what the CLI, the TUI's worker and the notebooks call.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -49,8 +50,10 @@ def check_size(config: SearchConfig) -> None:
     if t > MAX_GENERATIONS:
         raise UsageError(f"generations T = {t} is too large; at most {MAX_GENERATIONS:,}")
     if n * length > MAX_GENERATION_BITS:
-        raise UsageError(f"population N = {n} of {length}-bit genomes is too large: N x L must be at most "
-                         f"{MAX_GENERATION_BITS:,} bits; use a smaller population or fewer stages")
+        raise UsageError(
+            f"population N = {n} of {length}-bit genomes is too large: N x L must be at most "
+            f"{MAX_GENERATION_BITS:,} bits; use a smaller population or fewer stages"
+        )
 
 
 def data_fingerprint(fitness: Fitness) -> dict[str, Any] | None:
@@ -74,8 +77,13 @@ def data_fingerprint(fitness: Fitness) -> dict[str, Any] | None:
             digest.update(a.view(np.uint8).reshape(-1).data)
         labels = np.asarray(y.detach().cpu().numpy()).reshape(-1).astype(np.int64)
         counts[split] = np.bincount(labels[labels >= 0], minlength=int(data.num_classes)).tolist()
-    return {"dataset": str(data.name), "classes": [str(c) for c in data.classes], "counts": counts,
-            "shape": [int(d) for d in data.train_x.shape[1:]], "hash": digest.hexdigest()}
+    return {
+        "dataset": str(data.name),
+        "classes": [str(c) for c in data.classes],
+        "counts": counts,
+        "shape": [int(d) for d in data.train_x.shape[1:]],
+        "hash": digest.hexdigest(),
+    }
 
 
 def data_change(old: Mapping[str, Any], new: Mapping[str, Any]) -> str | None:
@@ -88,22 +96,33 @@ def data_change(old: Mapping[str, Any], new: Mapping[str, Any]) -> str | None:
     was, now = list(old.get("classes") or []), list(new.get("classes") or [])
     if was != now:
         added, removed = [c for c in now if c not in was], [c for c in was if c not in now]
-        extra = "; ".join(f"{k} {', '.join(show(c) for c in v[:5])}{' ...' if len(v) > 5 else ''}"
-                          for k, v in (("added", added), ("removed", removed)) if v)
+        extra = "; ".join(
+            f"{k} {', '.join(show(c) for c in v[:5])}{' ...' if len(v) > 5 else ''}"
+            for k, v in (("added", added), ("removed", removed))
+            if v
+        )
         parts.append(f"{len(was)} -> {len(now)} classes" + (f" ({extra})" if extra else ""))
     for split, was_n in (old.get("counts") or {}).items():
         now_n = (new.get("counts") or {}).get(split)
         if was_n != now_n and now_n is not None and len(was_n) == len(now_n):
-            parts.append(f"{split} images {sum(was_n)} -> {sum(now_n)}" if sum(was_n) != sum(now_n)
-                         else f"{split} images per class changed")
+            parts.append(
+                f"{split} images {sum(was_n)} -> {sum(now_n)}"
+                if sum(was_n) != sum(now_n)
+                else f"{split} images per class changed"
+            )
     if old.get("shape") != new.get("shape"):
         parts.append(f"image shape {old.get('shape')} -> {new.get('shape')}")
     return "; ".join(parts) or "the images differ (same classes and counts)"
 
 
-def start_run(run_dir: str | Path, config: SearchConfig, listeners: Iterable[Listener] = (),
-              should_stop: Callable[[], bool] | None = None, fitness: Fitness | None = None,
-              execution: Mapping[str, Any] | None = None) -> RunStatus:
+def start_run(
+    run_dir: str | Path,
+    config: SearchConfig,
+    listeners: Iterable[Listener] = (),
+    should_stop: Callable[[], bool] | None = None,
+    fitness: Fitness | None = None,
+    execution: Mapping[str, Any] | None = None,
+) -> RunStatus:
     """Create a run in ``run_dir`` and run it to the end; returns the final status.
 
     ``execution`` chooses how a generation is evaluated (see :func:`with_executor`); it is
@@ -121,9 +140,14 @@ def start_run(run_dir: str | Path, config: SearchConfig, listeners: Iterable[Lis
         return Engine(store, config, fitness, listeners, should_stop).run()
 
 
-def resume_run(run_dir: str | Path, generations: int | None = None, listeners: Iterable[Listener] = (),
-               should_stop: Callable[[], bool] | None = None, fitness: Fitness | None = None,
-               execution: Mapping[str, Any] | None = None) -> RunStatus:
+def resume_run(
+    run_dir: str | Path,
+    generations: int | None = None,
+    listeners: Iterable[Listener] = (),
+    should_stop: Callable[[], bool] | None = None,
+    fitness: Fitness | None = None,
+    execution: Mapping[str, Any] | None = None,
+) -> RunStatus:
     """Continue the run in ``run_dir`` from its last finished evaluation.
 
     ``generations`` may raise T of the stored config (to extend a finished run). Everything is
@@ -145,16 +169,24 @@ def resume_run(run_dir: str | Path, generations: int | None = None, listeners: I
         stored, data = store.data_fingerprint(), data_fingerprint(base)
         if stored is not None and data is not None and (what := data_change(stored, data)):
             where = f" ({show(config.data_dir)})" if config.data_dir else ""
-            raise UsageError(f"the data{where} differs from what the run in {show(store.dir)} was measured on: "
-                             f"{what}; restore that data to resume, or start a new run")
+            raise UsageError(
+                f"the data{where} differs from what the run in {show(store.dir)} was measured on: "
+                f"{what}; restore that data to resume, or start a new run"
+            )
         engine = Engine(store, config, with_executor(base, config, execution), listeners, should_stop)
         store.update_run(config=changed, data=data if stored is None else None)
         return engine.run()
 
 
-def evolve(run_dir: str | Path, config: SearchConfig | None = None, *, listeners: Iterable[Listener] = (),
-           should_stop: Callable[[], bool] | None = None, execution: Mapping[str, Any] | None = None,
-           **overrides: Any) -> RunStatus:
+def evolve(
+    run_dir: str | Path,
+    config: SearchConfig | None = None,
+    *,
+    listeners: Iterable[Listener] = (),
+    should_stop: Callable[[], bool] | None = None,
+    execution: Mapping[str, Any] | None = None,
+    **overrides: Any,
+) -> RunStatus:
     """Run a search in ``run_dir`` to its end and return its final :class:`RunStatus`.
 
     ``config`` defaults to :class:`SearchConfig`'s (the paper's N = 20, T = 50, trained

@@ -23,6 +23,7 @@ At about 700 lines this is the project's longest module, on purpose: it is the o
 speaks SQL (the schema, every query and the state machine), and keeping all of it in one
 file is what lets a test check that no SQL lives anywhere else.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -45,8 +46,10 @@ SCHEMA_VERSION = 3
 """1: the first release; 2: ``evaluations.test_accuracy`` (``eval_test``); 3: ``run.data``, the
 fingerprint of the data set a run measures on. An older store opened for writing is migrated in
 place on its first write; opened read-only it is read as it is."""
-MIGRATIONS = {1: ("ALTER TABLE evaluations ADD COLUMN test_accuracy REAL",),
-              2: ("ALTER TABLE run ADD COLUMN data TEXT",)}
+MIGRATIONS = {
+    1: ("ALTER TABLE evaluations ADD COLUMN test_accuracy REAL",),
+    2: ("ALTER TABLE run ADD COLUMN data TEXT",),
+}
 """Statements that take a store from version v to v + 1."""
 DB_NAME = "run.sqlite"
 LOCK_NAME = "run.lock"
@@ -143,6 +146,7 @@ def _transient(exc: sqlite3.Error) -> bool:
 def _reading(method: Callable[Concatenate[RunStore, P], R]) -> Callable[Concatenate[RunStore, P], R]:
     """A reader of the store: a damaged database or stored text that is not JSON becomes one
     :class:`UsageError` naming the file (a busy database stays ``sqlite3.OperationalError``)."""
+
     @functools.wraps(method)
     def wrapper(self: RunStore, *args: P.args, **kw: P.kwargs) -> R:
         try:
@@ -154,8 +158,10 @@ def _reading(method: Callable[Concatenate[RunStore, P], R]) -> Callable[Concaten
                 raise UsageError(self._disk_message(str(exc))) from None
             raise UsageError(self._damaged(exc)) from None
         except json.JSONDecodeError as exc:
-            raise UsageError(f"{show(self.db)} is damaged: a stored value is not valid JSON ({exc}); "
-                             "restore the run from a copy") from None
+            raise UsageError(
+                f"{show(self.db)} is damaged: a stored value is not valid JSON ({exc}); restore the run from a copy"
+            ) from None
+
     return wrapper
 
 
@@ -208,8 +214,10 @@ def _locked(path: Path, directory: bool = False) -> bool:
 
 
 def _read_only_message(directory: Path) -> str:
-    return (f"run directory {show(directory)} is read-only; a run in it can be read (report, tui) but not "
-            "written: copy the run to a writable folder and resume the copy")
+    return (
+        f"run directory {show(directory)} is read-only; a run in it can be read (report, tui) but not "
+        "written: copy the run to a writable folder and resume the copy"
+    )
 
 
 class RunStore:
@@ -273,8 +281,9 @@ class RunStore:
         self.conn.row_factory = sqlite3.Row
 
     @classmethod
-    def create(cls, path: str | Path, kind: str, seed: int, config: Mapping[str, Any],
-               data: Mapping[str, Any] | None = None) -> RunStore:
+    def create(
+        cls, path: str | Path, kind: str, seed: int, config: Mapping[str, Any], data: Mapping[str, Any] | None = None
+    ) -> RunStore:
         """Make a new run in directory ``path`` (created if missing; must not hold a run).
 
         The database is built under a temporary name and renamed into place once its schema and
@@ -289,11 +298,13 @@ class RunStore:
             raise UsageError(f"run directory {show(directory)} is a file")
         db = directory / DB_NAME
         if db.exists() and not db.is_file():
-            raise UsageError(f"{show(db)} is not a file, so {show(directory)} cannot hold a run; "
-                             "choose another --run-dir")
+            raise UsageError(
+                f"{show(db)} is not a file, so {show(directory)} cannot hold a run; choose another --run-dir"
+            )
         if is_run_dir(directory) and not _empty_database(db):
-            raise UsageError(f"{show(directory)} already holds a run; use --resume {show(directory)} "
-                             "or another --run-dir")
+            raise UsageError(
+                f"{show(directory)} already holds a run; use --resume {show(directory)} or another --run-dir"
+            )
         missing = [p for p in (directory, *directory.parents) if not p.exists()]
         lock_existed = (directory / LOCK_NAME).exists()
         store: RunStore | None = None
@@ -315,8 +326,10 @@ class RunStore:
                 with contextlib.suppress(OSError):
                     p.rmdir()
             if isinstance(exc, (sqlite3.Error, OSError)) and not isinstance(exc, UsageError):
-                raise UsageError(f"cannot create the run in {show(directory)}: {exc}; nothing was left behind: "
-                                 "free some space or choose another --run-dir") from None
+                raise UsageError(
+                    f"cannot create the run in {show(directory)}: {exc}; nothing was left behind: "
+                    "free some space or choose another --run-dir"
+                ) from None
             raise
         return store
 
@@ -326,8 +339,9 @@ class RunStore:
         if self.db.is_file():
             if not _empty_database(self.db):
                 # another process created it between our check and our lock
-                raise UsageError(f"{show(self.dir)} already holds a run; use --resume {show(self.dir)} "
-                                 "or another --run-dir")
+                raise UsageError(
+                    f"{show(self.dir)} already holds a run; use --resume {show(self.dir)} or another --run-dir"
+                )
             _remove_db_files(self.db)  # an older genet-lab's interrupted creation: nothing in it
         for stale in self.dir.glob(f".{DB_NAME}.*.tmp*"):  # left by a killed creation (we hold the lock)
             with contextlib.suppress(OSError):
@@ -341,10 +355,16 @@ class RunStore:
                 if stmt.strip():
                     conn.execute(stmt)
             conn.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
-            conn.execute("INSERT INTO run (id, kind, seed, config, created, state, data)"
-                         " VALUES (1, ?, ?, ?, ?, 'running', ?)",
-                         (kind, int(seed), json.dumps(config, sort_keys=True), time.time(),
-                          None if data is None else json.dumps(data, sort_keys=True)))
+            conn.execute(
+                "INSERT INTO run (id, kind, seed, config, created, state, data) VALUES (1, ?, ?, ?, ?, 'running', ?)",
+                (
+                    kind,
+                    int(seed),
+                    json.dumps(config, sort_keys=True),
+                    time.time(),
+                    None if data is None else json.dumps(data, sort_keys=True),
+                ),
+            )
             conn.execute("COMMIT")
         finally:
             conn.close()
@@ -355,8 +375,10 @@ class RunStore:
         # the database written, so a planted link would let a run write outside its folder.
         for name in (LOCK_NAME, DB_NAME):
             if (self.dir / name).is_symlink():
-                raise UsageError(f"{show(self.dir / name)} is a symbolic link; a run directory's files must be "
-                                 "plain files (copy the run instead of linking its files)")
+                raise UsageError(
+                    f"{show(self.dir / name)} is a symbolic link; a run directory's files must be "
+                    "plain files (copy the run instead of linking its files)"
+                )
         if not os.access(self.dir, os.W_OK):
             raise UsageError(_read_only_message(self.dir))
         # The lock that counts is on the directory itself: deleting or replacing run.lock cannot
@@ -373,7 +395,8 @@ class RunStore:
                     return
             raise UsageError(
                 f"run directory {show(self.dir)} is being written by {self._holder()}; "
-                "wait for it to finish or stop it (readers may open it read-only)")
+                "wait for it to finish or stop it (readers may open it read-only)"
+            )
         except BaseException as exc:
             if fd is not None:
                 os.close(fd)
@@ -393,12 +416,16 @@ class RunStore:
             os.close(fd)
 
     def _disk_message(self, text: str) -> str:
-        return (f"run store {show(self.dir)}: {text}; nothing was half-written and every finished evaluation "
-                f"is kept: free some space, then continue with --resume {show(self.dir)}")
+        return (
+            f"run store {show(self.dir)}: {text}; nothing was half-written and every finished evaluation "
+            f"is kept: free some space, then continue with --resume {show(self.dir)}"
+        )
 
     def _damaged(self, exc: object) -> str:
-        return (f"{show(self.db)} is damaged ({exc}); genet-lab cannot read this run: restore it from a copy "
-                "('sqlite3 FILE .recover' may save what is left)")
+        return (
+            f"{show(self.db)} is damaged ({exc}); genet-lab cannot read this run: restore it from a copy "
+            "('sqlite3 FILE .recover' may save what is left)"
+        )
 
     def _check_schema(self) -> None:
         try:
@@ -407,8 +434,10 @@ class RunStore:
             if _transient(exc):
                 raise
             if "no such table" in str(exc) and _empty_database(self.db):
-                raise UsageError(f"{show(self.dir)} holds no run: its creation was interrupted before anything "
-                                 f"was stored; start it again with --run-dir {show(self.dir)}") from None
+                raise UsageError(
+                    f"{show(self.dir)} holds no run: its creation was interrupted before anything "
+                    f"was stored; start it again with --run-dir {show(self.dir)}"
+                ) from None
             raise UsageError(f"{show(self.db)} is not a readable genet-lab run database ({exc})") from None
         version = row[0] if row else None
         if not isinstance(version, int) or not 1 <= version <= SCHEMA_VERSION:
@@ -490,15 +519,17 @@ class RunStore:
     # -- writing (the engine) --------------------------------------------------------
     def _event(self, c: sqlite3.Connection, event: object) -> None:
         data = ev.to_dict(event)
-        c.execute("INSERT INTO events (type, data, time) VALUES (?, ?, ?)",
-                  (data["type"], json.dumps(data), time.time()))
+        c.execute(
+            "INSERT INTO events (type, data, time) VALUES (?, ?, ?)", (data["type"], json.dumps(data), time.time())
+        )
 
     def add_event(self, event: object) -> None:
         with self.transaction() as c:
             self._event(c, event)
 
-    def add_generation(self, gen: int, rows: Sequence[Mapping[str, Any]], rng_state: Mapping[str, Any],
-                       event: object = None) -> None:
+    def add_generation(
+        self, gen: int, rows: Sequence[Mapping[str, Any]], rng_state: Mapping[str, Any], event: object = None
+    ) -> None:
         """Store generation ``gen``: its individuals, one pending evaluation each, and
         the RNG state after breeding it, all in one transaction.
 
@@ -507,37 +538,66 @@ class RunStore:
         """
         now = time.time()
         with self.transaction() as c:
-            c.execute("INSERT INTO generations (gen, rng_state, started) VALUES (?, ?, ?)",
-                      (gen, json.dumps(rng_state), now))
+            c.execute(
+                "INSERT INTO generations (gen, rng_state, started) VALUES (?, ?, ?)", (gen, json.dumps(rng_state), now)
+            )
             for i, r in enumerate(rows):
                 c.execute(
                     "INSERT INTO individuals (gen, idx, genome, bits, parents, op, changed, structure_key, params,"
                     " macs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (gen, i, r["genome"], r["bits"], json.dumps(r["parents"]), r["op"], int(r["changed"]),
-                     r["structure_key"], r.get("params"), r.get("macs")))
-                c.execute("INSERT INTO evaluations (gen, idx, state, seed) VALUES (?, ?, 'pending', ?)",
-                          (gen, i, int(r["seed"])))
+                    (
+                        gen,
+                        i,
+                        r["genome"],
+                        r["bits"],
+                        json.dumps(r["parents"]),
+                        r["op"],
+                        int(r["changed"]),
+                        r["structure_key"],
+                        r.get("params"),
+                        r.get("macs"),
+                    ),
+                )
+                c.execute(
+                    "INSERT INTO evaluations (gen, idx, state, seed) VALUES (?, ?, 'pending', ?)",
+                    (gen, i, int(r["seed"])),
+                )
             if event is not None:
                 self._event(c, event)
 
     def start_evaluation(self, gen: int, idx: int) -> None:
         with self.transaction() as c:
-            cur = c.execute("UPDATE evaluations SET state='running', started=?, attempts=attempts+1"
-                            " WHERE gen=? AND idx=? AND state='pending'", (time.time(), gen, idx))
+            cur = c.execute(
+                "UPDATE evaluations SET state='running', started=?, attempts=attempts+1"
+                " WHERE gen=? AND idx=? AND state='pending'",
+                (time.time(), gen, idx),
+            )
             if cur.rowcount != 1:
                 raise RuntimeError(f"evaluation {gen}:{idx} is not pending")
 
-    def finish_evaluation(self, gen: int, idx: int, *, accuracy: float, loss: float | None, seconds: float,
-                          device: str, failed: bool = False, reused: bool = False, error: str | None = None,
-                          test_accuracy: float | None = None, event: object = None) -> None:
+    def finish_evaluation(
+        self,
+        gen: int,
+        idx: int,
+        *,
+        accuracy: float,
+        loss: float | None,
+        seconds: float,
+        device: str,
+        failed: bool = False,
+        reused: bool = False,
+        error: str | None = None,
+        test_accuracy: float | None = None,
+        event: object = None,
+    ) -> None:
         state = "failed" if failed else "done"
         test = None if test_accuracy is None else float(test_accuracy)
         with self.transaction() as c:
             cur = c.execute(
                 "UPDATE evaluations SET state=?, accuracy=?, loss=?, seconds=?, device=?, reused=?, error=?,"
                 " finished=?, test_accuracy=? WHERE gen=? AND idx=? AND state IN ('pending', 'running')",
-                (state, float(accuracy), loss, float(seconds), device, int(reused), error, time.time(), test,
-                 gen, idx))
+                (state, float(accuracy), loss, float(seconds), device, int(reused), error, time.time(), test, gen, idx),
+            )
             if cur.rowcount != 1:
                 raise RuntimeError(f"evaluation {gen}:{idx} is already finished")
             if event is not None:
@@ -548,16 +608,29 @@ class RunStore:
         with self.transaction() as c:
             return c.execute("UPDATE evaluations SET state='pending', started=NULL WHERE state='running'").rowcount
 
-    def finish_generation(self, gen: int, fitness: Sequence[float], stats: Mapping[str, Any],
-                          event: object = None) -> None:
+    def finish_generation(
+        self, gen: int, fitness: Sequence[float], stats: Mapping[str, Any], event: object = None
+    ) -> None:
         with self.transaction() as c:
             for i, f in enumerate(fitness):
                 c.execute("UPDATE individuals SET fitness=? WHERE gen=? AND idx=?", (float(f), gen, i))
             c.execute(
                 "UPDATE generations SET finished=?, max=?, min=?, mean=?, median=?, std=?, best=?, best_index=?,"
                 " evaluations=?, reused=? WHERE gen=?",
-                (time.time(), stats["max"], stats["min"], stats["mean"], stats["median"], stats["std"],
-                 stats["best"], stats["best_index"], stats["evaluations"], stats["reused"], gen))
+                (
+                    time.time(),
+                    stats["max"],
+                    stats["min"],
+                    stats["mean"],
+                    stats["median"],
+                    stats["std"],
+                    stats["best"],
+                    stats["best_index"],
+                    stats["evaluations"],
+                    stats["reused"],
+                    gen,
+                ),
+            )
             if event is not None:
                 self._event(c, event)
 
@@ -578,8 +651,10 @@ class RunStore:
             return
         with self.transaction() as c:
             if config is not None:
-                c.execute("UPDATE run SET config=?, state='running', finished=NULL WHERE id=1",
-                          (json.dumps(config, sort_keys=True),))
+                c.execute(
+                    "UPDATE run SET config=?, state='running', finished=NULL WHERE id=1",
+                    (json.dumps(config, sort_keys=True),),
+                )
             if data is not None:
                 c.execute("UPDATE run SET data=? WHERE id=1", (json.dumps(data, sort_keys=True),))
 
@@ -594,11 +669,13 @@ class RunStore:
         try:
             cfg = json.loads(row["config"])
         except (TypeError, json.JSONDecodeError) as exc:
-            raise UsageError(f"{show(self.db)} is damaged: its stored config is not valid JSON ({exc}); "
-                             "restore the run from a copy") from None
+            raise UsageError(
+                f"{show(self.db)} is damaged: its stored config is not valid JSON ({exc}); restore the run from a copy"
+            ) from None
         if not isinstance(cfg, dict):
-            raise UsageError(f"{show(self.db)} is damaged: its stored config is not a JSON object; "
-                             "restore the run from a copy")
+            raise UsageError(
+                f"{show(self.db)} is damaged: its stored config is not a JSON object; restore the run from a copy"
+            )
         return cfg
 
     @_reading
@@ -619,8 +696,10 @@ class RunStore:
     def generations(self, finished_only: bool = True) -> list[GenerationStats]:
         """Per-generation statistics of fitness (Table 1's columns), oldest first; the
         unfinished generation too when ``finished_only`` is False (its statistics None)."""
-        q = ("SELECT gen, max, min, mean, median, std, best, best_index, evaluations, reused, started, finished"
-             " FROM generations")
+        q = (
+            "SELECT gen, max, min, mean, median, std, best, best_index, evaluations, reused, started, finished"
+            " FROM generations"
+        )
         if finished_only:
             q += " WHERE finished IS NOT NULL"
         return [GenerationStats(**dict(r)) for r in self.conn.execute(q + " ORDER BY gen")]
@@ -635,10 +714,12 @@ class RunStore:
     @_reading
     def individuals(self, gen: int | None = None) -> list[Individual]:
         """Individuals with their evaluation, by generation then index (see :class:`Individual`)."""
-        q = ("SELECT i.gen, i.idx AS 'index', i.genome, i.bits, i.parents, i.op, i.changed, i.fitness,"
-             " i.structure_key, i.params, i.macs, e.state, e.accuracy, e.loss, e.seconds, e.device, e.reused,"
-             f" e.error, e.seed, {'e.test_accuracy' if self.version >= 2 else 'NULL AS test_accuracy'}"
-             " FROM individuals i JOIN evaluations e ON e.gen=i.gen AND e.idx=i.idx")
+        q = (
+            "SELECT i.gen, i.idx AS 'index', i.genome, i.bits, i.parents, i.op, i.changed, i.fitness,"
+            " i.structure_key, i.params, i.macs, e.state, e.accuracy, e.loss, e.seconds, e.device, e.reused,"
+            f" e.error, e.seed, {'e.test_accuracy' if self.version >= 2 else 'NULL AS test_accuracy'}"
+            " FROM individuals i JOIN evaluations e ON e.gen=i.gen AND e.idx=i.idx"
+        )
         args: tuple[int, ...] = ()
         if gen is not None:
             q += " WHERE i.gen=?"
@@ -656,15 +737,20 @@ class RunStore:
     def evaluation_counts(self) -> tuple[int, int]:
         """(trained, reused) evaluations of the whole run (a pending one counts as trained)."""
         trained, reused = self.conn.execute(
-            "SELECT COUNT(*) FILTER (WHERE reused=0), COUNT(*) FILTER (WHERE reused=1) FROM evaluations").fetchone()
+            "SELECT COUNT(*) FILTER (WHERE reused=0), COUNT(*) FILTER (WHERE reused=1) FROM evaluations"
+        ).fetchone()
         return int(trained), int(reused)
 
     @_reading
     def evaluation_log(self) -> dict[tuple[int, int], tuple[str, float | None, float | None]]:
         """(gen, index) -> (state, accuracy, finished time) of every evaluation: what a check that
         a finished evaluation never changes compares."""
-        return {(g, i): (state, acc, fin) for g, i, state, acc, fin in self.conn.execute(
-            "SELECT gen, idx, state, accuracy, finished FROM evaluations")}
+        return {
+            (g, i): (state, acc, fin)
+            for g, i, state, acc, fin in self.conn.execute(
+                "SELECT gen, idx, state, accuracy, finished FROM evaluations"
+            )
+        }
 
     @_reading
     def integrity(self) -> str:
@@ -678,8 +764,10 @@ class RunStore:
         if by not in ("bits", "structure_key"):
             raise ValueError("group by bits or structure_key")
         groups: dict[str, list[float]] = {}
-        q = (f"SELECT i.{by}, e.accuracy FROM individuals i JOIN evaluations e ON e.gen=i.gen AND e.idx=i.idx"
-             " WHERE i.gen<=? AND e.state IN ('done', 'failed') AND e.reused=0 ORDER BY i.gen, i.idx")
+        q = (
+            f"SELECT i.{by}, e.accuracy FROM individuals i JOIN evaluations e ON e.gen=i.gen AND e.idx=i.idx"
+            " WHERE i.gen<=? AND e.state IN ('done', 'failed') AND e.reused=0 ORDER BY i.gen, i.idx"
+        )
         for key, acc in self.conn.execute(q, (gen,)):
             groups.setdefault(key, []).append(acc)
         return groups
@@ -715,7 +803,13 @@ class RunStore:
         if state == "running" and not self.writer_alive():
             state = "stopped"
         return RunStatus(
-            state=state, kind=run["kind"], gen=last, generations=t, population=n,
-            evaluations_done=done, evaluations_total=n * (t + 1) if n and t is not None else None,
-            best=best["genome"] if best else None, best_fitness=best["fitness"] if best else None,
+            state=state,
+            kind=run["kind"],
+            gen=last,
+            generations=t,
+            population=n,
+            evaluations_done=done,
+            evaluations_total=n * (t + 1) if n and t is not None else None,
+            best=best["genome"] if best else None,
+            best_fitness=best["fitness"] if best else None,
         )

@@ -4,6 +4,7 @@ Pure functions over the JSON-shaped summary of :func:`genet_lab.evolution.report
 (plain dicts and lists), so a summary read back from ``report --json`` renders the same. Knows
 no store, no matplotlib, no torch.
 """
+
 from __future__ import annotations
 
 import csv
@@ -18,12 +19,16 @@ SINGLE_KEYS = ("source", "gen", "n", "max", "min", "mean", "median", "std", "bes
 
 def _stat_rows(rows: list[dict[str, Any]], every: int, n: bool = False) -> list[str]:
     picked = [g for g in rows if g["gen"] % every == 0 or g is rows[-1]]
-    out = ["| Gen |" + (" n |" if n else "") + " Max | Min | Avg | Med | Std-D | Best network structure |",
-           "|---:|" + ("---:|" if n else "") + "---:|---:|---:|---:|---:|:---|"]
+    out = [
+        "| Gen |" + (" n |" if n else "") + " Max | Min | Avg | Med | Std-D | Best network structure |",
+        "|---:|" + ("---:|" if n else "") + "---:|---:|---:|---:|---:|:---|",
+    ]
     for g in picked:
         count = f" {g['n']} |" if n else ""
-        out.append(f"| {g['gen']:02d} |{count} {g['max']:.2f} | {g['min']:.2f} | {g['mean']:.2f} "
-                   f"| {g['median']:.2f} | {g['std']:.2f} | `{g['best']}` |")
+        out.append(
+            f"| {g['gen']:02d} |{count} {g['max']:.2f} | {g['min']:.2f} | {g['mean']:.2f} "
+            f"| {g['median']:.2f} | {g['std']:.2f} | `{g['best']}` |"
+        )
     return out
 
 
@@ -48,8 +53,10 @@ def table1(summary: dict[str, Any], every: int = 1, source: str = "fitness") -> 
 def single_table(summary: dict[str, Any], source: str = "validation", every: int = 1) -> str:
     """Statistics over single trainings per generation (n: trainings counted), as markdown."""
     rows = summary["single_evaluations"][source] or []
-    head = (f"Single trainings, {source} accuracy (each training on its own; copies of a genome are "
-            "separate trainings, so generation 0 of a uniform start has a spread)")
+    head = (
+        f"Single trainings, {source} accuracy (each training on its own; copies of a genome are "
+        "separate trainings, so generation 0 of a uniform start has a spread)"
+    )
     return "\n".join([head, "", *_stat_rows(rows, every, n=True)]) + "\n"
 
 
@@ -76,10 +83,16 @@ def single_csv(summary: dict[str, Any]) -> str:
 
 def pareto_table(summary: dict[str, Any]) -> str:
     """The structures on the accuracy / parameters or accuracy / multiply-adds front, as markdown."""
-    out = [f"Pareto fronts (accuracy: {summary['unit']}, mean of each structure's trainings; maximise it, "
-           "minimise parameters or multiply-adds)", "",
-           "| genome | accuracy | parameters | mult-adds | non-dominated on |", "|:--|--:|--:|--:|:--|"]
+    out = [
+        f"Pareto fronts (accuracy: {summary['unit']}, mean of each structure's trainings; maximise it, "
+        "minimise parameters or multiply-adds)",
+        "",
+        "| genome | accuracy | parameters | mult-adds | non-dominated on |",
+        "|:--|--:|--:|--:|:--|",
+    ]
     for e in summary["pareto"]:
-        out.append(f"| `{e['genome']}` | {e['accuracy']:.2f} | {e['params'] or '-'} | {e['macs'] or '-'} "
-                   f"| {', '.join(e['fronts'])} |")
+        out.append(
+            f"| `{e['genome']}` | {e['accuracy']:.2f} | {e['params'] or '-'} | {e['macs'] or '-'} "
+            f"| {', '.join(e['fronts'])} |"
+        )
     return "\n".join(out) + "\n"

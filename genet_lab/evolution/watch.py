@@ -13,6 +13,7 @@ there yet (or busy) raises :class:`NotReady`.
 Knows the command line and the store's readers only: no torch, no Textual, no
 ipywidgets.
 """
+
 from __future__ import annotations
 
 import os
@@ -46,6 +47,7 @@ class NotReady(Exception):
 
 
 # -- the command line ------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class EvolveArgs:
@@ -112,11 +114,19 @@ def _check_command(command: str) -> str:
     return command
 
 
-def evolve_argv(run_dir: str | Path, command: str = "evolve", args: EvolveArgs = EvolveArgs(),
-                python: str | None = None) -> list[str]:
+def evolve_argv(
+    run_dir: str | Path, command: str = "evolve", args: EvolveArgs = EvolveArgs(), python: str | None = None
+) -> list[str]:
     """``python -m genet_lab evolve FLAGS --run-dir DIR`` (``command``: evolve or random-search)."""
-    return [python or sys.executable, "-m", "genet_lab", _check_command(command), *args.flags(),
-            "--run-dir", str(run_dir)]
+    return [
+        python or sys.executable,
+        "-m",
+        "genet_lab",
+        _check_command(command),
+        *args.flags(),
+        "--run-dir",
+        str(run_dir),
+    ]
 
 
 def resume_argv(run_dir: str | Path, command: str = "evolve", python: str | None = None) -> list[str]:
@@ -125,6 +135,7 @@ def resume_argv(run_dir: str | Path, command: str = "evolve", python: str | None
 
 
 # -- the process -----------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ProcessExit:
@@ -164,9 +175,14 @@ class RunProcess:
         stdout: IO[bytes] | int = out if log is not None else subprocess.DEVNULL
         self._out = out
         try:
-            self.popen = subprocess.Popen(self.argv, stdout=stdout, stderr=out, stdin=subprocess.DEVNULL,
-                                          env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
-                                          start_new_session=True)
+            self.popen = subprocess.Popen(
+                self.argv,
+                stdout=stdout,
+                stderr=out,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+                start_new_session=True,
+            )
         except OSError as exc:
             out.close()
             raise RunError(f"cannot start {' '.join(self.argv[:4])}: {exc}") from None
@@ -237,6 +253,7 @@ def _error_line(text: str) -> str:
 
 
 # -- the store -------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -316,6 +333,7 @@ class RunWatcher:
 
 # -- both ------------------------------------------------------------------------------------
 
+
 class RunControl:
     """A run directory: its store, watched, and the process this session started on it (if any)."""
 
@@ -326,9 +344,15 @@ class RunControl:
         self.process: RunProcess | None = None
 
     @classmethod
-    def start(cls, run_dir: str | Path, command: str = "evolve", args: EvolveArgs = EvolveArgs(),
-              python: str | None = None, log: Path | None = None,
-              env: Mapping[str, str] | None = None) -> RunControl:
+    def start(
+        cls,
+        run_dir: str | Path,
+        command: str = "evolve",
+        args: EvolveArgs = EvolveArgs(),
+        python: str | None = None,
+        log: Path | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> RunControl:
         """Start ``genet-lab COMMAND ... --run-dir DIR`` on a directory that holds no run yet."""
         run_dir = Path(run_dir)
         if is_run_dir(run_dir):

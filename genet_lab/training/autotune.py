@@ -12,6 +12,7 @@ choice once and later processes read it back:
 Knows torch, the networks and the configs; nothing of the training loop's bookkeeping,
 populations' memory planning or evolution.
 """
+
 from __future__ import annotations
 
 import copy
@@ -80,8 +81,15 @@ def _shape(net_config: NetworkConfig) -> dict[str, Any]:
     return {k: v for k, v in net_config.to_dict().items() if k != "name"}
 
 
-def time_steps(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, precision: str, channels_last: bool,
-               device: torch.device, steps: int = 3) -> float:
+def time_steps(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    precision: str,
+    channels_last: bool,
+    device: torch.device,
+    steps: int = 3,
+) -> float:
     """Seconds per SGD step of ``model`` (a network or a batched group) on ``(x, y)``, after
     one untimed warm-up step, synchronised with the device."""
     fmt = torch.channels_last if channels_last else torch.contiguous_format
@@ -102,16 +110,19 @@ def time_steps(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, precisi
     return (time.perf_counter() - t0) / steps
 
 
-def _random_batch(sample: torch.Tensor, n: int, classes: int, device: torch.device,
-                  gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def _random_batch(
+    sample: torch.Tensor, n: int, classes: int, device: torch.device, gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     x = torch.randn((n, *sample.shape[1:]), generator=gen).to(device)
     return x, torch.randint(0, classes, (n,), generator=gen).to(device)
 
 
 # -- precision and memory layout ----------------------------------------------------------------------
 
-def choose_execution(model: torch.nn.Module, sample: torch.Tensor, cfg: TrainConfig, device: torch.device,
-                     net_config: NetworkConfig) -> tuple[str, bool, dict[str, float]]:
+
+def choose_execution(
+    model: torch.nn.Module, sample: torch.Tensor, cfg: TrainConfig, device: torch.device, net_config: NetworkConfig
+) -> tuple[str, bool, dict[str, float]]:
     """(precision, channels_last, timings) for this device and network shape.
 
     Explicit settings are kept; each 'auto' is settled by timing a few SGD steps of a copy of
@@ -123,13 +134,20 @@ def choose_execution(model: torch.nn.Module, sample: torch.Tensor, cfg: TrainCon
     if len(precs) == 1 and len(layouts) == 1:
         return precs[0], layouts[0], {}
     key = ["execution", device_name(device), torch.__version__, _shape(net_config), cfg.batch_size, precs, layouts]
-    (prec, cl, times), _ = cached(key, lambda: _measure_execution(model, sample, device, precs, layouts,
-                                                                   cfg.batch_size))
+    (prec, cl, times), _ = cached(
+        key, lambda: _measure_execution(model, sample, device, precs, layouts, cfg.batch_size)
+    )
     return prec, bool(cl), times
 
 
-def _measure_execution(model: torch.nn.Module, sample: torch.Tensor, device: torch.device, precs: list[str],
-                       layouts: list[bool], batch: int) -> tuple[str, bool, dict[str, float]]:
+def _measure_execution(
+    model: torch.nn.Module,
+    sample: torch.Tensor,
+    device: torch.device,
+    precs: list[str],
+    layouts: list[bool],
+    batch: int,
+) -> tuple[str, bool, dict[str, float]]:
     probe = copy.deepcopy(model).to(device)
     times: dict[str, list[float]] = {}
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
@@ -156,6 +174,7 @@ def _measure_execution(model: torch.nn.Module, sample: torch.Tensor, device: tor
 
 # -- CPU threads --------------------------------------------------------------------------------------
 
+
 def choose_threads(genome: Genome, net_config: NetworkConfig, data: DataSplits, cfg: TrainConfig) -> int:
     """CPU threads for a run with ``threads=0``: 1 or torch's setting, whichever the probe
     finds faster for this network shape (cached like :func:`choose_execution`).
@@ -172,8 +191,14 @@ def choose_threads(genome: Genome, net_config: NetworkConfig, data: DataSplits, 
             model = build_network(genome, net_config)
         return _measure_threads(model, data.train_x[:1].float(), cfg.batch_size, most)
 
-    key = ["threads", torch.backends.cpu.get_cpu_capability(), most, torch.__version__, _shape(net_config),
-           cfg.batch_size]
+    key = [
+        "threads",
+        torch.backends.cpu.get_cpu_capability(),
+        most,
+        torch.__version__,
+        _shape(net_config),
+        cfg.batch_size,
+    ]
     return int(cached(key, measure)[0])
 
 
@@ -194,6 +219,7 @@ def _measure_threads(model: torch.nn.Module, sample: torch.Tensor, batch: int, m
 
 # -- one batched group or a loop ----------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class BatchingChoice:
     """What :func:`choose_batching` measured for one group of a population."""
@@ -208,21 +234,39 @@ class BatchingChoice:
     """Seconds of one SGD step of the batched group."""
 
 
-def choose_batching(genomes: Sequence[Genome], net_config: NetworkConfig, batch_size: int, shared: bool,
-                    precision: str, single_cl: bool, layouts: list[bool],
-                    device: torch.device) -> tuple[BatchingChoice, bool]:
+def choose_batching(
+    genomes: Sequence[Genome],
+    net_config: NetworkConfig,
+    batch_size: int,
+    shared: bool,
+    precision: str,
+    single_cl: bool,
+    layouts: list[bool],
+    device: torch.device,
+) -> tuple[BatchingChoice, bool]:
     """(the choice for training ``genomes`` as one group, whether it was measured by this call).
 
     ``shared``: every individual sees the same batches. Cached by (device, torch version,
     network config, batch size, group size, shared, precision, layouts, stage sizes).
     """
     genomes = list(genomes)
-    key = ["batching", device_name(device), torch.__version__, _shape(net_config), batch_size, len(genomes), shared,
-           precision, layouts, list(genomes[0].stages)]
+    key = [
+        "batching",
+        device_name(device),
+        torch.__version__,
+        _shape(net_config),
+        batch_size,
+        len(genomes),
+        shared,
+        precision,
+        layouts,
+        list(genomes[0].stages),
+    ]
 
     def measure() -> dict[str, Any]:
-        loop_s, batched_s, best_cl = _measure_batching(genomes, net_config, min(batch_size, 256), shared,
-                                                       precision, single_cl, layouts, device)
+        loop_s, batched_s, best_cl = _measure_batching(
+            genomes, net_config, min(batch_size, 256), shared, precision, single_cl, layouts, device
+        )
         loop_s, batched_s = round(loop_s, 6), round(batched_s, 6)
         return asdict(BatchingChoice(loop_s >= BATCH_MARGIN * batched_s, best_cl, loop_s, batched_s))
 
@@ -230,9 +274,17 @@ def choose_batching(genomes: Sequence[Genome], net_config: NetworkConfig, batch_
     return BatchingChoice(**value), measured
 
 
-def _measure_batching(genomes: list[Genome], net_config: NetworkConfig, batch: int, shared: bool, prec: str,
-                      single_cl: bool, layouts: list[bool], device: torch.device,
-                      samples: int = 3) -> tuple[float, float, bool]:
+def _measure_batching(
+    genomes: list[Genome],
+    net_config: NetworkConfig,
+    batch: int,
+    shared: bool,
+    prec: str,
+    single_cl: bool,
+    layouts: list[bool],
+    device: torch.device,
+    samples: int = 3,
+) -> tuple[float, float, bool]:
     """Median seconds per step: the loop over ``genomes`` (from up to ``samples`` of them),
     the batched group in its faster layout, and that layout."""
     G = len(genomes)

@@ -18,7 +18,7 @@ group is one network whose layers hold G stacked copies of the weights:
 Individuals never mix: the gradient of the summed loss with respect to one
 individual's weights is the gradient of that individual's own loss, so one
 step of SGD on the group is one step of SGD on each network (tested against
-:class:`genet_lab.training.network.GeNet` in tests/test_batched.py). Inputs are summed
+:class:`genet_lab.training.network.GeNet` in tests/training/test_batched.py). Inputs are summed
 in the single network's order (ascending predecessor), and adding an exact
 zero for a missing edge changes no bit.
 
@@ -30,6 +30,7 @@ vmap cannot vary the wiring per individual anyway.
 Knows torch and the network layout of :mod:`genet_lab.training.network`; nothing of
 training, data or evolution.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -283,7 +284,7 @@ class BatchedGeNet(nn.Module):
         if batched.dim() == single.dim() + 1:  # BatchedLinear: (G, ...)
             return batched[g]
         rows = single.shape[0]
-        return batched[g * rows:(g + 1) * rows]
+        return batched[g * rows : (g + 1) * rows]
 
     @torch.no_grad()
     def load_individual(self, g: int, net: GeNet | dict[str, torch.Tensor]) -> None:
@@ -321,8 +322,9 @@ class BatchedGeNet(nn.Module):
         return model
 
 
-def group_loss(logits: torch.Tensor, targets: torch.Tensor, alive: torch.Tensor | None = None,
-               label_smoothing: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+def group_loss(
+    logits: torch.Tensor, targets: torch.Tensor, alive: torch.Tensor | None = None, label_smoothing: float = 0.0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-individual mean cross-entropy ``(G,)`` and their sum over live individuals.
 
     ``targets`` is ``(B,)`` for shared images or ``(G, B)``. A dead individual
@@ -332,8 +334,13 @@ def group_loss(logits: torch.Tensor, targets: torch.Tensor, alive: torch.Tensor 
     G, B, C = logits.shape
     if targets.dim() == 1:
         targets = targets.unsqueeze(0).expand(G, B)
-    per = F.cross_entropy(logits.reshape(G * B, C), targets.reshape(G * B), reduction="none",
-                          label_smoothing=label_smoothing).view(G, B).mean(1)
+    per = (
+        F.cross_entropy(
+            logits.reshape(G * B, C), targets.reshape(G * B), reduction="none", label_smoothing=label_smoothing
+        )
+        .view(G, B)
+        .mean(1)
+    )
     if alive is None:
         return per, per.sum()
     return per, per[alive].sum()

@@ -5,6 +5,7 @@ flip where the data set allows it) runs on whole batches with tensor ops, its ra
 numbers drawn from a CPU generator so a seed means the same crops on every device.
 Knows torch and :class:`~genet_lab.training.data.DataSplits`; nothing of networks or loops.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -16,8 +17,13 @@ from genet_lab.training.config import TrainConfig
 from genet_lab.training.data import DataSplits
 
 
-def to_device(x: torch.Tensor, mean: Sequence[float] | None, std: Sequence[float] | None,
-              device: torch.device, channels_last: bool) -> torch.Tensor:
+def to_device(
+    x: torch.Tensor,
+    mean: Sequence[float] | None,
+    std: Sequence[float] | None,
+    device: torch.device,
+    channels_last: bool,
+) -> torch.Tensor:
     """Images (uint8 0..255 or float 0..1) as normalised float on ``device`` (the default dtype)."""
     x = x.to(device)
     x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()

@@ -4,6 +4,7 @@ A checkpoint is a ``torch.save`` of plain dicts, lists, strings, numbers and
 tensors, so it loads with ``torch.load(weights_only=True)``; it is written
 through a temporary file and a rename, so a crash never leaves half a file.
 """
+
 from __future__ import annotations
 
 import io
@@ -40,12 +41,24 @@ class Checkpoint:
         return model.to(device).eval()
 
 
-def save_checkpoint(path, model: torch.nn.Module, genome: Genome, net_config: NetworkConfig,
-                    train_config: dict, metrics: dict, dataset: dict) -> Path:
+def save_checkpoint(
+    path,
+    model: torch.nn.Module,
+    genome: Genome,
+    net_config: NetworkConfig,
+    train_config: dict,
+    metrics: dict,
+    dataset: dict,
+) -> Path:
     payload = {
-        "format": FORMAT, "version": VERSION, "genome": genome.notation(), "stages": list(genome.stages),
-        "network": _plain(net_config.to_dict()), "train": _plain(dict(train_config)),
-        "metrics": _plain(dict(metrics)), "dataset": _plain(dict(dataset)),
+        "format": FORMAT,
+        "version": VERSION,
+        "genome": genome.notation(),
+        "stages": list(genome.stages),
+        "network": _plain(net_config.to_dict()),
+        "train": _plain(dict(train_config)),
+        "metrics": _plain(dict(metrics)),
+        "dataset": _plain(dict(dataset)),
         "state_dict": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
     }
     buf = io.BytesIO()
@@ -72,21 +85,27 @@ def load_checkpoint(path) -> Checkpoint:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         reason = " ".join(str(exc).split())[:120] or type(exc).__name__
-        raise UsageError(f"{path} is not a readable genet-lab checkpoint (corrupt, truncated or "
-                         f"not a torch file: {reason})") from None
+        raise UsageError(
+            f"{path} is not a readable genet-lab checkpoint (corrupt, truncated or not a torch file: {reason})"
+        ) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise UsageError(f"{path} is a torch file but not a genet-lab checkpoint (no format={FORMAT!r}); "
-                         "write one with 'genet-lab train GENOME --save FILE'")
+        raise UsageError(
+            f"{path} is a torch file but not a genet-lab checkpoint (no format={FORMAT!r}); "
+            "write one with 'genet-lab train GENOME --save FILE'"
+        )
     if not isinstance(data.get("version"), int) or data["version"] > VERSION:
-        raise UsageError(f"{path} has checkpoint format version {data.get('version')!r}; this genet-lab "
-                         f"reads versions up to {VERSION}")
+        raise UsageError(
+            f"{path} has checkpoint format version {data.get('version')!r}; this genet-lab "
+            f"reads versions up to {VERSION}"
+        )
     try:
         genome = parse(data["genome"], tuple(data["stages"]))
         net = NetworkConfig.from_dict(data["network"])
         _check_sizes(net)
         state = data["state_dict"]
-        if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
-                                                  for k, v in state.items()):
+        if not isinstance(state, dict) or not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+        ):
             raise ValueError("state_dict is not a dict of named tensors")
         _check_state(genome, net, state)
         parts = {key: _section(data, key) for key in ("train", "metrics", "dataset")}
@@ -94,8 +113,14 @@ def load_checkpoint(path) -> Checkpoint:
     except (KeyError, TypeError, ValueError) as exc:
         reason = str(exc) if not isinstance(exc, KeyError) else f"no {exc} entry"
         raise UsageError(f"{path} is a damaged genet-lab checkpoint: {' '.join(reason.split())[:160]}") from None
-    return Checkpoint(genome=genome, net_config=net, train_config=parts["train"], metrics=parts["metrics"],
-                      dataset=parts["dataset"], state_dict=state)
+    return Checkpoint(
+        genome=genome,
+        net_config=net,
+        train_config=parts["train"],
+        metrics=parts["metrics"],
+        dataset=parts["dataset"],
+        state_dict=state,
+    )
 
 
 MAX_WIDTH = 65536
@@ -108,11 +133,18 @@ MAX_KERNEL = 31
 def _check_sizes(net: NetworkConfig) -> None:
     """Bound the sizes a checkpoint asks for, before anything is built from them."""
     widths = [*net.widths, *net.fc, *(w for w, _ in net.stem)]
-    limits = (("width", max(widths, default=1), MAX_WIDTH), ("image_size", net.image_size, MAX_IMAGE_SIZE),
-              ("num_classes", net.num_classes, MAX_CLASSES), ("in_channels", net.in_channels, MAX_WIDTH),
-              ("kernel_size", net.kernel_size, MAX_KERNEL), ("pool_kernel", net.pool_kernel, MAX_KERNEL),
-              ("stem convolutions per block", max((n for _, n in net.stem), default=1), 64),
-              ("stages", len(net.widths), 64), ("fc layers", len(net.fc), 64), ("stem blocks", len(net.stem), 64))
+    limits = (
+        ("width", max(widths, default=1), MAX_WIDTH),
+        ("image_size", net.image_size, MAX_IMAGE_SIZE),
+        ("num_classes", net.num_classes, MAX_CLASSES),
+        ("in_channels", net.in_channels, MAX_WIDTH),
+        ("kernel_size", net.kernel_size, MAX_KERNEL),
+        ("pool_kernel", net.pool_kernel, MAX_KERNEL),
+        ("stem convolutions per block", max((n for _, n in net.stem), default=1), 64),
+        ("stages", len(net.widths), 64),
+        ("fc layers", len(net.fc), 64),
+        ("stem blocks", len(net.stem), 64),
+    )
     for label, value, top in limits:
         if value > top:
             raise ValueError(f"network {label} {value} is above the supported maximum {top}")
@@ -136,8 +168,10 @@ def _check_state(genome: Genome, net: NetworkConfig, state: dict) -> None:
     wrong = [k for k in want if want[k] != have[k]]
     if wrong:
         k = wrong[0]
-        raise ValueError(f"its weights do not fit its genome and network: {len(wrong)} of wrong shape "
-                         f"(e.g. {k}: {list(have[k])}, expected {list(want[k])})")
+        raise ValueError(
+            f"its weights do not fit its genome and network: {len(wrong)} of wrong shape "
+            f"(e.g. {k}: {list(have[k])}, expected {list(want[k])})"
+        )
 
 
 def _section(data: dict, key: str) -> dict:
@@ -148,8 +182,15 @@ def _section(data: dict, key: str) -> dict:
 
 
 _DATASET_TYPES: dict[str, tuple[type, ...]] = {
-    "name": (str,), "seed": (int,), "val_size": (int, type(None)), "train_size": (int, type(None)),
-    "data_dir": (str, type(None)), "classes": (list,), "mean": (list,), "std": (list,)}
+    "name": (str,),
+    "seed": (int,),
+    "val_size": (int, type(None)),
+    "train_size": (int, type(None)),
+    "data_dir": (str, type(None)),
+    "classes": (list,),
+    "mean": (list,),
+    "std": (list,),
+}
 
 
 def _check_dataset(info: dict, net: NetworkConfig) -> None:

@@ -2,6 +2,7 @@
 defaults, the learning-rate schedules of section 4.1.1, :class:`TrainProgress` and
 :class:`TrainResult`. Plain dataclasses and arithmetic; nothing here runs a network.
 """
+
 from __future__ import annotations
 
 import math
@@ -85,11 +86,15 @@ class TrainConfig:
         if self.threads < 0:
             raise UsageError(f"threads must be >= 0 (0 measures), got {self.threads}")
         if not 0 <= self.momentum < 1 or not 0 <= self.weight_decay < math.inf:
-            raise UsageError("momentum must be in [0, 1) and weight_decay >= 0, "
-                             f"got {self.momentum}, {self.weight_decay}")
-        for name, value, allowed in (("schedule", self.schedule, SCHEDULES), ("precision", self.precision, PRECISIONS),
-                                     ("channels_last", self.channels_last, SWITCHES),
-                                     ("augment", self.augment, AUGMENTS)):
+            raise UsageError(
+                f"momentum must be in [0, 1) and weight_decay >= 0, got {self.momentum}, {self.weight_decay}"
+            )
+        for name, value, allowed in (
+            ("schedule", self.schedule, SCHEDULES),
+            ("precision", self.precision, PRECISIONS),
+            ("channels_last", self.channels_last, SWITCHES),
+            ("augment", self.augment, AUGMENTS),
+        ):
             if value not in allowed:
                 raise UsageError(f"unknown {name} {value!r}; accepted: {', '.join(allowed)}")
         if self.nesterov and self.momentum == 0:

@@ -1,6 +1,7 @@
 """Devices by name: parse and resolve ``auto``/``cpu``/``cuda[:N]``/``mps``, wait for queued work,
 and name a device for the probe caches. Knows torch only; nothing of networks or training.
 """
+
 from __future__ import annotations
 
 import torch

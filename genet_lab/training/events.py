@@ -10,6 +10,7 @@ front end has something to show during the start-up. Plain data only: no torch, 
 numpy, JSON-friendly fields; nothing of genet_lab is imported, so any layer may
 use this module.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -54,8 +55,7 @@ class TrainingProgress:
     @classmethod
     def of(cls, progress: Any) -> TrainingProgress:
         """The event for a trainer's ``TrainProgress`` (read by attribute: no torch here)."""
-        return cls(progress.epoch, progress.epochs, progress.step, progress.steps, progress.loss,
-                   progress.val_accuracy)
+        return cls(progress.epoch, progress.epochs, progress.step, progress.steps, progress.loss, progress.val_accuracy)
 
     @property
     def done(self) -> float:

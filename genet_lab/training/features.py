@@ -8,6 +8,7 @@ image folder (Caltech-256's ``256_ObjectCategories/<class>/*.jpg``, or ``DIR/tra
 with scikit-learn's :class:`~sklearn.svm.LinearSVC`. Knows torch, torchvision, scikit-learn and
 checkpoints; nothing of evolution or front ends.
 """
+
 from __future__ import annotations
 
 import time
@@ -44,8 +45,9 @@ def fc_features(model: torch.nn.Module, loader, device: torch.device) -> tuple[n
     return np.concatenate(feats), np.concatenate(labels)
 
 
-def split_per_class(labels: np.ndarray, train_per_class: int, test_per_class: int | None,
-                    seed: int) -> tuple[np.ndarray, np.ndarray]:
+def split_per_class(
+    labels: np.ndarray, train_per_class: int, test_per_class: int | None, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Indices (train, test): ``train_per_class`` random images of every class to train, the rest
     (at most ``test_per_class`` each) to test; fixed by ``seed``."""
     rng = np.random.default_rng(seed)
@@ -53,8 +55,10 @@ def split_per_class(labels: np.ndarray, train_per_class: int, test_per_class: in
     for c in np.unique(labels):
         idx = rng.permutation(np.flatnonzero(labels == c))
         if len(idx) <= train_per_class:
-            raise UsageError(f"class {int(c)} has {len(idx)} images; --train-per-class {train_per_class} needs "
-                             f"at least {train_per_class + 1} in every class (one to test)")
+            raise UsageError(
+                f"class {int(c)} has {len(idx)} images; --train-per-class {train_per_class} needs "
+                f"at least {train_per_class + 1} in every class (one to test)"
+            )
         train.append(idx[:train_per_class])
         rest = idx[train_per_class:]
         test.append(rest if test_per_class is None else rest[:test_per_class])
@@ -67,15 +71,25 @@ def _folder_samples(data_dir) -> tuple[Path, Any]:
 
     root = Path(data_dir)
     if not root.is_dir():
-        raise UsageError(f"--data-dir {root} is not a folder; give one holding <class>/*.jpg (Caltech-256's "
-                         "256_ObjectCategories) or train/<class>/*")
+        raise UsageError(
+            f"--data-dir {root} is not a folder; give one holding <class>/*.jpg (Caltech-256's "
+            "256_ObjectCategories) or train/<class>/*"
+        )
     folder = root / "train" if (root / "train").is_dir() else root
     return folder, folder_listing(folder)
 
 
-def svm_protocol(checkpoint, data_dir, train_per_class: int = 60, test_per_class: int | None = None,
-                 seed: int = 0, C: float = 1.0, device: str = "auto", batch_size: int = 64,
-                 workers: int | None = None) -> dict[str, Any]:
+def svm_protocol(
+    checkpoint,
+    data_dir,
+    train_per_class: int = 60,
+    test_per_class: int | None = None,
+    seed: int = 0,
+    C: float = 1.0,
+    device: str = "auto",
+    batch_size: int = 64,
+    workers: int | None = None,
+) -> dict[str, Any]:
     """Train a linear SVM on the FC features of ``checkpoint``'s network over an image folder.
 
     Images are resized (shorter side to 8/7 of the network's input size) and centre-cropped to
@@ -96,8 +110,10 @@ def svm_protocol(checkpoint, data_dir, train_per_class: int = 60, test_per_class
     ckpt = load_checkpoint(checkpoint)
     net = ckpt.net_config
     if net.in_channels != 3:
-        raise UsageError(f"the checkpoint's network takes {net.in_channels}-channel images; image folders are RGB "
-                         "(train it on a 3-channel data set)")
+        raise UsageError(
+            f"the checkpoint's network takes {net.in_channels}-channel images; image folders are RGB "
+            "(train it on a 3-channel data set)"
+        )
     folder, listing = _folder_samples(data_dir)
     classes, samples = list(listing.classes), [(p, int(t)) for p, t in listing.samples]
     labels = np.array([t for _, t in samples])
@@ -105,11 +121,21 @@ def svm_protocol(checkpoint, data_dir, train_per_class: int = 60, test_per_class
     info = ckpt.dataset
     mean = tuple(info.get("mean") or (0.5,) * 3)
     std = tuple(info.get("std") or (0.5,) * 3)
-    data = StreamSplits(name="imagefolder", classes=classes, image_size=net.image_size, root=folder.parent,
-                        train_samples=[samples[i] for i in tr], val_samples=[samples[i] for i in te],
-                        test_samples=None, mean=mean, std=std,
-                        workers=default_workers(len(samples)) if workers is None else workers, source=str(folder),
-                        folder=folder, listing=listing)
+    data = StreamSplits(
+        name="imagefolder",
+        classes=classes,
+        image_size=net.image_size,
+        root=folder.parent,
+        train_samples=[samples[i] for i in tr],
+        val_samples=[samples[i] for i in te],
+        test_samples=None,
+        mean=mean,
+        std=std,
+        workers=default_workers(len(samples)) if workers is None else workers,
+        source=str(folder),
+        folder=folder,
+        listing=listing,
+    )
     dev = resolve_device(device)
     model = ckpt.build(dev)
     x_train, y_train = fc_features(model, data.loader("train", batch_size), dev)
@@ -117,10 +143,20 @@ def svm_protocol(checkpoint, data_dir, train_per_class: int = 60, test_per_class
     svm = LinearSVC(C=C, dual="auto", max_iter=10_000, random_state=seed).fit(x_train, y_train)
     pred = svm.predict(x_test)
     per_class = [float((pred[y_test == c] == c).mean()) for c in np.unique(y_test)]
-    return {"checkpoint": str(checkpoint), "genome": ckpt.genome.notation(), "data_dir": str(folder),
-            "classes": len(classes), "train_per_class": train_per_class, "test_per_class": test_per_class,
-            "train_images": int(len(y_train)), "test_images": int(len(y_test)), "features": int(x_train.shape[1]),
-            "image_size": net.image_size, "C": C, "seed": seed,
-            "accuracy": float((pred == y_test).mean()), "mean_class_accuracy": float(np.mean(per_class)),
-            "seconds": round(time.perf_counter() - t0, 3)}
-
+    return {
+        "checkpoint": str(checkpoint),
+        "genome": ckpt.genome.notation(),
+        "data_dir": str(folder),
+        "classes": len(classes),
+        "train_per_class": train_per_class,
+        "test_per_class": test_per_class,
+        "train_images": int(len(y_train)),
+        "test_images": int(len(y_test)),
+        "features": int(x_train.shape[1]),
+        "image_size": net.image_size,
+        "C": C,
+        "seed": seed,
+        "accuracy": float((pred == y_test).mean()),
+        "mean_class_accuracy": float(np.mean(per_class)),
+        "seconds": round(time.perf_counter() - t0, 3),
+    }

@@ -9,11 +9,12 @@ schedule per step, and SGD steps the summed loss of the live individuals. Losses
 checked about ten times an epoch and after each epoch; an individual whose loss turns
 NaN or inf, or a cancelled run, fails with its error and the others carry on. Being one
 function for both is what keeps :func:`~genet_lab.training.trainer.train_genome` and
-:func:`~genet_lab.training.population.train_population` equal (tests/test_batched.py).
+:func:`~genet_lab.training.population.train_population` equal (tests/training/test_batched.py).
 
 Knows torch, the networks, the data on the device and the configs; nothing of probes,
 threads, populations or evolution.
 """
+
 from __future__ import annotations
 
 import copy
@@ -61,8 +62,10 @@ def check_shapes(net_config: NetworkConfig, data: DataSplits) -> None:
     want = (data.in_channels, data.image_size, data.num_classes)
     have = (net_config.in_channels, net_config.image_size, net_config.num_classes)
     if want != have:
-        raise UsageError(f"network config expects (channels, size, classes) = {have} but {data.name} has {want}; "
-                         "adapt it with net_config.with_input(data.in_channels, data.image_size, data.num_classes)")
+        raise UsageError(
+            f"network config expects (channels, size, classes) = {have} but {data.name} has {want}; "
+            "adapt it with net_config.with_input(data.in_channels, data.image_size, data.num_classes)"
+        )
 
 
 @dataclass(frozen=True)
@@ -91,8 +94,9 @@ class LoopSetup:
         return bool(self.pad or self.flip)
 
 
-def prepare_loop(model: torch.nn.Module, data: DataSplits, cfg: TrainConfig, device: torch.device,
-                 channels_last: bool) -> LoopSetup:
+def prepare_loop(
+    model: torch.nn.Module, data: DataSplits, cfg: TrainConfig, device: torch.device, channels_last: bool
+) -> LoopSetup:
     """Put ``model`` in its memory layout and the splits on ``device``; count the steps."""
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     model.to(memory_format=fmt)
@@ -100,13 +104,25 @@ def prepare_loop(model: torch.nn.Module, data: DataSplits, cfg: TrainConfig, dev
     n = len(data.train_y)
     bs = min(cfg.batch_size, n)
     steps = max(1, n // bs)
-    return LoopSetup(fmt, to_device(data.train_x, data.mean, data.std, device, False), data.train_y.to(device),
-                     to_device(data.val_x, data.mean, data.std, device, False), data.val_y.to(device),
-                     pad, flip, n, bs, steps, steps * cfg.epochs, max(1, steps // 10))
+    return LoopSetup(
+        fmt,
+        to_device(data.train_x, data.mean, data.std, device, False),
+        data.train_y.to(device),
+        to_device(data.val_x, data.mean, data.std, device, False),
+        data.val_y.to(device),
+        pad,
+        flip,
+        n,
+        bs,
+        steps,
+        steps * cfg.epochs,
+        max(1, steps // 10),
+    )
 
 
-def losses(logits: torch.Tensor, targets: torch.Tensor, alive: torch.Tensor | None = None,
-           label_smoothing: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+def losses(
+    logits: torch.Tensor, targets: torch.Tensor, alive: torch.Tensor | None = None, label_smoothing: float = 0.0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-individual mean cross-entropy ``(G,)`` and the total to differentiate.
 
     ``logits`` is ``(B, classes)`` from one network (G = 1, the total is its loss) or
@@ -119,25 +135,32 @@ def losses(logits: torch.Tensor, targets: torch.Tensor, alive: torch.Tensor | No
 
 
 @torch.no_grad()
-def accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, bf16: bool = False,
-             batch: int = 1024, channels_last: bool = False) -> float:
+def accuracy(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    bf16: bool = False,
+    batch: int = 1024,
+    channels_last: bool = False,
+) -> float:
     """Fraction of ``x`` (normalised, on the model's device) classified as ``y``."""
     if len(y) == 0:
         return 0.0
     model.eval()
     correct = torch.zeros((), dtype=torch.int64, device=x.device)
     for i in range(0, len(y), batch):
-        xb = x[i:i + batch]
+        xb = x[i : i + batch]
         if channels_last:
             xb = xb.contiguous(memory_format=torch.channels_last)
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
-            correct += (model(xb).argmax(1) == y[i:i + batch]).sum()
+            correct += (model(xb).argmax(1) == y[i : i + batch]).sum()
     return correct.item() / len(y)
 
 
 @torch.no_grad()
-def group_accuracy(model: BatchedGeNet, x: torch.Tensor, y: torch.Tensor, bf16: bool = False,
-                   channels_last: bool = False) -> list[float]:
+def group_accuracy(
+    model: BatchedGeNet, x: torch.Tensor, y: torch.Tensor, bf16: bool = False, channels_last: bool = False
+) -> list[float]:
     """Per-individual fraction of ``x`` (normalised, shared by all) classified as ``y``."""
     if len(y) == 0:
         return [0.0] * model.groups
@@ -145,25 +168,34 @@ def group_accuracy(model: BatchedGeNet, x: torch.Tensor, y: torch.Tensor, bf16: 
     batch = max(32, 1024 // model.groups)
     correct = torch.zeros(model.groups, dtype=torch.int64, device=x.device)
     for i in range(0, len(y), batch):
-        xb = x[i:i + batch]
+        xb = x[i : i + batch]
         if channels_last:
             xb = xb.contiguous(memory_format=torch.channels_last)
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
-            correct += (model(xb).argmax(2) == y[i:i + batch]).sum(1)
+            correct += (model(xb).argmax(2) == y[i : i + batch]).sum(1)
     return [c / len(y) for c in correct.tolist()]
 
 
-def accuracies(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, bf16: bool,
-               channels_last: bool) -> list[float]:
+def accuracies(
+    model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, bf16: bool, channels_last: bool
+) -> list[float]:
     """One accuracy per individual of ``model`` (a network or a group)."""
     if isinstance(model, BatchedGeNet):
         return group_accuracy(model, x, y, bf16, channels_last=channels_last)
     return [accuracy(model, x, y, bf16, channels_last=channels_last)]
 
 
-def run_loop(model: torch.nn.Module, data: DataSplits, cfgs: Sequence[TrainConfig], device: torch.device,
-             bf16: bool, channels_last: bool, results: Sequence[TrainResult], progress: GroupProgress | None = None,
-             should_stop: Callable[[], bool] | None = None) -> None:
+def run_loop(
+    model: torch.nn.Module,
+    data: DataSplits,
+    cfgs: Sequence[TrainConfig],
+    device: torch.device,
+    bf16: bool,
+    channels_last: bool,
+    results: Sequence[TrainResult],
+    progress: GroupProgress | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> None:
     """Train ``model`` for ``cfgs[0].epochs`` epochs, filling ``results`` in place.
 
     ``model`` holds ``len(cfgs)`` individuals: a network for one config, a
@@ -179,9 +211,18 @@ def run_loop(model: torch.nn.Module, data: DataSplits, cfgs: Sequence[TrainConfi
 class _Loop:
     """One run of :func:`run_loop`: the setup, the individuals still training, and the epochs."""
 
-    def __init__(self, model: torch.nn.Module, data: DataSplits, cfgs: list[TrainConfig], device: torch.device,
-                 bf16: bool, cl: bool, results: list[TrainResult], progress: GroupProgress | None,
-                 should_stop: Callable[[], bool] | None):
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        data: DataSplits,
+        cfgs: list[TrainConfig],
+        device: torch.device,
+        bf16: bool,
+        cl: bool,
+        results: list[TrainResult],
+        progress: GroupProgress | None,
+        should_stop: Callable[[], bool] | None,
+    ):
         if len(cfgs) != (model.groups if isinstance(model, BatchedGeNet) else 1) or len(results) != len(cfgs):
             raise ValueError(f"{len(cfgs)} configs and {len(results)} results for a model of another size")
         self.model, self.data, self.cfg, self.device = model, data, cfgs[0], device
@@ -192,8 +233,9 @@ class _Loop:
         self.gens = [torch.Generator().manual_seed(c.seed) for c in (cfgs[:1] if self.shared else cfgs)]
         self.setup = prepare_loop(model, data, self.cfg, device, cl)
         cfg = self.cfg
-        self.opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                                   nesterov=cfg.nesterov, weight_decay=cfg.weight_decay)
+        self.opt = torch.optim.SGD(
+            model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay
+        )
         self.alive = torch.ones(len(cfgs), dtype=torch.bool, device=device)
         self.live = set(range(len(cfgs)))
         self.step, self.images, self.train_time, self.lr = 0, 0, 0.0, cfg.lr
@@ -245,9 +287,11 @@ class _Loop:
         perms = [torch.randperm(s.n, generator=gen).to(self.device) for gen in self.gens]
         loss_sum = torch.zeros(len(self.results), device=self.device)
         for i in range(s.steps_per_epoch):
-            idxs = [p[i * s.batch_size:(i + 1) * s.batch_size] for p in perms]
-            xbs = [augment_batch(s.x[idx], s.pad, s.flip, gen) if s.augments else s.x[idx]
-                   for idx, gen in zip(idxs, self.gens)]
+            idxs = [p[i * s.batch_size : (i + 1) * s.batch_size] for p in perms]
+            xbs = [
+                augment_batch(s.x[idx], s.pad, s.flip, gen) if s.augments else s.x[idx]
+                for idx, gen in zip(idxs, self.gens)
+            ]
             # Shared batches: every individual reads the same images; otherwise individual g's
             # images sit in channels g*C:(g+1)*C (see BatchedGeNet).
             xb = xbs[0] if self.shared else torch.cat(xbs, dim=1)
@@ -283,8 +327,12 @@ class _Loop:
         values = per.detach().tolist()
         for g in sorted(self.live):
             if not math.isfinite(values[g]):
-                self.fail(g, epoch, f"diverged: loss is {values[g]} at epoch {epoch + 1}, step {i + 1} "
-                                    f"(lr {self.lr:g})", values[g])
+                self.fail(
+                    g,
+                    epoch,
+                    f"diverged: loss is {values[g]} at epoch {epoch + 1}, step {i + 1} (lr {self.lr:g})",
+                    values[g],
+                )
             elif i + 1 < s.steps_per_epoch:
                 self.report(g, TrainProgress(epoch + 1, self.cfg.epochs, self.step, s.total_steps, values[g], None))
 
@@ -296,15 +344,17 @@ class _Loop:
         seconds = round(time.perf_counter() - t0, 4)
         for g in sorted(self.live):
             r = self.results[g]
-            r.curve.append({"epoch": epoch + 1, "loss": epoch_loss[g], "lr": self.lr, "val_accuracy": val[g],
-                            "seconds": seconds})
+            r.curve.append(
+                {"epoch": epoch + 1, "loss": epoch_loss[g], "lr": self.lr, "val_accuracy": val[g], "seconds": seconds}
+            )
             r.final_loss, r.val_accuracy, r.epochs_run = epoch_loss[g], val[g], epoch + 1
             r.images_per_second = self.images / self.train_time if self.train_time > 0 else 0.0
             if not math.isfinite(epoch_loss[g]):
                 self.fail(g, epoch + 1, f"diverged: mean loss is {epoch_loss[g]} in epoch {epoch + 1}")
             else:
-                self.report(g, TrainProgress(epoch + 1, self.cfg.epochs, self.step, s.total_steps, epoch_loss[g],
-                                             val[g]))
+                self.report(
+                    g, TrainProgress(epoch + 1, self.cfg.epochs, self.step, s.total_steps, epoch_loss[g], val[g])
+                )
 
 
 class _Ema:
@@ -321,8 +371,9 @@ class _Ema:
         self.weight = 1.0 - decay
         pairs = [(a, b) for a, b in zip(_state(self.model), _state(model), strict=True) if a.is_floating_point()]
         self.avg, self.live = [a for a, _ in pairs], [b for _, b in pairs]
-        self.counters = [(a, b) for a, b in zip(_state(self.model), _state(model), strict=True)
-                         if not a.is_floating_point()]
+        self.counters = [
+            (a, b) for a, b in zip(_state(self.model), _state(model), strict=True) if not a.is_floating_point()
+        ]
 
     @torch.no_grad()
     def update(self) -> None:

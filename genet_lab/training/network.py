@@ -7,6 +7,7 @@ The normalisation is injected as a ``norm_layer`` callable (``channels -> module
 torchvision's resnet.py), BatchNorm2d unless the caller passes another.
 Knows torch and the decoded stage graphs; nothing of data, training or evolution.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -34,8 +35,9 @@ def conv_bn_relu(cin: int, cout: int, kernel_size: int = 3, norm_layer: NormLaye
 class Stage(nn.Module):
     """One GeNet stage: the decoded DAG, a conv-BN-ReLU per node."""
 
-    def __init__(self, graph: StageGraph, cin: int, width: int, kernel_size: int = 3,
-                 norm_layer: NormLayer = nn.BatchNorm2d):
+    def __init__(
+        self, graph: StageGraph, cin: int, width: int, kernel_size: int = 3, norm_layer: NormLayer = nn.BatchNorm2d
+    ):
         super().__init__()
         self.order = graph.topological_order()
         self.inputs = {n: graph.predecessors(n) for n in self.order}
@@ -57,8 +59,9 @@ class Stage(nn.Module):
         return out[self.order[-1]]
 
 
-def make_stage(graph: StageGraph, cin: int, width: int, config: NetworkConfig,
-               norm_layer: NormLayer = nn.BatchNorm2d) -> Stage:
+def make_stage(
+    graph: StageGraph, cin: int, width: int, config: NetworkConfig, norm_layer: NormLayer = nn.BatchNorm2d
+) -> Stage:
     """The stage of ``graph`` from ``cin`` input channels at ``width`` channels."""
     return Stage(graph, cin, width, config.kernel_size, norm_layer)
 

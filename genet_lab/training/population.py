@@ -10,7 +10,7 @@ generator state a lone run would have), same schedule, SGD, divergence checks
 and validation: a batched group runs the very loop a lone network runs
 (:func:`genet_lab.training.loop.run_loop`). What differs is float rounding (grouped convolutions sum in
 another order; in float64 the two agree to the last bit, see
-tests/test_batched.py) and ``seconds``, which is the individual's share of its
+tests/training/test_batched.py) and ``seconds``, which is the individual's share of its
 group's wall time.
 
 Batching or a loop is decided by :func:`plan_population`: a few timed SGD
@@ -20,6 +20,7 @@ network shape, batch size and group size). Groups are cut to what fits in
 memory (an estimate, and on CUDA an out-of-memory error halves the group).
 Knows torch, the trainer, the loop and the batched model; nothing of evolution.
 """
+
 from __future__ import annotations
 
 import math
@@ -47,8 +48,19 @@ from genet_lab.training.loop import check_shapes, group_accuracy, out_of_memory,
 from genet_lab.training.network import GeNet, build_network, count_parameters
 from genet_lab.training.trainer import train_genome
 
-__all__ = ["BATCH_MARGIN", "MODES", "PopulationPlan", "PopulationProgress", "estimate_bytes", "group_accuracy",
-           "max_group", "memory_budget", "plan_population", "train_group", "train_population"]
+__all__ = [
+    "BATCH_MARGIN",
+    "MODES",
+    "PopulationPlan",
+    "PopulationProgress",
+    "estimate_bytes",
+    "group_accuracy",
+    "max_group",
+    "memory_budget",
+    "plan_population",
+    "train_group",
+    "train_population",
+]
 
 MODES = ("auto", "batched", "loop")
 PopulationProgress = Callable[[int, TrainProgress], None]
@@ -89,6 +101,7 @@ def _configs(cfg: TrainConfig | Sequence[TrainConfig], n: int) -> list[TrainConf
 
 
 # -- memory -------------------------------------------------------------------------------------------
+
 
 def estimate_bytes(genome: Genome, net_config: NetworkConfig, batch_size: int) -> int:
     """Rough training memory of one individual inside a group, in bytes (fp32).
@@ -134,8 +147,15 @@ def max_group(genome: Genome, net_config: NetworkConfig, batch_size: int, device
 
 # -- the plan ------------------------------------------------------------------------------------------
 
-def plan_population(genomes: Sequence[Genome], net_config: NetworkConfig, cfg: TrainConfig,
-                    device: torch.device, mode: str = "auto", shared: bool = False) -> PopulationPlan:
+
+def plan_population(
+    genomes: Sequence[Genome],
+    net_config: NetworkConfig,
+    cfg: TrainConfig,
+    device: torch.device,
+    mode: str = "auto",
+    shared: bool = False,
+) -> PopulationPlan:
     """Batched or loop, the group size and the execution settings for ``genomes`` on ``device``.
 
     ``shared``: every individual sees the same batches (one seed for all).
@@ -159,16 +179,24 @@ def plan_population(genomes: Sequence[Genome], net_config: NetworkConfig, cfg: T
     choice, measured = choose_batching(genomes[:size], net_config, cfg.batch_size, shared, prec, cl, layouts, device)
     if not choice.batched:
         return PopulationPlan("loop", 1, prec, cl, choice.loop_step_s, choice.batched_step_s, measured)
-    return PopulationPlan("batched", size, prec, choice.channels_last, choice.loop_step_s, choice.batched_step_s,
-                          measured)
+    return PopulationPlan(
+        "batched", size, prec, choice.channels_last, choice.loop_step_s, choice.batched_step_s, measured
+    )
 
 
 # -- training -----------------------------------------------------------------------------------------
 
-def train_population(genomes: Sequence[Genome], net_config: NetworkConfig, data: DataSplits,
-                     cfg: TrainConfig | Sequence[TrainConfig], progress: PopulationProgress | None = None,
-                     should_stop: Callable[[], bool] | None = None, mode: str = "auto",
-                     plan: PopulationPlan | None = None) -> list[TrainResult]:
+
+def train_population(
+    genomes: Sequence[Genome],
+    net_config: NetworkConfig,
+    data: DataSplits,
+    cfg: TrainConfig | Sequence[TrainConfig],
+    progress: PopulationProgress | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    mode: str = "auto",
+    plan: PopulationPlan | None = None,
+) -> list[TrainResult]:
     """Train every genome from scratch; one :class:`TrainResult` per genome, in order.
 
     ``cfg`` is one config or one per genome differing only in ``seed``. ``mode``:
@@ -184,8 +212,12 @@ def train_population(genomes: Sequence[Genome], net_config: NetworkConfig, data:
         for stages in dict.fromkeys(g.stages for g in genomes):
             idx = [i for i, g in enumerate(genomes) if g.stages == stages]
             sub = _reindex(progress, idx)
-            for i, r in zip(idx, train_population([genomes[i] for i in idx], net_config, data,
-                                                  [cfgs[i] for i in idx], sub, should_stop, mode, plan)):
+            for i, r in zip(
+                idx,
+                train_population(
+                    [genomes[i] for i in idx], net_config, data, [cfgs[i] for i in idx], sub, should_stop, mode, plan
+                ),
+            ):
                 results[i] = r
         return results  # type: ignore[return-value]
     device = resolve_device(cfgs[0].device)
@@ -196,13 +228,23 @@ def train_population(genomes: Sequence[Genome], net_config: NetworkConfig, data:
         shared = len({c.seed for c in cfgs}) == 1
         plan = plan or plan_population(genomes, net_config, cfgs[0], device, mode, shared)
         if plan.mode == "loop":
-            return [train_genome(g, net_config, data, c, _reindex(progress, [i]), should_stop)
-                    for i, (g, c) in enumerate(zip(genomes, cfgs))]
+            return [
+                train_genome(g, net_config, data, c, _reindex(progress, [i]), should_stop)
+                for i, (g, c) in enumerate(zip(genomes, cfgs))
+            ]
         out: list[TrainResult] = []
         for start in range(0, len(genomes), plan.group_size):
             idx = list(range(start, min(len(genomes), start + plan.group_size)))
-            out += _train_split([genomes[i] for i in idx], net_config, data, [cfgs[i] for i in idx], device,
-                                plan, _reindex(progress, idx), should_stop)
+            out += _train_split(
+                [genomes[i] for i in idx],
+                net_config,
+                data,
+                [cfgs[i] for i in idx],
+                device,
+                plan,
+                _reindex(progress, idx),
+                should_stop,
+            )
         return out
     finally:
         torch.set_num_threads(threads)
@@ -220,18 +262,26 @@ def _reindex(progress: PopulationProgress | None, idx: Sequence[int]) -> Callabl
     return lambda g, p: progress(idx[g], p)
 
 
-def _train_split(genomes: list[Genome], net_config: NetworkConfig, data: DataSplits, cfgs: list[TrainConfig],
-                 device: torch.device, plan: PopulationPlan, progress: PopulationProgress | None,
-                 should_stop: Callable[[], bool] | None) -> list[TrainResult]:
+def _train_split(
+    genomes: list[Genome],
+    net_config: NetworkConfig,
+    data: DataSplits,
+    cfgs: list[TrainConfig],
+    device: torch.device,
+    plan: PopulationPlan,
+    progress: PopulationProgress | None,
+    should_stop: Callable[[], bool] | None,
+) -> list[TrainResult]:
     """One group; on an out-of-memory error, each half on its own."""
     if len(genomes) == 1:  # train_genome reports its own out-of-memory as a failed run
         cfg = replace(cfgs[0], precision=plan.precision, channels_last="on" if plan.channels_last else "off")
         return [train_genome(genomes[0], net_config, data, cfg, _reindex(progress, [0]), should_stop)]
     try:
-        return train_group(genomes, net_config, data, cfgs, device, plan.precision, plan.channels_last,
-                           progress, should_stop)
+        return train_group(
+            genomes, net_config, data, cfgs, device, plan.precision, plan.channels_last, progress, should_stop
+        )
     except (torch.OutOfMemoryError, MemoryError, RuntimeError) as exc:
-        if not out_of_memory(exc):      # CUDA's, or the CPU allocator's "can't allocate memory"
+        if not out_of_memory(exc):  # CUDA's, or the CPU allocator's "can't allocate memory"
             raise
         if device.type == "cuda":
             torch.cuda.empty_cache()
@@ -241,10 +291,17 @@ def _train_split(genomes: list[Genome], net_config: NetworkConfig, data: DataSpl
         return left + _train_split(genomes[h:], net_config, data, cfgs[h:], device, plan, shift, should_stop)
 
 
-def train_group(genomes: Sequence[Genome], net_config: NetworkConfig, data: DataSplits,
-                cfgs: Sequence[TrainConfig], device: torch.device, precision: str = "fp32",
-                channels_last: bool = False, progress: PopulationProgress | None = None,
-                should_stop: Callable[[], bool] | None = None) -> list[TrainResult]:
+def train_group(
+    genomes: Sequence[Genome],
+    net_config: NetworkConfig,
+    data: DataSplits,
+    cfgs: Sequence[TrainConfig],
+    device: torch.device,
+    precision: str = "fp32",
+    channels_last: bool = False,
+    progress: PopulationProgress | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> list[TrainResult]:
     """Train ``genomes`` as one :class:`BatchedGeNet` (all in memory at once)."""
     t_start = time.perf_counter()
     nets: list[GeNet] = []
@@ -258,9 +315,23 @@ def train_group(genomes: Sequence[Genome], net_config: NetworkConfig, data: Data
     model = BatchedGeNet.from_networks(nets).to(device)
     model.rng_streams = RngStreams(states, device)
     del nets
-    results = [TrainResult(val_accuracy=0.0, test_accuracy=None, final_loss=math.nan, curve=[], seconds=0.0,
-                           images_per_second=0.0, params=p, failed=False, error=None, device=str(device),
-                           precision=precision, channels_last=channels_last) for p in params]
+    results = [
+        TrainResult(
+            val_accuracy=0.0,
+            test_accuracy=None,
+            final_loss=math.nan,
+            curve=[],
+            seconds=0.0,
+            images_per_second=0.0,
+            params=p,
+            failed=False,
+            error=None,
+            device=str(device),
+            precision=precision,
+            channels_last=channels_last,
+        )
+        for p in params
+    ]
     run_loop(model, data, cfgs, device, precision == "bf16", channels_last, results, progress, should_stop)
     share = (time.perf_counter() - t_start) / len(genomes)
     for g, r in enumerate(results):

@@ -9,6 +9,7 @@ paper's recipe mostly measures which network trains fastest and the seed's luck,
 is better. ``paper`` is section 4.1.1 as written. ``legacy`` is what genet-lab 0.1 used
 before recipes existed; runs stored then resume with it.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -25,24 +26,29 @@ PAPER_FULL_EPOCHS = sum(PAPER_EPOCHS)
 
 RECIPES: dict[str, dict[str, Any]] = {
     # No dropout in the head, label smoothing 0.1, one-cycle at a 0.05 peak, Nesterov momentum.
-    "fast": dict(schedule="onecycle", lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4,
-                 label_smoothing=0.1, dropout=0.0),
+    "fast": dict(
+        schedule="onecycle", lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4, label_smoothing=0.1, dropout=0.0
+    ),
     # Section 4.1.1: D0.5 after FC32; SGD at 1e-2 for 120 epochs, then 1e-3, 1e-4, 1e-5 for 60, 40
     # and 20 (scaled to the epochs asked for unless the schedule is paper-full). Momentum 0.9 and
     # weight decay 5e-4 are not in the paper: the usual values of its time (docs/training.md).
-    "paper": dict(schedule="paper", lr=0.01, momentum=0.9, nesterov=False, weight_decay=5e-4,
-                  label_smoothing=0.0, dropout=0.5),
+    "paper": dict(
+        schedule="paper", lr=0.01, momentum=0.9, nesterov=False, weight_decay=5e-4, label_smoothing=0.0, dropout=0.5
+    ),
     # genet-lab 0.1: cosine with a 5% warm-up at the data set's lr (0.02 on digits, else 0.05),
     # the head's 0.5 dropout, plain momentum, no label smoothing.
-    "legacy": dict(schedule="cosine", momentum=0.9, nesterov=False, weight_decay=5e-4,
-                   label_smoothing=0.0, dropout=0.5),
+    "legacy": dict(
+        schedule="cosine", momentum=0.9, nesterov=False, weight_decay=5e-4, label_smoothing=0.0, dropout=0.5
+    ),
 }
 """Every TrainConfig field each recipe sets."""
 
 DEFAULT_RECIPE = "fast"
 
-RECIPE_HELP = ("fast (default: no head dropout, label smoothing 0.1, one-cycle lr, Nesterov), paper (section "
-               "4.1.1: dropout 0.5, 1e-2 with steps), legacy (genet-lab 0.1); see docs/training.md")
+RECIPE_HELP = (
+    "fast (default: no head dropout, label smoothing 0.1, one-cycle lr, Nesterov), paper (section "
+    "4.1.1: dropout 0.5, 1e-2 with steps), legacy (genet-lab 0.1); see docs/training.md"
+)
 """The recipes in one line, for the command-line help of every command that trains."""
 
 
@@ -59,6 +65,8 @@ def check_paper_full(schedule: str | None, epochs: int | None) -> None:
     one would train on at 1e-5: both are refused with a one-line :class:`UsageError` that names
     the scaled schedule (paper) instead."""
     if schedule == "paper-full" and epochs is not None and epochs != PAPER_FULL_EPOCHS:
-        raise UsageError(f"schedule paper-full is the paper's {PAPER_FULL_EPOCHS} epochs (120/60/40/20 at "
-                         f"1e-2..1e-5), got {epochs} epochs: use --schedule paper (the same steps scaled to "
-                         f"{epochs} epochs) or --epochs {PAPER_FULL_EPOCHS}")
+        raise UsageError(
+            f"schedule paper-full is the paper's {PAPER_FULL_EPOCHS} epochs (120/60/40/20 at "
+            f"1e-2..1e-5), got {epochs} epochs: use --schedule paper (the same steps scaled to "
+            f"{epochs} epochs) or --epochs {PAPER_FULL_EPOCHS}"
+        )

@@ -7,6 +7,7 @@ torchvision on the CPU) with the same SGD, schedules, label smoothing and failur
 measures top-1 and top-5 accuracy (Table 3 reports both as errors). Knows torch, the network
 and the configs; nothing of populations, evolution or front ends.
 """
+
 from __future__ import annotations
 
 import math
@@ -36,8 +37,14 @@ class StreamResult(TrainResult):
 
 
 @torch.no_grad()
-def topk_accuracy(model: torch.nn.Module, loader, device: torch.device, bf16: bool = False,
-                  channels_last: bool = False, ks: tuple[int, ...] = (1, 5)) -> dict[int, float]:
+def topk_accuracy(
+    model: torch.nn.Module,
+    loader,
+    device: torch.device,
+    bf16: bool = False,
+    channels_last: bool = False,
+    ks: tuple[int, ...] = (1, 5),
+) -> dict[int, float]:
     """Fraction of ``loader``'s images whose class is among the ``k`` highest scores, per k
     (k larger than the number of classes is left out)."""
     model.eval()
@@ -65,9 +72,14 @@ def _settings(cfg: TrainConfig, device: torch.device) -> tuple[bool, bool]:
     return bf16, cl
 
 
-def train_streamed(genome: Genome, net_config: NetworkConfig, data: StreamSplits, cfg: TrainConfig,
-                   progress: Callable[[TrainProgress], None] | None = None,
-                   should_stop: Callable[[], bool] | None = None) -> StreamResult:
+def train_streamed(
+    genome: Genome,
+    net_config: NetworkConfig,
+    data: StreamSplits,
+    cfg: TrainConfig,
+    progress: Callable[[TrainProgress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> StreamResult:
     """Train ``genome`` from scratch on a streamed folder; the same contract as
     :func:`~genet_lab.training.trainer.train_genome` (failures return ``failed=True``)."""
     t_start = time.perf_counter()
@@ -85,10 +97,21 @@ def train_streamed(genome: Genome, net_config: NetworkConfig, data: StreamSplits
         bf16, cl = _settings(cfg, device)
         if cl:
             model.to(memory_format=torch.channels_last)
-        result = StreamResult(val_accuracy=0.0, test_accuracy=None, final_loss=math.nan, curve=[], seconds=0.0,
-                              images_per_second=0.0, params=count_parameters(model), failed=False, error=None,
-                              device=str(device), precision="bf16" if bf16 else "fp32", channels_last=cl,
-                              model=model)
+        result = StreamResult(
+            val_accuracy=0.0,
+            test_accuracy=None,
+            final_loss=math.nan,
+            curve=[],
+            seconds=0.0,
+            images_per_second=0.0,
+            params=count_parameters(model),
+            failed=False,
+            error=None,
+            device=str(device),
+            precision="bf16" if bf16 else "fp32",
+            channels_last=cl,
+            model=model,
+        )
         try:
             _Run(model, data, cfg, device, bf16, cl, result, progress, should_stop).run()
         except RuntimeError as exc:
@@ -109,16 +132,27 @@ def train_streamed(genome: Genome, net_config: NetworkConfig, data: StreamSplits
 class _Run:
     """The epochs of one :func:`train_streamed` call."""
 
-    def __init__(self, model, data: StreamSplits, cfg: TrainConfig, device, bf16: bool, cl: bool,
-                 result: StreamResult, progress, should_stop):
+    def __init__(
+        self,
+        model,
+        data: StreamSplits,
+        cfg: TrainConfig,
+        device,
+        bf16: bool,
+        cl: bool,
+        result: StreamResult,
+        progress,
+        should_stop,
+    ):
         self.model, self.data, self.cfg, self.device = model, data, cfg, device
         self.bf16, self.cl, self.result = bf16, cl, result
         self.progress, self.should_stop = progress, should_stop
         self.gen = torch.Generator().manual_seed(cfg.seed)
         crop, flip = cfg.augment != "none", cfg.augment in ("auto", "crop+flip")
         self.train = data.loader("train", cfg.batch_size, train=True, generator=self.gen, crop=crop, flip=flip)
-        self.opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
-                                   weight_decay=cfg.weight_decay)
+        self.opt = torch.optim.SGD(
+            model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay
+        )
 
     def evaluate(self, split: str) -> dict[int, float]:
         loader = self.data.loader(split, max(64, self.cfg.batch_size))
@@ -154,8 +188,12 @@ class _Run:
                 if (i + 1) % every == 0 or i + 1 == steps:
                     value = loss.item()
                     if not math.isfinite(value):
-                        r.failed, r.error, r.final_loss, r.epochs_run = True, (
-                            f"diverged: loss is {value} at epoch {epoch + 1}, step {i + 1} (lr {lr:g})"), value, epoch
+                        r.failed, r.error, r.final_loss, r.epochs_run = (
+                            True,
+                            (f"diverged: loss is {value} at epoch {epoch + 1}, step {i + 1} (lr {lr:g})"),
+                            value,
+                            epoch,
+                        )
                         return
                     if i + 1 < steps and self.progress is not None:
                         self.progress(TrainProgress(epoch + 1, cfg.epochs, step, total, value, None))
@@ -165,9 +203,16 @@ class _Run:
             r.val_accuracy, r.val_top5_accuracy = val.get(1, 0.0), val.get(5)
             r.final_loss, r.epochs_run = loss_sum.item() / max(1, steps), epoch + 1
             r.images_per_second = images / train_time if train_time > 0 else 0.0
-            r.curve.append({"epoch": epoch + 1, "loss": r.final_loss, "lr": lr, "val_accuracy": r.val_accuracy,
-                            "val_top5_accuracy": r.val_top5_accuracy,
-                            "seconds": round(time.perf_counter() - t0, 4)})
+            r.curve.append(
+                {
+                    "epoch": epoch + 1,
+                    "loss": r.final_loss,
+                    "lr": lr,
+                    "val_accuracy": r.val_accuracy,
+                    "val_top5_accuracy": r.val_top5_accuracy,
+                    "seconds": round(time.perf_counter() - t0, 4),
+                }
+            )
             if self.progress is not None:
                 self.progress(TrainProgress(epoch + 1, cfg.epochs, step, total, r.final_loss, r.val_accuracy))
         if cfg.eval_test and self.data.test_samples:

@@ -9,6 +9,7 @@ raises to the caller for those. The config and result types are re-exported here
 ``from genet_lab.training.trainer import default_train_config, train_genome`` is all a
 caller needs. Knows nothing of populations, evolution or front ends.
 """
+
 from __future__ import annotations
 
 import math
@@ -35,9 +36,14 @@ from genet_lab.training.network import build_network, count_parameters
 __all__ = ["TrainConfig", "TrainProgress", "TrainResult", "default_train_config", "train_genome"]
 
 
-def train_genome(genome: Genome, net_config: NetworkConfig, data: DataSplits | StreamSplits, cfg: TrainConfig,
-                 progress: Callable[[TrainProgress], None] | None = None,
-                 should_stop: Callable[[], bool] | None = None) -> TrainResult:
+def train_genome(
+    genome: Genome,
+    net_config: NetworkConfig,
+    data: DataSplits | StreamSplits,
+    cfg: TrainConfig,
+    progress: Callable[[TrainProgress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> TrainResult:
     """Train ``genome`` from scratch on ``data.train_*`` and measure validation accuracy.
 
     Bad arguments raise :class:`~genet_lab.errors.UsageError`; a diverging run (NaN/inf
@@ -62,17 +68,36 @@ def train_genome(genome: Genome, net_config: NetworkConfig, data: DataSplits | S
         torch.set_num_threads(threads)
 
 
-def _train(genome: Genome, net_config: NetworkConfig, data: DataSplits, cfg: TrainConfig, device: torch.device,
-           progress: Callable[[TrainProgress], None] | None, should_stop: Callable[[], bool] | None,
-           t_start: float) -> TrainResult:
+def _train(
+    genome: Genome,
+    net_config: NetworkConfig,
+    data: DataSplits,
+    cfg: TrainConfig,
+    device: torch.device,
+    progress: Callable[[TrainProgress], None] | None,
+    should_stop: Callable[[], bool] | None,
+    t_start: float,
+) -> TrainResult:
     torch.manual_seed(cfg.seed)
     model = build_network(genome, cfg.network(net_config)).to(device)
     params = count_parameters(model)
     prec, cl, _ = choose_execution(model, data.train_x[:1].float(), cfg, device, net_config)
     bf16 = prec == "bf16"
-    result = TrainResult(val_accuracy=0.0, test_accuracy=None, final_loss=math.nan, curve=[], seconds=0.0,
-                         images_per_second=0.0, params=params, failed=False, error=None, device=str(device),
-                         precision=prec, channels_last=cl, model=model)
+    result = TrainResult(
+        val_accuracy=0.0,
+        test_accuracy=None,
+        final_loss=math.nan,
+        curve=[],
+        seconds=0.0,
+        images_per_second=0.0,
+        params=params,
+        failed=False,
+        error=None,
+        device=str(device),
+        precision=prec,
+        channels_last=cl,
+        model=model,
+    )
     try:
         _loop(model, data, cfg, device, bf16, cl, result, progress, should_stop)
     except (RuntimeError, MemoryError) as exc:  # CUDA or CPU out of memory; any other error is a bug
@@ -87,9 +112,17 @@ def _train(genome: Genome, net_config: NetworkConfig, data: DataSplits, cfg: Tra
     return result
 
 
-def _loop(model: torch.nn.Module, data: DataSplits, cfg: TrainConfig, device: torch.device, bf16: bool, cl: bool,
-          result: TrainResult, progress: Callable[[TrainProgress], None] | None,
-          should_stop: Callable[[], bool] | None) -> None:
+def _loop(
+    model: torch.nn.Module,
+    data: DataSplits,
+    cfg: TrainConfig,
+    device: torch.device,
+    bf16: bool,
+    cl: bool,
+    result: TrainResult,
+    progress: Callable[[TrainProgress], None] | None,
+    should_stop: Callable[[], bool] | None,
+) -> None:
     """:func:`~genet_lab.training.loop.run_loop` for one network (a seam the fault tests replace)."""
     report = None if progress is None else (lambda _g, p: progress(p))
     run_loop(model, data, [cfg], device, bf16, cl, [result], report, should_stop)

@@ -7,6 +7,7 @@ with the paper's protocol (:data:`PROTOCOLS`), every structure is trained on it 
 ``eval_test``, and the result is a plain dict that :func:`table2_markdown` renders.
 Knows the trainer and the data sets; nothing of evolution or front ends.
 """
+
 from __future__ import annotations
 
 import time
@@ -37,10 +38,19 @@ class Structure:
     genome: Genome
 
 
-def transfer_table(structures: Sequence[Structure], datasets: Sequence[str], net_config: NetworkConfig,
-                   train_options: dict[str, Any], *, data_dir=None, seed: int = 0, val_size: int | None = None,
-                   train_size: int | None = None, protocol: str = "paper",
-                   log: Callable[[str], None] | None = None) -> dict[str, Any]:
+def transfer_table(
+    structures: Sequence[Structure],
+    datasets: Sequence[str],
+    net_config: NetworkConfig,
+    train_options: dict[str, Any],
+    *,
+    data_dir=None,
+    seed: int = 0,
+    val_size: int | None = None,
+    train_size: int | None = None,
+    protocol: str = "paper",
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Train every structure on every data set and collect test errors (Table 2 as a dict).
 
     ``train_options`` are :func:`~genet_lab.training.config.default_train_config` overrides
@@ -57,27 +67,46 @@ def transfer_table(structures: Sequence[Structure], datasets: Sequence[str], net
         raise UsageError(f"unknown protocol {protocol!r}; accepted: {', '.join(PROTOCOLS)}")
     unknown = [d for d in datasets if d not in TRANSFER_DATASETS]
     if unknown or not datasets:
-        raise UsageError(f"transfer data sets must be among {', '.join(TRANSFER_DATASETS)}; got "
-                         f"{', '.join(unknown) or 'none'}")
+        raise UsageError(
+            f"transfer data sets must be among {', '.join(TRANSFER_DATASETS)}; got {', '.join(unknown) or 'none'}"
+        )
     if not structures:
         raise UsageError("no structure to transfer: give genomes or runs")
     say = log or (lambda _m: None)
     options = {k: v for k, v in train_options.items() if k != "recipe"}
     recipe = train_options.get("recipe", "paper")
-    rows: list[dict[str, Any]] = [{"structure": s.label, "genome": s.genome.notation(), "params": {},
-                                   "test_error": {}, "val_error": {}, "failed": {}, "seconds": {}}
-                                  for s in structures]
-    report: dict[str, Any] = {"datasets": list(datasets), "protocol": protocol, "preset": net_config.name,
-                              "rows": rows, "data": {}, "train": {}}
+    rows: list[dict[str, Any]] = [
+        {
+            "structure": s.label,
+            "genome": s.genome.notation(),
+            "params": {},
+            "test_error": {},
+            "val_error": {},
+            "failed": {},
+            "seconds": {},
+        }
+        for s in structures
+    ]
+    report: dict[str, Any] = {
+        "datasets": list(datasets),
+        "protocol": protocol,
+        "preset": net_config.name,
+        "rows": rows,
+        "data": {},
+        "train": {},
+    }
     for ds in datasets:
         cfg = default_train_config(ds, recipe=recipe, **{**options, "eval_test": True, "seed": seed})
         t0 = time.perf_counter()
-        data = load_dataset(ds, data_dir, seed=seed, train_size=train_size, val_size=val_size, with_test=True,
-                            **PROTOCOLS[protocol][ds])
+        data = load_dataset(
+            ds, data_dir, seed=seed, train_size=train_size, val_size=val_size, with_test=True, **PROTOCOLS[protocol][ds]
+        )
         if data.test_y is None:
             raise UsageError(f"{ds} has no test split to report on")
-        say(f"{ds}: {len(data.train_y)} train, {len(data.val_y)} validation, {len(data.test_y)} test images "
-            f"({time.perf_counter() - t0:.1f} s to load{', LCN' if data.preprocessing == 'lcn' else ''})")
+        say(
+            f"{ds}: {len(data.train_y)} train, {len(data.val_y)} validation, {len(data.test_y)} test images "
+            f"({time.perf_counter() - t0:.1f} s to load{', LCN' if data.preprocessing == 'lcn' else ''})"
+        )
         report["data"][ds] = data.summary() | {"classes": len(data.classes)}
         report["train"][ds] = cfg.to_dict()
         net = net_config.with_input(data.in_channels, data.image_size, data.num_classes)
@@ -86,13 +115,14 @@ def transfer_table(structures: Sequence[Structure], datasets: Sequence[str], net
             test = None if result.failed or result.test_accuracy is None else 100 * (1 - result.test_accuracy)
             row["params"][ds] = result.params
             row["test_error"][ds] = test
-            row["val_error"][ds] = (None if result.failed or not len(data.val_y)
-                                    else 100 * (1 - result.val_accuracy))
+            row["val_error"][ds] = None if result.failed or not len(data.val_y) else 100 * (1 - result.val_accuracy)
             row["failed"][ds] = result.error if result.failed else None
             row["seconds"][ds] = round(result.seconds, 2)
-            say(f"{ds} [{i + 1}/{len(structures)}] {s.label}: "
+            say(
+                f"{ds} [{i + 1}/{len(structures)}] {s.label}: "
                 + (f"FAILED ({result.error})" if result.failed else f"test error {test:.2f}%")
-                + f", {result.seconds:.1f} s")
+                + f", {result.seconds:.1f} s"
+            )
         del data
     return report
 
@@ -111,9 +141,15 @@ def table2_markdown(report: dict[str, Any]) -> str:
         cells = [row["structure"], f"`{row['genome']}`", " / ".join(f"{p:,}" for p in params)]
         cells += [_cell(row["test_error"].get(d)) for d in ds]
         lines.append("| " + " | ".join(cells) + " |")
-    val = "no validation split (whole training set)" if all(
-        v["val"] == 0 for v in report["data"].values()) else "a validation split held out"
-    lines += ["", f"Test error (%) on each data set's test split; preset {report['preset']}, protocol "
-              f"{report['protocol']}, {val}. Parameters differ per data set only in the last layer "
-              "(classes)."]
+    val = (
+        "no validation split (whole training set)"
+        if all(v["val"] == 0 for v in report["data"].values())
+        else "a validation split held out"
+    )
+    lines += [
+        "",
+        f"Test error (%) on each data set's test split; preset {report['preset']}, protocol "
+        f"{report['protocol']}, {val}. Parameters differ per data set only in the last layer "
+        "(classes).",
+    ]
     return "\n".join(lines) + "\n"

@@ -4,6 +4,7 @@ Never imports torch: training runs as a ``genet-lab train`` subprocess whose
 JSON-lines events are read by a worker, and evolution is watched through the
 run store that the ``genet-lab evolve`` process writes.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -41,8 +42,14 @@ class GenetLabApp(App[None]):
         Binding("f12", "take_screenshot", "Screenshot", show=False),
     ]
 
-    def __init__(self, genome: Genome | None = None, run_dir: Path | None = None,
-                 export_dir: Path | None = None, python: str | None = None, **kw) -> None:
+    def __init__(
+        self,
+        genome: Genome | None = None,
+        run_dir: Path | None = None,
+        export_dir: Path | None = None,
+        python: str | None = None,
+        **kw,
+    ) -> None:
         super().__init__(**kw)
         self.start_genome = genome or zeros()
         self.run_dir = Path(run_dir) if run_dir else None
@@ -106,15 +113,18 @@ class GenetLabApp(App[None]):
             control = cast("EvolutionPane", evo).control
             if control is not None and control.running and control.process is not None:
                 command = control.process.argv[3] if len(control.process.argv) > 3 else "evolve"
-                reasons.append(f"An evolution is running in this process ({control.run_dir}). Quitting stops it; "
-                               f"the run stays resumable with [b]genet-lab {command} --resume {control.run_dir}[/b] "
-                               "(or o, then r, in this lab).")
+                reasons.append(
+                    f"An evolution is running in this process ({control.run_dir}). Quitting stops it; "
+                    f"the run stays resumable with [b]genet-lab {command} --resume {control.run_dir}[/b] "
+                    "(or o, then r, in this lab)."
+                )
         for train in self.query("#train-pane"):
             pane = cast("TrainPane", train)
             if pane.running and pane.results:
                 r = pane.results[-1]
-                reasons.append(f"A training is running ({r.genome} on {r.dataset}). Quitting cancels it: "
-                               "its result is lost.")
+                reasons.append(
+                    f"A training is running ({r.genome} on {r.dataset}). Quitting cancels it: its result is lost."
+                )
         return reasons
 
     async def action_quit(self) -> None:

@@ -4,6 +4,7 @@
 1, 2 (bits 01), node 4 sums nodes 1, 2, 3 (bits 100). A render-only widget:
 it draws a genome and a cursor and reports clicks; the editor owns the state.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,8 +25,7 @@ def notation_line(genome: Genome, key: str) -> Table:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(no_wrap=True)
     grid.add_column(overflow="fold")
-    grid.add_row(Text("Genome", style="bold"),
-                 Text.assemble((f" {genome.notation()} ", "reverse"), "  ", (key, "dim")))
+    grid.add_row(Text("Genome", style="bold"), Text.assemble((f" {genome.notation()} ", "reverse"), "  ", (key, "dim")))
     return grid
 
 

@@ -4,6 +4,7 @@ The editor marks a genome as A (``m``) and ``v`` opens this screen with A beside
 genome being edited (B). Differing bits are highlighted in both notations; genomes with
 other stage sizes cannot be compared bit by bit, and the screen says so. No torch.
 """
+
 from __future__ import annotations
 
 from rich.console import Group
@@ -52,8 +53,10 @@ def diff_summary(a: Genome, b: Genome) -> Text:
     diff = differing_bits(a, b)
     same = structure_hash(a) == structure_hash(b)
     if diff is None:
-        line = (f"stages differ ({','.join(map(str, a.stages))} against {','.join(map(str, b.stages))}): "
-                "no bit-by-bit comparison")
+        line = (
+            f"stages differ ({','.join(map(str, a.stages))} against {','.join(map(str, b.stages))}): "
+            "no bit-by-bit comparison"
+        )
     elif not diff:
         line = "the same bits"
     else:
@@ -63,15 +66,19 @@ def diff_summary(a: Genome, b: Genome) -> Text:
             where.append(f"stage {pos.stage + 1} {pos.i}→{pos.j}")
         more = f" and {len(diff) - 8} more" if len(diff) > 8 else ""
         line = f"{len(diff)} bit(s) differ: " + ", ".join(where) + more
-    return Text.assemble((line, "bold"), "  ", ("same structure" if same else "different structures",
-                                                   "green" if same else "yellow"))
+    return Text.assemble(
+        (line, "bold"), "  ", ("same structure" if same else "different structures", "green" if same else "yellow")
+    )
 
 
 def side(label: str, genome: Genome, diff: set[int], preset: str) -> Group:
     c = complexity(genome, get_preset(preset))
     head = Text.assemble((label, "bold"), "  ", marked_notation(genome, diff))
-    facts = Text(f"structure {structure_hash(genome)}\n{human(c.params)} params · {human(c.macs)} mult-adds · "
-                 f"depth {c.depth} ({preset})", style="dim")
+    facts = Text(
+        f"structure {structure_hash(genome)}\n{human(c.params)} params · {human(c.macs)} mult-adds · "
+        f"depth {c.depth} ({preset})",
+        style="dim",
+    )
     return Group(head, facts, genome_drawing(genome))
 
 
@@ -103,4 +110,3 @@ class CompareScreen(ModalScreen[None]):
                     yield Static(side("A", self.a, diff, self.preset))
                 with VerticalScroll(id="cmp-b"):
                     yield Static(side("B", self.b, diff, self.preset))
-

@@ -1,4 +1,5 @@
 """Small modal dialogs shared by the panes (typing a genome, a path, confirming quit)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -29,8 +30,9 @@ class Prompt(ModalScreen[str | None]):
     Prompt .prompt-error { width: 100%; height: auto; color: $error; }
     """
 
-    def __init__(self, title: str, value: str = "", placeholder: str = "",
-                 check: Callable[[str], object] | None = None) -> None:
+    def __init__(
+        self, title: str, value: str = "", placeholder: str = "", check: Callable[[str], object] | None = None
+    ) -> None:
         super().__init__()
         self._title, self._value, self._placeholder, self._check = title, value, placeholder, check
         self.error = ""
@@ -59,13 +61,16 @@ class Prompt(ModalScreen[str | None]):
 
 
 class GenomeInput(Prompt):
-    def __init__(self, value: str = "", bits: int | None = None, stages: str = "",
-                 check: Callable[[str], object] | None = None) -> None:
+    def __init__(
+        self, value: str = "", bits: int | None = None, stages: str = "", check: Callable[[str], object] | None = None
+    ) -> None:
         plain = f", {bits} plain bits (stages {stages})" if bits else ""
         super().__init__(
             f"Genome: notation (1-01 0-01-100 ...){plain} or a name:\n"
             "zeros chain residual dense residual-40 paper-best",
-            value, "1-01 0-01-100 0-11-101-0001", check,
+            value,
+            "1-01 0-01-100 0-11-101-0001",
+            check,
         )
 
 

@@ -4,6 +4,7 @@ Every edit goes through :class:`~genet_lab.tui.model.EditorModel` (so it can
 be undone) and is followed by one synchronous redraw; the only slow figure,
 the sharing count of a K=6 stage, is computed once in a thread worker.
 """
+
 from __future__ import annotations
 
 import time
@@ -206,9 +207,11 @@ class EditorPane(Vertical):
         if len(word) > 1 and set(word) <= {"0", "1"}:
             g = self.genome
             if len(word) != g.length:
-                raise ValueError(f"a plain bit string needs {g.length} bits for the current stages "
-                                 f"{','.join(map(str, g.stages))}, got {len(word)}; or type the notation "
-                                 "(1-01 0-01-100 ...)")
+                raise ValueError(
+                    f"a plain bit string needs {g.length} bits for the current stages "
+                    f"{','.join(map(str, g.stages))}, got {len(word)}; or type the notation "
+                    "(1-01 0-01-100 ...)"
+                )
             return resolve_genome(word, g.stages)
         return resolve_genome(word)
 
@@ -218,8 +221,9 @@ class EditorPane(Vertical):
                 self.set_genome(self.typed_genome(text))  # checked already: the dialog stays open on errors
 
         g = self.genome
-        self.app.push_screen(GenomeInput(g.notation(), g.length, ",".join(map(str, g.stages)),
-                                         check=self.typed_genome), done)
+        self.app.push_screen(
+            GenomeInput(g.notation(), g.length, ",".join(map(str, g.stages)), check=self.typed_genome), done
+        )
 
     # -- files and comparing --------------------------------------------------------
     def _default_file(self, suffix: str) -> str:
@@ -232,8 +236,12 @@ class EditorPane(Vertical):
         if not text:
             raise ValueError("give a file name")
         path = Path(text).expanduser()
-        atomic_write(path, f"# genet-lab genome, paper notation (genet-lab evolve --init reads this)\n"
-                           f"{self.genome.notation()}\n".encode(), "genome file")
+        atomic_write(
+            path,
+            f"# genet-lab genome, paper notation (genet-lab evolve --init reads this)\n"
+            f"{self.genome.notation()}\n".encode(),
+            "genome file",
+        )
         return path
 
     def load_genome(self, text: str) -> Genome:
@@ -252,8 +260,14 @@ class EditorPane(Vertical):
             if text:
                 self.notify(f"saved {self.genome.notation()} to {Path(text).expanduser()}", timeout=6)
 
-        self.app.push_screen(Prompt("Save the genome to a file (paper notation; genet-lab evolve --init reads it):",
-                                    self._default_file(".txt"), check=self.save_genome), done)
+        self.app.push_screen(
+            Prompt(
+                "Save the genome to a file (paper notation; genet-lab evolve --init reads it):",
+                self._default_file(".txt"),
+                check=self.save_genome,
+            ),
+            done,
+        )
 
     def action_load_genome(self) -> None:
         loaded: list[Genome] = []
@@ -265,8 +279,14 @@ class EditorPane(Vertical):
             if text and loaded:
                 self.set_genome(loaded[0], f"loaded {text}")
 
-        self.app.push_screen(Prompt("Load a genome from a file (paper notation, a plain bit string or a name):",
-                                    self._default_file(".txt"), check=check), done)
+        self.app.push_screen(
+            Prompt(
+                "Load a genome from a file (paper notation, a plain bit string or a name):",
+                self._default_file(".txt"),
+                check=check,
+            ),
+            done,
+        )
 
     def action_mark(self) -> None:
         self.marked = self.genome
@@ -276,8 +296,9 @@ class EditorPane(Vertical):
         from genet_lab.tui.compare import CompareScreen
 
         if self.marked is None:
-            self.notify("mark a genome first: m marks the edited genome as A, then edit and press v",
-                        severity="warning")
+            self.notify(
+                "mark a genome first: m marks the edited genome as A, then edit and press v", severity="warning"
+            )
             return
         self.app.push_screen(CompareScreen(self.marked, self.genome, self.preset))
 
@@ -293,14 +314,24 @@ class EditorPane(Vertical):
 
     def action_export(self) -> None:
         """Ask where to write the drawing (default: ``genome-KEY`` in the export folder), then write it."""
+
         def done(text: str | None) -> None:
             if text:
-                self.notify(self._export_note, severity="warning" if "not installed" in self._export_note
-                            else "information", timeout=8)
+                self.notify(
+                    self._export_note,
+                    severity="warning" if "not installed" in self._export_note else "information",
+                    timeout=8,
+                )
 
         self._export_note = ""
-        self.app.push_screen(Prompt("Export the drawing to (FILE.svg, .png, .pdf or .dot; without a suffix: "
-                                    "SVG and PNG):", self._default_file(""), check=self.export), done)
+        self.app.push_screen(
+            Prompt(
+                "Export the drawing to (FILE.svg, .png, .pdf or .dot; without a suffix: SVG and PNG):",
+                self._default_file(""),
+                check=self.export,
+            ),
+            done,
+        )
 
     def export(self, text: str) -> list[Path]:
         """Write the drawing to ``text``: one format by its suffix, or SVG and PNG (the dot source
@@ -318,8 +349,7 @@ class EditorPane(Vertical):
         if not draw.have_dot() and formats != ["dot"]:
             path = Path(f"{stem}.dot")
             path.write_bytes(draw.render(self.genome, "dot", title=self.genome.notation()))
-            self._export_note = (f"graphviz 'dot' is not installed: wrote the source {path} "
-                                 "(apt-get install graphviz)")
+            self._export_note = f"graphviz 'dot' is not installed: wrote the source {path} (apt-get install graphviz)"
             return [path]
         written = []
         for fmt in formats:

@@ -9,6 +9,7 @@ directory. Process and store handling live in :mod:`genet_lab.evolution.watch`
 its errors. Pausing suspends the child (SIGSTOP/SIGCONT); stopping ends it, and
 ``--resume`` continues from the last stored generation. No torch here.
 """
+
 from __future__ import annotations
 
 import sys
@@ -150,12 +151,21 @@ class EvolutionPane(Vertical):
             self.notify(f"cannot write to {run_dir}: {exc}", severity="error")
             return
         objective = spec.get("objective")
-        args = EvolveArgs(dataset=spec.get("dataset"), data_dir=spec.get("data_dir"), init=str(seed_file),
-                          population=spec["n"], generations=spec["t"], fitness=spec["fitness"],
-                          epochs=spec["epochs"], recipe=spec.get("recipe"), preset=spec.get("preset"),
-                          eval_test=bool(spec.get("eval_test")),
-                          objective=None if objective in (None, "accuracy") else objective,
-                          seed=spec["seed"], json=True)
+        args = EvolveArgs(
+            dataset=spec.get("dataset"),
+            data_dir=spec.get("data_dir"),
+            init=str(seed_file),
+            population=spec["n"],
+            generations=spec["t"],
+            fitness=spec["fitness"],
+            epochs=spec["epochs"],
+            recipe=spec.get("recipe"),
+            preset=spec.get("preset"),
+            eval_test=bool(spec.get("eval_test")),
+            objective=None if objective in (None, "accuracy") else objective,
+            seed=spec["seed"],
+            json=True,
+        )
         try:
             control = RunControl.start(run_dir, "evolve", args, python=self.python)
         except UsageError as exc:
@@ -168,14 +178,14 @@ class EvolutionPane(Vertical):
             if text:
                 self.open_run(Path(text).expanduser())
 
-        self.app.push_screen(Prompt("Run directory to open (finished, stopped, or being written):",
-                                    str(self.run_dir or "runs/")), done)
+        self.app.push_screen(
+            Prompt("Run directory to open (finished, stopped, or being written):", str(self.run_dir or "runs/")), done
+        )
 
     def open_run(self, run_dir: Path) -> None:
         """Follow ``run_dir``: read what is stored, then poll for more."""
         if self.running:
-            self.notify("a run of this session is in progress: stop it (k) before opening another",
-                        severity="warning")
+            self.notify("a run of this session is in progress: stop it (k) before opening another", severity="warning")
             return
         self._follow(RunControl(run_dir, python=self.python))
 
@@ -205,8 +215,9 @@ class EvolutionPane(Vertical):
         try:
             snap = control.poll()
         except NotReady as exc:
-            self._label(f"starting the run in {control.run_dir} ..." if control.running else
-                        f"{exc}{self._error_suffix()}")
+            self._label(
+                f"starting the run in {control.run_dir} ..." if control.running else f"{exc}{self._error_suffix()}"
+            )
             return
         except UsageError as exc:  # not a run store, or another schema: nothing to watch
             self.notify(str(exc), severity="error", timeout=10)
@@ -288,9 +299,10 @@ class EvolutionPane(Vertical):
         colour = {"running": "green", "finished": "cyan", "paused": "yellow", "stopped": "red"}.get(state, "white")
         # what matters first, so that at 80 columns only the directory wraps to the second line
         best = f" · best [b]{s.best_fitness:.2f}[/b] {s.best}" if s.best else ""
-        self._label(f"[{colour}]{state}[/{colour}] · gen {s.gen}/{s.generations} · evals "
-                    f"{s.evaluations_done}/{s.evaluations_total}{best} · {s.kind} [b]{self.run_dir}[/b]"
-                    + self._error_suffix())
+        self._label(
+            f"[{colour}]{state}[/{colour}] · gen {s.gen}/{s.generations} · evals "
+            f"{s.evaluations_done}/{s.evaluations_total}{best} · {s.kind} [b]{self.run_dir}[/b]" + self._error_suffix()
+        )
 
     def _progress(self) -> None:
         done = sum(1 for p in self.population if p.state in ("done", "failed"))
@@ -299,13 +311,15 @@ class EvolutionPane(Vertical):
         bar.update(total=total, progress=done)
         gen = self.status.gen if self.status else None
         self.query_one("#evo-progress-label", Label).update(
-            f"generation {gen}: {done}/{len(self.population)} evaluated" if gen is not None else "")
+            f"generation {gen}: {done}/{len(self.population)} evaluated" if gen is not None else ""
+        )
 
     def _fill_table(self) -> None:
         table = self.query_one("#evo-table", DataTable)
-        for row in self.generations[table.row_count:]:
-            table.add_row(str(row.gen), *(f"{v:.2f}" for v in (row.max, row.min, row.mean, row.median, row.std)),
-                          key=str(row.gen))
+        for row in self.generations[table.row_count :]:
+            table.add_row(
+                str(row.gen), *(f"{v:.2f}" for v in (row.max, row.min, row.mean, row.median, row.std)), key=str(row.gen)
+            )
         if self.generations and self.browse_gen is None:  # a user's chosen row stays
             self._auto_row = len(self.generations) - 1
             table.move_cursor(row=self._auto_row)
@@ -368,8 +382,15 @@ class EvolutionPane(Vertical):
             table.border_subtitle = "Table 1 row: browse"
         for ind in self.rows:
             value = _fitness(ind)
-            table.add_row(str(ind.index), f"{value:.2f}" if value is not None else "-", self._state_of(ind),
-                          ind.op, ",".join(map(str, ind.parents)) or "-", ind.genome, key=str(ind.index))
+            table.add_row(
+                str(ind.index),
+                f"{value:.2f}" if value is not None else "-",
+                self._state_of(ind),
+                ind.op,
+                ",".join(map(str, ind.parents)) or "-",
+                ind.genome,
+                key=str(ind.index),
+            )
         if self.rows:
             table.move_cursor(row=min(cursor, len(self.rows) - 1), animate=False)
 

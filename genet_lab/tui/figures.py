@@ -7,6 +7,7 @@ stage's structure comes from :mod:`genet_lab.encoding.space`, which enumerates
 2^(K(K-1)/2) strings: instant up to K=5, seconds for K=6 (done once, in a
 worker, by the editor), out of reach above.
 """
+
 from __future__ import annotations
 
 import time

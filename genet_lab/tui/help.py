@@ -1,4 +1,5 @@
 """The help screen: what every key does, per pane."""
+
 from __future__ import annotations
 
 from textual.app import ComposeResult

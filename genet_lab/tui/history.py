@@ -6,6 +6,7 @@ with one ``write`` on a file opened for appending, so two labs writing at once n
 interleave inside a line; a line that cannot be read (a crash mid-write, an edit by hand)
 is skipped and counted, never fatal. Knows neither Textual nor torch.
 """
+
 from __future__ import annotations
 
 import json

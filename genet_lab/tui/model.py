@@ -3,6 +3,7 @@
 Pure Python over :mod:`genet_lab.encoding.genome`; knows nothing of Textual (so the
 editing rules are testable without a terminal) and nothing of torch.
 """
+
 from __future__ import annotations
 
 import re
@@ -34,10 +35,13 @@ def resolve_genome(text: str, stages: Sequence[int] | str | None = None) -> Geno
             raise
         example = "e.g. 1-01 0-01-100 0-11-101-0001"
         if not re.search(r"[\s-]", word):
-            raise ValueError(f"unknown genome name {word!r}; known names: {', '.join(gn.NAMED)}; or a "
-                             f"notation ({example})") from None
-        raise ValueError(f"a genome's notation has only 0, 1, '-' and spaces; {word!r} also has {stray!r} "
-                         f"({example}, or a name: {', '.join(gn.NAMED)})") from None
+            raise ValueError(
+                f"unknown genome name {word!r}; known names: {', '.join(gn.NAMED)}; or a notation ({example})"
+            ) from None
+        raise ValueError(
+            f"a genome's notation has only 0, 1, '-' and spaces; {word!r} also has {stray!r} "
+            f"({example}, or a name: {', '.join(gn.NAMED)})"
+        ) from None
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ the evolution engine's initialisation operators (numpy, no torch), written
 to a file in the run directory and handed to ``genet-lab evolve --init FILE``,
 so what the user saw is what the run starts from.
 """
+
 from __future__ import annotations
 
 import time
@@ -33,18 +34,37 @@ NAMED_INITS = ("residual-40", "paper-best", "editor")
 """Inits that copy one genome: the stages are that genome's, not the stages field's."""
 
 DEFAULTS: dict[str, str | bool] = {
-    "seed-init": "random", "seed-p": "0.5", "seed-flips": "2", "seed-file": "",
-    "seed-stages": "3,4,5", "seed-seed": "0",
-    "seed-n": str(CLI_DEFAULTS["population"]), "seed-t": str(CLI_DEFAULTS["generations"]),
-    "seed-fitness": "train", "seed-dataset": "digits", "seed-data-dir": "", "seed-preset": "paper-cifar10",
-    "seed-epochs": str(CLI_DEFAULTS["epochs"]), "seed-recipe": DEFAULT_RECIPE, "seed-objective": "accuracy",
+    "seed-init": "random",
+    "seed-p": "0.5",
+    "seed-flips": "2",
+    "seed-file": "",
+    "seed-stages": "3,4,5",
+    "seed-seed": "0",
+    "seed-n": str(CLI_DEFAULTS["population"]),
+    "seed-t": str(CLI_DEFAULTS["generations"]),
+    "seed-fitness": "train",
+    "seed-dataset": "digits",
+    "seed-data-dir": "",
+    "seed-preset": "paper-cifar10",
+    "seed-epochs": str(CLI_DEFAULTS["epochs"]),
+    "seed-recipe": DEFAULT_RECIPE,
+    "seed-objective": "accuracy",
     "seed-eval-test": False,
 }
 """The dialog's first values: ``genet-lab evolve``'s defaults (train on the embedded digits)."""
 
 
-def seed_population(kind: str, n: int, stages: tuple[int, ...], *, p: float = 0.5, flips: int = 2,
-                    base: Genome | None = None, path: str | None = None, seed: int = 0) -> list[Genome]:
+def seed_population(
+    kind: str,
+    n: int,
+    stages: tuple[int, ...],
+    *,
+    p: float = 0.5,
+    flips: int = 2,
+    base: Genome | None = None,
+    path: str | None = None,
+    seed: int = 0,
+) -> list[Genome]:
     """Generation 0 for ``kind``: random (bits ~ Bernoulli(p)), zeros, a base genome
     (residual-40, paper-best, editor) with ``flips`` bits flipped per copy, or a file's genomes."""
     from genet_lab.evolution import operators as ops
@@ -96,8 +116,9 @@ class SeedScreen(ModalScreen[dict | None]):
     SeedScreen #seed-buttons Button { margin-right: 2; }
     """
 
-    def __init__(self, editor_genome: Genome | None = None, run_dir: str | None = None,
-                 values: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, editor_genome: Genome | None = None, run_dir: str | None = None, values: dict[str, Any] | None = None
+    ) -> None:
         super().__init__()
         self.editor_genome = editor_genome
         self.run_dir = run_dir or f"runs/tui-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -125,8 +146,11 @@ class SeedScreen(ModalScreen[dict | None]):
                 yield Label("p")
                 yield text("seed-p", tooltip="init random: probability of a 1 bit")
                 yield Label("flips")
-                yield text("seed-flips", type="integer", tooltip="init residual-40, paper-best, editor: "
-                           "bits flipped in each copy")
+                yield text(
+                    "seed-flips",
+                    type="integer",
+                    tooltip="init residual-40, paper-best, editor: bits flipped in each copy",
+                )
                 yield Label("stages")
                 yield text("seed-stages", "3,4,5")
                 yield Label("file")
@@ -177,6 +201,7 @@ class SeedScreen(ModalScreen[dict | None]):
 
     def settings(self) -> dict:
         """The form as typed values; ValueError (one line) says which field is wrong."""
+
         def number(wid, cast, name, low):
             try:
                 v = cast(self._value(wid))
@@ -190,14 +215,23 @@ class SeedScreen(ModalScreen[dict | None]):
         if p > 1:
             raise ValueError(f"p must be in [0, 1], got {p}")
         s = dict(
-            init=self._value("seed-init"), p=p, flips=number("seed-flips", int, "k flips", 0),
-            file=self._value("seed-file"), n=number("seed-n", int, "N", 2), t=number("seed-t", int, "T", 0),
-            fitness=self._value("seed-fitness"), epochs=number("seed-epochs", int, "epochs", 1),
-            seed=number("seed-seed", int, "seed", 0), stages=parse_stages(self._value("seed-stages")),
-            dataset=self._value("seed-dataset"), data_dir=self._value("seed-data-dir") or None,
-            preset=self._value("seed-preset"), recipe=self._value("seed-recipe"),
+            init=self._value("seed-init"),
+            p=p,
+            flips=number("seed-flips", int, "k flips", 0),
+            file=self._value("seed-file"),
+            n=number("seed-n", int, "N", 2),
+            t=number("seed-t", int, "T", 0),
+            fitness=self._value("seed-fitness"),
+            epochs=number("seed-epochs", int, "epochs", 1),
+            seed=number("seed-seed", int, "seed", 0),
+            stages=parse_stages(self._value("seed-stages")),
+            dataset=self._value("seed-dataset"),
+            data_dir=self._value("seed-data-dir") or None,
+            preset=self._value("seed-preset"),
+            recipe=self._value("seed-recipe"),
             objective=self._value("seed-objective") or "accuracy",
-            eval_test=self.query_one("#seed-eval-test", Checkbox).value, run_dir=self._value("seed-dir"),
+            eval_test=self.query_one("#seed-eval-test", Checkbox).value,
+            run_dir=self._value("seed-dir"),
         )
         if not s["run_dir"]:
             raise ValueError("give a run directory")
@@ -206,10 +240,20 @@ class SeedScreen(ModalScreen[dict | None]):
         if s["dataset"] == "imagefolder" and not s["data_dir"]:
             raise ValueError("data set imagefolder needs a data directory (one folder per class)")
         # the checks `genet-lab evolve` makes before it starts, so the dialog says what it would refuse
-        SearchConfig(population=s["n"], generations=s["t"], stages=s["stages"], fitness=s["fitness"],
-                     seed=s["seed"], preset=s["preset"], dataset=s["dataset"], data_dir=s["data_dir"],
-                     epochs=s["epochs"], eval_test=s["eval_test"], objective=s["objective"],
-                     train=TrainOverrides(recipe=s["recipe"])).validated()
+        SearchConfig(
+            population=s["n"],
+            generations=s["t"],
+            stages=s["stages"],
+            fitness=s["fitness"],
+            seed=s["seed"],
+            preset=s["preset"],
+            dataset=s["dataset"],
+            data_dir=s["data_dir"],
+            epochs=s["epochs"],
+            eval_test=s["eval_test"],
+            objective=s["objective"],
+            train=TrainOverrides(recipe=s["recipe"]),
+        ).validated()
         return s
 
     @on(Input.Changed)
@@ -219,8 +263,16 @@ class SeedScreen(ModalScreen[dict | None]):
         box = self.query_one("#seed-preview", Static)
         try:
             s = self.settings()
-            self.genomes = seed_population(s["init"], s["n"], s["stages"], p=s["p"], flips=s["flips"],
-                                           base=self.editor_genome, path=s["file"] or None, seed=s["seed"])
+            self.genomes = seed_population(
+                s["init"],
+                s["n"],
+                s["stages"],
+                p=s["p"],
+                flips=s["flips"],
+                base=self.editor_genome,
+                path=s["file"] or None,
+                seed=s["seed"],
+            )
         except ValueError as exc:  # UsageError is one too
             self.genomes = []
             self._error(str(exc))
@@ -234,8 +286,10 @@ class SeedScreen(ModalScreen[dict | None]):
         grid.add_column(overflow="fold")  # a long genome wraps under itself, stage by stage
         for i, g in enumerate(self.genomes):
             grid.add_row(str(i), g.notation())
-        title = (f"[b]generation 0[/b]: {len(self.genomes)} individuals, {distinct} distinct, stages "
-                 f"{','.join(map(str, self.genomes[0].stages))}")
+        title = (
+            f"[b]generation 0[/b]: {len(self.genomes)} individuals, {distinct} distinct, stages "
+            f"{','.join(map(str, self.genomes[0].stages))}"
+        )
         from rich.console import Group
 
         box.update(Group(title, grid))

@@ -8,6 +8,7 @@ stage wider than the panel falls back to the list ``3 <- 1+2`` (node 3 sums
 nodes 1 and 2), which the evolution pane's detail also uses. Knows the
 genome and graph modules, not torch.
 """
+
 from __future__ import annotations
 
 from rich.table import Table
@@ -23,8 +24,15 @@ from genet_lab.encoding.graph import StageGraph, decode
 
 IN_STYLE, OUT_STYLE, NODE_STYLE, DROP_STYLE = "bold white on red", "bold white on green", "bold cyan", "grey50 strike"
 ART_STYLES = {
-    "input": IN_STYLE, "output": OUT_STYLE, "node": NODE_STYLE, "dropped": "grey42", "note": "italic grey42",
-    "identity": "green", "edge": "", "edge-in": "red", "edge-out": "green",
+    "input": IN_STYLE,
+    "output": OUT_STYLE,
+    "node": NODE_STYLE,
+    "dropped": "grey42",
+    "note": "italic grey42",
+    "identity": "green",
+    "edge": "",
+    "edge-in": "red",
+    "edge-out": "green",
 }
 MIN_COLUMN = 12  # a stage's column, side by side, is at least this wide (headings fold inside it)
 

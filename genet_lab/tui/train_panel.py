@@ -14,6 +14,7 @@ progress the label says what the trainer is doing (its TrainingPhase events).
 Every finished training is appended to the history (:mod:`genet_lab.tui.history`)
 and past ones are listed in the table: selecting a row shows its curve.
 """
+
 from __future__ import annotations
 
 import json
@@ -55,13 +56,35 @@ DATASETS = ("digits", "fashion-mnist", "mnist", "cifar10", "cifar100", "svhn")
 """Offered in the data set picker; 'digits' is embedded and needs no files."""
 
 
-def train_argv(python: str, genome: Genome, dataset: str, preset: str, epochs: int | None, extra: str = "",
-               recipe: str = DEFAULT_RECIPE) -> list[str]:
+def train_argv(
+    python: str,
+    genome: Genome,
+    dataset: str,
+    preset: str,
+    epochs: int | None,
+    extra: str = "",
+    recipe: str = DEFAULT_RECIPE,
+) -> list[str]:
     """The command line of one training run (``extra`` is split like a shell would); ``epochs``
     None leaves the data set's default, as ``genet-lab train`` does."""
     budget = [] if epochs is None else ["--epochs", str(epochs)]
-    return [python, "-m", "genet_lab", "train", genome.notation(), "--events", "--phases", "--dataset", dataset,
-            "--preset", preset, "--recipe", recipe, *budget, *shlex.split(extra)]
+    return [
+        python,
+        "-m",
+        "genet_lab",
+        "train",
+        genome.notation(),
+        "--events",
+        "--phases",
+        "--dataset",
+        dataset,
+        "--preset",
+        preset,
+        "--recipe",
+        recipe,
+        *budget,
+        *shlex.split(extra),
+    ]
 
 
 WARM_CODE = """\
@@ -83,8 +106,15 @@ class WarmTrainer:
 
     def __init__(self, python: str, env: dict[str, str]) -> None:
         self.err = tempfile.TemporaryFile(mode="w+")
-        self.proc = subprocess.Popen([python, "-c", WARM_CODE], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self.err, text=True, bufsize=1, env=env)
+        self.proc = subprocess.Popen(
+            [python, "-c", WARM_CODE],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.err,
+            text=True,
+            bufsize=1,
+            env=env,
+        )
 
     @property
     def alive(self) -> bool:
@@ -121,13 +151,37 @@ class SessionResult:
 
     @classmethod
     def of_past(cls, p: history.PastTraining) -> SessionResult:
-        return cls(p.genome, p.dataset, p.preset, p.epochs, p.state, p.finished, True, p.val_accuracy,
-                   p.test_accuracy, p.params, p.seconds, p.error, list(p.points))
+        return cls(
+            p.genome,
+            p.dataset,
+            p.preset,
+            p.epochs,
+            p.state,
+            p.finished,
+            True,
+            p.val_accuracy,
+            p.test_accuracy,
+            p.params,
+            p.seconds,
+            p.error,
+            list(p.points),
+        )
 
     def to_past(self) -> history.PastTraining:
-        return history.PastTraining(self.genome, self.dataset, self.preset, self.epochs, self.state,
-                                    self.finished or time.time(), self.val_accuracy, self.test_accuracy,
-                                    self.params, self.seconds, self.error, list(self.curve))
+        return history.PastTraining(
+            self.genome,
+            self.dataset,
+            self.preset,
+            self.epochs,
+            self.state,
+            self.finished or time.time(),
+            self.val_accuracy,
+            self.test_accuracy,
+            self.params,
+            self.seconds,
+            self.error,
+            list(self.curve),
+        )
 
 
 class EpochsInput(Input):
@@ -202,10 +256,16 @@ class TrainPane(Vertical):
             yield Button("Train", variant="success", id="train-start")
             yield Button("Cancel", variant="error", id="train-cancel", disabled=True)
         with Horizontal(id="train-options"):
-            yield EpochsInput("", placeholder="epochs", type="integer", id="train-epochs",
-                              tooltip="epochs; empty: the data set's default, as genet-lab train. Enter or t trains")
-            yield Input("", placeholder="more options, e.g. --train-size 500 --lr 0.03 (Enter trains)",
-                        id="train-extra")
+            yield EpochsInput(
+                "",
+                placeholder="epochs",
+                type="integer",
+                id="train-epochs",
+                tooltip="epochs; empty: the data set's default, as genet-lab train. Enter or t trains",
+            )
+            yield Input(
+                "", placeholder="more options, e.g. --train-size 500 --lr 0.03 (Enter trains)", id="train-extra"
+            )
         with Horizontal(id="train-status"):
             yield ProgressBar(total=1, show_eta=False, id="train-progress")
             yield Label("idle: press t to train the genome of the editor", id="train-label")
@@ -230,8 +290,9 @@ class TrainPane(Vertical):
             self.history_note = f"skipped {bad} unreadable line(s) of {history.history_path()}"
             self.notify(self.history_note, severity="warning", timeout=8)
         if past:
-            self._set_label(f"idle: t trains the editor's genome; {len(past)} past training(s) listed below "
-                            "(select one: its curve)")
+            self._set_label(
+                f"idle: t trains the editor's genome; {len(past)} past training(s) listed below (select one: its curve)"
+            )
             table.move_cursor(row=len(past) - 1)
 
     def on_show(self) -> None:
@@ -261,8 +322,9 @@ class TrainPane(Vertical):
 
     def set_genome(self, genome: Genome) -> None:
         self.genome = genome
-        self.query_one("#train-genome", Static).update(f"[b]Genome[/b]  [reverse] {genome.notation()} [/]  "
-                                                       "[dim](edit it in the editor, 1)[/dim]")
+        self.query_one("#train-genome", Static).update(
+            f"[b]Genome[/b]  [reverse] {genome.notation()} [/]  [dim](edit it in the editor, 1)[/dim]"
+        )
 
     @property
     def running(self) -> bool:
@@ -341,8 +403,15 @@ class TrainPane(Vertical):
                     proc.stdin.write(json.dumps(argv[3:]) + "\n")
                     proc.stdin.close()
                 else:
-                    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
-                                            text=True, bufsize=1, env=env)
+                    proc = subprocess.Popen(
+                        argv,
+                        stdout=subprocess.PIPE,
+                        stderr=err,
+                        stdin=subprocess.DEVNULL,
+                        text=True,
+                        bufsize=1,
+                        env=env,
+                    )
             except OSError as exc:
                 self._post(self.Ended(run, -1, str(exc)))
                 return
@@ -380,8 +449,10 @@ class TrainPane(Vertical):
             r.epochs = event.train.get("epochs", r.epochs)
             self._refresh_row(message.run)
             size = event.dataset.get("train"), event.dataset.get("val")
-            self._set_label(f"training on {event.dataset.get('dataset')}: {size[0]} images, {size[1]} for "
-                            f"validation, {event.train.get('epochs')} epochs")
+            self._set_label(
+                f"training on {event.dataset.get('dataset')}: {size[0]} images, {size[1]} for "
+                f"validation, {event.train.get('epochs')} epochs"
+            )
         elif isinstance(event, TrainingProgress):
             if not r.curve:
                 self.startup_seconds.append(time.monotonic() - self._started_at)
@@ -389,8 +460,10 @@ class TrainPane(Vertical):
             bar = self.query_one(ProgressBar)
             bar.update(total=max(event.epochs, 1), progress=max(0.0, min(event.done, event.epochs)))
             acc = event.val_accuracy
-            self._set_label(f"epoch {event.epoch}/{event.epochs}  loss {event.loss:.3f}"
-                            + (f"  val acc {acc:.3f}" if acc is not None else ""))
+            self._set_label(
+                f"epoch {event.epoch}/{event.epochs}  loss {event.loss:.3f}"
+                + (f"  val acc {acc:.3f}" if acc is not None else "")
+            )
             if self.query_one(DataTable).cursor_row == message.run:  # not while a past curve is looked at
                 self._plot(r)
         elif isinstance(event, TrainingFinished):
@@ -403,8 +476,10 @@ class TrainPane(Vertical):
         if message.run in self._strays:  # one warning per run is enough
             return
         self._strays.add(message.run)
-        self.notify(f"ignored a line of the trainer that is not an event ({message.reason}): {message.line[:80]}",
-                    severity="warning")
+        self.notify(
+            f"ignored a line of the trainer that is not an event ({message.reason}): {message.line[:80]}",
+            severity="warning",
+        )
 
     def on_train_pane_ended(self, message: Ended) -> None:
         r = self.results[message.run]
@@ -437,8 +512,11 @@ class TrainPane(Vertical):
         try:
             history.append(r.to_past())
         except OSError as exc:
-            self.notify(f"could not add the training to the history {history.history_path()}: {exc}",
-                        severity="warning", timeout=8)
+            self.notify(
+                f"could not add the training to the history {history.history_path()}: {exc}",
+                severity="warning",
+                timeout=8,
+            )
 
     @on(DataTable.RowHighlighted, "#train-table")
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -452,8 +530,10 @@ class TrainPane(Vertical):
             return
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.finished)) if r.finished else ""
         result = f"val acc {r.val_accuracy:.4f}" if r.val_accuracy is not None else (r.error or "")
-        self._set_label(f"{'past' if r.past else 'this session'} #{run + 1} {when}: {r.state}, {result}, "
-                        f"{r.dataset}, {r.epochs or '?'} epochs"[:200])
+        self._set_label(
+            f"{'past' if r.past else 'this session'} #{run + 1} {when}: {r.state}, {result}, "
+            f"{r.dataset}, {r.epochs or '?'} epochs"[:200]
+        )
 
     def _set_label(self, text: str) -> None:
         self.query_one("#train-label", Label).update(text)
@@ -463,8 +543,17 @@ class TrainPane(Vertical):
         acc = f"{r.val_accuracy:.4f}" if r.val_accuracy is not None else "-"
         epochs = "-" if r.epochs is None else str(r.epochs)
         when = time.strftime("%m-%d %H:%M", time.localtime(r.finished)) if r.finished else "now"
-        return (str(run + 1), r.state, acc, epochs, f"{r.seconds:.1f}s" if r.seconds is not None else "-",
-                f"{r.params:,}" if r.params else "-", r.dataset, r.genome, when)
+        return (
+            str(run + 1),
+            r.state,
+            acc,
+            epochs,
+            f"{r.seconds:.1f}s" if r.seconds is not None else "-",
+            f"{r.params:,}" if r.params else "-",
+            r.dataset,
+            r.genome,
+            when,
+        )
 
     def _refresh_row(self, run: int) -> None:
         table = self.query_one(DataTable)
@@ -484,8 +573,14 @@ class TrainPane(Vertical):
             if steps:
                 plt.plot([d for d, _ in steps], [v for _, v in steps], label="loss", color="red")
             if epochs:
-                plt.plot([d for d, _ in epochs], [v for _, v in epochs], label="val acc", color="green",
-                         yside="right", marker="dot")
+                plt.plot(
+                    [d for d, _ in epochs],
+                    [v for _, v in epochs],
+                    label="val acc",
+                    color="green",
+                    yside="right",
+                    marker="dot",
+                )
         widget.refresh()
 
     def on_unmount(self) -> None:

@@ -7,10 +7,10 @@
 
 Importing this package imports no torch; only training does, when asked.
 """
+
 from genet_lab.widgets.editor import GenomeEditor
 from genet_lab.widgets.monitor import EvolutionMonitor, evolve_command
 from genet_lab.widgets.seeder import PopulationSeeder, seed_population
 from genet_lab.widgets.train_panel import TrainPanel
 
-__all__ = ["EvolutionMonitor", "GenomeEditor", "PopulationSeeder", "TrainPanel", "evolve_command",
-           "seed_population"]
+__all__ = ["EvolutionMonitor", "GenomeEditor", "PopulationSeeder", "TrainPanel", "evolve_command", "seed_population"]

@@ -5,6 +5,7 @@ shown as the core's text drawing in a ``<pre>`` block. Plots are drawn with
 matplotlib's object API (no pyplot state) into PNG bytes for an
 ``ipywidgets.Image``, which a background thread may update safely. No torch.
 """
+
 from __future__ import annotations
 
 import html
@@ -50,8 +51,9 @@ def field(row: Any, name: str) -> Any:
     return row.get(name) if isinstance(row, Mapping) else getattr(row, name)
 
 
-def html_table(rows: Iterable[Any], columns: Sequence[str], headers: Sequence[str] | None = None,
-               formats: dict | None = None) -> str:
+def html_table(
+    rows: Iterable[Any], columns: Sequence[str], headers: Sequence[str] | None = None, formats: dict | None = None
+) -> str:
     """A plain HTML table of records or dict rows (missing values shown as '-')."""
     formats = formats or {}
     headers = headers or columns

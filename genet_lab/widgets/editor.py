@@ -7,6 +7,7 @@ the paper's notation; each stage drawn by graphviz (or as text without
 ``editor.genome`` reads and sets the genome from code; ``on_change`` or
 ``observe(..., "notation")`` report every change. Knows the core, not torch.
 """
+
 from __future__ import annotations
 
 import html
@@ -42,8 +43,15 @@ class GenomeEditor(widgets.VBox):
 
     notation = traitlets.Unicode(help="the genome in the paper's notation; observe it for changes")
 
-    def __init__(self, genome: Genome | str = "paper-best", config: NetworkConfig | str = "paper-cifar10",
-                 use_dot: bool | None = None, presets: Sequence[str] = PRESETS, seed: int = 0, **kwargs):
+    def __init__(
+        self,
+        genome: Genome | str = "paper-best",
+        config: NetworkConfig | str = "paper-cifar10",
+        use_dot: bool | None = None,
+        presets: Sequence[str] = PRESETS,
+        seed: int = 0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.config = get_preset(config) if isinstance(config, str) else config
         self.use_dot = have_dot() if use_dot is None else bool(use_dot)
@@ -55,19 +63,24 @@ class GenomeEditor(widgets.VBox):
         self._drawn: list[tuple | None] = []
 
         self.title = widgets.HTML()
-        self.text = widgets.Text(description="genome", continuous_update=False,
-                                 layout=widgets.Layout(width="420px"),
-                                 placeholder="1-01 0-01-100 0-11-101-0001")
-        self.stages_text = widgets.Text(description="stages", continuous_update=False,
-                                        layout=widgets.Layout(width="180px"), placeholder="3,4,5")
+        self.text = widgets.Text(
+            description="genome",
+            continuous_update=False,
+            layout=widgets.Layout(width="420px"),
+            placeholder="1-01 0-01-100 0-11-101-0001",
+        )
+        self.stages_text = widgets.Text(
+            description="stages", continuous_update=False, layout=widgets.Layout(width="180px"), placeholder="3,4,5"
+        )
         self.error = widgets.HTML()
         self.preset_buttons: dict[str, widgets.Button] = {}
         for name in presets:
-            button = widgets.Button(description=name, layout=widgets.Layout(width="auto"),
-                                    tooltip=f"set every stage to the {name} genome")
+            button = widgets.Button(
+                description=name, layout=widgets.Layout(width="auto"), tooltip=f"set every stage to the {name} genome"
+            )
             button.on_click(lambda _b, n=name: self.apply_preset(n))
             self.preset_buttons[name] = button
-        self.add_class("genet-editor")     # a stable hook for the browser tests and for styling
+        self.add_class("genet-editor")  # a stable hook for the browser tests and for styling
         self.stage_box = widgets.HBox(layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start"))
         self.info = widgets.HTML()
         self.text.observe(self._on_text, "value")
@@ -147,8 +160,11 @@ class GenomeEditor(widgets.VBox):
                 buttons = []
                 for i in range(1, j):
                     flat = offset + pair_index(i, j)
-                    t = widgets.ToggleButton(description=str(i), layout=widgets.Layout(width="34px"),
-                                             tooltip=f"bit {flat + 1}: node {j} sums node {i}")
+                    t = widgets.ToggleButton(
+                        description=str(i),
+                        layout=widgets.Layout(width="34px"),
+                        tooltip=f"bit {flat + 1}: node {j} sums node {i}",
+                    )
                     t.observe(lambda ch, idx=flat: self._on_toggle(idx, ch["new"]), "value")
                     toggles[(i, j)] = t
                     buttons.append(t)
@@ -160,8 +176,9 @@ class GenomeEditor(widgets.VBox):
             self.drawings.append(drawing)
             self._drawn.append(None)
             head = widgets.HTML(f"<b>Stage {s + 1}</b> &nbsp;K={k}, {k * (k - 1) // 2} bits")
-            panel = widgets.VBox([head, *rows, drawing],
-                                 layout=widgets.Layout(border="1px solid #ddd", padding="4px", margin="2px"))
+            panel = widgets.VBox(
+                [head, *rows, drawing], layout=widgets.Layout(border="1px solid #ddd", padding="4px", margin="2px")
+            )
             panel.add_class("genet-stage")
             panels.append(panel)
             offset += k * (k - 1) // 2
@@ -182,15 +199,19 @@ class GenomeEditor(widgets.VBox):
             self.text.value = g.notation()
         finally:
             self._syncing = False
-        self.title.value = (f"<b style='font-size:1.2em;font-family:monospace'>{html.escape(g.notation())}</b>"
-                            f" &nbsp;L={g.length} bits: <code>{g.bitstring()}</code>")
+        self.title.value = (
+            f"<b style='font-size:1.2em;font-family:monospace'>{html.escape(g.notation())}</b>"
+            f" &nbsp;L={g.length} bits: <code>{g.bitstring()}</code>"
+        )
         self.info.value = self._info_html(g)
 
     def _info_html(self, g: Genome) -> str:
         try:
             c = complexity(g, self.config)
-            figures = (f"<b>{self.config.name}</b>: {c.params:,} parameters, {c.macs / 1e6:.2f} M multiply-adds, "
-                       f"{c.layers} layers (depth {c.depth}), convolutions per stage {list(c.convs)}")
+            figures = (
+                f"<b>{self.config.name}</b>: {c.params:,} parameters, {c.macs / 1e6:.2f} M multiply-adds, "
+                f"{c.layers} layers (depth {c.depth}), convolutions per stage {list(c.convs)}"
+            )
         except ValueError as exc:
             figures = f"complexity not available: {html.escape(str(exc))}"
         items = []
@@ -205,8 +226,10 @@ class GenomeEditor(widgets.VBox):
                 n = strings_sharing(st.k, st.bits)
                 what += f"; {n} of {2 ** (st.k * (st.k - 1) // 2)} strings build this stage"
             items.append(f"<li>Stage {s + 1}: {what}</li>")
-        return (f"{figures}<br>structure key <code>{structure_hash(g)}</code> "
-                f"(equal keys = same network)<ul style='margin:2px'>{''.join(items)}</ul>")
+        return (
+            f"{figures}<br>structure key <code>{structure_hash(g)}</code> "
+            f"(equal keys = same network)<ul style='margin:2px'>{''.join(items)}</ul>"
+        )
 
     # -- events ----------------------------------------------------------------------
     def _on_toggle(self, index: int, value: bool) -> None:

@@ -11,6 +11,7 @@ the Pareto view (accuracy against parameters and multiply-adds of every evaluate
 structure, the non-dominated front marked) and the best structure so far. Starting, stopping and polling a run go
 through :mod:`genet_lab.evolution.watch`, as in the TUI. No torch.
 """
+
 from __future__ import annotations
 
 import html
@@ -57,8 +58,15 @@ class EvolutionMonitor(widgets.VBox):
     :meth:`launch` starts one in a separate process and attaches to it.
     """
 
-    def __init__(self, run_dir: str | Path, interval: float = 2.0, use_dot: bool | None = None, poll: bool = False,
-                 control: RunControl | None = None, **kwargs):
+    def __init__(
+        self,
+        run_dir: str | Path,
+        interval: float = 2.0,
+        use_dot: bool | None = None,
+        poll: bool = False,
+        control: RunControl | None = None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.control = control or RunControl(run_dir)
         self.run_dir = self.control.run_dir
@@ -79,11 +87,15 @@ class EvolutionMonitor(widgets.VBox):
 
         self.title = widgets.HTML()
         self.progress = widgets.IntProgress(min=0, max=1, description="run", layout=widgets.Layout(width="420px"))
-        self.gen_progress = widgets.IntProgress(min=0, max=1, description="generation",
-                                                layout=widgets.Layout(width="420px"))
+        self.gen_progress = widgets.IntProgress(
+            min=0, max=1, description="generation", layout=widgets.Layout(width="420px")
+        )
         self.refresh_button = widgets.Button(description="Refresh", icon="refresh")
-        self.auto = widgets.ToggleButton(description="auto-refresh", value=False,
-                                         tooltip=f"poll the store every {self.interval:g} s in a background thread")
+        self.auto = widgets.ToggleButton(
+            description="auto-refresh",
+            value=False,
+            tooltip=f"poll the store every {self.interval:g} s in a background thread",
+        )
         self.stop_button = widgets.Button(description="Stop run", button_style="danger", disabled=True)
         self.refresh_button.on_click(lambda _b: self.refresh())
         self.auto.observe(lambda ch: self.start_polling() if ch["new"] else self.stop_polling(), "value")
@@ -106,12 +118,19 @@ class EvolutionMonitor(widgets.VBox):
         ]
         self.refresh()
         if poll:
-            self.auto.value = True      # starts the polling thread
+            self.auto.value = True  # starts the polling thread
 
     # -- starting a run -------------------------------------------------------------
     @classmethod
-    def launch(cls, run_dir: str | Path, kind: str = "evolve", interval: float = 2.0, env: dict | None = None,
-               poll: bool = True, **options) -> EvolutionMonitor:
+    def launch(
+        cls,
+        run_dir: str | Path,
+        kind: str = "evolve",
+        interval: float = 2.0,
+        env: dict | None = None,
+        poll: bool = True,
+        **options,
+    ) -> EvolutionMonitor:
         """Start ``genet-lab evolve`` (or ``random-search``) in a separate process and watch it.
 
         ``options`` are the command's flags (see :func:`evolve_command`);
@@ -197,7 +216,7 @@ class EvolutionMonitor(widgets.VBox):
             self.refresh()
             if self.process is not None:
                 if not self.process_running:
-                    self.refresh()      # what the process wrote last
+                    self.refresh()  # what the process wrote last
                     break
             elif self.state in ("finished", "stopped"):
                 break
@@ -236,8 +255,10 @@ class EvolutionMonitor(widgets.VBox):
     def _take_events(self, events) -> None:
         for _seq, event in events:
             if isinstance(event, IndividualEvaluated):
-                line = (f"gen {event.gen} #{event.index}: {event.accuracy:.2f} {event.state}"
-                        f"{' (reused)' if event.reused else ''} in {event.seconds:.1f} s  {event.genome}")
+                line = (
+                    f"gen {event.gen} #{event.index}: {event.accuracy:.2f} {event.state}"
+                    f"{' (reused)' if event.reused else ''} in {event.seconds:.1f} s  {event.genome}"
+                )
             elif isinstance(event, GenerationFinished):
                 line = f"generation {event.gen} finished: mean {event.mean:.2f}, best {event.max:.2f} {event.best}"
             elif isinstance(event, RunFinished):
@@ -252,20 +273,26 @@ class EvolutionMonitor(widgets.VBox):
         unit = UNITS.get(cfg.get("fitness", ""), "fitness")
         kind = "genetic process" if status.kind == "ga" else "random search"
         n, t = status.population or 1, status.generations or 0
-        self.title.value = (f"<b>{html.escape(str(self.run_dir))}</b>: {kind}, {snap.state}; "
-                            f"N={n}, T={t}, {html.escape(str(cfg.get('dataset')))}, fitness = {unit}")
+        self.title.value = (
+            f"<b>{html.escape(str(self.run_dir))}</b>: {kind}, {snap.state}; "
+            f"N={n}, T={t}, {html.escape(str(cfg.get('dataset')))}, fitness = {unit}"
+        )
         self.progress.max = max(1, status.evaluations_total or 1)
         self.progress.value = status.evaluations_done
         self.progress.description = f"{status.evaluations_done}/{status.evaluations_total}"
         done_now = sum(i.state in ("done", "failed") for i in snap.current)
         self.gen_progress.max = max(1, len(snap.current) or n)
         self.gen_progress.value = done_now
-        self.gen_progress.description = f"gen {status.gen}: {done_now}/{len(snap.current)}" \
-            if status.gen is not None else "gen -"
-        self.table.value = html_table(gens, ["gen", "max", "min", "mean", "median", "std", "best"],
-                                      ["Gen", "Max", "Min", "Avg", "Med", "Std-D", "Best network structure"],
-                                      {k: (lambda v: f"{v:.2f}") for k in ("max", "min", "mean", "median", "std")}
-                                      | {"gen": lambda v: f"{v:02d}"})
+        self.gen_progress.description = (
+            f"gen {status.gen}: {done_now}/{len(snap.current)}" if status.gen is not None else "gen -"
+        )
+        self.table.value = html_table(
+            gens,
+            ["gen", "max", "min", "mean", "median", "std", "best"],
+            ["Gen", "Max", "Min", "Avg", "Med", "Std-D", "Best network structure"],
+            {k: (lambda v: f"{v:.2f}") for k in ("max", "min", "mean", "median", "std")}
+            | {"gen": lambda v: f"{v:02d}"},
+        )
         key = tuple((g.gen, g.mean) for g in gens)
         if key != self._plotted:  # a PNG costs 0.2 s: draw only when a generation was added
             self.plot.value = figure_png(self.figure3(gens, unit))
@@ -274,9 +301,10 @@ class EvolutionMonitor(widgets.VBox):
         best = status.best
         if best and best != self._best_drawn:
             drawing = render(parse(best), "svg").decode() if self.use_dot else f"<pre>{html.escape(best)}</pre>"
-            drawing = drawing[drawing.find("<svg"):] if self.use_dot else drawing
-            self.best.value = (f"<div><b>best so far</b>: <code>{html.escape(best)}</code> "
-                               f"({status.best_fitness:.2f})</div>{drawing}")
+            drawing = drawing[drawing.find("<svg") :] if self.use_dot else drawing
+            self.best.value = (
+                f"<div><b>best so far</b>: <code>{html.escape(best)}</code> ({status.best_fitness:.2f})</div>{drawing}"
+            )
             self._best_drawn = best
         self.events_view.value = "<pre style='margin:0'>" + html.escape("\n".join(self.recent)) + "</pre>"
         self.stop_button.disabled = not self.process_running

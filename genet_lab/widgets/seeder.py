@@ -7,6 +7,7 @@ a line. The preview tabulates every individual (notation, structure key,
 convolutions, parameters), counts distinct structures and draws the first few.
 Knows the core and the operators, not torch.
 """
+
 from __future__ import annotations
 
 import html
@@ -47,9 +48,16 @@ genome ``residual-40`` by default) with ``flips`` bits flipped per individual; f
 read from ``path``."""
 
 
-def seed_population(mode: str, n: int, stages: Sequence[int] = (3, 4, 5), seed: int = 0, p: float = 0.5,
-                    flips: int = 2, base: Genome | str | None = None,
-                    path: str | Path | None = None) -> list[Genome]:
+def seed_population(
+    mode: str,
+    n: int,
+    stages: Sequence[int] = (3, 4, 5),
+    seed: int = 0,
+    p: float = 0.5,
+    flips: int = 2,
+    base: Genome | str | None = None,
+    path: str | Path | None = None,
+) -> list[Genome]:
     """N genomes made the way ``mode`` says (see :data:`MODES`); a file gives as many as it lists."""
     if mode in RENAMED:
         raise renamed_error(mode)
@@ -87,10 +95,20 @@ class PopulationSeeder(widgets.VBox):
 
     version = traitlets.Int(0, help="incremented each time a new population is made")
 
-    def __init__(self, mode: str = "random", n: int = 20, stages: Sequence[int] | str = (3, 4, 5),
-                 seed: int = 0, p: float = 0.5, flips: int = 2, path: str = "",
-                 config: NetworkConfig | str = "paper-cifar10", gallery: int = 4,
-                 use_dot: bool | None = None, **kwargs):
+    def __init__(
+        self,
+        mode: str = "random",
+        n: int = 20,
+        stages: Sequence[int] | str = (3, 4, 5),
+        seed: int = 0,
+        p: float = 0.5,
+        flips: int = 2,
+        path: str = "",
+        config: NetworkConfig | str = "paper-cifar10",
+        gallery: int = 4,
+        use_dot: bool | None = None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.config = get_preset(config) if isinstance(config, str) else config
         self.use_dot = have_dot() if use_dot is None else bool(use_dot)
@@ -119,9 +137,13 @@ class PopulationSeeder(widgets.VBox):
         self.gallery.add_class("genet-seeder-gallery")
         self.table.add_class("genet-seeder-table")
         self.mode.observe(self._on_mode, "value")
-        controls = widgets.VBox([widgets.HBox([self.mode, self.n, self.seed_box]),
-                                 widgets.HBox([self.stages, self.p, self.flips]),
-                                 widgets.HBox([self.path, self.button])])
+        controls = widgets.VBox(
+            [
+                widgets.HBox([self.mode, self.n, self.seed_box]),
+                widgets.HBox([self.stages, self.p, self.flips]),
+                widgets.HBox([self.path, self.button]),
+            ]
+        )
         controls.add_class("genet-seeder-controls")
         self.add_class("genet-seeder")
         self.children = [controls, self.error, self.summary, self.gallery, self.table]
@@ -132,8 +154,15 @@ class PopulationSeeder(widgets.VBox):
         """Make a new population from the controls and refresh the preview."""
         try:
             stages = parse_stages(self.stages.value)
-            pop = seed_population(self.mode.value, self.n.value, stages, self.seed_box.value, self.p.value,
-                                  self.flips.value, path=self.path.value or None)
+            pop = seed_population(
+                self.mode.value,
+                self.n.value,
+                stages,
+                self.seed_box.value,
+                self.p.value,
+                self.flips.value,
+                path=self.path.value or None,
+            )
         except ValueError as exc:
             self.error.value = f"<span style='color:#c00'>{html.escape(str(exc))}</span>"
             return self.population
@@ -166,8 +195,16 @@ class PopulationSeeder(widgets.VBox):
                 params = complexity(g, self.config).params
             except ValueError:
                 params = None
-            out.append({"index": i, "genome": g.notation(), "key": structure_hash(g), "ones": sum(g.bits),
-                        "convs": [st.num_convs for st in decode(g)], "params": params})
+            out.append(
+                {
+                    "index": i,
+                    "genome": g.notation(),
+                    "key": structure_hash(g),
+                    "ones": sum(g.bits),
+                    "convs": [st.num_convs for st in decode(g)],
+                    "params": params,
+                }
+            )
         return out
 
     # -- preview -------------------------------------------------------------------------
@@ -179,12 +216,17 @@ class PopulationSeeder(widgets.VBox):
         params = [r["params"] for r in rows if r["params"] is not None]
         span = f", parameters {min(params):,} to {max(params):,} ({self.config.name})" if params else ""
         g0 = self.population[0]
-        self.summary.value = (f"<b>{len(rows)}</b> individuals, stages {','.join(map(str, g0.stages))} "
-                              f"(L={g0.length}), <b>{len(keys)}</b> distinct structure{'s' if len(keys) != 1 else ''}, "
-                              f"mean {np.mean([r['ones'] for r in rows]):.1f} one-bits{span}")
-        self.table.value = html_table(rows, ["index", "genome", "key", "ones", "convs", "params"],
-                                      ["#", "genome", "structure", "1-bits", "convs/stage", "params"],
-                                      {"params": lambda v: f"{v:,}"})
+        self.summary.value = (
+            f"<b>{len(rows)}</b> individuals, stages {','.join(map(str, g0.stages))} "
+            f"(L={g0.length}), <b>{len(keys)}</b> distinct structure{'s' if len(keys) != 1 else ''}, "
+            f"mean {np.mean([r['ones'] for r in rows]):.1f} one-bits{span}"
+        )
+        self.table.value = html_table(
+            rows,
+            ["index", "genome", "key", "ones", "convs", "params"],
+            ["#", "genome", "structure", "1-bits", "convs/stage", "params"],
+            {"params": lambda v: f"{v:,}"},
+        )
         shown: set[str] = set()
         parts: list[str] = []
         for g, r in zip(self.population, rows):
@@ -196,16 +238,21 @@ class PopulationSeeder(widgets.VBox):
             caption = f"#{r['index']} {html.escape(r['genome'])} (x{keys[r['key']]})"
             if self.use_dot:
                 svg = render(g, "svg").decode()
-                body = svg[svg.find("<svg"):]
+                body = svg[svg.find("<svg") :]
             else:
                 body = f"<pre>{html.escape(r['genome'])}</pre>"
-            parts.append(f"<div style='display:inline-block;margin:4px;vertical-align:top'>"
-                         f"<div style='font-family:monospace'>{caption}</div>{body}</div>")
+            parts.append(
+                f"<div style='display:inline-block;margin:4px;vertical-align:top'>"
+                f"<div style='font-family:monospace'>{caption}</div>{body}</div>"
+            )
         self.gallery.value = "".join(parts)
 
     def _on_mode(self, change) -> None:
         if change["new"] == "residual-40" and self.stages.value.replace(" ", "") == "3,4,5":
             self.stages.value = ",".join(map(str, RESIDUAL40_STAGES))
-        elif change["old"] == "residual-40" and change["new"] != "residual-40" and \
-                self.stages.value.replace(" ", "") == ",".join(map(str, RESIDUAL40_STAGES)):
+        elif (
+            change["old"] == "residual-40"
+            and change["new"] != "residual-40"
+            and self.stages.value.replace(" ", "") == ",".join(map(str, RESIDUAL40_STAGES))
+        ):
             self.stages.value = "3,4,5"

@@ -12,6 +12,7 @@ The trainer's progress reaches the panel as the
 --events`` prints for the TUI. Torch is imported only when training starts, so
 importing the widgets stays torch-free.
 """
+
 from __future__ import annotations
 
 import threading
@@ -45,10 +46,19 @@ class TrainPanel(widgets.VBox):
 
     runs = traitlets.Int(0, help="number of finished runs; observe it to hear of new results")
 
-    def __init__(self, source=None, dataset: str = "digits", epochs: int | None = None,
-                 net_config: NetworkConfig | str = "paper-cifar10", data_dir: str | None = None,
-                 train_size: int | None = None, val_size: int | None = None, seed: int = 0,
-                 train_options: dict | None = None, **kwargs):
+    def __init__(
+        self,
+        source=None,
+        dataset: str = "digits",
+        epochs: int | None = None,
+        net_config: NetworkConfig | str = "paper-cifar10",
+        data_dir: str | None = None,
+        train_size: int | None = None,
+        val_size: int | None = None,
+        seed: int = 0,
+        train_options: dict | None = None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.source = source if source is not None else "paper-best"
         self.net_config = get_preset(net_config) if isinstance(net_config, str) else net_config
@@ -67,28 +77,41 @@ class TrainPanel(widgets.VBox):
 
         options = list(DATASETS) if dataset in DATASETS else [dataset, *DATASETS]
         self.dataset = widgets.Dropdown(options=options, value=dataset, description="data set")
-        self.epochs = widgets.BoundedIntText(value=epochs or 0, min=0, max=10_000, description="epochs",
-                                             tooltip="0: the trainer's default for the data set")
-        self.train_size = widgets.BoundedIntText(value=train_size or 0, min=0, max=10_000_000,
-                                                 description="train size", tooltip="0: the whole split")
-        self.data_dir = widgets.Text(value=data_dir or "", description="data dir",
-                                     placeholder="(default location)")
+        self.epochs = widgets.BoundedIntText(
+            value=epochs or 0,
+            min=0,
+            max=10_000,
+            description="epochs",
+            tooltip="0: the trainer's default for the data set",
+        )
+        self.train_size = widgets.BoundedIntText(
+            value=train_size or 0, min=0, max=10_000_000, description="train size", tooltip="0: the whole split"
+        )
+        self.data_dir = widgets.Text(value=data_dir or "", description="data dir", placeholder="(default location)")
         self.label = widgets.Text(description="label", placeholder="(the genome)")
         self.train_button = widgets.Button(description="Train", button_style="success", icon="play")
-        self.stop_button = widgets.Button(description="Stop", button_style="danger", icon="stop",
-                                          disabled=True)
+        self.stop_button = widgets.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
         self.train_button.on_click(lambda _b: self.start())
         self.stop_button.on_click(lambda _b: self.stop())
-        self.progress = widgets.IntProgress(value=0, min=0, max=1, description="",
-                                            layout=widgets.Layout(width="420px"),
-                                            style={"description_width": "initial"})
+        self.progress = widgets.IntProgress(
+            value=0,
+            min=0,
+            max=1,
+            description="",
+            layout=widgets.Layout(width="420px"),
+            style={"description_width": "initial"},
+        )
         self.status = widgets.HTML("idle")
         self.plot = widgets.Image(format="png", layout=widgets.Layout(max_width="720px"))
         self.table = widgets.HTML()
         # CSS classes: stable hooks for the browser tests and for styling
         self.add_class("genet-train-panel")
-        for widget, name in ((self.progress, "progress"), (self.status, "status"), (self.plot, "plot"),
-                             (self.table, "table")):
+        for widget, name in (
+            (self.progress, "progress"),
+            (self.status, "status"),
+            (self.plot, "plot"),
+            (self.table, "table"),
+        ):
             widget.add_class(f"genet-train-{name}")
         self.children = [
             widgets.HBox([self.dataset, self.epochs, self.train_size]),
@@ -113,8 +136,13 @@ class TrainPanel(widgets.VBox):
         """Whether a run (background or blocking) is going on."""
         return self._busy or (self._thread is not None and self._thread.is_alive())
 
-    def train(self, genome: Genome | str | None = None, label: str | None = None, dataset: str | None = None,
-              epochs: int | None = None):
+    def train(
+        self,
+        genome: Genome | str | None = None,
+        label: str | None = None,
+        dataset: str | None = None,
+        epochs: int | None = None,
+    ):
         """Train now, in this thread, and return the TrainResult (also added to the table)."""
         if self.running:
             raise RuntimeError("a training run is already going on in the background; wait() or stop() it first")
@@ -122,8 +150,13 @@ class TrainPanel(widgets.VBox):
         self._stop.clear()
         return self._run(job)
 
-    def start(self, genome: Genome | str | None = None, label: str | None = None, dataset: str | None = None,
-              epochs: int | None = None) -> threading.Thread | None:
+    def start(
+        self,
+        genome: Genome | str | None = None,
+        label: str | None = None,
+        dataset: str | None = None,
+        epochs: int | None = None,
+    ) -> threading.Thread | None:
         """Train in a background thread (what the Train button does); returns the thread."""
         if self.running:
             self.status.value = "<span style='color:#c00'>already training; Stop it first</span>"
@@ -134,8 +167,7 @@ class TrainPanel(widgets.VBox):
             self._error(str(exc))
             return None
         self._stop.clear()  # here, not in the thread: a stop() right after start() must count
-        self._thread = threading.Thread(target=self._run_safely, args=(job,), daemon=True,
-                                        name="genet-lab-train")
+        self._thread = threading.Thread(target=self._run_safely, args=(job,), daemon=True, name="genet-lab-train")
         self._thread.start()
         return self._thread
 
@@ -168,15 +200,20 @@ class TrainPanel(widgets.VBox):
         data_dir = self.data_dir.value.strip() or None
         key = (name, size, data_dir)
         if key not in self._data_cache:
-            self._data_cache[key] = load_dataset(name, data_dir=data_dir, seed=self.seed, train_size=size,
-                                                 val_size=self.val_size, with_test=False)
+            self._data_cache[key] = load_dataset(
+                name, data_dir=data_dir, seed=self.seed, train_size=size, val_size=self.val_size, with_test=False
+            )
         return self._data_cache[key]
 
     # -- the work -------------------------------------------------------------------
     def _job(self, genome, label, dataset, epochs) -> dict:
         g = self.genome if genome is None else (genome if isinstance(genome, Genome) else resolve(genome))
-        return {"genome": g, "label": label or self.label.value or str(g),
-                "dataset": dataset or self.dataset.value, "epochs": epochs or self.epochs.value or None}
+        return {
+            "genome": g,
+            "label": label or self.label.value or str(g),
+            "dataset": dataset or self.dataset.value,
+            "epochs": epochs or self.epochs.value or None,
+        }
 
     def _run_safely(self, job: dict) -> None:
         try:
@@ -201,9 +238,14 @@ class TrainPanel(widgets.VBox):
                 self.progress.bar_style, self.progress.description = "", ""
                 self.progress.value, self.progress.max = 0, max(1, cfg.epochs)
             self.status.value = f"training {job['label']} on {data.name} ({len(data.train_y)} images)..."
-            result = train_genome(job["genome"], net, data, cfg,
-                                  progress=lambda p: self._on_progress(TrainingProgress.of(p)),
-                                  should_stop=self._stop.is_set)
+            result = train_genome(
+                job["genome"],
+                net,
+                data,
+                cfg,
+                progress=lambda p: self._on_progress(TrainingProgress.of(p)),
+                should_stop=self._stop.is_set,
+            )
         finally:
             self._set_busy(False)
         self._finish(job, data, net, result)
@@ -224,8 +266,9 @@ class TrainPanel(widgets.VBox):
         if p.val_accuracy is None:
             self.status.value = f"training loss {p.loss:.3f}"
         else:  # true however late the bar moves on
-            self.status.value = (f"epoch {p.epoch}/{p.epochs} done: loss {p.loss:.3f}, "
-                                 f"validation {percent(p.val_accuracy)}%")
+            self.status.value = (
+                f"epoch {p.epoch}/{p.epochs} done: loss {p.loss:.3f}, validation {percent(p.val_accuracy)}%"
+            )
         now = time.monotonic()
         if now - self._last_plot > _PLOT_EVERY_S:
             self._last_plot = now
@@ -236,19 +279,28 @@ class TrainPanel(widgets.VBox):
 
         self.last_result = result
         # a failed run has no accuracy (the trainer reports 0.0): "-" in the table, not 0.00
-        row = {"label": job["label"], "genome": str(job["genome"]), "dataset": data.name, "epochs": result.epochs_run,
-               "params": result.params, "macs": complexity(job["genome"], net).macs,
-               "val_accuracy": None if result.failed else result.val_accuracy, "final_loss": result.final_loss,
-               "seconds": result.seconds, "state": f"failed: {result.error}" if result.failed else "done",
-               "curve": [c["val_accuracy"] for c in result.curve]}
+        row = {
+            "label": job["label"],
+            "genome": str(job["genome"]),
+            "dataset": data.name,
+            "epochs": result.epochs_run,
+            "params": result.params,
+            "macs": complexity(job["genome"], net).macs,
+            "val_accuracy": None if result.failed else result.val_accuracy,
+            "final_loss": result.final_loss,
+            "seconds": result.seconds,
+            "state": f"failed: {result.error}" if result.failed else "done",
+            "curve": [c["val_accuracy"] for c in result.curve],
+        }
         self.results.append(row)
         if result.failed:  # the bar stays where the run stopped
             self.progress.bar_style = "warning" if result.error == "cancelled" else "danger"
             self.status.value = self._failed_status(job["label"], result)
         else:
             self.progress.value = self.progress.max
-            self.status.value = (f"{job['label']}: validation accuracy {percent(result.val_accuracy)}% "
-                                 f"in {result.seconds:.1f} s")
+            self.status.value = (
+                f"{job['label']}: validation accuracy {percent(result.val_accuracy)}% in {result.seconds:.1f} s"
+            )
         self._draw()
         self.table.value = self.results_html()
         self.runs += 1
@@ -267,11 +319,17 @@ class TrainPanel(widgets.VBox):
     def results_html(self) -> str:
         """The comparison table: one row per finished run, best validation accuracy first, failed runs last."""
         rows = sorted(self.results, key=lambda r: (r["val_accuracy"] is None, -(r["val_accuracy"] or 0.0)))
-        return html_table(rows, ["label", "genome", "dataset", "epochs", "params", "macs", "val_accuracy", "seconds",
-                                 "state"],
-                          ["run", "genome", "data", "epochs", "params", "mult-adds", "val. acc. %", "seconds", "state"],
-                          {"params": lambda v: f"{v:,}", "macs": lambda v: f"{v:,}", "val_accuracy": percent,
-                           "seconds": lambda v: f"{v:.1f}"})
+        return html_table(
+            rows,
+            ["label", "genome", "dataset", "epochs", "params", "macs", "val_accuracy", "seconds", "state"],
+            ["run", "genome", "data", "epochs", "params", "mult-adds", "val. acc. %", "seconds", "state"],
+            {
+                "params": lambda v: f"{v:,}",
+                "macs": lambda v: f"{v:,}",
+                "val_accuracy": percent,
+                "seconds": lambda v: f"{v:.1f}",
+            },
+        )
 
     def figure(self):
         """The plot as a matplotlib Figure: this run's loss, every run's validation accuracy
@@ -287,8 +345,9 @@ class TrainPanel(widgets.VBox):
         ax_loss.set_title("this run")
         for row in self.results:
             if row["curve"]:
-                ax_acc.plot(range(1, len(row["curve"]) + 1), [100 * a for a in row["curve"]], alpha=0.6,
-                            label=row["label"][:28])
+                ax_acc.plot(
+                    range(1, len(row["curve"]) + 1), [100 * a for a in row["curve"]], alpha=0.6, label=row["label"][:28]
+                )
         if val and self._busy:
             ax_acc.plot([v[0] for v in val], [100 * v[1] for v in val], color="black", lw=2, label="running")
         ax_acc.set_xlabel("epoch")

@@ -15,6 +15,7 @@ Playwright's own browser download is not used. Everything is skipped, saying why
 playwright, jupyterlab or chromium is missing. Screenshots go to ``$GENET_LAB_SCREENSHOTS``
 (default: a temporary folder, printed at the end of the session).
 """
+
 from __future__ import annotations
 
 import json
@@ -64,7 +65,7 @@ class LabServer:
 
     def __init__(self, root: Path):
         self.root = root
-        self.work = root / "work"          # the server's root_dir: notebooks are copied under it
+        self.work = root / "work"  # the server's root_dir: notebooks are copied under it
         self.port = _free_port()
         self.token = secrets.token_hex(16)
         self.url = f"http://127.0.0.1:{self.port}"
@@ -73,45 +74,72 @@ class LabServer:
 
     def env(self) -> dict[str, str]:
         jup = self.root / "jupyter"
-        env = {**os.environ,
-               "JUPYTER_CONFIG_DIR": str(jup / "config"), "JUPYTER_DATA_DIR": str(jup / "data"),
-               "JUPYTER_RUNTIME_DIR": str(jup / "runtime"),
-               "JUPYTERLAB_SETTINGS_DIR": str(jup / "config" / "lab" / "user-settings"),
-               "JUPYTERLAB_WORKSPACES_DIR": str(jup / "config" / "lab" / "workspaces"),
-               "JUPYTER_PREFER_ENV_PATH": "0",   # our data dir before the .venv's own python3 spec
-               "GENET_LAB_BUDGET": "ci", "GENET_LAB_RUNS": str(self.root / "runs")}
-        env.pop("JUPYTER_PATH", None)      # no kernel specs or settings from elsewhere
+        env = {
+            **os.environ,
+            "JUPYTER_CONFIG_DIR": str(jup / "config"),
+            "JUPYTER_DATA_DIR": str(jup / "data"),
+            "JUPYTER_RUNTIME_DIR": str(jup / "runtime"),
+            "JUPYTERLAB_SETTINGS_DIR": str(jup / "config" / "lab" / "user-settings"),
+            "JUPYTERLAB_WORKSPACES_DIR": str(jup / "config" / "lab" / "workspaces"),
+            "JUPYTER_PREFER_ENV_PATH": "0",  # our data dir before the .venv's own python3 spec
+            "GENET_LAB_BUDGET": "ci",
+            "GENET_LAB_RUNS": str(self.root / "runs"),
+        }
+        env.pop("JUPYTER_PATH", None)  # no kernel specs or settings from elsewhere
         return env
 
     def configure(self) -> None:
         env = self.env()
-        # the kernel: this interpreter (the .venv), the CI budget (as tests/test_notebooks.py sets it)
-        _write_json(Path(env["JUPYTER_DATA_DIR"]) / "kernels" / "python3" / "kernel.json", {
-            "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            "display_name": "Python 3 (ipykernel)", "language": "python",     # the notebooks' own
-            "env": {"GENET_LAB_BUDGET": "ci", "OMP_NUM_THREADS": "1"},
-        })
+        # the kernel: this interpreter (the .venv), the CI budget (as tests/notebooks/test_notebooks.py sets it)
+        _write_json(
+            Path(env["JUPYTER_DATA_DIR"]) / "kernels" / "python3" / "kernel.json",
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "Python 3 (ipykernel)",
+                "language": "python",  # the notebooks' own
+                "env": {"GENET_LAB_BUDGET": "ci", "OMP_NUM_THREADS": "1"},
+            },
+        )
         settings = Path(env["JUPYTERLAB_SETTINGS_DIR"])
         # every cell rendered, in view or not; the notebook's kernel without a "Select Kernel" dialog;
         # no news or update pop-ups over the page
-        _write_json(settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings",
-                    {"windowingMode": "none", "autoStartDefaultKernel": True})
-        _write_json(settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings",
-                    {"fetchNews": "false", "checkForUpdates": False})
+        _write_json(
+            settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings",
+            {"windowingMode": "none", "autoStartDefaultKernel": True},
+        )
+        _write_json(
+            settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings",
+            {"fetchNews": "false", "checkForUpdates": False},
+        )
         self.work.mkdir(parents=True, exist_ok=True)
 
     def start(self, timeout: float = 90.0) -> None:
         self.configure()
-        cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-               f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
-               f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.work}",
-               "--KernelSpecManager.ensure_native_kernel=False", "--LabApp.news_url=",
-               "--ServerApp.terminals_enabled=False"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={self.port}",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={self.token}",
+            f"--ServerApp.root_dir={self.work}",
+            "--KernelSpecManager.ensure_native_kernel=False",
+            "--LabApp.news_url=",
+            "--ServerApp.terminals_enabled=False",
+        ]
         if os.geteuid() == 0:
-            cmd.append("--allow-root")     # CI containers run as root
+            cmd.append("--allow-root")  # CI containers run as root
         with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen(cmd, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
+            self.proc = subprocess.Popen(
+                cmd,
+                env=self.env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -133,8 +161,7 @@ class LabServer:
             return ""
 
     def api(self, method: str, path: str):
-        req = urllib.request.Request(self.url + path, method=method,
-                                     headers={"Authorization": f"token {self.token}"})
+        req = urllib.request.Request(self.url + path, method=method, headers={"Authorization": f"token {self.token}"})
         with urllib.request.urlopen(req, timeout=10) as resp:
             body = resp.read()
         return json.loads(body) if body else None
@@ -158,7 +185,7 @@ class LabServer:
         self.shutdown_kernels()
         if self.proc.poll() is None:
             try:
-                os.killpg(self.proc.pid, signal.SIGTERM)   # the server's group: it shuts its kernels down too
+                os.killpg(self.proc.pid, signal.SIGTERM)  # the server's group: it shuts its kernels down too
                 self.proc.wait(20)
             except ProcessLookupError:
                 pass
@@ -212,8 +239,11 @@ def browser(chromium_exe):
 
     pw = sync_playwright().start()
     try:
-        b = pw.chromium.launch(executable_path=chromium_exe, headless=True,
-                               args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"])
+        b = pw.chromium.launch(
+            executable_path=chromium_exe,
+            headless=True,
+            args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
+        )
         try:
             yield b
         finally:
@@ -252,7 +282,9 @@ class NotebookPage:
         the toolbar's indicator already says idle while it says "No Kernel | Initializing")."""
         self.page.wait_for_function(
             "() => [...document.querySelectorAll('.jp-StatusBar-Widget')]"
-            ".some(e => /\\(ipykernel\\) \\| Idle/.test(e.innerText))", timeout=timeout_s * 1000)
+            ".some(e => /\\(ipykernel\\) \\| Idle/.test(e.innerText))",
+            timeout=timeout_s * 1000,
+        )
 
     def run_all(self) -> None:
         """Run > Run All Cells, as a person would (returns at once; see :meth:`wait_all_done`)."""
@@ -279,8 +311,7 @@ class NotebookPage:
     def output_problems(self) -> list[str]:
         """Tracebacks and error outputs in any cell, and widgets that failed to render."""
         texts = self.page.eval_on_selector_all(".jp-OutputArea-output", "els => els.map(e => e.innerText)")
-        bad = [t[:400] for t in texts
-               if "Traceback" in t or "Error displaying widget" in t or "model not found" in t]
+        bad = [t[:400] for t in texts if "Traceback" in t or "Error displaying widget" in t or "model not found" in t]
         n_err = self.page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']").count()
         if n_err:
             bad.append(f"{n_err} error output(s)")
@@ -317,4 +348,4 @@ def notebook_page(jupyter_lab, browser, request):
     for context in contexts:
         context.close()
     for folder in folders:
-        jupyter_lab.shutdown_kernels(folder)   # free the CPU for the next test
+        jupyter_lab.shutdown_kernels(folder)  # free the CPU for the next test

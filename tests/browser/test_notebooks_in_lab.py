@@ -6,6 +6,7 @@ the notebook's widgets with the mouse and keyboard and checks what the page show
 of each widget go to the ``screenshots`` folder (``$GENET_LAB_SCREENSHOTS``). See conftest.py
 for the server, the browser and what they need.
 """
+
 from __future__ import annotations
 
 import re
@@ -73,18 +74,19 @@ def test_01_encoding_editor_redraws_only_the_toggled_stage(notebook_page, screen
         assert "in" in texts and "out" in texts, texts
     _shot(editor, screenshots, "genome-editor-zeros.png")
 
-    editor.locator("button[title^='bit 4: node 2 sums node 1']").click()      # stage 2, edge (1, 2)
-    nb.page.wait_for_function("([el, old]) => el.querySelectorAll('.genet-stage-drawing')[1].innerHTML !== old",
-                              arg=[editor.element_handle(), before[1]])
+    editor.locator("button[title^='bit 4: node 2 sums node 1']").click()  # stage 2, edge (1, 2)
+    nb.page.wait_for_function(
+        "([el, old]) => el.querySelectorAll('.genet-stage-drawing')[1].innerHTML !== old",
+        arg=[editor.element_handle(), before[1]],
+    )
     after = _drawings(editor)
-    assert after[0] == before[0] and after[2] == before[2]                  # only stage 2 was redrawn
+    assert after[0] == before[0] and after[2] == before[2]  # only stage 2 was redrawn
     assert "Stage 2: 1-00-000" in after[1] and "identity" not in after[1]
     assert "0-00 1-00-000 0-00-000-0000" in editor.locator(".widget-html").first.inner_text()
     assert editor.locator("input").first.input_value() == "0-00 1-00-000 0-00-000-0000"
 
     editor.get_by_role("button", name="paper-best").click()
-    nb.page.wait_for_function("el => el.innerText.includes('1-01 0-01-100 0-11-101-0001')",
-                              arg=editor.element_handle())
+    nb.page.wait_for_function("el => el.innerText.includes('1-01 0-01-100 0-11-101-0001')", arg=editor.element_handle())
     _shot(editor, screenshots, "genome-editor.png")
     nb.assert_clean()
 
@@ -96,7 +98,7 @@ def _check_train_samples(samples: list) -> int:
     checked, last_epoch = 0, 0
     for width, label, status in samples:
         if status.startswith(("loading", "training ")):
-            last_epoch = 0                                   # a new run
+            last_epoch = 0  # a new run
         m = re.fullmatch(r"epoch (\d+)/(\d+)", label)
         if not m:
             continue
@@ -118,12 +120,12 @@ def test_02_hand_design_train_panel_trains_and_stops(notebook_page, screenshots)
     nb.assert_clean()
     panel = nb.page.locator(".genet-train-panel")
     rows = panel.locator(".genet-train-table tbody tr")
-    assert rows.count() == 7                                   # one per design, trained by the notebook
+    assert rows.count() == 7  # one per design, trained by the notebook
     assert _check_train_samples(nb.page.evaluate("window.__train")) >= 7 * 8
     _shot(panel, screenshots, "train-panel.png")
 
     plot_before = panel.locator(".genet-train-plot").get_attribute("src")
-    panel.get_by_label("epochs").fill("40")                   # long enough to be stopped by hand
+    panel.get_by_label("epochs").fill("40")  # long enough to be stopped by hand
     panel.get_by_label("epochs").press("Enter")
     nb.page.evaluate("window.__train = []")
     panel.get_by_role("button", name="Train").click()
@@ -131,8 +133,11 @@ def test_02_hand_design_train_panel_trains_and_stops(notebook_page, screenshots)
     label = panel.locator(".genet-train-progress .widget-label")
     label.first.wait_for(timeout=60_000)
     # three epochs done: "epoch N/40" with N >= 4 (a fast epoch can pass one label between two polls)
-    nb.page.wait_for_function("el => { const m = /epoch (\\d+)\\/40/.exec(el.innerText);"
-                              " return m && +m[1] >= 4; }", arg=label.first.element_handle(), timeout=120_000)
+    nb.page.wait_for_function(
+        "el => { const m = /epoch (\\d+)\\/40/.exec(el.innerText); return m && +m[1] >= 4; }",
+        arg=label.first.element_handle(),
+        timeout=120_000,
+    )
     bar = panel.locator(".genet-train-progress .progress-bar")
     assert 100 * 3 / 40 - 0.01 <= float(bar.evaluate("e => parseFloat(e.style.width)")) < 100
     assert re.fullmatch(r"epoch \d+/40", label.inner_text().strip())
@@ -141,8 +146,8 @@ def test_02_hand_design_train_panel_trains_and_stops(notebook_page, screenshots)
     text = status.inner_text()
     assert "0.00%" not in text and "accuracy" not in text and "last validation" in text, text
     width = bar.evaluate("e => parseFloat(e.style.width)")
-    assert 100 * 3 / 40 <= width < 100, width                  # left where the run stopped
-    rows.nth(7).wait_for()                                     # the table follows the status line
+    assert 100 * 3 / 40 <= width < 100, width  # left where the run stopped
+    rows.nth(7).wait_for()  # the table follows the status line
     assert rows.count() == 8 and "failed: cancelled" in rows.nth(7).inner_text()
     assert panel.locator(".genet-train-plot").get_attribute("src") != plot_before
     assert panel.get_by_role("button", name="Train").is_enabled()
@@ -162,15 +167,16 @@ def test_03_evolution_monitor_advances_and_seeder_seeds(notebook_page, screensho
     # the monitor advanced while its cell was busy, then stopped polling at the end of the run
     seen = nb.page.evaluate("window.__monitor")
     done = [int(t.split("/")[0]) for t in seen]
-    assert seen and seen[-1] == "12/12", seen                   # N=4, T=2 under the CI budget
-    assert len(set(done)) >= 3 and done == sorted(done), seen   # seen live, never going back
+    assert seen and seen[-1] == "12/12", seen  # N=4, T=2 under the CI budget
+    assert len(set(done)) >= 3 and done == sorted(done), seen  # seen live, never going back
     monitor = nb.page.locator(".jp-OutputArea-output .widget-vbox", has_text="genetic process").last
     assert "finished" in monitor.locator(".widget-html").first.inner_text()
     # polling stops once the launched process has exited, up to one interval after the store says finished
-    expect(monitor.get_by_role("button", name="auto-refresh")).not_to_have_class(re.compile("mod-active"),
-                                                                                 timeout=20_000)
+    expect(monitor.get_by_role("button", name="auto-refresh")).not_to_have_class(
+        re.compile("mod-active"), timeout=20_000
+    )
     assert not monitor.get_by_role("button", name="Stop run").is_enabled()
-    assert monitor.locator("table tbody tr").count() == 3        # Table 1: generations 0, 1, 2
+    assert monitor.locator("table tbody tr").count() == 3  # Table 1: generations 0, 1, 2
     _shot(monitor, screenshots, "evolution-monitor.png")
     # the best-so-far drawing scrolls in its own box: nothing of the monitor runs past its right edge
     assert max(over := _overflow(monitor)) <= 1, over
@@ -180,21 +186,21 @@ def test_03_evolution_monitor_advances_and_seeder_seeds(notebook_page, screensho
     offered = start.locator("option").all_inner_texts()
     assert "random" in offered and "zeros" in offered
     based = [m for m in offered if m not in ("random", "zeros", "file")]
-    assert based, offered                                       # the start from a base genome (WRN)
-    summary = seeder.locator(":scope > .widget-html").nth(1)            # after the error line
+    assert based, offered  # the start from a base genome (WRN)
+    summary = seeder.locator(":scope > .widget-html").nth(1)  # after the error line
     for mode in ("zeros", *based, "random"):
         old = summary.inner_text()
         start.select_option(mode)
         seeder.get_by_role("button", name="seed").click()
         nb.page.wait_for_function("([el, old]) => el.innerText !== old", arg=[summary.element_handle(), old])
         text = summary.inner_text()
-        assert text.startswith("6 individuals"), text             # N = SMALL_N of the CI budget
+        assert text.startswith("6 individuals"), text  # N = SMALL_N of the CI budget
         if mode == "zeros":
             assert "1 distinct structure" in text and "mean 0.0 one-bits" in text, text
         elif mode == "random":
             assert "stages 3,4,5" in text, text
         else:
-            assert "stages 3,4,5" not in text, text               # WRN-style stages
+            assert "stages 3,4,5" not in text, text  # WRN-style stages
         assert seeder.locator("table tbody tr").count() == 6
         assert seeder.locator("svg").count() >= 1
         _shot(seeder, screenshots, f"population-seeder-{mode}.png")
@@ -221,4 +227,4 @@ def test_04_paper_runs_clean(notebook_page, screenshots):
     nb.assert_clean()
     text = "\n".join(nb.page.locator(".jp-OutputArea-output").all_inner_texts())
     assert "GA ahead on" in text and "ga-zeros: 12 evaluations" in text
-    assert nb.page.locator(".jp-OutputArea-output img").count() >= 3      # Figures 3, 4 and GA vs random
+    assert nb.page.locator(".jp-OutputArea-output img").count() >= 3  # Figures 3, 4 and GA vs random

@@ -9,6 +9,7 @@ moves and normalises them. SVHN can be split the paper's way (section 4.2: the e
 joins the training set, 400 + 200 images per class for validation).
 This module knows nothing about networks or training.
 """
+
 from __future__ import annotations
 
 from genet_lab.errors import UsageError
@@ -27,9 +28,18 @@ from genet_lab.training.data.splits import (
 )
 
 
-def load_dataset(name: str = "digits", data_dir=None, seed: int = 0, train_size: int | None = None,
-                 val_size: int | None = None, *, with_test: bool = True,
-                 image_size: int | None = None, extra: bool = False, lcn: bool = False) -> DataSplits:
+def load_dataset(
+    name: str = "digits",
+    data_dir=None,
+    seed: int = 0,
+    train_size: int | None = None,
+    val_size: int | None = None,
+    *,
+    with_test: bool = True,
+    image_size: int | None = None,
+    extra: bool = False,
+    lcn: bool = False,
+) -> DataSplits:
     """Load data set ``name`` and split it.
 
     ``data_dir``: a local copy (torchvision's layout, an idx folder for (fashion-)mnist, or
@@ -46,8 +56,13 @@ def load_dataset(name: str = "digits", data_dir=None, seed: int = 0, train_size:
     from genet_lab.training.data import sources
 
     key = str(name).strip().lower().replace("_", "-")
-    key = {"fashion": "fashion-mnist", "fashionmnist": "fashion-mnist", "cifar-10": "cifar10",
-           "cifar-100": "cifar100", "image-folder": "imagefolder"}.get(key, key)
+    key = {
+        "fashion": "fashion-mnist",
+        "fashionmnist": "fashion-mnist",
+        "cifar-10": "cifar10",
+        "cifar-100": "cifar100",
+        "image-folder": "imagefolder",
+    }.get(key, key)
     if key not in DATASETS:
         raise UsageError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}")
     if train_size is not None and int(train_size) < 1:
@@ -64,17 +79,16 @@ def load_dataset(name: str = "digits", data_dir=None, seed: int = 0, train_size:
             from genet_lab.training.data.protocols import resize
 
             train = (resize(train[0], image_size), train[1])
-        splits = make_splits(key, classes, train, None, seed, train_size, val_size, "sklearn",
-                             holdout_test=True)
+        splits = make_splits(key, classes, train, None, seed, train_size, val_size, "sklearn", holdout_test=True)
     elif key == "imagefolder":
         from genet_lab.training.data.imagefolder import load_imagefolder
 
-        classes, train, test, has_test, root = load_imagefolder(data_dir, with_test=with_test,
-                                                                image_size=image_size)
+        classes, train, test, has_test, root = load_imagefolder(data_dir, with_test=with_test, image_size=image_size)
         # Without a test/ folder a fixed share is held out whether or not it is wanted,
         # so the validation split is the same either way.
-        splits = make_splits(key, classes, train, test, seed, train_size, val_size, str(root),
-                             holdout_test=not has_test)
+        splits = make_splits(
+            key, classes, train, test, seed, train_size, val_size, str(root), holdout_test=not has_test
+        )
     else:
         from genet_lab.training.data import protocols
 
@@ -98,5 +112,17 @@ def load_dataset(name: str = "digits", data_dir=None, seed: int = 0, train_size:
     return splits
 
 
-__all__ = ["DataSplits", "list_datasets", "load_dataset", "stratified_split", "DATASETS", "DEFAULT_VAL_SIZE",
-           "HOLDOUT_SEED", "NO_FLIP", "VAL_FRACTION", "assemble", "channel_stats", "make_splits"]
+__all__ = [
+    "DataSplits",
+    "list_datasets",
+    "load_dataset",
+    "stratified_split",
+    "DATASETS",
+    "DEFAULT_VAL_SIZE",
+    "HOLDOUT_SEED",
+    "NO_FLIP",
+    "VAL_FRACTION",
+    "assemble",
+    "channel_stats",
+    "make_splits",
+]

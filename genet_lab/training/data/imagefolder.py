@@ -7,6 +7,7 @@ plain tensors and lists (loaded with ``weights_only=True``), one entry per image
 keyed by its path, size and modification time, so a second load decodes only
 new or changed files.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -71,8 +72,7 @@ def _decode(path: str, size: int | None) -> torch.Tensor:
             if size is not None and im.size != (size, size):
                 w, h = im.size
                 scale = size / min(w, h)
-                im = im.resize((max(size, round(w * scale)), max(size, round(h * scale))),
-                               Image.Resampling.BILINEAR)
+                im = im.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.Resampling.BILINEAR)
                 w, h = im.size
                 left, top = (w - size) // 2, (h - size) // 2
                 im = im.crop((left, top, left + size, top + size))
@@ -98,15 +98,19 @@ def _load_split(split_dir: Path, classes, image_size: int | None):
     classes, samples = _list(split_dir, classes)
     present = sorted({classes[t] for _, t in samples})
     if given is None and len(present) < 2:  # refused before anything is decoded or cached
-        raise UsageError(f"{split_dir} has images of only 1 class ({present[0]}) of {len(classes)}; "
-                         "classification needs images of at least 2 classes (one folder per class)")
+        raise UsageError(
+            f"{split_dir} has images of only 1 class ({present[0]}) of {len(classes)}; "
+            "classification needs images of at least 2 classes (one folder per class)"
+        )
     if image_size is None:
         image_size = _header_size(samples[0][0])
     need = len(samples) * 3 * image_size**2
     if need > in_memory_limit():
-        raise UsageError(f"{split_dir} would take {need / 2**30:.1f} GiB decoded at {image_size}x{image_size}, "
-                         f"above the in-memory limit of {in_memory_limit() / 2**30:.1f} GiB "
-                         "($GENET_LAB_MEMORY_GB); stream it instead (train --stream), or pass a smaller --image-size")
+        raise UsageError(
+            f"{split_dir} would take {need / 2**30:.1f} GiB decoded at {image_size}x{image_size}, "
+            f"above the in-memory limit of {in_memory_limit() / 2**30:.1f} GiB "
+            "($GENET_LAB_MEMORY_GB); stream it instead (train --stream), or pass a smaller --image-size"
+        )
     stats = []
     for path, _ in samples:
         st = os.stat(path)
@@ -146,9 +150,16 @@ def _write_cache(cache: Path, samples, stats, x: torch.Tensor) -> None:
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(f".{os.getpid()}.tmp")
-        torch.save({"version": CACHE_VERSION, "paths": [p for p, _ in samples],
-                    "sizes": torch.tensor([s for s, _ in stats], dtype=torch.int64),
-                    "mtimes": torch.tensor([m for _, m in stats], dtype=torch.int64), "x": x}, tmp)
+        torch.save(
+            {
+                "version": CACHE_VERSION,
+                "paths": [p for p, _ in samples],
+                "sizes": torch.tensor([s for s, _ in stats], dtype=torch.int64),
+                "mtimes": torch.tensor([m for _, m in stats], dtype=torch.int64),
+                "x": x,
+            },
+            tmp,
+        )
         os.replace(tmp, cache)
     except OSError:
         pass  # a read-only cache folder only costs decoding time next time
@@ -161,8 +172,10 @@ def folder_root(data_dir) -> tuple[Path, Path]:
     root = Path(data_dir)
     train_dir = root / "train"
     if not train_dir.is_dir():
-        raise UsageError(f"{train_dir} is not a folder; imagefolder needs DIR/train/<class>/*.jpg "
-                         "(and optionally DIR/test/<class>/*)")
+        raise UsageError(
+            f"{train_dir} is not a folder; imagefolder needs DIR/train/<class>/*.jpg "
+            "(and optionally DIR/test/<class>/*)"
+        )
     return root, train_dir
 
 

@@ -6,6 +6,7 @@ everything else (598,388 images) trains. Local contrast normalisation (LCN, as i
 et al. [10]) is applied to every split. Knows tensors and :class:`DataSplits`; nothing of
 networks or training.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,8 +24,9 @@ LCN_SIGMA = 2.0
 _CHUNK = 4096
 
 
-def balanced_split(labels: np.ndarray, per_class: list[int] | int, seed: int,
-                   what: str = "images") -> tuple[np.ndarray, np.ndarray]:
+def balanced_split(
+    labels: np.ndarray, per_class: list[int] | int, seed: int, what: str = "images"
+) -> tuple[np.ndarray, np.ndarray]:
     """Indices (taken, rest): exactly ``per_class`` images of every class (an int, or one count
     per class in the order of ``np.unique(labels)``), drawn at random, fixed by ``seed``."""
     labels = np.asarray(labels)
@@ -50,9 +52,16 @@ def _quotas(total: int, classes: int, seed: int) -> list[int]:
     return quota
 
 
-def svhn_extra_splits(classes: list[str], train: tuple[torch.Tensor, torch.Tensor],
-                      extra: tuple[torch.Tensor, torch.Tensor], test: tuple[torch.Tensor, torch.Tensor] | None,
-                      seed: int, train_size: int | None, val_size: int | None, source: str) -> DataSplits:
+def svhn_extra_splits(
+    classes: list[str],
+    train: tuple[torch.Tensor, torch.Tensor],
+    extra: tuple[torch.Tensor, torch.Tensor],
+    test: tuple[torch.Tensor, torch.Tensor] | None,
+    seed: int,
+    train_size: int | None,
+    val_size: int | None,
+    source: str,
+) -> DataSplits:
     """SVHN's training and extra sets as one training set with the paper's validation split.
 
     ``val_size`` None: 400 images per class from ``train`` and 200 from ``extra`` (6,000);
@@ -70,8 +79,9 @@ def svhn_extra_splits(classes: list[str], train: tuple[torch.Tensor, torch.Tenso
         q_train, q_extra = _quotas(n_train, k, seed), _quotas(val_size - n_train, k, seed + 1)
     present = (len(np.unique(ty.numpy())), len(np.unique(ey.numpy())))
     if present != (k, k):
-        raise UsageError(f"SVHN's training and extra sets must hold all {k} classes, found {present[0]} and "
-                         f"{present[1]}")
+        raise UsageError(
+            f"SVHN's training and extra sets must hold all {k} classes, found {present[0]} and {present[1]}"
+        )
     v_train, r_train = balanced_split(ty.numpy(), q_train, seed, "training images")
     v_extra, r_extra = balanced_split(ey.numpy(), q_extra, seed + 1, "extra images")
     x = torch.cat([tx[r_train], ex[r_extra], tx[v_train], ex[v_extra]])
@@ -88,9 +98,10 @@ def resize(x: torch.Tensor, size: int) -> torch.Tensor:
     """uint8 N x C x H x W images resampled to ``size`` x ``size`` (bilinear, antialiased)."""
     out = torch.empty((len(x), x.shape[1], size, size), dtype=x.dtype)
     for i in range(0, len(x), _CHUNK):
-        chunk = F.interpolate(x[i:i + _CHUNK].float(), size=(size, size), mode="bilinear", antialias=True,
-                              align_corners=False)
-        out[i:i + _CHUNK] = chunk.round().clamp(0, 255).to(x.dtype) if x.dtype == torch.uint8 else chunk
+        chunk = F.interpolate(
+            x[i : i + _CHUNK].float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False
+        )
+        out[i : i + _CHUNK] = chunk.round().clamp(0, 255).to(x.dtype) if x.dtype == torch.uint8 else chunk
     return out
 
 
@@ -114,14 +125,14 @@ def local_contrast_normalize(x: torch.Tensor, kernel: int = LCN_KERNEL, sigma: f
     pad = kernel // 2
     out = torch.empty(x.shape, dtype=torch.float16)
     for i in range(0, len(x), _CHUNK):
-        xb = x[i:i + _CHUNK].float()
+        xb = x[i : i + _CHUNK].float()
         if x.dtype == torch.uint8:
             xb = xb / 255.0
         mean = F.conv2d(F.pad(xb, (pad,) * 4, mode="replicate"), w, groups=c)
         v = xb - mean
         local = F.conv2d(F.pad(v.square(), (pad,) * 4, mode="replicate"), w, groups=c).clamp_min(0).sqrt()
         floor = local.mean(dim=(2, 3), keepdim=True)
-        out[i:i + _CHUNK] = (v / torch.maximum(local, floor).clamp_min(1e-4)).to(torch.float16)
+        out[i : i + _CHUNK] = (v / torch.maximum(local, floor).clamp_min(1e-4)).to(torch.float16)
     return out
 
 

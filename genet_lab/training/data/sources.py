@@ -4,6 +4,7 @@ Each reader returns uint8 N x C x H x W images and int64 labels on the CPU and
 turns a missing or unreadable copy into one :class:`UsageError` line that names
 the path tried and how to get the data.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -22,14 +23,27 @@ IDX_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
-FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
-                   "Bag", "Ankle boot"]
+FASHION_CLASSES = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
 
 TORCHVISION = {
     # name: (class name, layout hint for the error message)
     "mnist": ("MNIST", "MNIST/raw/*-ubyte, or the four idx files themselves"),
-    "fashion-mnist": ("FashionMNIST", "FashionMNIST/raw/*-ubyte, or the four idx files themselves "
-                      "(apt-get install dataset-fashion-mnist puts them in /usr/share/datasets/fashion-mnist)"),
+    "fashion-mnist": (
+        "FashionMNIST",
+        "FashionMNIST/raw/*-ubyte, or the four idx files themselves "
+        "(apt-get install dataset-fashion-mnist puts them in /usr/share/datasets/fashion-mnist)",
+    ),
     "cifar10": ("CIFAR10", "cifar-10-batches-py/"),
     "cifar100": ("CIFAR100", "cifar-100-python/"),
     "svhn": ("SVHN", "train_32x32.mat and test_32x32.mat"),
@@ -55,6 +69,7 @@ def load_digits() -> tuple[list[str], tuple[torch.Tensor, torch.Tensor]]:
 
 # -- idx files (MNIST and Fashion-MNIST's original format) -------------------------------------
 
+
 def _idx_path(folder: Path, stem: str) -> Path | None:
     for name in (stem, stem + ".gz", stem.replace("-idx", ".idx"), stem.replace("-idx", ".idx") + ".gz"):
         p = folder / name
@@ -79,7 +94,7 @@ def read_idx(path: Path) -> np.ndarray:
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise UsageError(f"{path} is not an unsigned-byte idx file (bad magic number)")
     ndim = raw[3]
-    dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
     if data.size != int(np.prod(dims)):
         raise UsageError(f"{path} is truncated: header says {dims}, found {data.size} bytes of data")
@@ -102,13 +117,17 @@ def load_idx_folder(folder: Path, with_test: bool):
 
 # -- torchvision's data set classes ---------------------------------------------------------------
 
+
 def _tv_split(name: str, root: Path, train: bool, download: bool):
     import torchvision.datasets as tvd
 
     if name == "svhn-extra":
         ds = tvd.SVHN(str(root), split="extra", download=False)
-        return [str(i) for i in range(10)], torch.from_numpy(np.asarray(ds.data, dtype=np.uint8)), \
-            torch.from_numpy(np.asarray(ds.labels, dtype=np.int64) % 10)
+        return (
+            [str(i) for i in range(10)],
+            torch.from_numpy(np.asarray(ds.data, dtype=np.uint8)),
+            torch.from_numpy(np.asarray(ds.labels, dtype=np.int64) % 10),
+        )
     cls = getattr(tvd, TORCHVISION[name][0])
     if name == "svhn":
         ds = cls(str(root), split="train" if train else "test", download=download)
@@ -132,8 +151,10 @@ def load_svhn_extra(root: Path) -> tuple[torch.Tensor, torch.Tensor]:
     """
     path = Path(root) / "extra_32x32.mat"
     if not path.is_file():
-        raise UsageError(f"SVHN's extra set needs {path} (torchvision's layout, from "
-                         "http://ufldl.stanford.edu/housenumbers/extra_32x32.mat); pass --data-dir DIR holding it")
+        raise UsageError(
+            f"SVHN's extra set needs {path} (torchvision's layout, from "
+            "http://ufldl.stanford.edu/housenumbers/extra_32x32.mat); pass --data-dir DIR holding it"
+        )
     try:
         _, x, y = _tv_split("svhn-extra", Path(root), True, download=False)
     except Exception as exc:
@@ -143,8 +164,10 @@ def load_svhn_extra(root: Path) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _how_to_get(name: str, root: Path) -> str:
-    return (f"connect to the internet to download it into {root}, or pass --data-dir DIR holding "
-            f"torchvision's layout ({TORCHVISION[name][1]})")
+    return (
+        f"connect to the internet to download it into {root}, or pass --data-dir DIR holding "
+        f"torchvision's layout ({TORCHVISION[name][1]})"
+    )
 
 
 def load_torchvision(name: str, data_dir, with_test: bool):

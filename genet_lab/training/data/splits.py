@@ -1,6 +1,7 @@
 """Splitting a data set the paper's way: :class:`DataSplits`, stratified and per-class splits,
 channel statistics. Plain tensors and numpy; no reader, network or training.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -13,8 +14,7 @@ from genet_lab.errors import UsageError
 DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10", "cifar100", "svhn", "imagefolder")
 """Known data set names, in the order front ends list them."""
 
-DEFAULT_VAL_SIZE = {"cifar10": 10_000, "cifar100": 10_000, "mnist": 10_000, "fashion-mnist": 10_000,
-                    "svhn": 10_000}
+DEFAULT_VAL_SIZE = {"cifar10": 10_000, "cifar100": 10_000, "mnist": 10_000, "fashion-mnist": 10_000, "svhn": 10_000}
 """Validation images carved from the training set; others use VAL_FRACTION."""
 VAL_FRACTION = 0.2
 HOLDOUT_SEED = 20170301
@@ -55,10 +55,15 @@ class DataSplits:
 
     def summary(self) -> dict:
         out = {
-            "dataset": self.name, "classes": list(self.classes), "in_channels": self.in_channels,
-            "image_size": self.image_size, "num_classes": self.num_classes,
-            "train": len(self.train_y), "val": len(self.val_y),
-            "test": None if self.test_y is None else len(self.test_y), "source": self.source,
+            "dataset": self.name,
+            "classes": list(self.classes),
+            "in_channels": self.in_channels,
+            "image_size": self.image_size,
+            "num_classes": self.num_classes,
+            "train": len(self.train_y),
+            "val": len(self.val_y),
+            "test": None if self.test_y is None else len(self.test_y),
+            "source": self.source,
         }
         if self.preprocessing:
             out["preprocessing"] = self.preprocessing
@@ -107,7 +112,7 @@ def channel_stats(x: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]
     total = torch.zeros(c, dtype=torch.float64)
     squares = torch.zeros(c, dtype=torch.float64)
     for i in range(0, len(x), 8192):
-        chunk = x[i:i + 8192].to(torch.float64) / scale
+        chunk = x[i : i + 8192].to(torch.float64) / scale
         total += chunk.sum(dim=(0, 2, 3))
         squares += chunk.square().sum(dim=(0, 2, 3))
     count = max(1, x.shape[0] * x.shape[2] * x.shape[3])
@@ -116,15 +121,22 @@ def channel_stats(x: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]
     return tuple(mean.tolist()), tuple(max(s, 1e-6) for s in var.sqrt().tolist())
 
 
-def check_labels(name: str, classes: list[str], train: tuple[torch.Tensor, torch.Tensor],
-                 test: tuple[torch.Tensor, torch.Tensor] | None, source: str) -> None:
+def check_labels(
+    name: str,
+    classes: list[str],
+    train: tuple[torch.Tensor, torch.Tensor],
+    test: tuple[torch.Tensor, torch.Tensor] | None,
+    source: str,
+) -> None:
     """One-line :class:`UsageError` unless the set has images, at least 2 classes (listed and
     present among the training images) and every label of ``train`` and ``test`` is a class index
     in ``0..len(classes)-1`` (the validation split is carved from ``train``, so it is checked too)."""
     where = f"{name} in {source}" if source and source != "sklearn" else name
     if len(classes) < 2:
-        raise UsageError(f"{where} has {len(classes)} class{'' if len(classes) == 1 else 'es'} "
-                         f"({', '.join(map(str, classes)) or 'none'}); classification needs at least 2")
+        raise UsageError(
+            f"{where} has {len(classes)} class{'' if len(classes) == 1 else 'es'} "
+            f"({', '.join(map(str, classes)) or 'none'}); classification needs at least 2"
+        )
     k = len(classes)
     for part, split in (("training", train), ("test", test)):
         if split is None:
@@ -138,17 +150,29 @@ def check_labels(name: str, classes: list[str], train: tuple[torch.Tensor, torch
         if low < 0 or high >= k:
             bad = low if low < 0 else high
             count = int(((y < 0) | (y >= k)).sum())
-            raise UsageError(f"{where}: {count} {part} label{'s' if count > 1 else ''} out of range "
-                             f"(e.g. {bad}); labels must be class indices 0..{k - 1} for its {k} classes")
+            raise UsageError(
+                f"{where}: {count} {part} label{'s' if count > 1 else ''} out of range "
+                f"(e.g. {bad}); labels must be class indices 0..{k - 1} for its {k} classes"
+            )
     present = int(torch.unique(train[1]).numel())
     if present < 2:
-        raise UsageError(f"{where}: the training images hold only {present} of its {k} classes; "
-                         "classification needs images of at least 2 classes")
+        raise UsageError(
+            f"{where}: the training images hold only {present} of its {k} classes; "
+            "classification needs images of at least 2 classes"
+        )
 
 
-def make_splits(name: str, classes: list[str], train: tuple[torch.Tensor, torch.Tensor],
-                test: tuple[torch.Tensor, torch.Tensor] | None, seed: int, train_size: int | None,
-                val_size: int | None, source: str, holdout_test: bool = False) -> DataSplits:
+def make_splits(
+    name: str,
+    classes: list[str],
+    train: tuple[torch.Tensor, torch.Tensor],
+    test: tuple[torch.Tensor, torch.Tensor] | None,
+    seed: int,
+    train_size: int | None,
+    val_size: int | None,
+    source: str,
+    holdout_test: bool = False,
+) -> DataSplits:
     """Carve the validation split (and a test split when the set ships none) and subset.
 
     ``val_size=0``: no validation split (empty ``val_x``/``val_y``), every training image trains.
@@ -164,31 +188,52 @@ def make_splits(name: str, classes: list[str], train: tuple[torch.Tensor, torch.
     if val_size is None:
         val_size = min(DEFAULT_VAL_SIZE.get(name, int(round(VAL_FRACTION * n))), n // 2)
     if not 0 <= val_size < n:
-        raise UsageError(f"val_size must be between 0 (no validation split) and {n - 1} for {name} "
-                         f"({n} training images), got {val_size}")
+        raise UsageError(
+            f"val_size must be between 0 (no validation split) and {n - 1} for {name} "
+            f"({n} training images), got {val_size}"
+        )
     v_idx, t_idx = stratified_split(y.numpy(), val_size, seed)
     return assemble(name, classes, (x, y), t_idx, v_idx, test, seed, train_size, source)
 
 
-def assemble(name: str, classes: list[str], train: tuple[torch.Tensor, torch.Tensor], t_idx: np.ndarray,
-             v_idx: np.ndarray, test: tuple[torch.Tensor, torch.Tensor] | None, seed: int,
-             train_size: int | None, source: str) -> DataSplits:
+def assemble(
+    name: str,
+    classes: list[str],
+    train: tuple[torch.Tensor, torch.Tensor],
+    t_idx: np.ndarray,
+    v_idx: np.ndarray,
+    test: tuple[torch.Tensor, torch.Tensor] | None,
+    seed: int,
+    train_size: int | None,
+    source: str,
+) -> DataSplits:
     """The :class:`DataSplits` of training indices ``t_idx`` (subset to ``train_size``) and
     validation indices ``v_idx`` of ``train``, with the training split's channel statistics."""
     x, y = train
     if train_size is not None:
         if not 1 <= train_size <= len(t_idx):
-            raise UsageError(f"train_size must be between 1 and {len(t_idx)} for {name} "
-                             f"({len(t_idx)} training images left after the validation split), got {train_size}")
+            raise UsageError(
+                f"train_size must be between 1 and {len(t_idx)} for {name} "
+                f"({len(t_idx)} training images left after the validation split), got {train_size}"
+            )
         sub, _ = stratified_split(y[t_idx].numpy(), train_size, seed + 1)
         t_idx = t_idx[sub]
     train_x, train_y = x[t_idx].contiguous(), y[t_idx].contiguous()
     mean, std = channel_stats(train_x)
     return DataSplits(
-        name=name, classes=list(classes), in_channels=int(x.shape[1]), image_size=int(x.shape[-1]),
-        num_classes=len(classes), train_x=train_x, train_y=train_y,
-        val_x=x[v_idx].contiguous(), val_y=y[v_idx].contiguous(),
+        name=name,
+        classes=list(classes),
+        in_channels=int(x.shape[1]),
+        image_size=int(x.shape[-1]),
+        num_classes=len(classes),
+        train_x=train_x,
+        train_y=train_y,
+        val_x=x[v_idx].contiguous(),
+        val_y=y[v_idx].contiguous(),
         test_x=None if test is None else test[0].contiguous(),
         test_y=None if test is None else test[1].to(torch.int64).contiguous(),
-        mean=mean, std=std, hflip=name not in NO_FLIP, source=source,
+        mean=mean,
+        std=std,
+        hflip=name not in NO_FLIP,
+        source=source,
     )

@@ -8,6 +8,7 @@ a :class:`torch.utils.data.DataLoader` asks for a batch. Training images are VGG
 augmented (shorter side resized to 8/7 of the input size, a random crop, a horizontal flip);
 evaluation takes the centre crop. Knows torch and torchvision; nothing of networks or training.
 """
+
 from __future__ import annotations
 
 import copy
@@ -79,11 +80,18 @@ class StreamSplits:
         return self._labels(self.test_samples)
 
     def summary(self) -> dict:
-        return {"dataset": self.name, "classes": list(self.classes), "in_channels": self.in_channels,
-                "image_size": self.image_size, "num_classes": self.num_classes, "train": len(self.train_samples),
-                "val": len(self.val_samples),
-                "test": None if self.test_samples is None else len(self.test_samples), "source": self.source,
-                "streaming": True}
+        return {
+            "dataset": self.name,
+            "classes": list(self.classes),
+            "in_channels": self.in_channels,
+            "image_size": self.image_size,
+            "num_classes": self.num_classes,
+            "train": len(self.train_samples),
+            "val": len(self.val_samples),
+            "test": None if self.test_samples is None else len(self.test_samples),
+            "source": self.source,
+            "streaming": True,
+        }
 
     def transform(self, train: bool, crop: bool = True, flip: bool = True) -> Any:
         """torchvision transforms to a normalised float tensor: the random crop (``crop``) and
@@ -114,15 +122,28 @@ class StreamSplits:
         assert isinstance(ds, ImageFolder)
         return ds
 
-    def loader(self, split: str, batch_size: int, train: bool = False, generator: torch.Generator | None = None,
-               crop: bool = True, flip: bool = True) -> torch.utils.data.DataLoader:
+    def loader(
+        self,
+        split: str,
+        batch_size: int,
+        train: bool = False,
+        generator: torch.Generator | None = None,
+        crop: bool = True,
+        flip: bool = True,
+    ) -> torch.utils.data.DataLoader:
         """Batches of ``split``: shuffled and augmented when ``train``, in order otherwise."""
         ds = self.dataset(split, self.transform(train, crop, flip))
         n = len(ds)  # type: ignore[arg-type]
         return torch.utils.data.DataLoader(
-            ds, batch_size=min(batch_size, max(1, n)), shuffle=train, generator=generator,
-            drop_last=train and n >= batch_size, num_workers=self.workers,
-            persistent_workers=False, pin_memory=torch.cuda.is_available())
+            ds,
+            batch_size=min(batch_size, max(1, n)),
+            shuffle=train,
+            generator=generator,
+            drop_last=train and n >= batch_size,
+            num_workers=self.workers,
+            persistent_workers=False,
+            pin_memory=torch.cuda.is_available(),
+        )
 
 
 def folder_listing(train_dir: Path) -> Any:
@@ -140,8 +161,17 @@ def default_workers(n: int) -> int:
     return 0 if n < 2000 else max(1, min(8, (os.cpu_count() or 2) - 1))
 
 
-def load_stream(name: str, data_dir, seed: int = 0, train_size: int | None = None, val_size: int | None = None,
-                *, with_test: bool = True, image_size: int | None = None, workers: int | None = None) -> StreamSplits:
+def load_stream(
+    name: str,
+    data_dir,
+    seed: int = 0,
+    train_size: int | None = None,
+    val_size: int | None = None,
+    *,
+    with_test: bool = True,
+    image_size: int | None = None,
+    workers: int | None = None,
+) -> StreamSplits:
     """An image folder as a :class:`StreamSplits` (only ``imagefolder`` streams)."""
     from genet_lab.training.data.imagefolder import _header_size, _list, folder_root
     from genet_lab.training.data.splits import HOLDOUT_SEED, VAL_FRACTION, stratified_split
@@ -158,8 +188,10 @@ def load_stream(name: str, data_dir, seed: int = 0, train_size: int | None = Non
         raise UsageError(f"no images under {train_dir}/<class>/")
     present = sorted({classes[t] for _, t in samples})
     if len(present) < 2:
-        raise UsageError(f"{train_dir} has images of only 1 class ({present[0]}); classification needs "
-                         "images of at least 2 classes (one folder per class)")
+        raise UsageError(
+            f"{train_dir} has images of only 1 class ({present[0]}); classification needs "
+            "images of at least 2 classes (one folder per class)"
+        )
     size = image_size or _header_size(samples[0][0])
     labels = np.array([t for _, t in samples])
     test_dir = root / "test"
@@ -175,8 +207,10 @@ def load_stream(name: str, data_dir, seed: int = 0, train_size: int | None = Non
     if val_size is None:
         val_size = int(round(VAL_FRACTION * n))
     if not 0 <= val_size < n:
-        raise UsageError(f"val_size must be between 0 (no validation split) and {n - 1} for {root} "
-                         f"({n} training images), got {val_size}")
+        raise UsageError(
+            f"val_size must be between 0 (no validation split) and {n - 1} for {root} "
+            f"({n} training images), got {val_size}"
+        )
     v_idx, t_idx = stratified_split(labels, val_size, seed)
     if train_size is not None:
         if not 1 <= train_size <= len(t_idx):
@@ -184,7 +218,15 @@ def load_stream(name: str, data_dir, seed: int = 0, train_size: int | None = Non
         sub, _ = stratified_split(labels[t_idx], train_size, seed + 1)
         t_idx = t_idx[sub]
     train = [samples[i] for i in t_idx]
-    return StreamSplits(name="imagefolder", classes=classes, image_size=int(size), root=root, train_samples=train,
-                        val_samples=[samples[i] for i in v_idx], test_samples=test,
-                        workers=default_workers(n) if workers is None else workers, source=str(root),
-                        listing=folder)
+    return StreamSplits(
+        name="imagefolder",
+        classes=classes,
+        image_size=int(size),
+        root=root,
+        train_samples=train,
+        val_samples=[samples[i] for i in v_idx],
+        test_samples=test,
+        workers=default_workers(n) if workers is None else workers,
+        source=str(root),
+        listing=folder,
+    )

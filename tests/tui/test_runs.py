@@ -1,0 +1,239 @@
+"""The TUI's training and evolution panes, with a fake trainer and the toy fitness."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tui_helpers import fake_app, run_async, until
+
+from genet_lab.encoding import genome as gn
+from genet_lab.tui.app import GenetLabApp
+from genet_lab.tui.evolution import EvolutionPane
+from genet_lab.tui.population import seed_population
+from genet_lab.tui.train_panel import TrainPane
+
+
+@run_async
+async def test_training_streams_progress_and_keeps_a_session_list(tmp_path):
+    app, command = fake_app(tmp_path, genome=gn.paper_best())
+    async with app.run_test(size=(100, 30)) as pilot:
+        pane = app.query_one(TrainPane)
+        pane.command = command
+        await pilot.press("2")
+        await pilot.pause()
+        await pilot.press("t")
+        await until(pilot, lambda: pane.results and pane.results[-1].state != "running")
+        r = pane.results[0]
+        assert r.state == "done" and r.genome == gn.TABLE1_BEST
+        assert abs(r.val_accuracy - 0.8) < 1e-9
+        assert len(r.curve) == 6  # 3 epochs x 2 steps streamed as they came
+        assert r.epochs == 3  # the epochs box was empty: the trainer's default, read from TrainingStarted
+        # a second design, edited in the editor, trains into a second row
+        await pilot.press("1")
+        await pilot.pause()
+        await pilot.press("space", "2")
+        await pilot.pause()
+        await pilot.press("t")
+        await until(pilot, lambda: len(pane.results) == 2 and pane.results[-1].state != "running")
+        table = pane.query_one("#train-table")
+        assert table.row_count == 2
+        assert table.get_row_at(1)[7] == "0-01 0-01-100 0-11-101-0001"
+        assert table.get_row_at(0)[2] == "0.8000"
+
+
+@run_async
+async def test_training_cancel_and_failure(tmp_path):
+    app, command = fake_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = app.query_one(TrainPane)
+        pane.command = command
+        await pilot.press("2")
+        await pilot.pause()
+        pane.query_one("#train-extra").value = "--slow"
+        app._dbg = lambda: (pane.results, pane._proc, app.focused, pane.query_one("#train-label").content)
+        await pilot.press("t")
+        await until(pilot, lambda: pane.results and pane.results[-1].curve)  # first progress line arrived
+        proc = pane._proc
+        await pilot.press("k")
+        await until(pilot, lambda: pane.results and pane.results[-1].state != "running")
+        assert pane.results[-1].state == "cancelled" and proc.poll() is not None
+        pane.query_one("#train-extra").value = "--crash"
+        await pilot.press("t")
+        await until(pilot, lambda: len(pane.results) == 2 and pane.results[-1].state != "running")
+        assert pane.results[-1].state == "failed"
+        assert "told to fail" in pane.results[-1].error
+
+
+def test_seed_population_kinds(tmp_path):
+    rnd = seed_population("random", 50, (3, 4, 5), p=0.2, seed=1)
+    ones = sum(sum(g.bits) for g in rnd) / (50 * 19)
+    assert 0.1 < ones < 0.3
+    assert seed_population("random", 5, (3, 4, 5), seed=1) == seed_population("random", 5, (3, 4, 5), seed=1)
+    assert all(g == gn.zeros() for g in seed_population("zeros", 4, (3, 4, 5)))
+    r40 = seed_population("residual-40", 4, (3, 4, 5), flips=3, seed=0)
+    base = gn.residual_40()
+    assert all(g.stages == (11, 11, 11) and sum(a != b for a, b in zip(g.bits, base.bits)) == 3 for g in r40)
+    f = tmp_path / "g.txt"
+    f.write_text("chain\n# comment\ndense\n")
+    assert seed_population("file", 2, (3, 4, 5), path=str(f)) == [gn.chain(), gn.dense()]
+
+
+@run_async
+async def test_whole_evolution_with_toy_fitness_fills_table_and_population(tmp_path):
+    run_dir = tmp_path / "run"
+    app = GenetLabApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        pane = app.query_one(EvolutionPane)
+        await pilot.press("3")
+        await pilot.pause()
+        await pilot.press("s")
+        await pilot.pause()
+        screen = app.screen
+        screen.query_one("#seed-dir").value = str(run_dir)
+        screen.query_one("#seed-n").value = "6"
+        screen.query_one("#seed-t").value = "3"
+        screen.query_one("#seed-fitness").value = "toy"  # the dialog's default is train, as the CLI's
+        await pilot.pause()
+        previewed = list(screen.genomes)
+        assert len(previewed) == 6
+        await pilot.press("ctrl+s")
+        app._dbg = lambda: (pane.status, app.screen, app.focused, pane.run_dir, pane.control.process)
+        await until(
+            pilot, lambda: pane.status is not None and pane.status.state == "finished" and len(pane.generations) == 4
+        )
+        await pilot.pause(0.2)
+        from genet_lab.evolution.store import RunStore
+
+        with RunStore(run_dir, readonly=True) as store:
+            stored = store.generations()
+            assert [i.genome for i in store.individuals(0)] == [g.notation() for g in previewed]
+        table = pane.query_one("#evo-table")
+        assert table.row_count == 4
+        for row, gen in zip(range(4), stored):
+            assert table.get_row_at(row)[1] == f"{gen.max:.2f}"
+            assert table.get_row_at(row)[3] == f"{gen.mean:.2f}"
+        assert pane.query_one("#evo-pop").row_count == 6
+        pane.select_individual(2)
+        await pilot.pause()
+        title = pane.query_one("#evo-detail-box").border_title
+        assert title.startswith("gen 3 #2: ")
+
+
+def _state(pane) -> str | None:
+    return None if pane.status is None else pane.status.state
+
+
+@run_async
+async def test_stop_and_resume_and_open_existing_run(tmp_path, monkeypatch):
+    run_dir = tmp_path / "run"
+    # a finished run written by another process, opened with --run
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "genet_lab",
+            "evolve",
+            "--fitness",
+            "toy",
+            "-N",
+            "4",
+            "-T",
+            "2",
+            "--run-dir",
+            str(run_dir),
+            "--json",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    app = GenetLabApp(run_dir=run_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = app.query_one(EvolutionPane)
+        app._dbg = lambda: (
+            pane.status,
+            pane.run_dir,
+            pane.running,
+            pane.paused,
+            pane.error,
+            str(pane.query_one("#evo-status").content),
+        )
+        await until(pilot, lambda: len(pane.generations) == 3)
+        assert _state(pane) == "finished"
+        assert app.query_one("#tabs").active == "evolution"
+        pane.select_individual(1)
+        await pilot.pause()
+        assert "gen 2 #1" in pane.query_one("#evo-detail-box").border_title
+        await pilot.press("e")  # load it into the editor
+        assert app.editor.genome.notation() == pane.population[1].genome
+        # pause and stop a run this session started, then resume it. The run cannot end by
+        # itself while the test runs: 100,000 generations (the most evolve takes) at 10 ms an evaluation.
+        monkeypatch.setenv("GENET_LAB_TOY_DELAY", "0.01")
+        pane.start_run(
+            {
+                "run_dir": str(tmp_path / "run2"),
+                "genomes": ["0-00 0-00-000 0-00-000-0000"] * 4,
+                "n": 4,
+                "t": 100_000,
+                "fitness": "toy",
+                "epochs": 1,
+                "seed": 0,
+            }
+        )
+        await until(pilot, lambda: len(pane.generations) >= 2)
+        await pilot.press("p")
+        assert pane.paused
+        await pilot.press("k")
+        await until(pilot, lambda: _state(pane) == "stopped")
+        assert not pane.running and not pane.error  # a stop is not a failure
+        stopped_at = pane.status.gen
+        await pilot.press("r")
+        await until(pilot, lambda: pane.status.gen > stopped_at + 1)
+        await pilot.press("k")
+        await until(pilot, lambda: _state(pane) == "stopped")
+
+
+@run_async
+async def test_a_failing_run_is_reported_and_the_pane_stays_usable(tmp_path):
+    app = GenetLabApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        pane = app.query_one(EvolutionPane)
+        app._dbg = lambda: (
+            pane.status,
+            pane.run_dir,
+            pane.running,
+            pane.error,
+            list(app._notifications),
+            str(pane.query_one("#evo-status").content),
+        )
+        await pilot.press("3")
+        await pilot.pause()
+        # -N 1 is refused by `genet-lab evolve`: the process exits 2 with an error line
+        pane.start_run(
+            {
+                "run_dir": str(tmp_path / "bad"),
+                "genomes": ["0-00 0-00-000 0-00-000-0000"],
+                "n": 1,
+                "t": 2,
+                "fitness": "toy",
+                "epochs": 1,
+                "seed": 0,
+            }
+        )
+        await until(pilot, lambda: pane.error)
+        assert pane.error.startswith("the run process exited with status 2: error:")
+        # a notification is a message: it reaches the app a moment after pane.error is set
+        await until(pilot, lambda: any(n.severity == "error" and "status 2" in n.message for n in app._notifications))
+        assert "status 2" in str(pane.query_one("#evo-status").content)
+        assert not pane.running
+        await pilot.press("k")  # still answers
+        await until(pilot, lambda: any("no run of this session" in n.message for n in app._notifications))
+
+
+def test_train_argv_leaves_the_budget_to_the_trainer_unless_told():
+    from genet_lab.tui.train_panel import train_argv
+
+    argv = train_argv("py", gn.paper_best(), "digits", "paper-cifar10", None)
+    assert "--epochs" not in argv and argv[argv.index("--recipe") + 1] == "fast"
+    argv = train_argv("py", gn.paper_best(), "digits", "paper-cifar10", 5, "--train-size 100", "paper")
+    assert argv[-6:] == ["--recipe", "paper", "--epochs", "5", "--train-size", "100"]
