@@ -13,6 +13,7 @@ import torch
 
 from genet_lab.encoding.presets import NetworkConfig
 from genet_lab.errors import UsageError, reject_unknown_keys
+from genet_lab.training.catalog import DATASETS
 from genet_lab.training.devices import parse_device
 from genet_lab.training.recipes import (
     DEFAULT_RECIPE,
@@ -124,26 +125,16 @@ class TrainConfig:
         return cls(**data).validated()
 
 
-_DEFAULTS: dict[str, dict[str, Any]] = {
-    # Short budgets that reach a useful ranking of genomes on 2 CPU cores (docs/training.md);
-    # lr is the legacy recipe's peak (fast and paper bring their own).
-    "digits": dict(epochs=30, batch_size=32, lr=0.02),
-    "mnist": dict(epochs=5, batch_size=128, lr=0.05),
-    "fashion-mnist": dict(epochs=10, batch_size=128, lr=0.05),
-    "cifar10": dict(epochs=20, batch_size=128, lr=0.05),
-    "cifar100": dict(epochs=30, batch_size=128, lr=0.05),
-    "svhn": dict(epochs=10, batch_size=128, lr=0.05),
-    "imagefolder": dict(epochs=20, batch_size=64, lr=0.05),
-}
-
-
 def default_train_config(dataset: str = "digits", recipe: str = DEFAULT_RECIPE, **overrides: Any) -> TrainConfig:
-    """The budget of ``dataset`` (:data:`_DEFAULTS`) trained with ``recipe`` (:data:`RECIPES`),
+    """The budget of ``dataset`` (:data:`genet_lab.training.catalog.DATASETS`: epochs, batch size, the
+    legacy recipe's lr; an unknown name, an image folder's) trained with ``recipe`` (:data:`RECIPES`),
     then ``overrides``. ``schedule='paper'`` or ``'paper-full'`` alone also brings the paper's
     1e-2, and ``'paper-full'`` its 240 epochs, unless lr or epochs are given (paper-full with
     any other number of epochs is refused, :func:`check_paper_full`). Unknown keys and recipes
     are rejected."""
-    base = {**_DEFAULTS.get(dataset, _DEFAULTS["imagefolder"]), **RECIPES[check_recipe(recipe)], "recipe": recipe}
+    info = DATASETS.get(dataset, DATASETS["imagefolder"])
+    budget = dict(epochs=info.epochs, batch_size=info.batch_size, lr=info.lr)
+    base = {**budget, **RECIPES[check_recipe(recipe)], "recipe": recipe}
     if overrides.get("schedule") in ("paper", "paper-full"):
         base["lr"] = RECIPES["paper"]["lr"]
     if (overrides.get("schedule") or base["schedule"]) == "paper-full":

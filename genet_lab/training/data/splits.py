@@ -10,18 +10,19 @@ import numpy as np
 import torch
 
 from genet_lab.errors import UsageError
+from genet_lab.training import catalog
 
-DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10", "cifar100", "svhn", "imagefolder")
-"""Known data set names, in the order front ends list them."""
+DATASETS = tuple(catalog.list_datasets())
+"""Known data set names, in the order front ends list them (:mod:`genet_lab.training.catalog`)."""
 
-DEFAULT_VAL_SIZE = {"cifar10": 10_000, "cifar100": 10_000, "mnist": 10_000, "fashion-mnist": 10_000, "svhn": 10_000}
+DEFAULT_VAL_SIZE = {d.name: d.val_size for d in catalog.DATASETS.values() if d.val_size is not None}
 """Validation images carved from the training set; others use VAL_FRACTION."""
 VAL_FRACTION = 0.2
 HOLDOUT_SEED = 20170301
 """Seed of the test split carved from sets that ship none (digits, imagefolder without test/):
 independent of the run's seed so the test set never moves."""
 
-NO_FLIP = ("digits", "mnist", "svhn")
+NO_FLIP = tuple(d.name for d in catalog.DATASETS.values() if not d.hflip)
 """Sets whose images must not be mirrored (a mirrored 2 is not a 2)."""
 
 
