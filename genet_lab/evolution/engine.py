@@ -34,12 +34,13 @@ from typing import Any
 import numpy as np
 
 from genet_lab.encoding.complexity import complexity
-from genet_lab.encoding.genome import NAMED, Genome, named
+from genet_lab.encoding.genome import Genome
 from genet_lab.encoding.graph import decode_stage
 from genet_lab.evolution import events as ev
 from genet_lab.evolution import operators as ops
 from genet_lab.evolution.config import SearchConfig, apply_objective, extend
 from genet_lab.evolution.fitness import BatchFitness, Evaluation, Fitness, Job
+from genet_lab.evolution.population import initial_population, initial_rng
 from genet_lab.evolution.records import Individual, RunStatus
 from genet_lab.evolution.store import RunStore
 
@@ -147,21 +148,6 @@ class Engine:
         self._notify(event)
 
     # -- breeding ----------------------------------------------------------------------
-    def _initial(self, rng: np.random.Generator) -> np.ndarray:
-        c, n = self.config, self.config.population
-        length = int(self.bounds[-1])
-        if c.kind == "random" or c.init == "random":
-            return ops.init_random(n, length, rng, c.init_p)
-        if c.init == "zeros":
-            return ops.init_zeros(n, length)
-        if c.init in NAMED:
-            return ops.init_from_base(named(c.init, c.stages), n, rng, c.init_flips)
-        if c.init == "file":
-            from genet_lab.encoding.genome import resolve
-
-            return ops.from_genomes([resolve(t, c.stages) for t in c.init_genomes])
-        raise ValueError(f"unknown init {c.init!r}; use random, zeros, {', '.join(NAMED)} or a genome file")
-
     def _breed(self, prev: Sequence[Individual], rng: np.random.Generator) -> tuple[np.ndarray, list[Breeding]]:
         c = self.config
         n = c.population
@@ -323,8 +309,8 @@ class Engine:
         self._emit(ev.RunStarted(c.kind, c.population, c.generations, resumed))
         try:
             if not gens:
-                rng = np.random.default_rng(c.seed)
-                pop = self._initial(rng)
+                rng = initial_rng(c)
+                pop = ops.from_genomes(initial_population(c, rng))
                 op = "random" if c.kind == "random" else "init"
                 self._store_generation(0, pop, [(op, [], False)] * len(pop), rng)
                 gen = 0
