@@ -240,6 +240,7 @@ TORCH_FREE = [
     "genet_lab.fileio",
     "genet_lab.cli.core",
     "genet_lab.supervisor",
+    "genet_lab.training.config",  # the records a front end reads: the network travels beside them
 ]
 
 

@@ -146,7 +146,7 @@ def cmd_train(args) -> int:
     _phase(args, "importing", "torch and the trainer")
     from genet_lab.encoding.presets import get_preset
     from genet_lab.training.data import load_dataset
-    from genet_lab.training.trainer import default_train_config, train_genome
+    from genet_lab.training.trainer import default_train_config, train_model
 
     stages = parse_stages(args.stages) if args.stages else None
     genome = resolve(args.genome, stages)
@@ -215,11 +215,13 @@ def cmd_train(args) -> int:
     if args.events:
         _emit(tev.to_dict(tev.TrainingStarted(genome.notation(), data.summary(), cfg.to_dict())))
         _phase(args, "measuring", "building the network, timing execution settings (cached)")
-        result = train_genome(genome, net, data, cfg, progress=lambda p: _emit(tev.to_dict(tev.TrainingProgress.of(p))))
+        result, model = train_model(
+            genome, net, data, cfg, progress=lambda p: _emit(tev.to_dict(tev.TrainingProgress.of(p)))
+        )
     elif args.json:
-        result = train_genome(genome, net, data, cfg)
+        result, model = train_model(genome, net, data, cfg)
     else:
-        result = _train_with_bar(genome, net, data, cfg)
+        result, model = _train_with_bar(genome, net, data, cfg)
     out = {
         "genome": genome.notation(),
         "dataset": data.name,
@@ -233,7 +235,6 @@ def cmd_train(args) -> int:
         if result.failed:
             print(f"warning: not saving {args.save}: the run failed ({result.error})", file=sys.stderr)
         else:
-            assert result.model is not None  # train_genome always hands back the network it trained
             info = {
                 "name": data.name,
                 "classes": data.classes,
@@ -244,7 +245,7 @@ def cmd_train(args) -> int:
                 "train_size": args.train_size,
                 "data_dir": str(Path(args.data_dir).resolve()) if args.data_dir else None,
             }
-            saved, unsaved = _save(Path(args.save), (result.model, genome, net, cfg.to_dict(), result.to_dict(), info))
+            saved, unsaved = _save(Path(args.save), (model, genome, net, cfg.to_dict(), result.to_dict(), info))
             out["checkpoint"] = saved
     if args.events:
         _emit(tev.to_dict(tev.from_dict({"type": "TrainingFinished", **out})))
@@ -331,7 +332,7 @@ def _train_with_bar(genome, net, data, cfg):
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from genet_lab.training.trainer import train_genome
+    from genet_lab.training.trainer import train_model
 
     console = Console(stderr=True)
     cols = (
@@ -353,7 +354,7 @@ def _train_with_bar(genome, net, data, cfg):
                 task, total=p.steps, completed=p.step, stats=f"epoch {p.epoch}/{p.epochs} loss {p.loss:.4f} {acc}"
             )
 
-        return train_genome(genome, net, data, cfg, progress=on_progress)
+        return train_model(genome, net, data, cfg, progress=on_progress)
 
 
 def _pct(x) -> str:

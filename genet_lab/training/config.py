@@ -1,20 +1,19 @@
 """What a training run is asked to do and what it reports: :class:`TrainConfig`, the per-data-set
 defaults, the learning-rate schedules of section 4.1.1, :class:`TrainProgress` and
-:class:`TrainResult`. Plain dataclasses and arithmetic; nothing here runs a network.
+:class:`TrainResult`. Plain dataclasses and arithmetic; nothing here runs a network, and no torch
+is imported: a front end reads these records without the trainer (the trained network travels
+beside the result, :class:`genet_lab.training.loop.Trained`).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
-
-import torch
 
 from genet_lab.encoding.presets import NetworkConfig
 from genet_lab.errors import UsageError, reject_unknown_keys
 from genet_lab.training.catalog import DATASETS
-from genet_lab.training.devices import parse_device
 from genet_lab.training.recipes import (
     DEFAULT_RECIPE,
     PAPER_EPOCHS,
@@ -30,6 +29,15 @@ ONECYCLE_WARMUP = 0.25
 PRECISIONS = ("auto", "fp32", "bf16")
 SWITCHES = ("auto", "on", "off")
 AUGMENTS = ("auto", "none", "crop", "crop+flip")
+DEVICES = "auto, cpu, cuda, cuda:N, mps"
+
+
+def parse_device(text: str) -> str:
+    """The normalised device name; :class:`UsageError` for anything but auto, cpu, cuda, cuda:N, mps."""
+    t = str(text).strip().lower()
+    if t in ("auto", "cpu", "cuda", "mps") or (t.startswith("cuda:") and t[5:].isdigit()):
+        return t
+    raise UsageError(f"unknown device {text!r}; accepted: {DEVICES}")
 
 
 @dataclass(frozen=True)
@@ -204,12 +212,9 @@ class TrainResult:
     precision: str = "fp32"
     channels_last: bool = False
     epochs_run: int = 0
-    model: torch.nn.Module | None = field(default=None, repr=False, compare=False)
-    """The trained network (not part of to_dict)."""
 
     def to_dict(self) -> dict[str, Any]:
-        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "model"}
-        return _finite(out)
+        return _finite(asdict(self))
 
 
 def _finite(value: Any) -> Any:

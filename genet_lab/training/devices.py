@@ -1,5 +1,6 @@
-"""Devices by name: parse and resolve ``auto``/``cpu``/``cuda[:N]``/``mps``, wait for queued work,
-and name a device for the probe caches. Knows torch only; nothing of networks or training.
+"""Devices by name: resolve ``auto``/``cpu``/``cuda[:N]``/``mps`` (parsed, torch-free, by
+:func:`genet_lab.training.config.parse_device`), wait for queued work, and name a device for the
+probe caches. Knows torch only; nothing of networks or training.
 """
 
 from __future__ import annotations
@@ -7,16 +8,9 @@ from __future__ import annotations
 import torch
 
 from genet_lab.errors import UsageError
+from genet_lab.training.config import DEVICES, parse_device
 
-DEVICES = "auto, cpu, cuda, cuda:N, mps"
-
-
-def parse_device(text: str) -> str:
-    """The normalised device name; :class:`UsageError` for anything but auto, cpu, cuda, cuda:N, mps."""
-    t = str(text).strip().lower()
-    if t in ("auto", "cpu", "cuda", "mps") or (t.startswith("cuda:") and t[5:].isdigit()):
-        return t
-    raise UsageError(f"unknown device {text!r}; accepted: {DEVICES}")
+__all__ = ["DEVICES", "device_name", "parse_device", "resolve_device", "synchronize"]
 
 
 def _mps_available() -> bool:

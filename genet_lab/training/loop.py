@@ -22,6 +22,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -36,6 +37,15 @@ from genet_lab.training.devices import synchronize
 
 GroupProgress = Callable[[int, TrainProgress], None]
 """progress(index of the individual in the group, its TrainProgress)."""
+
+
+class Trained(NamedTuple):
+    """A training's record and, beside it, the network it trained (the one validation measured:
+    the weights' moving average where ``ema`` is set). The record stays plain data (no torch),
+    so it can be printed, stored and sent to a front end without the network."""
+
+    result: TrainResult
+    model: torch.nn.Module
 
 
 CPU_OOM_MARKERS = ("out of memory", "can't allocate memory", "cannot allocate memory")

@@ -18,7 +18,9 @@ steps of a single network and of the group on random data
 (:func:`genet_lab.training.autotune.choose_batching`, cached per device,
 network shape, batch size and group size). Groups are cut to what fits in
 memory (an estimate, and on CUDA an out-of-memory error halves the group).
-Knows torch, the trainer, the loop and the batched model; nothing of evolution.
+:func:`train_models` is the same training that also hands back each trained network beside
+its result (:class:`~genet_lab.training.loop.Trained`). Knows torch, the trainer, the loop and
+the batched model; nothing of evolution.
 """
 
 from __future__ import annotations
@@ -44,9 +46,9 @@ from genet_lab.training.batched import BatchedGeNet, RngStreams
 from genet_lab.training.config import TrainConfig, TrainProgress, TrainResult
 from genet_lab.training.data import DataSplits
 from genet_lab.training.devices import resolve_device
-from genet_lab.training.loop import check_shapes, group_accuracy, out_of_memory, run_loop
+from genet_lab.training.loop import Trained, check_shapes, group_accuracy, out_of_memory, run_loop
 from genet_lab.training.network import GeNet, build_network, count_parameters
-from genet_lab.training.trainer import train_genome
+from genet_lab.training.trainer import train_model
 
 __all__ = [
     "BATCH_MARGIN",
@@ -59,6 +61,7 @@ __all__ = [
     "memory_budget",
     "plan_population",
     "train_group",
+    "train_models",
     "train_population",
 ]
 
@@ -200,21 +203,36 @@ def train_population(
     """Train every genome from scratch; one :class:`TrainResult` per genome, in order.
 
     ``cfg`` is one config or one per genome differing only in ``seed``. ``mode``:
-    auto (measured, see :func:`plan_population`), batched or loop.
+    auto (measured, see :func:`plan_population`), batched or loop. The networks are dropped:
+    :func:`train_models` keeps them.
     """
+    return [t.result for t in train_models(genomes, net_config, data, cfg, progress, should_stop, mode, plan)]
+
+
+def train_models(
+    genomes: Sequence[Genome],
+    net_config: NetworkConfig,
+    data: DataSplits,
+    cfg: TrainConfig | Sequence[TrainConfig],
+    progress: PopulationProgress | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    mode: str = "auto",
+    plan: PopulationPlan | None = None,
+) -> list[Trained]:
+    """:func:`train_population`, and each trained network beside its result."""
     genomes = list(genomes)
     if not genomes:
         return []
     cfgs = _configs(cfg, len(genomes))
     check_shapes(net_config, data)
     if len({g.stages for g in genomes}) != 1:  # a mixed population: batch each stage layout apart
-        results: list[TrainResult | None] = [None] * len(genomes)
+        results: list[Trained | None] = [None] * len(genomes)
         for stages in dict.fromkeys(g.stages for g in genomes):
             idx = [i for i, g in enumerate(genomes) if g.stages == stages]
             sub = _reindex(progress, idx)
             for i, r in zip(
                 idx,
-                train_population(
+                train_models(
                     [genomes[i] for i in idx], net_config, data, [cfgs[i] for i in idx], sub, should_stop, mode, plan
                 ),
             ):
@@ -229,10 +247,10 @@ def train_population(
         plan = plan or plan_population(genomes, net_config, cfgs[0], device, mode, shared)
         if plan.mode == "loop":
             return [
-                train_genome(g, net_config, data, c, _reindex(progress, [i]), should_stop)
+                train_model(g, net_config, data, c, _reindex(progress, [i]), should_stop)
                 for i, (g, c) in enumerate(zip(genomes, cfgs))
             ]
-        out: list[TrainResult] = []
+        out: list[Trained] = []
         for start in range(0, len(genomes), plan.group_size):
             idx = list(range(start, min(len(genomes), start + plan.group_size)))
             out += _train_split(
@@ -271,11 +289,11 @@ def _train_split(
     plan: PopulationPlan,
     progress: PopulationProgress | None,
     should_stop: Callable[[], bool] | None,
-) -> list[TrainResult]:
+) -> list[Trained]:
     """One group; on an out-of-memory error, each half on its own."""
-    if len(genomes) == 1:  # train_genome reports its own out-of-memory as a failed run
+    if len(genomes) == 1:  # train_model reports its own out-of-memory as a failed run
         cfg = replace(cfgs[0], precision=plan.precision, channels_last="on" if plan.channels_last else "off")
-        return [train_genome(genomes[0], net_config, data, cfg, _reindex(progress, [0]), should_stop)]
+        return [train_model(genomes[0], net_config, data, cfg, _reindex(progress, [0]), should_stop)]
     try:
         return train_group(
             genomes, net_config, data, cfgs, device, plan.precision, plan.channels_last, progress, should_stop
@@ -301,8 +319,9 @@ def train_group(
     channels_last: bool = False,
     progress: PopulationProgress | None = None,
     should_stop: Callable[[], bool] | None = None,
-) -> list[TrainResult]:
-    """Train ``genomes`` as one :class:`BatchedGeNet` (all in memory at once)."""
+) -> list[Trained]:
+    """Train ``genomes`` as one :class:`BatchedGeNet` (all in memory at once); each result beside
+    its individual's network, exported from the group."""
     t_start = time.perf_counter()
     nets: list[GeNet] = []
     states: list[torch.Tensor] = []
@@ -334,9 +353,8 @@ def train_group(
     ]
     run_loop(model, data, cfgs, device, precision == "bf16", channels_last, results, progress, should_stop)
     share = (time.perf_counter() - t_start) / len(genomes)
-    for g, r in enumerate(results):
+    for r in results:
         if r.failed:
             r.val_accuracy, r.test_accuracy = 0.0, None
         r.seconds = share
-        r.model = model.export_individual(g)
-    return results
+    return [Trained(r, model.export_individual(g)) for g, r in enumerate(results)]

@@ -24,7 +24,7 @@ from genet_lab.errors import UsageError
 from genet_lab.training.config import TrainConfig, TrainProgress, TrainResult, lr_factor
 from genet_lab.training.data.stream import StreamSplits
 from genet_lab.training.devices import resolve_device, synchronize
-from genet_lab.training.loop import check_shapes
+from genet_lab.training.loop import Trained, check_shapes
 from genet_lab.training.network import build_network, count_parameters
 
 
@@ -79,9 +79,10 @@ def train_streamed(
     cfg: TrainConfig,
     progress: Callable[[TrainProgress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
-) -> StreamResult:
+) -> Trained:
     """Train ``genome`` from scratch on a streamed folder; the same contract as
-    :func:`~genet_lab.training.trainer.train_genome` (failures return ``failed=True``)."""
+    :func:`~genet_lab.training.trainer.train_model` (failures return ``failed=True``; the
+    result is a :class:`StreamResult`)."""
     t_start = time.perf_counter()
     cfg = cfg.validated()
     if cfg.ema > 0:
@@ -110,7 +111,6 @@ def train_streamed(
             device=str(device),
             precision="bf16" if bf16 else "fp32",
             channels_last=cl,
-            model=model,
         )
         try:
             _Run(model, data, cfg, device, bf16, cl, result, progress, should_stop).run()
@@ -124,7 +124,7 @@ def train_streamed(
             result.val_accuracy, result.test_accuracy = 0.0, None
             result.val_top5_accuracy = result.test_top5_accuracy = None
         result.seconds = time.perf_counter() - t_start
-        return result
+        return Trained(result, model)
     finally:
         torch.set_num_threads(threads)
 

@@ -5,7 +5,9 @@ with :mod:`genet_lab.training.autotune` (bf16 autocast, channels_last, CPU threa
 runs the shared loop of :mod:`genet_lab.training.loop`. A run whose loss turns NaN or inf
 stops early and returns ``failed=True`` with ``val_accuracy=0.0`` (the fitness of a
 failed individual); so do a cancelled run and one that runs out of memory; it never
-raises to the caller for those. The config and result types are re-exported here, so
+raises to the caller for those. :func:`train_model` is the same training that also hands
+back the trained network, beside the result (:class:`~genet_lab.training.loop.Trained`).
+The config and result types are re-exported here, so
 ``from genet_lab.training.trainer import default_train_config, train_genome`` is all a
 caller needs. Knows nothing of populations, evolution or front ends.
 """
@@ -30,10 +32,18 @@ from genet_lab.training.config import (
 from genet_lab.training.data import DataSplits
 from genet_lab.training.data.stream import StreamSplits
 from genet_lab.training.devices import resolve_device
-from genet_lab.training.loop import check_shapes, oom_message, out_of_memory, run_loop
+from genet_lab.training.loop import Trained, check_shapes, oom_message, out_of_memory, run_loop
 from genet_lab.training.network import build_network, count_parameters
 
-__all__ = ["TrainConfig", "TrainProgress", "TrainResult", "default_train_config", "train_genome"]
+__all__ = [
+    "TrainConfig",
+    "TrainProgress",
+    "TrainResult",
+    "Trained",
+    "default_train_config",
+    "train_genome",
+    "train_model",
+]
 
 
 def train_genome(
@@ -49,8 +59,22 @@ def train_genome(
     Bad arguments raise :class:`~genet_lab.errors.UsageError`; a diverging run (NaN/inf
     loss), a cancelled run (``should_stop()`` returned True) and an out-of-memory run return
     ``failed=True`` with ``val_accuracy=0.0``. ``progress`` gets a :class:`TrainProgress`
-    about ten times an epoch and once after each epoch's validation.
+    about ten times an epoch and once after each epoch's validation. The network is dropped:
+    :func:`train_model` keeps it.
     """
+    return train_model(genome, net_config, data, cfg, progress, should_stop).result
+
+
+def train_model(
+    genome: Genome,
+    net_config: NetworkConfig,
+    data: DataSplits | StreamSplits,
+    cfg: TrainConfig,
+    progress: Callable[[TrainProgress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> Trained:
+    """:func:`train_genome`, and the trained network beside its result: ``result, model =
+    train_model(...)`` (the network as validation measured it; the one a checkpoint saves)."""
     if isinstance(data, StreamSplits):  # an image folder read batch by batch (section 4.3's ILSVRC2012)
         from genet_lab.training.streamed import train_streamed
 
@@ -77,7 +101,7 @@ def _train(
     progress: Callable[[TrainProgress], None] | None,
     should_stop: Callable[[], bool] | None,
     t_start: float,
-) -> TrainResult:
+) -> Trained:
     torch.manual_seed(cfg.seed)
     model = build_network(genome, cfg.network(net_config)).to(device)
     params = count_parameters(model)
@@ -96,7 +120,6 @@ def _train(
         device=str(device),
         precision=prec,
         channels_last=cl,
-        model=model,
     )
     try:
         _loop(model, data, cfg, device, bf16, cl, result, progress, should_stop)
@@ -109,7 +132,7 @@ def _train(
     if result.failed:
         result.val_accuracy, result.test_accuracy = 0.0, None
     result.seconds = time.perf_counter() - t_start
-    return result
+    return Trained(result, model)
 
 
 def _loop(

@@ -212,7 +212,7 @@ def test_group_rejects_mixed_stage_sizes_and_empty_groups():
 
 import genet_lab.training.autotune as autotune  # noqa: E402
 import genet_lab.training.population as bt  # noqa: E402
-from genet_lab.training.trainer import default_train_config, train_genome  # noqa: E402
+from genet_lab.training.trainer import default_train_config, train_genome, train_model  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -242,7 +242,8 @@ def f64():
 
 
 def _compare(batched, loop, genomes, rtol=1e-9, atol=1e-10):
-    for g, (b, s) in enumerate(zip(batched, loop)):
+    """Two lists of Trained (result, network) pairs: the same results and the same weights."""
+    for g, ((b, b_model), (s, s_model)) in enumerate(zip(batched, loop)):
         assert b.failed == s.failed and b.error == s.error, (g, b.error, s.error)
         assert b.epochs_run == s.epochs_run
         assert [c["val_accuracy"] for c in b.curve] == [c["val_accuracy"] for c in s.curve], genomes[g]
@@ -254,8 +255,8 @@ def _compare(batched, loop, genomes, rtol=1e-9, atol=1e-10):
                 rtol=rtol,
                 atol=atol,
             )
-            ref = s.model.state_dict()
-            for name, value in b.model.state_dict().items():
+            ref = s_model.state_dict()
+            for name, value in b_model.state_dict().items():
                 torch.testing.assert_close(value, ref[name], rtol=rtol, atol=atol, msg=name)
 
 
@@ -264,11 +265,11 @@ def test_population_equals_train_genome_with_augmentation(digits, seeds, f64):
     net, cfg = _setup(digits, augment="crop", epochs=3, lr=0.05)  # crop on 8x8: each individual's generator
     genomes = MIX[:5]
     cfgs = [replace(cfg, seed=10 + i if seeds == "own" else 7) for i in range(len(genomes))]
-    batched = bt.train_population(genomes, net, digits, cfgs, mode="batched")
-    loop = [train_genome(g, net, digits, c) for g, c in zip(genomes, cfgs)]
+    batched = bt.train_models(genomes, net, digits, cfgs, mode="batched")
+    loop = [train_model(g, net, digits, c) for g, c in zip(genomes, cfgs)]
     assert batched[0].model.classifier[-1].weight.dtype == torch.float64
     _compare(batched, loop, genomes)
-    assert max(r.val_accuracy for r in batched) > 0.2  # twice chance (0.1) after 21 steps
+    assert max(t.result.val_accuracy for t in batched) > 0.2  # twice chance (0.1) after 21 steps
 
 
 def test_population_matches_train_genome_in_float32_up_to_rounding(digits):
@@ -290,8 +291,8 @@ def test_population_with_dropout_draws_the_masks_a_lone_run_draws(digits, f64):
     _, cfg = _setup(digits, epochs=2, lr=0.05, dropout=0.5)  # the fast recipe would switch it off
     genomes = MIX[:4]
     cfgs = [replace(cfg, seed=20 + i) for i in range(len(genomes))]
-    batched = bt.train_population(genomes, net, digits, cfgs, mode="batched")
-    loop = [train_genome(g, net, digits, c) for g, c in zip(genomes, cfgs)]
+    batched = bt.train_models(genomes, net, digits, cfgs, mode="batched")
+    loop = [train_model(g, net, digits, c) for g, c in zip(genomes, cfgs)]
     assert [m.p for m in loop[0].model.modules() if isinstance(m, torch.nn.Dropout)] == [0.5]
     _compare(batched, loop, genomes)
 
@@ -300,11 +301,11 @@ def test_population_with_a_weight_average_equals_train_genome(digits, f64):
     net, cfg = _setup(digits, epochs=2, lr=0.05, ema=0.9)
     genomes = MIX[:3]
     cfgs = [replace(cfg, seed=30 + i) for i in range(len(genomes))]
-    batched = bt.train_population(genomes, net, digits, cfgs, mode="batched")
-    loop = [train_genome(g, net, digits, c) for g, c in zip(genomes, cfgs)]
+    batched = bt.train_models(genomes, net, digits, cfgs, mode="batched")
+    loop = [train_model(g, net, digits, c) for g, c in zip(genomes, cfgs)]
     _compare(batched, loop, genomes)
     # the average is what was validated and handed back: not the last step's weights
-    plain = train_genome(genomes[0], net, digits, replace(cfgs[0], ema=0.0))
+    plain = train_model(genomes[0], net, digits, replace(cfgs[0], ema=0.0))
     assert not torch.equal(plain.model.classifier[-1].weight, loop[0].model.classifier[-1].weight)
 
 
@@ -323,10 +324,10 @@ def test_a_diverging_individual_fails_alone_as_it_would_alone(digits, monkeypatc
     monkeypatch.setattr(bt, "build_network", poisoned)
     monkeypatch.setattr("genet_lab.training.trainer.build_network", poisoned)
     cfgs = [replace(cfg, seed=i) for i in range(3)]
-    batched = bt.train_population(genomes, net, digits, cfgs, mode="batched")
-    loop = [train_genome(g, net, digits, c) for g, c in zip(genomes, cfgs)]
-    assert [r.failed for r in batched] == [False, True, False]
-    assert batched[1].val_accuracy == 0.0 and batched[1].error.startswith("diverged")
+    batched = bt.train_models(genomes, net, digits, cfgs, mode="batched")
+    loop = [train_model(g, net, digits, c) for g, c in zip(genomes, cfgs)]
+    assert [t.result.failed for t in batched] == [False, True, False]
+    assert batched[1].result.val_accuracy == 0.0 and batched[1].result.error.startswith("diverged")
     _compare(batched, loop, genomes)
 
 
@@ -395,9 +396,9 @@ def test_oom_halves_the_group_and_memory_budget_cuts_it(digits, monkeypatch, f64
         return real(genomes, *a, **k)
 
     monkeypatch.setattr(bt, "train_group", small_memory)
-    split = bt.train_population(genomes, net, digits, cfgs, mode="batched")
+    split = bt.train_models(genomes, net, digits, cfgs, mode="batched")
     assert sizes == [5, 2, 3, 1, 2] or sizes[:2] == [5, 2]
-    _compare(split, [train_genome(g, net, digits, c) for g, c in zip(genomes, cfgs)], genomes)
+    _compare(split, [train_model(g, net, digits, c) for g, c in zip(genomes, cfgs)], genomes)
     per = bt.estimate_bytes(genomes[0], net, cfg.batch_size)
     monkeypatch.setattr(bt, "memory_budget", lambda device: 2 * per)
     plan = bt.plan_population(genomes, net, cfg, torch.device("cpu"), mode="batched")

@@ -30,7 +30,9 @@ def quick(**kw):
 
 def test_default_configs():
     d = T.default_train_config("digits")
-    assert (d.epochs, d.batch_size, d.schedule, d.device, d.recipe) == (30, 32, "onecycle", "auto", "fast")
+    # the budget of the catalog, the same for train and evolve: 6 epochs at batch 32 on digits
+    assert (d.epochs, d.batch_size, d.schedule, d.device, d.recipe) == (6, 32, "onecycle", "auto", "fast")
+    assert T.default_train_config("fashion-mnist").batch_size == 32  # the small-batch rule of evolve
     c = T.default_train_config("cifar10", epochs=5)
     assert c.epochs == 5 and c.batch_size == 128
     full = T.default_train_config("cifar10", schedule="paper-full")
@@ -95,8 +97,8 @@ def test_the_trained_network_has_the_recipes_dropout(digits, recipe, p):
     cfg = T.default_train_config(
         "digits", recipe=recipe, epochs=1, device="cpu", threads=1, precision="fp32", channels_last="off"
     )
-    r = T.train_genome(paper_best(), net_for(digits), digits, cfg)
-    drops = [m.p for m in r.model.modules() if isinstance(m, torch.nn.Dropout)]
+    _, model = T.train_model(paper_best(), net_for(digits), digits, cfg)
+    drops = [m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)]
     assert drops == [p]  # the one hidden layer of the paper-cifar10 head
 
 
@@ -158,10 +160,10 @@ def test_learns_digits(digits):
 
 def test_deterministic_on_cpu(digits):
     cfg = quick(augment="crop")
-    a = T.train_genome(paper_best(), net_for(digits), digits, cfg)
-    b = T.train_genome(paper_best(), net_for(digits), digits, cfg)
+    a, a_model = T.train_model(paper_best(), net_for(digits), digits, cfg)
+    b, b_model = T.train_model(paper_best(), net_for(digits), digits, cfg)
     assert a.curve == [dict(c, seconds=a.curve[i]["seconds"]) for i, c in enumerate(b.curve)]
-    sa, sb = a.model.state_dict(), b.model.state_dict()
+    sa, sb = a_model.state_dict(), b_model.state_dict()
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
     c = T.train_genome(paper_best(), net_for(digits), digits, quick(augment="crop", seed=1))
     assert c.final_loss != a.final_loss
