@@ -215,9 +215,7 @@ def cmd_train(args) -> int:
     if args.events:
         _emit(tev.to_dict(tev.TrainingStarted(genome.notation(), data.summary(), cfg.to_dict())))
         _phase(args, "measuring", "building the network, timing execution settings (cached)")
-        result, model = train_model(
-            genome, net, data, cfg, progress=lambda p: _emit(tev.to_dict(tev.TrainingProgress.of(p)))
-        )
+        result, model = train_model(genome, net, data, cfg, progress=lambda p: _emit(tev.to_dict(p)))
     elif args.json:
         result, model = train_model(genome, net, data, cfg)
     else:

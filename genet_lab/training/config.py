@@ -172,9 +172,10 @@ def lr_factor(schedule: str, epoch: float, epochs: int) -> float:
     return 1.0
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainProgress:
-    """Sent about ten times an epoch (val_accuracy None) and after each epoch's validation.
+    """Sent about ten times an epoch (val_accuracy None) and after each epoch's validation; also
+    the ``TrainingProgress`` event of :mod:`genet_lab.training.events` (the same record).
 
     One numbering for every trainer (:func:`~genet_lab.training.trainer.train_genome` and
     :func:`~genet_lab.training.population.train_population`, batched or loop): ``epoch`` is
@@ -192,9 +193,27 @@ class TrainProgress:
     loss: float
     val_accuracy: float | None
 
+    @property
+    def done(self) -> float:
+        """Epochs done so far, fractional (``epochs`` when the run is over)."""
+        if self.val_accuracy is not None or not self.steps:
+            return float(self.epoch)
+        return self.epochs * self.step / self.steps
+
+    @classmethod
+    def of(cls, progress: Any) -> TrainProgress:
+        """``progress`` as this record (itself when it is one; read by attribute otherwise)."""
+        if isinstance(progress, cls):
+            return progress
+        return cls(progress.epoch, progress.epochs, progress.step, progress.steps, progress.loss, progress.val_accuracy)
+
 
 @dataclass
 class TrainResult:
+    """What one training measured; also, with what was trained on, the ``TrainingFinished`` event
+    (:class:`genet_lab.training.events.TrainingFinished`). The network is not part of it: it
+    travels beside it (:class:`genet_lab.training.loop.Trained`)."""
+
     val_accuracy: float
     """Fraction correct on the validation split (0..1); 0.0 for a failed run."""
     test_accuracy: float | None

@@ -1,14 +1,16 @@
-"""Events of one training, as small frozen dataclasses for front ends.
+"""Events of one training, for front ends: the trainer's own records.
 
 ``genet-lab train --events`` prints them one JSON object a line (:func:`to_dict`:
 ``{"type": name, **fields}``, the format of :mod:`genet_lab.evolution.events`);
 the TUI's training pane reads them back with :func:`from_dict`, and the notebook
-``TrainPanel`` turns the trainer's progress into :class:`TrainingProgress` too, so
-every front end handles the same types. :class:`TrainingPhase` says what the process is
+``TrainPanel`` gets the trainer's progress as is, so every front end handles the same
+types. The progress event *is* the trainer's :class:`~genet_lab.training.config.TrainProgress`
+(named ``TrainingProgress`` on the wire) and the last event is a
+:class:`~genet_lab.training.config.TrainResult` with what was trained on
+(:class:`TrainingFinished`): no mirror types. :class:`TrainingPhase` says what the process is
 doing before the first progress (importing torch, loading the data, measuring), so that a
-front end has something to show during the start-up. Plain data only: no torch, no
-numpy, JSON-friendly fields; nothing of genet_lab is imported, so any layer may
-use this module.
+front end has something to show during the start-up. Plain data only, JSON-friendly fields;
+imports only the torch-free :mod:`genet_lab.training.config`, so any front end may use it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
+
+from genet_lab.training.config import TrainProgress, TrainResult
+
+__all__ = [
+    "EVENT_TYPES",
+    "TrainingEvent",
+    "TrainingFinished",
+    "TrainingPhase",
+    "TrainingProgress",
+    "TrainingStarted",
+    "from_dict",
+    "to_dict",
+]
 
 
 @dataclass(frozen=True)
@@ -37,70 +52,47 @@ class TrainingStarted:
     """The training config (``TrainConfig.to_dict``)."""
 
 
-@dataclass(frozen=True)
-class TrainingProgress:
-    """About ten times an epoch (``val_accuracy`` None) and after each epoch's validation.
-
-    The fields of the trainer's ``TrainProgress``: ``epoch`` 1-based, ``step`` the SGD steps
-    done so far out of ``steps`` for the whole run, ``val_accuracy`` a fraction (0..1).
-    """
-
-    epoch: int
-    epochs: int
-    step: int
-    steps: int
-    loss: float
-    val_accuracy: float | None
-
-    @classmethod
-    def of(cls, progress: Any) -> TrainingProgress:
-        """The event for a trainer's ``TrainProgress`` (read by attribute: no torch here)."""
-        return cls(progress.epoch, progress.epochs, progress.step, progress.steps, progress.loss, progress.val_accuracy)
-
-    @property
-    def done(self) -> float:
-        """Epochs done so far, fractional (``epochs`` when the run is over)."""
-        if self.val_accuracy is not None or not self.steps:
-            return float(self.epoch)
-        return self.epochs * self.step / self.steps
+TrainingProgress = TrainProgress
+"""About ten times an epoch (``val_accuracy`` None) and after each epoch's validation: the
+trainer's own record, under its event name."""
 
 
-@dataclass(frozen=True)
-class TrainingFinished:
-    """What ``genet-lab train --json`` prints, as an event."""
+@dataclass(kw_only=True)
+class TrainingFinished(TrainResult):
+    """What ``genet-lab train --json`` prints, as an event: the :class:`TrainResult` and what was
+    trained on (``final_loss`` is None where the run's was NaN: JSON has no NaN)."""
 
     genome: str
+    """Paper notation."""
     dataset: str
     train_images: int
     val_images: int
-    val_accuracy: float
-    """Fraction correct on the validation split (0..1); 0.0 for a failed run."""
-    test_accuracy: float | None
-    final_loss: float | None
-    curve: list[dict[str, Any]]
-    """One dict per epoch: epoch, loss, lr, val_accuracy, seconds."""
-    seconds: float
-    images_per_second: float
-    params: int
-    failed: bool
-    error: str | None
-    device: str
-    precision: str = "fp32"
-    channels_last: bool = False
-    epochs_run: int = 0
     checkpoint: str | None = None
     """The file written by ``--save``, if any."""
     train: dict[str, Any] | None = None
     """The resolved training config (TrainConfig.to_dict(): the recipe and every value)."""
 
 
-EVENT_TYPES = {cls.__name__: cls for cls in (TrainingPhase, TrainingStarted, TrainingProgress, TrainingFinished)}
-TrainingEvent = TrainingPhase | TrainingStarted | TrainingProgress | TrainingFinished
+EVENT_TYPES: dict[str, type] = {
+    "TrainingPhase": TrainingPhase,
+    "TrainingStarted": TrainingStarted,
+    "TrainingProgress": TrainProgress,
+    "TrainingFinished": TrainingFinished,
+}
+"""The event name on the wire -> its record."""
+_NAMES = {cls: name for name, cls in EVENT_TYPES.items()}
+TrainingEvent = TrainingPhase | TrainingStarted | TrainProgress | TrainingFinished
 
 
 def to_dict(event: TrainingEvent) -> dict[str, Any]:
     """``{"type": name, **fields}``."""
-    return {"type": type(event).__name__, **asdict(event)}
+    name = _NAMES.get(type(event))
+    if name is None:
+        raise TypeError(f"not a training event: {type(event).__name__}; events: {', '.join(EVENT_TYPES)}")
+    data = asdict(event)
+    if isinstance(event, TrainingFinished):  # what was trained on first, as ``train --json`` prints it
+        data = {k: data.pop(k) for k in ("genome", "dataset", "train_images", "val_images")} | data
+    return {"type": name, **data}
 
 
 def from_dict(data: Mapping[str, Any]) -> TrainingEvent:
@@ -112,4 +104,4 @@ def from_dict(data: Mapping[str, Any]) -> TrainingEvent:
     try:
         return cls(**{k: v for k, v in data.items() if k in names})
     except TypeError as exc:  # a field is missing
-        raise ValueError(f"bad {cls.__name__} event: {exc}") from None
+        raise ValueError(f"bad {_NAMES[cls]} event: {exc}") from None
