@@ -1,15 +1,16 @@
 """EvolutionMonitor: follow a run directory while it is written, or after.
 
-The monitor only reads the run store (read-only SQLite, WAL), so it never
-blocks the process that trains: a run started from the notebook runs as a
-separate process (``python -m genet_lab evolve ... --run-dir DIR``), and the
-monitor polls the store, either from a background thread
-(:meth:`EvolutionMonitor.start_polling`) or when the notebook calls
-:meth:`refresh` / :meth:`wait`. It shows the progress, Table 1 (one row per
-finished generation), Figure 3 (mean fitness per generation with max/min bars),
-the Pareto view (accuracy against parameters and multiply-adds of every evaluated
-structure, the non-dominated front marked) and the best structure so far. Starting, stopping and polling a run go
-through :mod:`genet_lab.evolution.watch`, as in the TUI. No torch.
+A run started from the notebook is created from a typed
+:class:`~genet_lab.evolution.config.SearchConfig` in the core
+(:func:`genet_lab.evolution.run.create_run`) and runs as a separate process
+(``python -m genet_lab evolve --resume DIR --json``), through
+:class:`genet_lab.supervisor.RunControl`, as in the TUI. The monitor only reads the run store
+(read-only SQLite, WAL), so it never blocks the process that trains; it polls the store,
+either from a background thread (:meth:`EvolutionMonitor.start_polling`) or when the
+notebook calls :meth:`refresh` / :meth:`wait`. It shows the progress, Table 1 (one row per
+finished generation), Figure 3 (mean fitness per generation with max/min bars), the Pareto
+view (accuracy against parameters and multiply-adds of every evaluated structure, the
+non-dominated front marked) and the best structure so far. No torch, no command line.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import html
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import ipywidgets as widgets
 
@@ -26,29 +28,21 @@ from genet_lab.encoding.genome import parse
 from genet_lab.errors import UsageError
 from genet_lab.evolution import figures as run_figures
 from genet_lab.evolution.analysis import StructurePoint, structure_points
+from genet_lab.evolution.config import SearchConfig
 from genet_lab.evolution.events import GenerationFinished, IndividualEvaluated, RunFinished
 from genet_lab.evolution.fitness import UNITS
 from genet_lab.evolution.records import Individual
-from genet_lab.evolution.watch import EvolveArgs, NotReady, RunControl, RunProcess, Snapshot, evolve_argv
+from genet_lab.supervisor import NotReady, RunControl, RunProcess, Snapshot
 from genet_lab.widgets._render import figure3, figure_png, html_table
 
 
-def evolve_command(run_dir: str | Path, kind: str = "evolve", **options) -> list[str]:
-    """The command line that starts a run: ``python -m genet_lab evolve ... --run-dir DIR``.
-
-    ``kind`` is ``evolve`` or ``random-search``; ``options`` are the fields of
-    :class:`~genet_lab.evolution.watch.EvolveArgs`, each one flag (underscores become
-    dashes, True a bare flag, None/False nothing), e.g. ``population=8,
-    stages="3,4,5", reuse_structures=True``. An unknown option raises ValueError.
-    """
-    return evolve_argv(run_dir, kind, _args(options))
-
-
-def _args(options: dict) -> EvolveArgs:
-    try:
-        return EvolveArgs(**options)
-    except TypeError as exc:  # an unknown keyword
-        raise ValueError(f"{exc}; the options are the fields of EvolveArgs") from None
+def run_config(config: SearchConfig | None = None, **fields: Any) -> SearchConfig:
+    """``config`` (default: SearchConfig's own, the laptop budget) with ``fields`` replaced, resolved
+    (every default applied, validated) as the run will store it. ``fields`` are SearchConfig's
+    (``population=8, stages=(3, 4, 5), reuse_structures=True, train={"lr": 0.05}``); an unknown
+    name is a :class:`~genet_lab.errors.UsageError`, as in :func:`genet_lab.evolution.run.evolve`."""
+    config = config or SearchConfig()
+    return (config.with_overrides(**fields) if fields else config).resolve()
 
 
 class EvolutionMonitor(widgets.VBox):
@@ -72,6 +66,8 @@ class EvolutionMonitor(widgets.VBox):
         self.run_dir = self.control.run_dir
         self.interval = float(interval)
         self.use_dot = have_dot() if use_dot is None else bool(use_dot)
+        self.config: SearchConfig | None = None
+        """The resolved config of the run :meth:`launch` created (None when attached: see ``snapshot.config``)."""
         self.snapshot: Snapshot | None = None
         """The last poll of the store (None until the store exists)."""
         self.state = "waiting"
@@ -125,22 +121,27 @@ class EvolutionMonitor(widgets.VBox):
     def launch(
         cls,
         run_dir: str | Path,
-        kind: str = "evolve",
+        config: SearchConfig | None = None,
+        *,
         interval: float = 2.0,
         env: dict | None = None,
         poll: bool = True,
-        **options,
+        **fields: Any,
     ) -> EvolutionMonitor:
-        """Start ``genet-lab evolve`` (or ``random-search``) in a separate process and watch it.
+        """Create the run of ``config`` with ``fields`` replaced (see :func:`run_config`) in
+        ``run_dir`` and run it in a separate process; returns a monitor watching it.
 
-        ``options`` are the command's flags (see :func:`evolve_command`);
-        ``env`` adds environment variables for the process (e.g.
-        ``{"OMP_NUM_THREADS": "1"}``). Output goes to ``DIR/evolve.log``. With
-        ``poll`` (default) a background thread refreshes the view until the run ends.
+        ``config.kind`` says a genetic run (ga) or a random search (random); ``env`` adds
+        environment variables for the process (e.g. ``{"OMP_NUM_THREADS": "1"}``). A bad config,
+        or a directory that already holds a run, raises UsageError before anything is made.
+        Output goes to ``DIR/evolve.log``. With ``poll`` (default) a background thread refreshes
+        the view until the run ends.
         """
         run_dir = Path(run_dir)
-        control = RunControl.start(run_dir, kind, _args(options), log=run_dir / "evolve.log", env=env)
+        resolved = run_config(config, **fields)
+        control = RunControl.create(run_dir, resolved, log=run_dir / "evolve.log", env=env)
         monitor = cls(run_dir, interval=interval, control=control)
+        monitor.config = resolved
         if poll:
             monitor.auto.value = True
         return monitor
@@ -241,6 +242,11 @@ class EvolutionMonitor(widgets.VBox):
             self.snapshot, self.state = snap, snap.state
             self._take_events(snap.events)
             self._show(snap)
+            ended = None if self.process is None else self.process.exit()
+            if ended is not None and ended.failed:  # the run's process died (its store stays as it left it)
+                self.state = "failed"
+                self.title.value += f" <span style='color:#c00'>(process failed: {html.escape(ended.error)})</span>"
+                self.events_view.value = f"<pre style='color:#c00'>{html.escape(self.log_tail())}</pre>"
             return snap
 
     def _no_store(self, state: str, reason: Exception) -> None:

@@ -1,11 +1,15 @@
 """PopulationSeeder: make an initial population (section 3.2.1) and preview it.
 
-Four starts, through the evolution operators: random (every bit
-Bernoulli(p)), all-zero (section 4.1.2), derived from a base genome such as the
-40-layer ``residual-40`` with a few bits flipped (section 4.2), or a file with one genome
-a line. The preview tabulates every individual (notation, structure key,
-convolutions, parameters), counts distinct structures and draws the first few.
-Knows the core and the operators, not torch.
+The seeder's controls make a :class:`~genet_lab.evolution.config.SearchConfig` (the
+generation-0 fields: N, stages, seed, init and its p, flips or genomes; every other field
+keeps SearchConfig's default) and preview
+:func:`~genet_lab.evolution.population.initial_population` of it: exactly the generation 0
+a run of that config starts from (``EvolutionMonitor.launch(run_dir, seeder.config)``).
+Five starts: random (every bit Bernoulli(p)), all-zero (section 4.1.2), a base genome such
+as the 40-layer ``residual-40`` or the attached editor's genome with a few bits flipped
+(section 4.2), or a file with one genome a line. The preview tabulates every individual
+(notation, structure key, convolutions, parameters), counts distinct structures and draws
+the first few. Knows the core's config and generation 0, not torch.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import html
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
@@ -20,35 +25,21 @@ import traitlets
 
 from genet_lab.encoding.complexity import complexity
 from genet_lab.encoding.draw import have_dot, render
-from genet_lab.encoding.genome import (
-    RENAMED,
-    RESIDUAL40_STAGES,
-    Genome,
-    check_stages,
-    parse_stages,
-    renamed_error,
-    resolve,
-    stage_length,
-)
+from genet_lab.encoding.genome import RENAMED, RESIDUAL40_STAGES, Genome, parse_stages, renamed_error, resolve
 from genet_lab.encoding.graph import decode, structure_hash
-from genet_lab.encoding.presets import NetworkConfig, get_preset
-from genet_lab.evolution.operators import (
-    init_from_base,
-    init_from_file,
-    init_random,
-    init_zeros,
-    read_genome_file,
-    to_genomes,
-)
+from genet_lab.encoding.presets import get_preset
+from genet_lab.evolution.config import SearchConfig
+from genet_lab.evolution.population import initial_population, initial_rng
+from genet_lab.training.catalog import DEFAULT_PRESET
 from genet_lab.widgets._render import html_table
 
-MODES = ("random", "zeros", "residual-40", "file")
-"""random: Bernoulli(p) bits; zeros: all-zero strings; residual-40: a base genome (the named
-genome ``residual-40`` by default) with ``flips`` bits flipped per individual; file: genomes
-read from ``path``."""
+MODES = ("random", "zeros", "residual-40", "editor", "file")
+"""random: Bernoulli(p) bits; zeros: all-zero strings; residual-40: the named genome
+``residual-40`` with ``flips`` bits flipped per individual; editor: the attached editor's
+genome (or ``base``) likewise; file: genomes read from ``path``."""
 
 
-def seed_population(
+def seed_config(
     mode: str,
     n: int,
     stages: Sequence[int] = (3, 4, 5),
@@ -57,40 +48,45 @@ def seed_population(
     flips: int = 2,
     base: Genome | str | None = None,
     path: str | Path | None = None,
-) -> list[Genome]:
-    """N genomes made the way ``mode`` says (see :data:`MODES`); a file gives as many as it lists."""
+    preset: str = DEFAULT_PRESET,
+) -> SearchConfig:
+    """The resolved SearchConfig of a start (see :data:`MODES`): ``editor`` says its base genome
+    as ``init`` in the paper's notation; ``file`` names ``path`` as ``init``, which
+    :meth:`SearchConfig.resolve` reads into ``init_genomes`` (N and the stages are the file's)."""
     if mode in RENAMED:
         raise renamed_error(mode)
     if mode not in MODES:
         raise ValueError(f"unknown start {mode!r}; choose one of {', '.join(MODES)}")
-    if mode != "file" and n < 1:
-        raise ValueError(f"population size must be >= 1, got {n}")
-    rng = np.random.default_rng(seed)
+    fields: dict[str, Any] = dict(
+        population=n, stages=tuple(stages), seed=seed, init=mode, init_p=p, init_flips=flips, preset=preset
+    )
     if mode == "file":
         if not path:
             raise ValueError("the 'file' start needs a path to a file with one genome a line")
-        genomes = read_genome_file(path)
-        return to_genomes(init_from_file(path, len(genomes), rng), genomes[0].stages)
-    stages = check_stages(stages)
-    length = sum(stage_length(k) for k in stages)
-    if mode == "random":
-        pop = init_random(n, length, rng, p)
-    elif mode == "zeros":
-        pop = init_zeros(n, length, rng)
-    else:
-        base_genome = resolve(base, stages) if isinstance(base, str) else base
-        if base_genome is None:
-            base_genome = resolve("residual-40", stages)
-        stages = base_genome.stages
-        pop = init_from_base(base_genome, n, rng, flips)
-    return to_genomes(pop, stages)
+        del fields["population"]  # the file's count
+        fields.update(init=str(path), stages=())
+    elif mode == "editor":
+        if base is None:
+            raise ValueError("the 'editor' start needs a genome: PopulationSeeder(editor=...) or base=")
+        genome = resolve(base, stages) if isinstance(base, str) else base
+        fields.update(init=genome.notation(), stages=())
+    return SearchConfig(**fields).resolve()
+
+
+def seed_population(mode: str, n: int, stages: Sequence[int] = (3, 4, 5), seed: int = 0, **options) -> list[Genome]:
+    """Generation 0 of :func:`seed_config`'s config (``options``: p, flips, base, path, preset)."""
+    config = seed_config(mode, n, stages, seed, **options)
+    return initial_population(config, initial_rng(config))
 
 
 class PopulationSeeder(widgets.VBox):
     """Controls for the start, a "seed" button, and a preview of the population.
 
-    ``seeder.population`` is the list of genomes; ``seeder.save(path)`` writes
-    them one a line for ``genet-lab evolve --init FILE``.
+    ``seeder.config`` is the resolved :class:`~genet_lab.evolution.config.SearchConfig` the
+    controls say, ``seeder.population`` its generation 0; ``seeder.save(path)`` writes the
+    genomes one a line for ``genet-lab evolve --init FILE``. ``editor``: a
+    :class:`~genet_lab.widgets.GenomeEditor` (or a genome) whose genome the ``editor`` start
+    copies; ``preset``: the network preset of the parameter counts (and of the config).
     """
 
     version = traitlets.Int(0, help="incremented each time a new population is made")
@@ -104,23 +100,30 @@ class PopulationSeeder(widgets.VBox):
         p: float = 0.5,
         flips: int = 2,
         path: str = "",
-        config: NetworkConfig | str = "paper-cifar10",
+        preset: str = DEFAULT_PRESET,
+        editor: Any = None,
         gallery: int = 4,
         use_dot: bool | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.config = get_preset(config) if isinstance(config, str) else config
+        self.net_config = get_preset(preset)
+        self.editor = editor
         self.use_dot = have_dot() if use_dot is None else bool(use_dot)
         self.gallery_size = gallery
+        self.config: SearchConfig | None = None
+        """The resolved config of the last population made (None until one was made)."""
         self.population: list[Genome] = []
-        stages = parse_stages(stages) if isinstance(stages, str) else check_stages(stages)
+        stages = parse_stages(stages) if isinstance(stages, str) else tuple(stages)
         if mode in RENAMED:
             raise renamed_error(mode)
         if mode == "residual-40" and tuple(stages) == (3, 4, 5):
             stages = RESIDUAL40_STAGES
-        self.mode = widgets.Dropdown(options=MODES, value=mode, description="start")
-        self.n = widgets.BoundedIntText(value=n, min=1, max=1000, description="N")
+        if mode == "editor" and editor is None:
+            raise ValueError("the 'editor' start needs a genome: PopulationSeeder(editor=...)")
+        modes = MODES if editor is not None else tuple(m for m in MODES if m != "editor")
+        self.mode = widgets.Dropdown(options=modes, value=mode, description="start")
+        self.n = widgets.BoundedIntText(value=n, min=2, max=1000, description="N")
         self.stages = widgets.Text(value=",".join(map(str, stages)), description="stages")
         self.p = widgets.FloatSlider(value=p, min=0.0, max=1.0, step=0.05, description="p (bit=1)")
         self.flips = widgets.BoundedIntText(value=flips, min=0, max=10_000, description="flips")
@@ -153,26 +156,32 @@ class PopulationSeeder(widgets.VBox):
     def reseed(self) -> list[Genome]:
         """Make a new population from the controls and refresh the preview."""
         try:
-            stages = parse_stages(self.stages.value)
-            pop = seed_population(
+            config = seed_config(
                 self.mode.value,
                 self.n.value,
-                stages,
+                parse_stages(self.stages.value),
                 self.seed_box.value,
                 self.p.value,
                 self.flips.value,
+                base=self._editor_genome(),
                 path=self.path.value or None,
+                preset=self.net_config.name,
             )
+            pop = initial_population(config, initial_rng(config))
         except ValueError as exc:
             self.error.value = f"<span style='color:#c00'>{html.escape(str(exc))}</span>"
             return self.population
         self.error.value = ""
-        self.population = pop
+        self.config, self.population = config, pop
         if self.mode.value == "file":
             self.n.value = len(pop)  # a file fixes N
         self._preview()
         self.version += 1
         return pop
+
+    def _editor_genome(self) -> Genome | None:
+        editor = self.editor
+        return getattr(editor, "genome", editor)
 
     def on_change(self, callback: Callable[[list[Genome]], None]) -> Callable:
         """Call ``callback(population)`` after each new population."""
@@ -192,7 +201,7 @@ class PopulationSeeder(widgets.VBox):
         out = []
         for i, g in enumerate(self.population):
             try:
-                params = complexity(g, self.config).params
+                params = complexity(g, self.net_config).params
             except ValueError:
                 params = None
             out.append(
@@ -214,7 +223,7 @@ class PopulationSeeder(widgets.VBox):
         for r in rows:
             keys[r["key"]] = keys.get(r["key"], 0) + 1
         params = [r["params"] for r in rows if r["params"] is not None]
-        span = f", parameters {min(params):,} to {max(params):,} ({self.config.name})" if params else ""
+        span = f", parameters {min(params):,} to {max(params):,} ({self.net_config.name})" if params else ""
         g0 = self.population[0]
         self.summary.value = (
             f"<b>{len(rows)}</b> individuals, stages {','.join(map(str, g0.stages))} "

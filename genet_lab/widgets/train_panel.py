@@ -7,9 +7,11 @@ accuracy plot and the status line update; Stop asks the trainer to cancel.
 :class:`~genet_lab.training.trainer.TrainResult` (what a notebook run under nbclient
 wants). Every finished run becomes a row of the comparison table.
 
-The trainer's progress reaches the panel as the
-:class:`~genet_lab.training.events.TrainingProgress` events that ``genet-lab train
---events`` prints for the TUI. Torch is imported only when training starts, so
+The trainer's progress reaches the panel as its own ``TrainProgress`` records. The
+defaults come from the catalog (:mod:`genet_lab.training.catalog`), as every command's do:
+the data sets it lists, each one's budget (epochs, batch size) and the default recipe;
+:meth:`TrainPanel.train_config` is the resolved training config a run uses. Training runs in
+a thread of the kernel, no process. Torch is imported only when training starts, so
 importing the widgets stays torch-free.
 """
 
@@ -18,29 +20,35 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 import traitlets
 
 from genet_lab.encoding.genome import Genome, resolve
 from genet_lab.encoding.presets import NetworkConfig, get_preset
-from genet_lab.training.events import TrainingProgress
+from genet_lab.training import catalog
 from genet_lab.widgets._render import figure_png, html_table, new_figure, percent
 
-DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10", "cifar100", "svhn", "imagefolder")
-"""Shown in the drop-down; the trainer's ``list_datasets()`` is the authority."""
+if TYPE_CHECKING:
+    from genet_lab.training.config import TrainConfig, TrainProgress
 
 _PLOT_EVERY_S = 1.0
 """Least time between two redraws of the live plot (one costs 0.1-0.5 s on a busy CPU)."""
+
+_CONTROLLED = ("epochs", "batch_size", "recipe")
+"""Training options the panel shows as controls (taken out of ``train_options``)."""
 
 
 class TrainPanel(widgets.VBox):
     """Controls, progress and results for training single genomes.
 
     ``source``: a :class:`~genet_lab.widgets.GenomeEditor` (its current genome
-    is trained), a Genome, or notation/name. ``net_config``: the network
-    preset, adapted to each data set's shape. ``data_dir``, ``train_size`` and
-    ``val_size`` go to ``load_dataset``; ``train_options`` to
+    is trained), a Genome, or notation/name. ``epochs``, ``batch_size`` and ``recipe``
+    start at the data set's budget and the default recipe (the catalog's, as ``genet-lab
+    train``'s); epochs and batch size follow the data set drop-down unless edited.
+    ``net_config``: the network preset, adapted to each data set's shape. ``data_dir``,
+    ``train_size`` and ``val_size`` go to ``load_dataset``; ``train_options`` to
     ``default_train_config`` (e.g. ``device="cpu"``, ``precision="fp32"``).
     """
 
@@ -49,21 +57,26 @@ class TrainPanel(widgets.VBox):
     def __init__(
         self,
         source=None,
-        dataset: str = "digits",
+        dataset: str = catalog.DEFAULT_DATASET,
         epochs: int | None = None,
-        net_config: NetworkConfig | str = "paper-cifar10",
+        net_config: NetworkConfig | str = catalog.DEFAULT_PRESET,
         data_dir: str | None = None,
         train_size: int | None = None,
         val_size: int | None = None,
         seed: int = 0,
         train_options: dict | None = None,
+        batch_size: int | None = None,
+        recipe: str | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.source = source if source is not None else "paper-best"
         self.net_config = get_preset(net_config) if isinstance(net_config, str) else net_config
         self.val_size, self.seed = val_size, seed
-        self.train_options = dict(train_options or {})
+        options = dict(train_options or {})
+        given = {"epochs": epochs, "batch_size": batch_size, "recipe": recipe}
+        given.update({k: options.pop(k) for k in _CONTROLLED if options.get(k) is not None})
+        self.train_options = options
         self.results: list[dict] = []
         self.last_result = None
         self._data_cache: dict = {}
@@ -75,15 +88,21 @@ class TrainPanel(widgets.VBox):
         self._last_plot = 0.0
         self._busy = False
 
-        options = list(DATASETS) if dataset in DATASETS else [dataset, *DATASETS]
-        self.dataset = widgets.Dropdown(options=options, value=dataset, description="data set")
-        self.epochs = widgets.BoundedIntText(
-            value=epochs or 0,
-            min=0,
-            max=10_000,
-            description="epochs",
-            tooltip="0: the trainer's default for the data set",
+        budget = catalog.dataset(dataset)  # an unknown name: ConfigError listing the known ones
+        listed = catalog.list_datasets(listed_only=True)
+        self.dataset = widgets.Dropdown(
+            options=listed if dataset in listed else [dataset, *listed], value=dataset, description="data set"
         )
+        self.epochs = widgets.BoundedIntText(
+            value=given["epochs"] or budget.epochs, min=1, max=10_000, description="epochs"
+        )
+        self.batch_size = widgets.BoundedIntText(
+            value=given["batch_size"] or budget.batch_size, min=1, max=1_000_000, description="batch size"
+        )
+        self.recipe = widgets.Dropdown(
+            options=catalog.list_recipes(), value=given["recipe"] or catalog.DEFAULT_RECIPE, description="recipe"
+        )
+        self.dataset.observe(self._on_dataset, "value")
         self.train_size = widgets.BoundedIntText(
             value=train_size or 0, min=0, max=10_000_000, description="train size", tooltip="0: the whole split"
         )
@@ -114,7 +133,8 @@ class TrainPanel(widgets.VBox):
         ):
             widget.add_class(f"genet-train-{name}")
         self.children = [
-            widgets.HBox([self.dataset, self.epochs, self.train_size]),
+            widgets.HBox([self.dataset, self.epochs, self.batch_size]),
+            widgets.HBox([self.recipe, self.train_size]),
             self.data_dir,
             widgets.HBox([self.label, self.train_button, self.stop_button]),
             widgets.HBox([self.progress, self.status]),
@@ -205,15 +225,48 @@ class TrainPanel(widgets.VBox):
             )
         return self._data_cache[key]
 
+    def train_config(self, dataset: str | None = None, epochs: int | None = None) -> TrainConfig:
+        """The resolved training config a run on ``dataset`` (default: the drop-down's) uses now:
+        ``default_train_config`` of the data set with the panel's epochs, batch size, recipe, seed
+        and ``train_options`` (imports torch)."""
+        return self._config(self._job(None, None, dataset, epochs))
+
     # -- the work -------------------------------------------------------------------
     def _job(self, genome, label, dataset, epochs) -> dict:
+        """What one run trains, read from the controls now (``dataset`` is selected first)."""
         g = self.genome if genome is None else (genome if isinstance(genome, Genome) else resolve(genome))
+        if dataset is not None:
+            self._select_dataset(dataset)
         return {
             "genome": g,
             "label": label or self.label.value or str(g),
-            "dataset": dataset or self.dataset.value,
-            "epochs": epochs or self.epochs.value or None,
+            "dataset": self.dataset.value,
+            "epochs": epochs or self.epochs.value,
+            "batch_size": self.batch_size.value,
+            "recipe": self.recipe.value,
         }
+
+    def _config(self, job: dict) -> TrainConfig:
+        from genet_lab.training.config import default_train_config
+
+        options: dict[str, Any] = {"seed": self.seed, **self.train_options}
+        options.update(epochs=job["epochs"], batch_size=job["batch_size"])
+        return default_train_config(job["dataset"], recipe=job["recipe"], **options)
+
+    def _select_dataset(self, name: str) -> None:
+        """Show ``name`` in the drop-down (one the catalog knows, listed or not)."""
+        catalog.dataset(name)  # an unknown name: ConfigError listing the known ones
+        if name not in self.dataset.options:
+            self.dataset.options = [name, *self.dataset.options]
+        self.dataset.value = name
+
+    def _on_dataset(self, change) -> None:
+        """Epochs and batch size follow the data set's budget, unless edited away from the old one's."""
+        old, new = catalog.dataset(change["old"]), catalog.dataset(change["new"])
+        if self.epochs.value == old.epochs:
+            self.epochs.value = new.epochs
+        if self.batch_size.value == old.batch_size:
+            self.batch_size.value = new.batch_size
 
     def _run_safely(self, job: dict) -> None:
         try:
@@ -222,17 +275,14 @@ class TrainPanel(widgets.VBox):
             self._error(f"{type(exc).__name__}: {exc}")
 
     def _run(self, job: dict):
-        from genet_lab.training.trainer import default_train_config, train_genome
+        from genet_lab.training.trainer import train_genome
 
         self._set_busy(True)
         try:
             self.status.value = f"loading {job['dataset']}..."
             data = self.data(job["dataset"])
             net = self.net_config.with_input(data.in_channels, data.image_size, data.num_classes)
-            options = {"seed": self.seed, **self.train_options}
-            if job["epochs"]:
-                options["epochs"] = job["epochs"]
-            cfg = default_train_config(data.name, **options)
+            cfg = self._config(job)
             self._curve, self._val = [], []
             with self.progress.hold_sync():
                 self.progress.bar_style, self.progress.description = "", ""
@@ -243,7 +293,7 @@ class TrainPanel(widgets.VBox):
                 net,
                 data,
                 cfg,
-                progress=lambda p: self._on_progress(TrainingProgress.of(p)),
+                progress=self._on_progress,
                 should_stop=self._stop.is_set,
             )
         finally:
@@ -251,7 +301,7 @@ class TrainPanel(widgets.VBox):
         self._finish(job, data, net, result)
         return result
 
-    def _on_progress(self, p: TrainingProgress) -> None:
+    def _on_progress(self, p: TrainProgress) -> None:
         with self._lock:
             self._curve.append((p.done, p.loss))
             if p.val_accuracy is not None:

@@ -31,8 +31,9 @@ def test_widgets_import_no_torch():
     "module",
     [
         "genet_lab.widgets",
-        "genet_lab.evolution.watch",
-        "genet_lab.training.events",
+        "genet_lab.supervisor",
+        "genet_lab.evolution.population",
+        "genet_lab.training.catalog",
         "genet_lab.tui.app",
         "genet_lab.tui.evolution",
         "genet_lab.tui.train_panel",
@@ -221,12 +222,14 @@ def test_seeder_zeros_residual_40_and_file(tmp_path):
     s = PopulationSeeder(mode="zeros", n=5, use_dot=False)
     assert all(g == zeros() for g in s.population)
     assert "<b>1</b> distinct structure," in s.summary.value
+    assert (s.config.init, s.config.population) == ("zeros", 5)
     s.mode.value = "residual-40"  # switches stages to (11,11,11)
     s.flips.value = 3
     s.reseed()
     from genet_lab.encoding.genome import residual_40
 
     base = residual_40()
+    assert (s.config.init, s.config.stages, s.config.init_flips) == ("residual-40", (11, 11, 11), 3)
     assert all(g.stages == (11, 11, 11) for g in s.population)
     assert all(sum(a != b for a, b in zip(g.bits, base.bits)) == 3 for g in s.population)
     saved = list(s.population)
@@ -236,9 +239,53 @@ def test_seeder_zeros_residual_40_and_file(tmp_path):
     s.reseed()
     assert s.n.value == 5 and s.error.value == ""
     assert s.population == saved
+    assert s.config.init == "file" and s.config.init_genomes == tuple(map(str, saved))
     s.path.value = str(tmp_path / "missing.txt")
     s.reseed()
     assert "does not exist" in s.error.value and len(s.population) == 5
+
+
+def test_seeder_editor_start_is_the_editor_genome_in_notation():
+    ed = GenomeEditor("1-00-111 0-10-000-0011")  # Figure 1: stages (4, 5)
+    s = PopulationSeeder(mode="editor", n=4, flips=1, editor=ed, use_dot=False)
+    assert "editor" in s.mode.options
+    assert s.config.init == ed.genome.notation() and s.config.stages == (4, 5) and s.config.init_flips == 1
+    assert all(sum(a != b for a, b in zip(g.bits, ed.genome.bits)) == 1 for g in s.population)
+    ed.genome = "chain"  # the next seed copies the editor's genome now
+    s.reseed()
+    assert s.config.init == chain().notation() and all(g.stages == (3, 4, 5) for g in s.population)
+    assert "editor" not in PopulationSeeder(n=2, use_dot=False).mode.options  # nothing to copy
+    with pytest.raises(ValueError, match="editor"):
+        PopulationSeeder(mode="editor")
+
+
+def test_seeder_shows_a_bad_config_and_keeps_its_population():
+    s = PopulationSeeder(mode="random", n=4, use_dot=False)
+    before = s.population
+    s.p.value = 0.0
+    s.reseed()
+    assert s.population != before and all(sum(g.bits) == 0 for g in s.population)  # p = 0: all-zero bits
+    s.stages.value = "3,x"
+    s.reseed()
+    assert "stage sizes must be integers" in s.error.value and s.config.init_p == 0.0
+
+
+def test_seeder_previews_exactly_the_runs_generation_0(tmp_path):
+    from genet_lab.evolution.store import RunStore
+    from genet_lab.widgets import EvolutionMonitor
+
+    seeder = PopulationSeeder(mode="residual-40", n=4, flips=2, seed=5, use_dot=False)
+    assert seeder.config.seed == 5 and seeder.config.population == 4
+    mon = EvolutionMonitor.launch(tmp_path / "run", seeder.config, fitness="toy", generations=0, poll=False)
+    try:
+        assert mon.wait(timeout=120, interval=0.2).state == "finished"
+        with RunStore(tmp_path / "run", readonly=True) as store:
+            stored = [parse(i.genome) for i in store.individuals(0)]
+            config = store.config()
+    finally:
+        mon.close()
+    assert stored == seeder.population
+    assert (config["init"], config["init_flips"], config["stages"]) == ("residual-40", 2, [11, 11, 11])
 
 
 @needs_dot
@@ -331,15 +378,15 @@ def test_train_panel_failed_runs_sort_last_and_say_their_last_accuracy():
 
 
 def test_train_panel_bad_input_is_reported():
-    from genet_lab.training.data import list_datasets
+    from genet_lab.training.catalog import list_datasets
     from genet_lab.widgets import TrainPanel
-    from genet_lab.widgets.train_panel import DATASETS
-
-    assert DATASETS == tuple(list_datasets())  # the drop-down follows the trainer
 
     panel = TrainPanel("paper-best")
-    with pytest.raises(ValueError, match="unknown dataset"):
+    assert list(panel.dataset.options) == list_datasets(listed_only=True)  # the drop-down lists the catalog
+    with pytest.raises(ValueError, match="unknown dataset 'no-such-set'; accepted: digits"):
         panel.train(dataset="no-such-set")
+    with pytest.raises(ValueError, match="unknown dataset"):
+        TrainPanel("chain", dataset="no-such-set")
     panel.start(genome="1-0")  # malformed: shown, no thread started
     assert "group 2 must hold 2 bits" in panel.status.value and not panel.running
 
@@ -347,30 +394,53 @@ def test_train_panel_bad_input_is_reported():
 # -- EvolutionMonitor ---------------------------------------------------------------
 
 
-def test_evolve_command_spells_the_cli():
-    from genet_lab.widgets import evolve_command
+def test_train_panel_defaults_are_the_catalogs():
+    from genet_lab.training.catalog import DATASETS, DEFAULT_DATASET, DEFAULT_RECIPE, list_recipes
+    from genet_lab.widgets import TrainPanel
 
-    cmd = evolve_command(
-        "runs/x", population=8, generations=3, stages=(3, 4, 5), reuse_structures=True, init=None, json=False
-    )
-    assert cmd[1:] == [
-        "-m",
-        "genet_lab",
-        "evolve",
-        "--population",
-        "8",
-        "--generations",
-        "3",
-        "--stages",
-        "3,4,5",
-        "--reuse-structures",
-        "--run-dir",
-        "runs/x",
-    ]
-    with pytest.raises(ValueError, match="kind must be"):
-        evolve_command("x", kind="evolution")
-    with pytest.raises(ValueError, match="populaton"):
-        evolve_command("x", populaton=8)  # a typo is an error, not a flag
+    panel = TrainPanel("chain")
+    digits = DATASETS[DEFAULT_DATASET]
+    assert panel.dataset.value == DEFAULT_DATASET and panel.recipe.value == DEFAULT_RECIPE
+    assert (panel.epochs.value, panel.batch_size.value) == (digits.epochs, digits.batch_size)
+    assert list(panel.recipe.options) == list_recipes()
+    panel.dataset.value = "cifar10"  # the budget follows the data set
+    assert (panel.epochs.value, panel.batch_size.value) == (DATASETS["cifar10"].epochs, DATASETS["cifar10"].batch_size)
+    panel.epochs.value = 3  # an edited value stays
+    panel.dataset.value = "mnist"
+    assert (panel.epochs.value, panel.batch_size.value) == (3, DATASETS["mnist"].batch_size)
+    given = TrainPanel("chain", epochs=7, train_options={"batch_size": 16, "recipe": "paper", "device": "cpu"})
+    assert (given.epochs.value, given.batch_size.value, given.recipe.value) == (7, 16, "paper")
+    assert given.train_options == {"device": "cpu"}
+
+
+def test_train_panel_trains_with_what_it_shows():
+    from genet_lab.training.config import default_train_config
+    from genet_lab.widgets import TrainPanel
+
+    panel = TrainPanel("chain", seed=3, train_options=CPU_FP32)
+    assert panel.train_config() == default_train_config("digits", seed=3, **CPU_FP32)
+    panel.recipe.value = "legacy"
+    panel.batch_size.value = 64
+    cfg = panel.train_config("fashion-mnist")  # selects the data set: its budget, the edited batch
+    assert panel.dataset.value == "fashion-mnist" and cfg.recipe == "legacy" and cfg.batch_size == 64
+    assert cfg == default_train_config("fashion-mnist", recipe="legacy", batch_size=64, seed=3, **CPU_FP32)
+
+
+def test_launch_takes_a_search_config_and_refuses_a_bad_one_before_anything_is_made(tmp_path):
+    from genet_lab.errors import UsageError
+    from genet_lab.evolution.config import SearchConfig
+    from genet_lab.widgets import EvolutionMonitor
+    from genet_lab.widgets.monitor import run_config
+
+    assert run_config() == SearchConfig().resolve()  # SearchConfig's own defaults, resolved
+    assert run_config(SearchConfig(population=4), generations=2) == SearchConfig(population=4, generations=2).resolve()
+    with pytest.raises(UsageError, match="populaton"):
+        EvolutionMonitor.launch(tmp_path / "typo", populaton=8)  # a typo is an error, not a field
+    with pytest.raises(ValueError, match="pm"):
+        EvolutionMonitor.launch(tmp_path / "bad", fitness="toy", pm=2)
+    with pytest.raises(ValueError, match="kind"):
+        EvolutionMonitor.launch(tmp_path / "bad", kind="evolution")
+    assert not (tmp_path / "typo").exists() and not (tmp_path / "bad" / "run.sqlite").exists()
 
 
 def test_monitor_launches_watches_and_reattaches(tmp_path):
@@ -379,7 +449,8 @@ def test_monitor_launches_watches_and_reattaches(tmp_path):
 
     run = tmp_path / "run"
     mon = EvolutionMonitor.launch(run, fitness="toy", population=6, generations=3, seed=2, interval=0.2, poll=False)
-    assert mon.command[-2:] == ["--run-dir", str(run)]
+    assert mon.command[3:] == ["evolve", "--resume", str(run), "--json"]  # the run was created from the config
+    assert (mon.config.population, mon.config.generations, mon.config.seed) == (6, 3, 2)
     snap = mon.wait(timeout=120, interval=0.2)
     assert snap.state == "finished" and mon.process.exit().returncode == 0
     with RunStore(run, readonly=True) as store:
@@ -405,6 +476,7 @@ def test_monitor_launches_watches_and_reattaches(tmp_path):
 
 
 def test_monitor_waits_for_a_run_and_cancels_it(tmp_path):
+    from genet_lab.errors import UsageError
     from genet_lab.widgets import EvolutionMonitor
 
     early = EvolutionMonitor(tmp_path / "not-yet")
@@ -419,7 +491,7 @@ def test_monitor_waits_for_a_run_and_cancels_it(tmp_path):
     assert not mon.process_running and snap.state == "stopped" and not mon.process.exit().failed
     assert len(snap.generations) >= 2
     assert mon.wait(timeout=10).state == "stopped"  # a cancelled run is not an error
-    with pytest.raises(Exception, match="already holds a run"):
+    with pytest.raises(UsageError, match="already holds a run"):
         EvolutionMonitor.launch(run, fitness="toy")
     mon.close()
 
@@ -443,6 +515,12 @@ def test_train_panel_reads_a_data_dir(tmp_path, monkeypatch, one_thread):
     assert not result.failed and panel.results[-1]["dataset"] == "imagefolder"
 
 
+def _no_images(tmp_path):
+    """A run whose process fails once it loads the data: an image folder with no class folder."""
+    (tmp_path / "empty").mkdir()
+    return dict(dataset="imagefolder", data_dir=str(tmp_path / "empty"), population=2, generations=0)
+
+
 def test_monitor_polls_a_launched_run_until_its_process_ends(tmp_path):
     from genet_lab.widgets import EvolutionMonitor
 
@@ -451,29 +529,29 @@ def test_monitor_polls_a_launched_run_until_its_process_ends(tmp_path):
     mon._poller.join(timeout=60)
     assert not mon._poller.is_alive() and not mon.auto.value
     assert mon.state == "finished" and len(mon.snapshot.generations) == 3
-    bad = EvolutionMonitor.launch(tmp_path / "bad", fitness="toy", qc=-1, interval=0.1)
-    bad._poller.join(timeout=60)  # a process that dies early ends the polling too
-    assert not bad._poller.is_alive() and bad.state == "failed" and bad.snapshot is None
+    bad = EvolutionMonitor.launch(tmp_path / "bad", interval=0.1, **_no_images(tmp_path))
+    bad._poller.join(timeout=120)  # a process that dies early ends the polling too
+    assert not bad._poller.is_alive() and bad.state == "failed"
     mon.close()
     bad.close()
 
 
-def test_monitor_reports_a_failed_launch(tmp_path):
+def test_monitor_reports_a_failed_run_process(tmp_path):
     from genet_lab.widgets import EvolutionMonitor
 
-    mon = EvolutionMonitor.launch(tmp_path / "bad", fitness="toy", pm=2, interval=0.1)
-    with pytest.raises(RuntimeError, match=r"exited with status 2:\n.*error: .*pm.*probability"):
-        mon.wait(timeout=60)
+    mon = EvolutionMonitor.launch(tmp_path / "bad", interval=0.1, poll=False, **_no_images(tmp_path))
+    with pytest.raises(RuntimeError, match=r"exited with status 2:\n(.*\n)*error: "):
+        mon.wait(timeout=120)
     assert mon.state == "failed"
     assert "error:" in mon.events_view.value
-    assert mon.process.exit().error.startswith("error: ") and "pm" in mon.process.exit().error
+    assert mon.process.exit().error.startswith("error: ")
     mon.close()
 
 
 def test_run_process_kills_what_ignores_sigterm(tmp_path):
     import sys
 
-    from genet_lab.evolution.watch import RunProcess
+    from genet_lab.supervisor import RunProcess
 
     stubborn = (
         "import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
@@ -492,7 +570,7 @@ def test_run_process_kills_what_ignores_sigterm(tmp_path):
 
 
 def test_train_panel_names_the_epoch_in_progress():
-    from genet_lab.training.events import TrainingProgress
+    from genet_lab.training.config import TrainProgress as TrainingProgress  # the trainer's own record
     from genet_lab.widgets import TrainPanel
 
     panel = TrainPanel("chain", epochs=8, train_size=120, train_options=CPU_FP32)
