@@ -15,7 +15,7 @@ import torch
 
 from genet_lab.encoding.genome import Genome, parse
 from genet_lab.encoding.presets import NetworkConfig
-from genet_lab.errors import UsageError
+from genet_lab.errors import ConfigError, UsageError
 from genet_lab.fileio import atomic_write
 
 FORMAT = "genet-lab-checkpoint"
@@ -89,9 +89,12 @@ def load_checkpoint(path) -> Checkpoint:
             f"{path} is not a readable genet-lab checkpoint (corrupt, truncated or not a torch file: {reason})"
         ) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise UsageError(
-            f"{path} is a torch file but not a genet-lab checkpoint (no format={FORMAT!r}); "
-            "write one with 'genet-lab train GENOME --save FILE'"
+        raise ConfigError(
+            "checkpoint",
+            str(path),
+            template=f"{{value}} is a torch file but not a genet-lab checkpoint (no format={FORMAT!r}); "
+            "write one with train's {save} option",
+            also=("save",),
         )
     if not isinstance(data.get("version"), int) or data["version"] > VERSION:
         raise UsageError(

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from genet_lab.encoding.presets import NetworkConfig
-from genet_lab.errors import UsageError, reject_unknown_keys
+from genet_lab.errors import ConfigError, UsageError, reject_unknown_keys
 from genet_lab.training.catalog import DATASETS
 from genet_lab.training.recipes import (
     DEFAULT_RECIPE,
@@ -37,7 +37,7 @@ def parse_device(text: str) -> str:
     t = str(text).strip().lower()
     if t in ("auto", "cpu", "cuda", "mps") or (t.startswith("cuda:") and t[5:].isdigit()):
         return t
-    raise UsageError(f"unknown device {text!r}; accepted: {DEVICES}")
+    raise ConfigError("device", text, accepted=DEVICES, what="device")
 
 
 @dataclass(frozen=True)

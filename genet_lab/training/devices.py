@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from genet_lab.errors import UsageError
+from genet_lab.errors import ConfigError
 from genet_lab.training.config import DEVICES, parse_device
 
 __all__ = ["DEVICES", "device_name", "parse_device", "resolve_device", "synchronize"]
@@ -19,7 +19,7 @@ def _mps_available() -> bool:
 
 def resolve_device(text: str) -> torch.device:
     """The torch device for ``text``: auto picks cuda, then mps, then cpu; an explicit device
-    this machine lacks is a :class:`UsageError`."""
+    this machine lacks is a :class:`~genet_lab.errors.ConfigError` of ``device``."""
     t = parse_device(text)
     if t == "auto":
         if torch.cuda.is_available():
@@ -29,12 +29,19 @@ def resolve_device(text: str) -> torch.device:
         return torch.device("cpu")
     if t.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise UsageError(f"device {t} asked for, but torch sees no CUDA device; use --device cpu or auto")
+            raise ConfigError(
+                "device",
+                t,
+                template="device {value} asked for, but torch sees no CUDA device; use {option} cpu or auto",
+            )
         index = int(t[5:]) if ":" in t else 0
         if index >= torch.cuda.device_count():
-            raise UsageError(f"device {t} asked for, but there are {torch.cuda.device_count()} CUDA devices")
+            n = torch.cuda.device_count()
+            raise ConfigError("device", t, template=f"device {{value}} asked for, but there are {n} CUDA devices")
     if t == "mps" and not _mps_available():
-        raise UsageError("device mps asked for, but MPS is not available; use --device cpu or auto")
+        raise ConfigError(
+            "device", t, template="device {value} asked for, but MPS is not available; use {option} cpu or auto"
+        )
     return torch.device(t)
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from genet_lab.errors import UsageError
+from genet_lab.errors import ConfigError, UsageError
 from genet_lab.training.data.stream import StreamSplits
 from genet_lab.training.devices import resolve_device
 
@@ -55,9 +55,11 @@ def split_per_class(
     for c in np.unique(labels):
         idx = rng.permutation(np.flatnonzero(labels == c))
         if len(idx) <= train_per_class:
-            raise UsageError(
-                f"class {int(c)} has {len(idx)} images; --train-per-class {train_per_class} needs "
-                f"at least {train_per_class + 1} in every class (one to test)"
+            raise ConfigError(
+                "train_per_class",
+                train_per_class,
+                template=f"class {int(c)} has {len(idx)} images; {{option}} {{value}} needs "
+                f"at least {train_per_class + 1} in every class (one to test)",
             )
         train.append(idx[:train_per_class])
         rest = idx[train_per_class:]
@@ -71,9 +73,11 @@ def _folder_samples(data_dir) -> tuple[Path, Any]:
 
     root = Path(data_dir)
     if not root.is_dir():
-        raise UsageError(
-            f"--data-dir {root} is not a folder; give one holding <class>/*.jpg (Caltech-256's "
-            "256_ObjectCategories) or train/<class>/*"
+        raise ConfigError(
+            "data_dir",
+            str(root),
+            template="{option} {value} is not a folder; give one holding <class>/*.jpg (Caltech-256's "
+            "256_ObjectCategories) or train/<class>/*",
         )
     folder = root / "train" if (root / "train").is_dir() else root
     return folder, folder_listing(folder)

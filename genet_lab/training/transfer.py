@@ -20,7 +20,8 @@ from genet_lab.encoding.presets import NetworkConfig
 from genet_lab.errors import UsageError
 
 TRANSFER_DATASETS = ("svhn", "cifar10", "cifar100")
-"""Table 2's columns, in its order."""
+"""Table 2's columns, in its order: the transfer protocol's own list (which catalog data sets the
+paper transfers to), not a copy of the catalog (:mod:`genet_lab.training.catalog`)."""
 COLUMN = {"svhn": "SVHN", "cifar10": "CF10", "cifar100": "CF100"}
 PROTOCOLS: dict[str, dict[str, dict[str, bool]]] = {
     # Section 4.2: SVHN's extra set trains too, 6,000 validation images (400 + 200 per class), LCN.

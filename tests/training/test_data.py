@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from genet_lab.errors import UsageError
+from genet_lab.errors import ConfigError, UsageError
 from genet_lab.training.data import imagefolder, list_datasets, load_dataset, stratified_split
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -68,7 +68,7 @@ def test_train_size_subset_and_no_test():
         (dict(name="digits", train_size=5000), "train_size must be between 1 and 1150"),
         (dict(name="digits", val_size=-1), "val_size"),
         (dict(name="digits", val_size=1150 + 288), "val_size must be between 0"),
-        (dict(name="imagefolder"), "--data-dir"),
+        (dict(name="imagefolder"), "needs data_dir DIR"),
     ],
 )
 def test_bad_arguments_one_line(kwargs, words):
@@ -148,7 +148,14 @@ def test_download_failure_names_path_and_remedy(tmp_path, monkeypatch):
     with pytest.raises(UsageError) as info:
         load_dataset("cifar10", tmp_path)
     msg = str(info.value)
-    assert str(tmp_path) in msg and "--data-dir" in msg and "cifar-10-batches-py" in msg and "\n" not in msg
+    assert str(tmp_path) in msg and "data_dir" in msg and "cifar-10-batches-py" in msg and "\n" not in msg
+    assert "--" not in msg  # the core names the field; the command line words it as its flag
+    assert isinstance(info.value, ConfigError) and info.value.option == "data_dir"
+    line = info.value.format(lambda o: "--" + o.replace("_", "-"))
+    assert line.startswith(f"cifar10 not found or unreadable in {tmp_path} (") and line.endswith(
+        f"; connect to the internet to download it into {tmp_path}, or pass --data-dir DIR holding "
+        "torchvision's layout (cifar-10-batches-py/)"
+    )
 
 
 def test_cifar10_torchvision_layout(tmp_path, monkeypatch):

@@ -11,6 +11,7 @@ import pytest
 import torch
 from helpers import assert_rejected, run_cli
 
+from genet_lab.errors import ConfigError
 from genet_lab.training.data import load_dataset
 from genet_lab.training.data.stream import StreamSplits, load_stream
 
@@ -115,9 +116,13 @@ def test_in_memory_image_size_and_val_size_zero(tmp_path):
 def test_in_memory_limit_points_to_stream(tmp_path, monkeypatch):
     make_folder(tmp_path, classes=2, per_class=3)
     monkeypatch.setenv("GENET_LAB_MEMORY_GB", "0.000001")
-    with pytest.raises(Exception, match="--stream") as info:
+    with pytest.raises(ConfigError, match=r"stream it instead \(stream\), or pass a smaller image_size") as info:
         load_dataset("imagefolder", tmp_path)
-    assert "\n" not in str(info.value)
+    assert "\n" not in str(info.value) and info.value.option == "data_dir"
+    line = info.value.format(lambda o: "--" + o.replace("_", "-"))  # as the command line says it
+    assert line.startswith(f"{tmp_path / 'train'} would take ") and line.endswith(
+        "stream it instead (--stream), or pass a smaller --image-size"
+    )
 
 
 def test_imagenet_preset_builds_at_a_small_size():

@@ -9,7 +9,7 @@ import torch
 
 from genet_lab.encoding.genome import paper_best, resolve
 from genet_lab.encoding.presets import get_preset
-from genet_lab.errors import UsageError
+from genet_lab.errors import ConfigError, UsageError
 from genet_lab.training import autotune as A
 from genet_lab.training import trainer as T
 from genet_lab.training.batches import augment_batch, augmentation
@@ -188,11 +188,14 @@ def test_should_stop_cancels(digits):
 def test_shape_mismatch_and_bad_device(digits):
     with pytest.raises(UsageError, match="with_input"):
         T.train_genome(paper_best(), get_preset("paper-cifar10"), digits, quick())
-    with pytest.raises(UsageError, match="cuda:N"):
+    with pytest.raises(ConfigError, match=r"^unknown device 'gpu'; accepted: auto, cpu, cuda, cuda:N, mps$"):
         parse_device("gpu")
     if not torch.cuda.is_available():
-        with pytest.raises(UsageError, match="no CUDA"):
+        with pytest.raises(ConfigError, match="no CUDA device; use device cpu or auto") as info:
             resolve_device("cuda:0")
+        assert info.value.format(lambda o: "--" + o) == (
+            "device cuda:0 asked for, but torch sees no CUDA device; use --device cpu or auto"
+        )
     assert resolve_device("auto").type in ("cuda", "mps", "cpu")
 
 

@@ -12,17 +12,14 @@ This module knows nothing about networks or training.
 
 from __future__ import annotations
 
-from genet_lab.errors import UsageError
+from genet_lab.errors import ConfigError, UsageError
+from genet_lab.training.catalog import DATASETS, list_datasets
 from genet_lab.training.data.splits import (
-    DATASETS,
-    DEFAULT_VAL_SIZE,
     HOLDOUT_SEED,
-    NO_FLIP,
     VAL_FRACTION,
     DataSplits,
     assemble,
     channel_stats,
-    list_datasets,
     make_splits,
     stratified_split,
 )
@@ -64,7 +61,7 @@ def load_dataset(
         "image-folder": "imagefolder",
     }.get(key, key)
     if key not in DATASETS:
-        raise UsageError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}")
+        raise ConfigError("dataset", name, accepted=list_datasets(), what="dataset")
     if train_size is not None and int(train_size) < 1:
         raise UsageError(f"train_size must be a positive integer, got {train_size}")
     if val_size is not None and int(val_size) < 0:
@@ -118,9 +115,7 @@ __all__ = [
     "load_dataset",
     "stratified_split",
     "DATASETS",
-    "DEFAULT_VAL_SIZE",
     "HOLDOUT_SEED",
-    "NO_FLIP",
     "VAL_FRACTION",
     "assemble",
     "channel_stats",

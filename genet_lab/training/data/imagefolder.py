@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from genet_lab.errors import UsageError
+from genet_lab.errors import ConfigError, UsageError
 
 CACHE_VERSION = 1
 
@@ -106,10 +106,13 @@ def _load_split(split_dir: Path, classes, image_size: int | None):
         image_size = _header_size(samples[0][0])
     need = len(samples) * 3 * image_size**2
     if need > in_memory_limit():
-        raise UsageError(
-            f"{split_dir} would take {need / 2**30:.1f} GiB decoded at {image_size}x{image_size}, "
+        raise ConfigError(
+            "data_dir",
+            str(split_dir),
+            template=f"{{value}} would take {need / 2**30:.1f} GiB decoded at {image_size}x{image_size}, "
             f"above the in-memory limit of {in_memory_limit() / 2**30:.1f} GiB "
-            "($GENET_LAB_MEMORY_GB); stream it instead (train --stream), or pass a smaller --image-size"
+            "($GENET_LAB_MEMORY_GB); stream it instead ({stream}), or pass a smaller {image_size}",
+            also=("stream", "image_size"),
         )
     stats = []
     for path, _ in samples:
@@ -168,7 +171,10 @@ def _write_cache(cache: Path, samples, stats, x: torch.Tensor) -> None:
 def folder_root(data_dir) -> tuple[Path, Path]:
     """(root, root/train) of an ImageFolder tree, or a one-line UsageError saying what is accepted."""
     if not data_dir:
-        raise UsageError("imagefolder needs --data-dir DIR holding train/<class>/* (and optionally test/<class>/*)")
+        raise ConfigError(
+            "data_dir",
+            template="imagefolder needs {option} DIR holding train/<class>/* (and optionally test/<class>/*)",
+        )
     root = Path(data_dir)
     train_dir = root / "train"
     if not train_dir.is_dir():

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genet_lab.errors import UsageError
+from genet_lab.errors import ConfigError, UsageError
 
 SYSTEM_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 """Where Debian's dataset-fashion-mnist package puts the idx files."""
@@ -51,7 +51,7 @@ TORCHVISION = {
 
 
 def default_data_root() -> Path:
-    """Where downloads go without --data-dir: $GENET_LAB_DATA or ~/.cache/genet-lab/data."""
+    """Where downloads go without a ``data_dir``: $GENET_LAB_DATA or ~/.cache/genet-lab/data."""
     env = os.environ.get("GENET_LAB_DATA")
     return Path(env) if env else Path.home() / ".cache" / "genet-lab" / "data"
 
@@ -151,9 +151,11 @@ def load_svhn_extra(root: Path) -> tuple[torch.Tensor, torch.Tensor]:
     """
     path = Path(root) / "extra_32x32.mat"
     if not path.is_file():
-        raise UsageError(
-            f"SVHN's extra set needs {path} (torchvision's layout, from "
-            "http://ufldl.stanford.edu/housenumbers/extra_32x32.mat); pass --data-dir DIR holding it"
+        raise ConfigError(
+            "data_dir",
+            str(path),
+            template="SVHN's extra set needs {value} (torchvision's layout, from "
+            "http://ufldl.stanford.edu/housenumbers/extra_32x32.mat); pass {option} DIR holding it",
         )
     try:
         _, x, y = _tv_split("svhn-extra", Path(root), True, download=False)
@@ -163,11 +165,24 @@ def load_svhn_extra(root: Path) -> tuple[torch.Tensor, torch.Tensor]:
     return x, y
 
 
-def _how_to_get(name: str, root: Path) -> str:
-    return (
-        f"connect to the internet to download it into {root}, or pass --data-dir DIR holding "
-        f"torchvision's layout ({TORCHVISION[name][1]})"
+HOW_TO_GET = (
+    "connect to the internet to download it into {value}, or pass {option} DIR holding "
+    "torchvision's layout ({accepted})"
+)
+"""The remedy of a missing data set, a :class:`ConfigError` template of ``data_dir`` (the CLI
+words it ``--data-dir``): ``value`` the folder, ``accepted`` the layout it reads."""
+
+
+def _missing(name: str, root: Path, problem: str) -> ConfigError:
+    """``problem`` (a template with ``{value}`` for ``root``), then how to get ``name``."""
+    return ConfigError(
+        "data_dir", str(root), accepted=TORCHVISION[name][1], what=name, template=f"{problem}; {HOW_TO_GET}"
     )
+
+
+def _literal(text: str) -> str:
+    """``text`` inside a :meth:`str.format` template, as it is."""
+    return text.replace("{", "{{").replace("}", "}}")
 
 
 def load_torchvision(name: str, data_dir, with_test: bool):
@@ -183,7 +198,7 @@ def load_torchvision(name: str, data_dir, with_test: bool):
                 return classes, train, test, folder
     root = Path(data_dir) if data_dir else default_data_root()
     if data_dir and not root.is_dir():
-        raise UsageError(f"--data-dir {root} is not a folder; {_how_to_get(name, root)}")
+        raise _missing(name, root, "{option} {value} is not a folder")
     existed = set(root.iterdir()) if root.is_dir() else set()
     try:
         try:
@@ -199,7 +214,7 @@ def load_torchvision(name: str, data_dir, with_test: bool):
     except Exception as exc:  # offline download, corrupt archive, unreadable file: one line
         _remove_empty_dirs(root, existed)
         reason = " ".join(str(exc).split())[:200] or type(exc).__name__
-        raise UsageError(f"{name} not found or unreadable in {root} ({reason}); {_how_to_get(name, root)}") from None
+        raise _missing(name, root, f"{{what}} not found or unreadable in {{value}} ({_literal(reason)})") from None
     return classes, (x, y), test, root
 
 

@@ -1,5 +1,7 @@
 """Splitting a data set the paper's way: :class:`DataSplits`, stratified and per-class splits,
-channel statistics. Plain tensors and numpy; no reader, network or training.
+channel statistics. Plain tensors and numpy; no reader, network or training. What differs per
+data set (validation size, whether a mirrored image keeps its label) is read from
+:mod:`genet_lab.training.catalog`.
 """
 
 from __future__ import annotations
@@ -12,18 +14,17 @@ import torch
 from genet_lab.errors import UsageError
 from genet_lab.training import catalog
 
-DATASETS = tuple(catalog.list_datasets())
-"""Known data set names, in the order front ends list them (:mod:`genet_lab.training.catalog`)."""
-
-DEFAULT_VAL_SIZE = {d.name: d.val_size for d in catalog.DATASETS.values() if d.val_size is not None}
-"""Validation images carved from the training set; others use VAL_FRACTION."""
 VAL_FRACTION = 0.2
+"""Share of the training images carved for validation where the catalog gives no ``val_size``."""
 HOLDOUT_SEED = 20170301
 """Seed of the test split carved from sets that ship none (digits, imagefolder without test/):
 independent of the run's seed so the test set never moves."""
 
-NO_FLIP = tuple(d.name for d in catalog.DATASETS.values() if not d.hflip)
-"""Sets whose images must not be mirrored (a mirrored 2 is not a 2)."""
+
+def _entry(name: str) -> catalog.Dataset:
+    """The catalog's entry of ``name`` (its validation size, whether it may be mirrored); a set the
+    catalog does not name (a test's toy set) is treated as an image folder."""
+    return catalog.DATASETS.get(name, catalog.DATASETS["imagefolder"])
 
 
 @dataclass
@@ -69,10 +70,6 @@ class DataSplits:
         if self.preprocessing:
             out["preprocessing"] = self.preprocessing
         return out
-
-
-def list_datasets() -> list[str]:
-    return list(DATASETS)
 
 
 def stratified_split(labels: np.ndarray, take: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -187,7 +184,8 @@ def make_splits(
         x, y = x[rest], y[rest]
     n = len(y)
     if val_size is None:
-        val_size = min(DEFAULT_VAL_SIZE.get(name, int(round(VAL_FRACTION * n))), n // 2)
+        default = _entry(name).val_size
+        val_size = min(int(round(VAL_FRACTION * n)) if default is None else default, n // 2)
     if not 0 <= val_size < n:
         raise UsageError(
             f"val_size must be between 0 (no validation split) and {n - 1} for {name} "
@@ -235,6 +233,6 @@ def assemble(
         test_y=None if test is None else test[1].to(torch.int64).contiguous(),
         mean=mean,
         std=std,
-        hflip=name not in NO_FLIP,
+        hflip=_entry(name).hflip,
         source=source,
     )
