@@ -6,7 +6,7 @@ Importing this package does not import torch.
 """
 
 from genet_lab.evolution.config import SearchConfig, TrainOverrides
-from genet_lab.evolution.engine import Engine, evaluation_seed, generation_stats
+from genet_lab.evolution.engine import Engine, evaluation_seed
 from genet_lab.evolution.events import (
     EvaluationProgress,
     GenerationFinished,
@@ -15,7 +15,8 @@ from genet_lab.evolution.events import (
     RunFinished,
     RunStarted,
 )
-from genet_lab.evolution.fitness import BatchFitness, Evaluation, Fitness, Job
+from genet_lab.evolution.executors import Executor
+from genet_lab.evolution.fitness import Evaluation, Fitness, Job
 from genet_lab.evolution.records import GenerationStats, Individual, RunStatus
 from genet_lab.evolution.run import evolve, resume_run, start_run
 from genet_lab.evolution.store import RunStore, is_run_dir
@@ -30,9 +31,8 @@ __all__ = [
     "start_run",
     "resume_run",
     "evaluation_seed",
-    "generation_stats",
     "Fitness",
-    "BatchFitness",
+    "Executor",
     "Evaluation",
     "Job",
     "Individual",

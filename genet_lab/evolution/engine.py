@@ -6,8 +6,11 @@ One loop, one generation at a time:
    or N fresh random strings for random search) with the RNG restored from
    the state stored after generation t-1 was bred, and store the individuals,
    one pending evaluation each and the new RNG state in one transaction;
-2. evaluate every pending individual in index order, committing each result;
-3. compute each individual's fitness and the generation's statistics.
+2. hand every pending individual to the executor (one ``map`` over the generation's jobs:
+   serial by default; worker processes, GPUs, Ray or population batching behind the same
+   call, see :mod:`.executors`), committing each result as it arrives;
+3. compute each individual's fitness (the averaging rule of :mod:`.stats`) and the
+   generation's Table 1 statistics.
 
 Because every step starts from what is stored, a process killed at any
 moment resumes at the first unfinished evaluation, and the run ends exactly
@@ -17,16 +20,16 @@ has its own seed, derived from the run seed, the generation and the index).
 Fitness used by selection (the paper: "the average accuracy over all its
 occurrences"): when generation t is finished, an individual's fitness is the
 mean of every finished evaluation of the same bit string in generations
-0..t, duplicates within generation t included, put through the run's
+0..t, duplicates within generation t included (:class:`.stats.Occurrences`), put through the run's
 ``objective`` (accuracy itself unless a size penalty was asked for). With ``reuse_structures`` an
 individual whose structure (canonical key) was already evaluated is not
 trained; it takes the mean over the trained evaluations of that structure.
-Knows numpy, the operators and the store; torch only through the fitness.
+Generation 0 is :func:`.population.initial_population`. Knows numpy, the operators, the store
+and the executor interface; torch only through the fitness.
 """
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any
@@ -39,12 +42,14 @@ from genet_lab.encoding.graph import decode_stage
 from genet_lab.evolution import events as ev
 from genet_lab.evolution import operators as ops
 from genet_lab.evolution.config import SearchConfig, apply_objective, extend
-from genet_lab.evolution.fitness import BatchFitness, Evaluation, Fitness, Job
+from genet_lab.evolution.executors import Executor, SerialExecutor
+from genet_lab.evolution.fitness import Evaluation, Fitness, Job
 from genet_lab.evolution.population import initial_population, initial_rng
 from genet_lab.evolution.records import Individual, RunStatus
+from genet_lab.evolution.stats import Occurrences, finished, table1_stats
 from genet_lab.evolution.store import RunStore
 
-__all__ = ["Engine", "SearchConfig", "StopRequested", "evaluation_seed", "extend", "generation_stats"]
+__all__ = ["Engine", "SearchConfig", "StopRequested", "evaluation_seed", "extend"]
 
 Listener = Callable[[Any], None]
 """Called with every event of :mod:`genet_lab.evolution.events`."""
@@ -57,26 +62,14 @@ def evaluation_seed(seed: int, gen: int, index: int) -> int:
     return int(np.random.SeedSequence([int(seed), int(gen), int(index)]).generate_state(1)[0])
 
 
-def generation_stats(fitness: Sequence[float], genomes: Sequence[str]) -> dict[str, Any]:
-    """Table 1's columns for one generation (std is the population std, ddof=0)."""
-    best = int(np.argmax(fitness))
-    return {
-        "max": max(fitness),
-        "min": min(fitness),
-        "mean": statistics.fmean(fitness),
-        "median": statistics.median(fitness),
-        "std": statistics.pstdev(fitness),
-        "best": genomes[best],
-        "best_index": best,
-    }
-
-
 class Engine:
     """Runs (or resumes) the search stored in ``store`` with ``fitness``.
 
     ``listeners`` are called with every event (see :mod:`.events`);
     ``should_stop()`` returning True ends the run cleanly after the current
-    evaluation (the next resume carries on).
+    evaluation (the next resume carries on). ``executor`` evaluates each generation's jobs
+    (:class:`~.executors.SerialExecutor` over ``fitness`` when not given); ``fitness`` also
+    names the network whose parameters and multiply-adds are stored.
     """
 
     def __init__(
@@ -86,8 +79,11 @@ class Engine:
         fitness: Fitness,
         listeners: Iterable[Listener] = (),
         should_stop: Callable[[], bool] | None = None,
+        executor: Executor | None = None,
     ):
         self.store, self.config, self.fitness = store, config.validated(), fitness
+        self.executor: Executor = executor or SerialExecutor(fitness)
+        self._occurrences, self._history_upto = Occurrences(), -2
         self.listeners = list(listeners)
         self.should_stop: Callable[[], bool] = should_stop or (lambda: False)
         self.bounds = ops.stage_bounds(config.stages)
@@ -174,25 +170,19 @@ class Engine:
     def _genome(self, ind: Individual) -> Genome:
         return Genome(self.config.stages, tuple(int(ch) for ch in ind.bits))
 
-    def _key(self, ind: Individual) -> str:
-        """What fitness is averaged over: the structure with ``reuse_structures``, else the bits."""
-        return ind.structure_key if self.config.reuse_structures else ind.bits
-
-    def _by(self) -> str:
-        return "structure_key" if self.config.reuse_structures else "bits"
+    def _history(self, gen: int) -> Occurrences:
+        """The trained evaluations of generations before ``gen`` (kept from one generation to the next)."""
+        if self._history_upto != gen - 1:
+            by = "structure_key" if self.config.reuse_structures else "bits"
+            self._occurrences = Occurrences(by).add(r for r in self.store.individuals() if r.gen < gen)
+            self._history_upto = gen - 1
+        return self._occurrences
 
     def _record(self, ind: Individual, result: Evaluation, done: int, total: int) -> None:
         """Store one trained evaluation and tell the listeners."""
+        state = "failed" if result.failed else "done"
         event = ev.IndividualEvaluated(
-            ind.gen,
-            ind.index,
-            ind.genome,
-            result.accuracy,
-            "failed" if result.failed else "done",
-            False,
-            result.seconds,
-            done,
-            total,
+            ind.gen, ind.index, ind.genome, result.accuracy, state, False, result.seconds, done, total
         )
         self.store.finish_evaluation(
             ind.gen,
@@ -209,86 +199,76 @@ class Engine:
         self.evaluations += 1
         self._notify(event)
 
+    def _reuse(self, ind: Individual, accuracy: float, done: int, total: int) -> None:
+        """Store a copy of an evaluated structure's averaged accuracy (``reuse_structures``)."""
+        event = ev.IndividualEvaluated(ind.gen, ind.index, ind.genome, accuracy, "done", True, 0.0, done, total)
+        self.store.finish_evaluation(
+            ind.gen, ind.index, accuracy=accuracy, loss=None, seconds=0.0, device="", reused=True, event=event
+        )
+        self.reused += 1
+        self._notify(event)
+
     def _evaluate_generation(self, gen: int) -> None:
-        if isinstance(self.fitness, BatchFitness):
-            self._evaluate_many(gen, self.fitness)  # what it leaves (reused structures) the loop below does
+        """Evaluate every individual of ``gen`` without a result, through the executor.
+
+        Every such individual is one job, in index order; with ``reuse_structures`` only the
+        first occurrence of a structure not yet evaluated is, and the others copy its result
+        (a structure evaluated before is copied at once). Results are stored as they arrive;
+        a job the executor leaves undelivered (asked to stop) stays for the resume."""
         rows = self.store.individuals(gen)
-        total = len(rows)
-        done = sum(r.state in ("done", "failed") for r in rows)
-        seen = self.store.occurrences(gen, self._by()) if self.config.reuse_structures else {}
+        total, done = len(rows), sum(finished(r) for r in rows)
+        seen = self._history(gen).copy().add(rows) if self.config.reuse_structures else None
+        jobs: list[Job] = []
+        copies: dict[str, list[Individual]] = {}  # a structure in jobs -> its other occurrences
         for r in rows:
-            if r.state in ("done", "failed"):
+            if finished(r):
                 continue
-            if self.should_stop():
-                raise StopRequested()
-            key = self._key(r)
-            if self.config.reuse_structures and key in seen:
-                acc = statistics.fmean(seen[key])
-                done += 1
-                event = ev.IndividualEvaluated(gen, r.index, r.genome, acc, "done", True, 0.0, done, total)
-                self.store.finish_evaluation(
-                    gen, r.index, accuracy=acc, loss=None, seconds=0.0, device="", reused=True, event=event
-                )
-                self.reused += 1
-                self._notify(event)
-                continue
-            self.store.start_evaluation(gen, r.index)
-
-            def progress(p: Any, _gen: int = gen, _idx: int = r.index) -> None:
-                self._notify(ev.EvaluationProgress(_gen, _idx, p.epoch, p.epochs, p.step, p.steps, p.loss))
-
-            result = self.fitness.evaluate(self._genome(r), r.seed, progress=progress, should_stop=self.should_stop)
-            if result.error == "cancelled":
-                raise StopRequested()
-            done += 1
-            self._record(r, result, done, total)
-            if self.config.reuse_structures:
-                seen.setdefault(key, []).append(result.accuracy)
-
-    def _evaluate_many(self, gen: int, fitness: BatchFitness) -> None:
-        """Hand every individual that needs training to an executor at once (parallel
-        processes, Ray, or one batched model); results are stored as they arrive.
-
-        With ``reuse_structures`` only the first occurrence of each structure is sent; the
-        serial loop then reuses its fitness for the others, as it would have.
-        """
-        rows = self.store.individuals(gen)
-        total = len(rows)
-        done = sum(r.state in ("done", "failed") for r in rows)
-        seen = self.store.occurrences(gen, self._by()) if self.config.reuse_structures else {}
-        jobs, queued, by_index = [], set(), {r.index: r for r in rows}
-        for r in rows:
-            if r.state in ("done", "failed"):
-                continue
-            key = self._key(r)
-            if self.config.reuse_structures and (key in seen or key in queued):
-                continue
-            queued.add(key)
-            self.store.start_evaluation(gen, r.index)
+            if seen is not None:
+                key = seen.key(r)
+                if key in seen:
+                    done += 1
+                    self._reuse(r, seen.mean_of(key), done, total)
+                    continue
+                if key in copies:
+                    copies[key].append(r)
+                    continue
+                copies[key] = []
             jobs.append(Job(r.index, self._genome(r), r.seed))
-        if not jobs:
-            return
+        by_index, delivered = {r.index: r for r in rows}, set()
+
+        def on_start(index: Any) -> None:
+            self.store.start_evaluation(gen, index)
+
+        def on_progress(index: Any, p: Any) -> None:
+            self._notify(ev.EvaluationProgress(gen, index, p.epoch, p.epochs, p.step, p.steps, p.loss))
 
         def on_done(index: Any, result: Evaluation) -> None:
             nonlocal done
             if result.error == "cancelled":
                 return  # left running: reset and redone on resume
+            delivered.add(index)
             done += 1
             self._record(by_index[index], result, done, total)
+            if seen is not None:
+                key = seen.key(by_index[index])
+                seen.add_value(key, result.accuracy)
+                for copy in copies.pop(key, []):
+                    done += 1
+                    self._reuse(copy, seen.mean_of(key), done, total)
 
-        fitness.evaluate_many(jobs, on_done, self.should_stop)
-        if self.should_stop():
+        if jobs:
+            self.executor.map(jobs, on_done, self.should_stop, on_start=on_start, on_progress=on_progress)
+        if len(delivered) < len(jobs):
             raise StopRequested()
 
     def _finish_generation(self, gen: int) -> list[Individual]:
         rows = self.store.individuals(gen)
-        occ = self.store.occurrences(gen, self._by())
+        seen = self._history(gen).add(rows)
+        self._history_upto = gen
         # Selection sees only the objective of the averaged validation accuracy; a test accuracy
         # stored beside an evaluation never reaches this line.
-        fitness = [
-            apply_objective(self.config.objective, statistics.fmean(occ[self._key(r)]), r.params, r.macs) for r in rows
-        ]
-        stats = generation_stats(fitness, [r.genome for r in rows])
+        fitness = [apply_objective(self.config.objective, seen.mean_of(seen.key(r)), r.params, r.macs) for r in rows]
+        stats = table1_stats(fitness, [r.genome for r in rows])
         stats["evaluations"] = sum(not r.reused for r in rows)
         stats["reused"] = sum(r.reused for r in rows)
         event = ev.GenerationFinished(

@@ -18,11 +18,11 @@ Each evaluation gets its own seed from the engine, so a re-evaluated
 individual gets a fresh training run (the paper's rule) yet a run can be
 replayed exactly. torch is imported only inside ``train`` and ``proxy``.
 
-What the engine and the executors rely on is written down as protocols:
-:class:`Fitness` (one evaluation at a time), :class:`BatchFitness` (a whole list of
-:class:`Job` at once: an executor behind it) and :class:`PopulationFitness` (one
-population-batched training, the :class:`TrainFitness`). Knows neither the engine nor
-the executors.
+What the engine and the executors rely on is the :class:`Fitness` protocol: ``evaluate`` one
+genome with its seed. :class:`TrainFitness` can also train a list of :class:`Job` as one
+population (``evaluate_population``), which the batched executor uses. How many evaluations
+run at once, and where, is an executor's business (:mod:`genet_lab.evolution.executors`);
+this module knows neither the engine nor the executors.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from genet_lab.encoding.genome import Genome, chain, paper_best
 from genet_lab.encoding.presets import NetworkConfig, get_preset
+from genet_lab.errors import ConfigError
 from genet_lab.evolution.config import FITNESS_KINDS, UNITS, SearchConfig
 
 if TYPE_CHECKING:
@@ -47,8 +48,6 @@ __all__ = [
     "Job",
     "OnDone",
     "Fitness",
-    "BatchFitness",
-    "PopulationFitness",
     "ToyFitness",
     "ProxyFitness",
     "TrainFitness",
@@ -83,7 +82,7 @@ class Evaluation:
 
 @dataclass(frozen=True)
 class Job:
-    """One evaluation to run: handed to :meth:`BatchFitness.evaluate_many` and to executors."""
+    """One evaluation to run: what an executor maps (and :meth:`TrainFitness.evaluate_population` trains)."""
 
     key: Hashable
     """Whatever identifies the evaluation to the caller, e.g. (generation, index)."""
@@ -116,25 +115,6 @@ class Fitness(Protocol):
     def evaluate(
         self, genome: Genome, seed: int, progress: Progress | None = None, should_stop: StopCheck | None = None
     ) -> Evaluation: ...
-
-
-@runtime_checkable
-class BatchFitness(Fitness, Protocol):
-    """A fitness that takes a generation's jobs at once (parallel workers, Ray, batched training)
-    and reports each result through ``on_done`` as it arrives; it returns early, leaving the
-    rest unreported, when ``should_stop()`` says so."""
-
-    def evaluate_many(self, jobs: Sequence[Job], on_done: OnDone, should_stop: StopCheck | None = None) -> None: ...
-
-
-@runtime_checkable
-class PopulationFitness(Fitness, Protocol):
-    """A fitness that can train a whole list of individuals as one population (one result per
-    job, in order; a result with error ``"cancelled"`` and all after it were not run)."""
-
-    def evaluate_population(
-        self, jobs: Sequence[Job], should_stop: StopCheck | None = None, mode: str = "auto"
-    ) -> list[Evaluation]: ...
 
 
 class ToyFitness:
@@ -348,4 +328,4 @@ def make_fitness(config: SearchConfig) -> ToyFitness | ProxyFitness | TrainFitne
             train_overrides=overrides,
             eval_test=config.eval_test,
         )
-    raise ValueError(f"unknown fitness {config.fitness!r}; known: {', '.join(FITNESS_KINDS)}")
+    raise ConfigError("fitness", config.fitness, accepted=FITNESS_KINDS, what="fitness")

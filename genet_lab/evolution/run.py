@@ -15,23 +15,11 @@ from typing import Any
 from genet_lab.errors import UsageError, show
 from genet_lab.evolution.config import SearchConfig, extend
 from genet_lab.evolution.engine import Engine, Listener
+from genet_lab.evolution.executors import make_executor
 from genet_lab.evolution.fitness import Fitness, make_fitness
 from genet_lab.evolution.operators import stage_bounds
 from genet_lab.evolution.records import RunStatus
 from genet_lab.evolution.store import RunStore
-
-
-def with_executor(fitness: Fitness, config: SearchConfig, execution: Mapping[str, Any] | None) -> Fitness:
-    """Wrap ``fitness`` so a generation goes to the executor that ``execution`` asks for
-    (``workers``, ``devices``, ``ray`` or ``batched``, as :func:`genet_lab.evolution.executors.make_executor`
-    takes them); unchanged when it asks for none."""
-    if not execution:
-        return fitness
-    from genet_lab.evolution.executors import ExecutorFitness, make_executor
-
-    executor = make_executor(fitness, config.to_dict(), **execution)
-    return ExecutorFitness(fitness, executor) if executor is not None else fitness
-
 
 MAX_POPULATION = 100_000
 """The largest N: a generation is held in memory and stored in one transaction."""
@@ -135,9 +123,9 @@ def start_run(
         config = replace(config, data_dir=str(Path(config.data_dir).expanduser().resolve()))
     base = fitness or make_fitness(config)  # fails before creating the dir
     data = data_fingerprint(base)
-    fitness = with_executor(base, config, execution)
+    executor = make_executor(base, config, execution)
     with RunStore.create(run_dir, config.kind, config.seed, config.to_dict(), data=data) as store:
-        return Engine(store, config, fitness, listeners, should_stop).run()
+        return Engine(store, config, base, listeners, should_stop, executor).run()
 
 
 def resume_run(
@@ -173,7 +161,7 @@ def resume_run(
                 f"the data{where} differs from what the run in {show(store.dir)} was measured on: "
                 f"{what}; restore that data to resume, or start a new run"
             )
-        engine = Engine(store, config, with_executor(base, config, execution), listeners, should_stop)
+        engine = Engine(store, config, base, listeners, should_stop, make_executor(base, config, execution))
         store.update_run(config=changed, data=data if stored is None else None)
         return engine.run()
 

@@ -12,7 +12,7 @@ import pytest
 from helpers import cli_popen, snapshot
 
 from genet_lab.cli.main import main
-from genet_lab.errors import UsageError
+from genet_lab.errors import ConfigError, UsageError
 from genet_lab.evolution import RunStore, SearchConfig, resume_run, start_run
 from genet_lab.evolution import events as ev
 from genet_lab.evolution.operators import stage_bounds
@@ -401,18 +401,45 @@ def test_train_overrides_are_train_config_fields():
     assert all(getattr(cfg, k) == v for k, v in sample.to_dict().items())
 
 
-def test_fitness_protocols():
-    from genet_lab.evolution import BatchFitness, Fitness
-    from genet_lab.evolution.executors import BatchedExecutor, ExecutorFitness, SerialExecutor
-    from genet_lab.evolution.fitness import PopulationFitness, ToyFitness, TrainFitness
+def test_fitness_and_executor_protocols():
+    """A fitness only evaluates; every way of running a generation is an Executor (one map)."""
+    from genet_lab.evolution import Executor, Fitness
+    from genet_lab.evolution.executors import (
+        BatchedExecutor,
+        ProcessExecutor,
+        SerialExecutor,
+        fitness_from_search,
+        make_executor,
+    )
+    from genet_lab.evolution.fitness import ToyFitness, TrainFitness
 
     f = ToyFitness((3, 4, 5))
-    assert isinstance(f, Fitness) and not isinstance(f, BatchFitness) and not isinstance(f, PopulationFitness)
-    wrapped = ExecutorFitness(f, SerialExecutor(f))
-    assert isinstance(wrapped, BatchFitness) and (wrapped.name, wrapped.net_config) == (f.name, f.net_config)
+    assert isinstance(f, Fitness) and not isinstance(f, Executor)
     assert hasattr(TrainFitness, "evaluate_population")
+    config = SearchConfig(fitness="toy")
+    assert isinstance(make_executor(f, config), SerialExecutor) and isinstance(make_executor(f, config, {}), Executor)
+    workers = make_executor(f, config, {"workers": 2, "batched": "off"})
+    assert isinstance(workers, ProcessExecutor) and isinstance(workers, Executor) and workers.workers == 2
+    assert workers.factory is fitness_from_search
     with pytest.raises(UsageError, match="needs the train fitness"):
         BatchedExecutor(f)
+    with pytest.raises(UsageError, match="needs the train fitness"):
+        make_executor(f, config, {"batched": "on"})
+    for bad, option in (({"workers": 2, "ray": "local"}, "ray"), ({"batched": "x"}, "batched"), ({"gpus": 1}, "gpus")):
+        with pytest.raises(ConfigError) as err:
+            make_executor(f, config, bad)
+        assert err.value.option == option and "--" not in str(err.value)
+    assert "choose one of --workers, --devices, --ray and --batched; got --workers and --ray" == ConfigError.format(
+        _raised(lambda: make_executor(f, config, {"workers": 2, "ray": "local"})), lambda o: "--" + o
+    )
+
+
+def _raised(fn):
+    try:
+        fn()
+    except ConfigError as exc:
+        return exc
+    raise AssertionError("no ConfigError")
 
 
 def test_evolution_modules_import_no_cycle_and_executors_do_not_know_the_engine():
