@@ -28,9 +28,8 @@ from genet_lab.encoding.draw import have_dot, render
 from genet_lab.encoding.genome import RENAMED, RESIDUAL40_STAGES, Genome, parse_stages, renamed_error, resolve
 from genet_lab.encoding.graph import decode, structure_hash
 from genet_lab.encoding.presets import get_preset
-from genet_lab.evolution.config import SearchConfig
+from genet_lab.evolution.config import DEFAULT_STAGES, SearchConfig
 from genet_lab.evolution.population import initial_population, initial_rng
-from genet_lab.training.catalog import DEFAULT_PRESET
 from genet_lab.widgets._render import html_table
 
 MODES = ("random", "zeros", "residual-40", "editor", "file")
@@ -41,41 +40,44 @@ genome (or ``base``) likewise; file: genomes read from ``path``."""
 
 def seed_config(
     mode: str,
-    n: int,
-    stages: Sequence[int] = (3, 4, 5),
-    seed: int = 0,
-    p: float = 0.5,
-    flips: int = 2,
-    base: Genome | str | None = None,
+    config: SearchConfig | None = None,
+    *,
+    genome: Genome | str | None = None,
     path: str | Path | None = None,
-    preset: str = DEFAULT_PRESET,
+    **fields: Any,
 ) -> SearchConfig:
-    """The resolved SearchConfig of a start (see :data:`MODES`): ``editor`` says its base genome
-    as ``init`` in the paper's notation; ``file`` names ``path`` as ``init``, which
-    :meth:`SearchConfig.resolve` reads into ``init_genomes`` (N and the stages are the file's)."""
+    """The resolved SearchConfig of a start (see :data:`MODES`): ``config`` (default: SearchConfig's
+    own) with ``fields`` (SearchConfig's: population, stages, seed, init_p, init_flips, preset, ...)
+    replaced and ``init`` said for ``mode``: ``editor`` as ``genome`` in the paper's notation,
+    ``file`` as ``path``, which :meth:`SearchConfig.resolve` reads into ``init_genomes`` (N and the
+    stages are the file's)."""
     if mode in RENAMED:
         raise renamed_error(mode)
     if mode not in MODES:
         raise ValueError(f"unknown start {mode!r}; choose one of {', '.join(MODES)}")
-    fields: dict[str, Any] = dict(
-        population=n, stages=tuple(stages), seed=seed, init=mode, init_p=p, init_flips=flips, preset=preset
-    )
+    base = config or SearchConfig()
+    fields["init"] = mode
     if mode == "file":
         if not path:
             raise ValueError("the 'file' start needs a path to a file with one genome a line")
-        del fields["population"]  # the file's count
-        fields.update(init=str(path), stages=())
+        # N and the stages are the file's
+        fields.update(init=str(path), stages=(), population=SearchConfig().population)
     elif mode == "editor":
-        if base is None:
-            raise ValueError("the 'editor' start needs a genome: PopulationSeeder(editor=...) or base=")
-        genome = resolve(base, stages) if isinstance(base, str) else base
-        fields.update(init=genome.notation(), stages=())
-    return SearchConfig(**fields).resolve()
+        if genome is None:
+            raise ValueError("the 'editor' start needs a genome: PopulationSeeder(editor=...)")
+        fields.update(init=(resolve(genome) if isinstance(genome, str) else genome).notation(), stages=())
+    return base.with_overrides(**fields).resolve()
 
 
-def seed_population(mode: str, n: int, stages: Sequence[int] = (3, 4, 5), seed: int = 0, **options) -> list[Genome]:
-    """Generation 0 of :func:`seed_config`'s config (``options``: p, flips, base, path, preset)."""
-    config = seed_config(mode, n, stages, seed, **options)
+def seed_population(
+    mode: str, n: int | None = None, stages: Sequence[int] | None = None, seed: int | None = None, **options: Any
+) -> list[Genome]:
+    """Generation 0 of the config :func:`seed_config` makes (``options``: p, flips, genome, path,
+    preset; None leaves SearchConfig's default): what a run of that config starts from."""
+    given = dict(population=n, stages=stages, seed=seed, init_p=options.pop("p", None))
+    given["init_flips"] = options.pop("flips", None)
+    fields = {k: (tuple(v) if k == "stages" else v) for k, v in given.items() if v is not None}
+    config = seed_config(mode, **fields, **options)
     return initial_population(config, initial_rng(config))
 
 
@@ -84,44 +86,56 @@ class PopulationSeeder(widgets.VBox):
 
     ``seeder.config`` is the resolved :class:`~genet_lab.evolution.config.SearchConfig` the
     controls say, ``seeder.population`` its generation 0; ``seeder.save(path)`` writes the
-    genomes one a line for ``genet-lab evolve --init FILE``. ``editor``: a
-    :class:`~genet_lab.widgets.GenomeEditor` (or a genome) whose genome the ``editor`` start
-    copies; ``preset``: the network preset of the parameter counts (and of the config).
+    genomes one a line for ``genet-lab evolve --init FILE``. The controls start at ``config``'s
+    fields (default: SearchConfig's own) unless given; the other fields of ``config`` (data
+    set, epochs, ...) are kept. ``editor``: a :class:`~genet_lab.widgets.GenomeEditor` (or a
+    genome) whose genome the ``editor`` start copies; ``preset``: the network preset of the
+    parameter counts (and of the config).
     """
 
     version = traitlets.Int(0, help="incremented each time a new population is made")
 
     def __init__(
         self,
-        mode: str = "random",
-        n: int = 20,
-        stages: Sequence[int] | str = (3, 4, 5),
-        seed: int = 0,
-        p: float = 0.5,
-        flips: int = 2,
+        mode: str | None = None,
+        n: int | None = None,
+        stages: Sequence[int] | str | None = None,
+        seed: int | None = None,
+        p: float | None = None,
+        flips: int | None = None,
         path: str = "",
-        preset: str = DEFAULT_PRESET,
+        preset: str | None = None,
         editor: Any = None,
+        config: SearchConfig | None = None,
         gallery: int = 4,
         use_dot: bool | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.net_config = get_preset(preset)
+        self.base = config or SearchConfig()
+        """The config whose other fields (data set, epochs, ...) :attr:`config` keeps."""
+        self.net_config = get_preset(preset or self.base.preset)
         self.editor = editor
         self.use_dot = have_dot() if use_dot is None else bool(use_dot)
         self.gallery_size = gallery
         self.config: SearchConfig | None = None
         """The resolved config of the last population made (None until one was made)."""
         self.population: list[Genome] = []
-        stages = parse_stages(stages) if isinstance(stages, str) else tuple(stages)
+        mode = mode or (self.base.init if self.base.init in MODES else "random")
+        if isinstance(stages, str):
+            stages = parse_stages(stages)
+        stages = tuple(stages or self.base.stages or DEFAULT_STAGES)
         if mode in RENAMED:
             raise renamed_error(mode)
-        if mode == "residual-40" and tuple(stages) == (3, 4, 5):
+        if mode == "residual-40" and stages == DEFAULT_STAGES:
             stages = RESIDUAL40_STAGES
         if mode == "editor" and editor is None:
             raise ValueError("the 'editor' start needs a genome: PopulationSeeder(editor=...)")
         modes = MODES if editor is not None else tuple(m for m in MODES if m != "editor")
+        n = n or self.base.population
+        seed = self.base.seed if seed is None else seed
+        p = self.base.init_p if p is None else p
+        flips = self.base.init_flips if flips is None else flips
         self.mode = widgets.Dropdown(options=modes, value=mode, description="start")
         self.n = widgets.BoundedIntText(value=n, min=2, max=1000, description="N")
         self.stages = widgets.Text(value=",".join(map(str, stages)), description="stages")
@@ -158,13 +172,14 @@ class PopulationSeeder(widgets.VBox):
         try:
             config = seed_config(
                 self.mode.value,
-                self.n.value,
-                parse_stages(self.stages.value),
-                self.seed_box.value,
-                self.p.value,
-                self.flips.value,
-                base=self._editor_genome(),
+                self.base,
+                genome=self._editor_genome(),
                 path=self.path.value or None,
+                population=self.n.value,
+                stages=parse_stages(self.stages.value),
+                seed=self.seed_box.value,
+                init_p=self.p.value,
+                init_flips=self.flips.value,
                 preset=self.net_config.name,
             )
             pop = initial_population(config, initial_rng(config))
@@ -257,11 +272,10 @@ class PopulationSeeder(widgets.VBox):
         self.gallery.value = "".join(parts)
 
     def _on_mode(self, change) -> None:
-        if change["new"] == "residual-40" and self.stages.value.replace(" ", "") == "3,4,5":
-            self.stages.value = ",".join(map(str, RESIDUAL40_STAGES))
-        elif (
-            change["old"] == "residual-40"
-            and change["new"] != "residual-40"
-            and self.stages.value.replace(" ", "") == ",".join(map(str, RESIDUAL40_STAGES))
-        ):
-            self.stages.value = "3,4,5"
+        """residual-40 brings its own stages (11,11,11) in place of the default ones, and back."""
+        default, own = (",".join(map(str, st)) for st in (DEFAULT_STAGES, RESIDUAL40_STAGES))
+        shown = self.stages.value.replace(" ", "")
+        if change["new"] == "residual-40" and shown == default:
+            self.stages.value = own
+        elif change["old"] == "residual-40" and change["new"] != "residual-40" and shown == own:
+            self.stages.value = default

@@ -245,6 +245,22 @@ def test_seeder_zeros_residual_40_and_file(tmp_path):
     assert "does not exist" in s.error.value and len(s.population) == 5
 
 
+def test_seeder_starts_from_search_configs_defaults_and_keeps_the_rest_of_a_config():
+    from genet_lab.evolution.config import SearchConfig
+    from genet_lab.training.catalog import DATASETS
+
+    s = PopulationSeeder(use_dot=False)
+    assert s.config == SearchConfig().resolve()  # every control at SearchConfig's own default
+    assert (s.mode.value, s.n.value, s.stages.value) == ("random", SearchConfig().population, "3,4,5")
+    base = SearchConfig(dataset="mnist", population=6, init="zeros", seed=4, reuse_structures=True)
+    s = PopulationSeeder(config=base, use_dot=False)
+    assert (s.mode.value, s.n.value, s.seed_box.value) == ("zeros", 6, 4)
+    assert s.config == base.resolve() and s.config.epochs == DATASETS["mnist"].epochs
+    s.n.value = 8
+    s.reseed()
+    assert s.config == base.with_overrides(population=8).resolve() and len(s.population) == 8
+
+
 def test_seeder_editor_start_is_the_editor_genome_in_notation():
     ed = GenomeEditor("1-00-111 0-10-000-0011")  # Figure 1: stages (4, 5)
     s = PopulationSeeder(mode="editor", n=4, flips=1, editor=ed, use_dot=False)
