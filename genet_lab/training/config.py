@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from genet_lab.encoding.presets import NetworkConfig
-from genet_lab.errors import ConfigError, UsageError, reject_unknown_keys
+from genet_lab.errors import ConfigError, reject_unknown_keys
 from genet_lab.training.catalog import DATASETS
 from genet_lab.training.recipes import (
     DEFAULT_RECIPE,
@@ -33,7 +33,8 @@ DEVICES = "auto, cpu, cuda, cuda:N, mps"
 
 
 def parse_device(text: str) -> str:
-    """The normalised device name; :class:`UsageError` for anything but auto, cpu, cuda, cuda:N, mps."""
+    """The normalised device name; a :class:`ConfigError` of ``device`` for anything but auto, cpu,
+    cuda, cuda:N, mps."""
     t = str(text).strip().lower()
     if t in ("auto", "cpu", "cuda", "mps") or (t.startswith("cuda:") and t[5:].isdigit()):
         return t
@@ -88,32 +89,34 @@ class TrainConfig:
     (:func:`genet_lab.training.autotune.choose_threads`)."""
 
     def validated(self) -> TrainConfig:
-        if self.epochs < 1 or self.batch_size < 1:
-            raise UsageError(f"epochs and batch_size must be >= 1, got {self.epochs} and {self.batch_size}")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise UsageError(f"lr must be a positive number, got {self.lr}")
-        if self.threads < 0:
-            raise UsageError(f"threads must be >= 0 (0 measures), got {self.threads}")
-        if not 0 <= self.momentum < 1 or not 0 <= self.weight_decay < math.inf:
-            raise UsageError(
-                f"momentum must be in [0, 1) and weight_decay >= 0, got {self.momentum}, {self.weight_decay}"
-            )
-        for name, value, allowed in (
-            ("schedule", self.schedule, SCHEDULES),
-            ("precision", self.precision, PRECISIONS),
-            ("channels_last", self.channels_last, SWITCHES),
-            ("augment", self.augment, AUGMENTS),
+        """This config, or a :class:`~genet_lab.errors.ConfigError` of the first field it refuses
+        (``lr must be a positive number, got -1.0``: the field named as it is, by every front end)."""
+        for name, ok, accepted in (
+            ("epochs", self.epochs >= 1, ">= 1"),
+            ("batch_size", self.batch_size >= 1, ">= 1"),
+            ("lr", self.lr > 0 and math.isfinite(self.lr), "a positive number"),
+            ("threads", self.threads >= 0, ">= 0 (0 measures)"),
+            ("momentum", 0 <= self.momentum < 1, "in [0, 1)"),
+            ("weight_decay", 0 <= self.weight_decay < math.inf, "a finite number >= 0"),
+            ("label_smoothing", 0 <= self.label_smoothing < 1, "in [0, 1)"),
+            ("ema", 0 <= self.ema < 1, "in [0, 1) (0: off)"),
+            ("dropout", self.dropout is None or 0 <= self.dropout < 1, "in [0, 1) (or None for the network's)"),
         ):
-            if value not in allowed:
-                raise UsageError(f"unknown {name} {value!r}; accepted: {', '.join(allowed)}")
+            if not ok:
+                value = getattr(self, name)
+                raise ConfigError(
+                    name, value, accepted=accepted, what=name, template="{what} must be {accepted}, got {value}"
+                )
+        for name, allowed in (
+            ("schedule", SCHEDULES),
+            ("precision", PRECISIONS),
+            ("channels_last", SWITCHES),
+            ("augment", AUGMENTS),
+        ):
+            if getattr(self, name) not in allowed:
+                raise ConfigError(name, getattr(self, name), accepted=allowed, what=name)
         if self.nesterov and self.momentum == 0:
-            raise UsageError("nesterov needs a momentum above 0")
-        if not 0 <= self.label_smoothing < 1:
-            raise UsageError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
-        if not 0 <= self.ema < 1:
-            raise UsageError(f"ema must be in [0, 1) (0: off), got {self.ema}")
-        if self.dropout is not None and not 0 <= self.dropout < 1:
-            raise UsageError(f"dropout must be in [0, 1) (or None for the network's), got {self.dropout}")
+            raise ConfigError("nesterov", True, template="nesterov needs a momentum above 0")
         check_paper_full(self.schedule, self.epochs)
         parse_device(self.device)
         return self

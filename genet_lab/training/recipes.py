@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from genet_lab.errors import UsageError
+from genet_lab.errors import ConfigError
 
 SCHEDULES = ("paper", "paper-full", "onecycle", "cosine", "constant")
 """Learning-rate schedules (:func:`~genet_lab.training.config.lr_factor` defines them)."""
@@ -53,20 +53,23 @@ RECIPE_HELP = (
 
 
 def check_recipe(name: str) -> str:
-    """``name`` if it names a recipe, else the one-line :class:`UsageError` every caller gives."""
+    """``name`` if it names a recipe, else the one-line :class:`ConfigError` every caller gives."""
     if name not in RECIPES:
-        raise UsageError(f"unknown recipe {name!r}; accepted: {', '.join(RECIPES)}")
+        raise ConfigError("recipe", name, accepted=RECIPES, what="recipe")
     return name
 
 
 def check_paper_full(schedule: str | None, epochs: int | None) -> None:
     """The paper-full schedule counts the paper's steps in absolute epochs (1e-2 up to epoch 120,
     1e-3 to 180, 1e-4 to 220, 1e-5 to 240), so a shorter run would never leave 1e-2 and a longer
-    one would train on at 1e-5: both are refused with a one-line :class:`UsageError` that names
-    the scaled schedule (paper) instead."""
+    one would train on at 1e-5: both are refused with a one-line :class:`ConfigError` on
+    ``epochs`` that names the scaled schedule (paper) instead."""
     if schedule == "paper-full" and epochs is not None and epochs != PAPER_FULL_EPOCHS:
-        raise UsageError(
-            f"schedule paper-full is the paper's {PAPER_FULL_EPOCHS} epochs (120/60/40/20 at "
-            f"1e-2..1e-5), got {epochs} epochs: use --schedule paper (the same steps scaled to "
-            f"{epochs} epochs) or --epochs {PAPER_FULL_EPOCHS}"
+        raise ConfigError(
+            "epochs",
+            epochs,
+            template=f"schedule paper-full is the paper's {PAPER_FULL_EPOCHS} epochs (120/60/40/20 at "
+            "1e-2..1e-5), got {value} epochs: use {schedule} paper (the same steps scaled to "
+            f"{{value}} epochs) or {{option}} {PAPER_FULL_EPOCHS}",
+            also=("schedule",),
         )

@@ -12,7 +12,7 @@ This module knows nothing about networks or training.
 
 from __future__ import annotations
 
-from genet_lab.errors import ConfigError, UsageError
+from genet_lab.errors import ConfigError
 from genet_lab.training.catalog import DATASETS, list_datasets
 from genet_lab.training.data.splits import (
     HOLDOUT_SEED,
@@ -62,14 +62,19 @@ def load_dataset(
     }.get(key, key)
     if key not in DATASETS:
         raise ConfigError("dataset", name, accepted=list_datasets(), what="dataset")
-    if train_size is not None and int(train_size) < 1:
-        raise UsageError(f"train_size must be a positive integer, got {train_size}")
-    if val_size is not None and int(val_size) < 0:
-        raise UsageError(f"val_size must be an integer >= 0 (0: no validation split), got {val_size}")
-    if image_size is not None and int(image_size) < 1:
-        raise UsageError(f"image_size must be a positive integer, got {image_size}")
+    for option, value, ok, accepted in (
+        ("train_size", train_size, train_size is None or int(train_size) >= 1, "a positive integer"),
+        ("val_size", val_size, val_size is None or int(val_size) >= 0, "an integer >= 0 (0: no validation split)"),
+        ("image_size", image_size, image_size is None or int(image_size) >= 1, "a positive integer"),
+    ):
+        if not ok:
+            raise ConfigError(
+                option, value, accepted=accepted, what=option, template="{what} must be {accepted}, got {value}"
+            )
     if extra and key != "svhn":
-        raise UsageError(f"extra is SVHN's extra training set; {key} has none (accepted with: svhn)")
+        raise ConfigError(
+            "extra", True, template=f"extra is SVHN's extra training set; {key} has none (accepted with: svhn)"
+        )
     if key == "digits":
         classes, train = sources.load_digits()
         if image_size is not None and image_size != train[0].shape[-1]:
