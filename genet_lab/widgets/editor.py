@@ -23,6 +23,7 @@ from genet_lab.encoding.genome import PAPER_STAGES, Genome, named, pair_index, p
 from genet_lab.encoding.graph import decode, structure_hash
 from genet_lab.encoding.presets import NetworkConfig, get_preset
 from genet_lab.encoding.space import strings_sharing
+from genet_lab.training.catalog import DEFAULT_PRESET
 from genet_lab.widgets._render import stage_html
 
 PRESETS = ("zeros", "chain", "residual", "dense", "paper-best", "random")
@@ -46,7 +47,7 @@ class GenomeEditor(widgets.VBox):
     def __init__(
         self,
         genome: Genome | str = "paper-best",
-        config: NetworkConfig | str = "paper-cifar10",
+        config: NetworkConfig | str = DEFAULT_PRESET,
         use_dot: bool | None = None,
         presets: Sequence[str] = PRESETS,
         seed: int = 0,
