@@ -13,7 +13,7 @@ from typing import Any
 
 from genet_lab.encoding.presets import NetworkConfig
 from genet_lab.errors import ConfigError, reject_unknown_keys
-from genet_lab.training.catalog import DATASETS
+from genet_lab.training.catalog import DATASETS, DEFAULT_DATASET
 from genet_lab.training.recipes import (
     DEFAULT_RECIPE,
     PAPER_EPOCHS,
@@ -136,7 +136,7 @@ class TrainConfig:
         return cls(**data).validated()
 
 
-def default_train_config(dataset: str = "digits", recipe: str = DEFAULT_RECIPE, **overrides: Any) -> TrainConfig:
+def default_train_config(dataset: str = DEFAULT_DATASET, recipe: str = DEFAULT_RECIPE, **overrides: Any) -> TrainConfig:
     """The budget of ``dataset`` (:data:`genet_lab.training.catalog.DATASETS`: epochs, batch size, the
     legacy recipe's lr; an unknown name, an image folder's) trained with ``recipe`` (:data:`RECIPES`),
     then ``overrides``. ``schedule='paper'`` or ``'paper-full'`` alone also brings the paper's

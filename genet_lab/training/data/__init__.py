@@ -13,7 +13,7 @@ This module knows nothing about networks or training.
 from __future__ import annotations
 
 from genet_lab.errors import ConfigError
-from genet_lab.training.catalog import DATASETS, list_datasets
+from genet_lab.training.catalog import DATASETS, DEFAULT_DATASET, list_datasets
 from genet_lab.training.data.splits import (
     HOLDOUT_SEED,
     VAL_FRACTION,
@@ -26,7 +26,7 @@ from genet_lab.training.data.splits import (
 
 
 def load_dataset(
-    name: str = "digits",
+    name: str = DEFAULT_DATASET,
     data_dir=None,
     seed: int = 0,
     train_size: int | None = None,
