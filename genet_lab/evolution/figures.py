@@ -1,5 +1,5 @@
-"""The report's figures: Figure 3, GA against random search, Figure 4 in the paper's layout
-and the Pareto view.
+"""The report's figures: Figure 3, GA against random search, Figure 4 in the paper's layout,
+parent against child and the Pareto view.
 
 Each function draws data it is given (summaries, or what :mod:`genet_lab.evolution.analysis`
 computed and tested without a figure) into a matplotlib ``Figure`` that is not registered
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from genet_lab.evolution.analysis import COSTS, ParentChild, StructurePoint, front_of
+from genet_lab.evolution.analysis import COSTS, ParentChild, ParentFitness, StructurePoint, front_of
 
 
 def new_figure(width: float, height: float, ncols: int = 1, dpi: int = 110) -> tuple[Any, Any]:
@@ -103,6 +103,29 @@ def figure4_paper(points: Sequence[ParentChild], unit: str = "accuracy") -> Any:
     ax.set_title(f"Parents and child (Fig. 4): {n_mut} mutations on the x axis, {len(points) - n_mut} crossovers")
     ax.title.set_fontsize(9)
     ax.grid(alpha=0.3)
+    return fig
+
+
+def figure_parent_child(points: Sequence[ParentFitness], corr: dict[str, dict[str, Any]], unit: str = "") -> Any:
+    """Each changed child's own evaluation against its parents' fitness, mutations and crossovers
+    marked with their correlation ``r``, and the line child = parent (not a figure of the paper:
+    how much of its parents' fitness a child keeps)."""
+    fig, ax = new_figure(5.5, 5)
+    for op, style in (("mutation", dict(marker="o", c="tab:blue")), ("crossover", dict(marker="^", c="tab:red"))):
+        xy = [(p.parent, p.child) for p in points if p.op == op]
+        if xy:
+            r = corr.get(op, {}).get("r")
+            lab = f"{op} (n={len(xy)}" + (f", r={r:.2f})" if r is not None else ")")
+            ax.scatter(*zip(*xy), s=16, alpha=0.6, label=lab, **style)
+    if points:
+        lo = min(min(p.parent, p.child) for p in points)
+        hi = max(max(p.parent, p.child) for p in points)
+        ax.plot([lo, hi], [lo, hi], "k--", lw=0.8, alpha=0.5, label="child = parent")
+    ax.set_xlabel(f"parent fitness (mean of both parents for crossover)\n{unit}")
+    ax.set_ylabel("child's own evaluation")
+    ax.set_title("Parent vs child (changed children only)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
     return fig
 
 

@@ -19,7 +19,10 @@ from typing import Any
 
 from genet_lab.evolution.records import Individual
 
-__all__ = ["KEYS", "SOURCES", "Occurrences", "table1_stats", "value_of"]
+__all__ = ["KEYS", "SOURCES", "STAT_KEYS", "Occurrences", "finished", "table1_stats", "value_of"]
+
+STAT_KEYS = ("gen", "max", "min", "mean", "median", "std", "best")
+"""Table 1's columns, as ``report --json`` and ``table1.csv`` name them."""
 
 SOURCES = ("validation", "test")
 """Which accuracy of an evaluation: its validation accuracy (the fitness) or its test accuracy."""

@@ -1,18 +1,53 @@
-"""Run summaries as text: Table 1, single-training statistics and the Pareto fronts, in markdown and CSV.
+"""Run summaries as text: Table 1, single-training statistics, the Pareto fronts, a run's
+section of report.md and GA against random search, in markdown and CSV.
 
-Pure functions over the JSON-shaped summary of :func:`genet_lab.evolution.report.run_summary`
-(plain dicts and lists), so a summary read back from ``report --json`` renders the same. Knows
-no store, no matplotlib, no torch.
+Pure functions over the JSON-shaped summary of :func:`genet_lab.evolution.analysis.summarize`
+(plain dicts and lists), so a summary read back from ``report --json`` renders the same, and
+over individual records for ``individuals.csv``. Knows no store, no matplotlib, no torch.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Mapping
+from pathlib import PurePath
 from typing import Any
 
-STAT_KEYS = ("gen", "max", "min", "mean", "median", "std", "best")
-"""Table 1's columns, as ``report --json`` and ``table1.csv`` name them."""
+from genet_lab.evolution.records import Individual
+from genet_lab.evolution.stats import STAT_KEYS
+
+__all__ = [
+    "SINGLE_KEYS",
+    "STAT_KEYS",
+    "compare_section",
+    "generations_csv",
+    "individuals_csv",
+    "pareto_table",
+    "run_section",
+    "single_csv",
+    "single_table",
+    "table1",
+]
+
+INDIVIDUAL_KEYS = (
+    "gen",
+    "index",
+    "genome",
+    "op",
+    "parents",
+    "changed",
+    "accuracy",
+    "test_accuracy",
+    "fitness",
+    "state",
+    "reused",
+    "seconds",
+    "params",
+    "macs",
+    "structure_key",
+)
+"""The columns of ``individuals.csv``."""
 SINGLE_KEYS = ("source", "gen", "n", "max", "min", "mean", "median", "std", "best")
 """The columns of ``single_evaluations.csv``."""
 
@@ -96,3 +131,68 @@ def pareto_table(summary: dict[str, Any]) -> str:
             f"| {', '.join(e['fronts'])} |"
         )
     return "\n".join(out) + "\n"
+
+
+def individuals_csv(inds: Iterable[Individual]) -> str:
+    """Every individual with its evaluation, one row each (parents space-separated)."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(INDIVIDUAL_KEYS)
+    for i in inds:
+        w.writerow([" ".join(map(str, i.parents)) if k == "parents" else getattr(i, k) for k in INDIVIDUAL_KEYS])
+    return buf.getvalue()
+
+
+def run_section(title: str, run: str, s: Mapping[str, Any]) -> list[str]:
+    """One run's section of report.md (heading, budget, the Table 1s, single trainings, the best
+    individual, the Pareto table), as markdown lines."""
+    c = s["config"]
+    every = 1 if len(s["generations"]) <= 21 else 5
+    md = [
+        f"## {title}",
+        "",
+        f"`{run}`: {s['state']}, N={c['population']}, T={c['generations']}, data {c['dataset']}, "
+        f"fitness {s['fitness']}, objective {s['objective']}, {s['evaluations']} trainings ({s['reused']} reused, "
+        f"{s['failed']} failed), {s['seconds']:.0f} s of evaluation.",
+        "",
+        "### Table 1 (validation fitness)",
+        "",
+        table1(dict(s), every=every),
+    ]
+    if s["objective"] != "accuracy":
+        md += ["### Table 1 (validation accuracy, no penalty)", "", table1(dict(s), every=every, source="validation")]
+    if s["table1"]["test"] is not None:
+        md += ["### Table 1 (test accuracy, as the paper's caption)", "", table1(dict(s), every=every, source="test")]
+    md += ["### Single trainings (validation)", "", single_table(dict(s), "validation", every)]
+    if s["single_evaluations"]["test"] is not None:
+        md += ["### Single trainings (test)", "", single_table(dict(s), "test", every)]
+    if s["best"]:
+        md.append(f"Best individual: `{s['best']}` (fitness {s['best_fitness']:.2f}).\n")
+    if s["pareto"]:
+        md += ["### Pareto view", "", pareto_table(dict(s))]
+    return md
+
+
+def _num(value: float | None) -> str:
+    """A number for a markdown table; '-' for one a run does not have yet (nothing finished)."""
+    return "-" if value is None else f"{value:.2f}"
+
+
+def compare_section(cmp: Mapping[str, Any]) -> list[str]:
+    """GA against random search (:func:`genet_lab.evolution.analysis.compare`) as markdown lines."""
+    md = [
+        "## GA vs random search",
+        "",
+        "| run | kind | seed | trainings | best single | best fitness | final mean |",
+        "|:--|:--|--:|--:|--:|--:|--:|",
+    ]
+    for t in cmp["runs"]:
+        md.append(
+            f"| {PurePath(t['run']).name} | {t['kind']} | {t['seed']} | {t['evaluations']} | "
+            f"{_num(t['best_single'])} | {_num(t['best_fitness'])} | {_num(t['final_mean'])} |"
+        )
+    md.append(
+        f"\nGA's best single evaluation beats random search's on {cmp['ga_wins']} of "
+        f"{cmp['paired_seeds']} paired seeds (GA runs with random initialisation).\n"
+    )
+    return md

@@ -198,7 +198,7 @@ def test_all_zero_start_has_a_spread_in_single_trainings(tmp_path, capsys):
     files = {p.split("/")[-1] for p in s["files"]}
     assert {
         "fig4_paper.png",
-        "fig4_parent_child.png",
+        "fig_parent_child.png",
         "fig_pareto.png",
         "table1_test.csv",
         "single_evaluations.csv",
