@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from genet_lab.encoding.genome import Genome, check_stages, resolve, stage_length
+from genet_lab.errors import UsageError
 
 # -- helpers -------------------------------------------------------------------
 
@@ -100,17 +101,19 @@ def init_from_base(
 def read_genome_file(path: str | Path, stages: Sequence[int] | None = None) -> list[Genome]:
     """Genomes listed in a text file, one a line (notation, bits with ``stages``, or a name).
 
-    Blank lines and lines starting with ``#`` are skipped.
+    Blank lines and lines starting with ``#`` are skipped. A file that cannot be read, or a
+    line that is not a genome, is a :class:`~genet_lab.errors.UsageError` naming the file (and
+    the line).
     """
     path = Path(path)
     if path.is_dir():
-        raise ValueError(f"genome file {path} is a folder; give a text file with one genome a line")
+        raise UsageError(f"genome file {path} is a folder; give a text file with one genome a line")
     if not path.is_file():
-        raise ValueError(f"genome file {path} does not exist")
+        raise UsageError(f"genome file {path} does not exist")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise ValueError(f"genome file {path} is not UTF-8 text; give one genome a line in paper notation") from None
+        raise UsageError(f"genome file {path} is not UTF-8 text; give one genome a line in paper notation") from None
     genomes = []
     for lineno, line in enumerate(text.splitlines(), 1):
         text = line.strip()
@@ -119,9 +122,9 @@ def read_genome_file(path: str | Path, stages: Sequence[int] | None = None) -> l
         try:
             genomes.append(resolve(text, stages))
         except ValueError as exc:
-            raise ValueError(f"{path}:{lineno}: {exc}") from None
+            raise UsageError(f"{path}:{lineno}: {exc}") from None
     if not genomes:
-        raise ValueError(f"genome file {path} lists no genomes (one per line, paper notation)")
+        raise UsageError(f"genome file {path} lists no genomes (one per line, paper notation)")
     return genomes
 
 
@@ -135,7 +138,7 @@ def init_from_file(
     """
     genomes = read_genome_file(path, stages)
     if len(genomes) != n:
-        raise ValueError(f"genome file {path} lists {len(genomes)} genomes but the population size is {n}")
+        raise UsageError(f"genome file {path} lists {len(genomes)} genomes but the population size is {n}")
     return from_genomes(genomes)
 
 
