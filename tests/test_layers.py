@@ -192,7 +192,7 @@ def cycles(graph: nx.DiGraph) -> list[str]:
 
 
 def test_the_import_graph_has_no_cycle():
-    found = cycles(import_graph(type_checking=False))  # TODO(H4): True once the TUI cycle is gone
+    found = cycles(import_graph())
     assert not found, "import cycles (a function-level or TYPE_CHECKING import still closes a cycle):\n" + "\n".join(
         found
     )

@@ -98,10 +98,20 @@ class GenetLabApp(App[None]):
             widget = pane.default_focus()
         self.set_focus(widget, scroll_visible=False)
 
+    # -- routing: panes post messages up, the app sets attributes down ---------------------------
     def on_editor_pane_changed(self, message: EditorPane.Changed) -> None:
         for pane_id in ("#train-pane", "#evolution-pane"):
             for pane in self.query(pane_id):
-                cast("TrainPane | EvolutionPane", pane).set_genome(message.genome)
+                cast("TrainPane | EvolutionPane", pane).genome = message.genome
+
+    def on_train_pane_edit_genome(self, message: TrainPane.EditGenome) -> None:
+        self._edit(message.genome, message.label)
+
+    def on_evolution_pane_edit_genome(self, message: EvolutionPane.EditGenome) -> None:
+        self._edit(message.genome, message.label)
+
+    def _edit(self, genome: Genome, label: str) -> None:
+        self.editor.set_genome(genome, label)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
@@ -111,8 +121,8 @@ class GenetLabApp(App[None]):
         reasons = []
         for evo in self.query("#evolution-pane"):
             control = cast("EvolutionPane", evo).control
-            if control is not None and control.running and control.process is not None:
-                command = control.process.argv[3] if len(control.process.argv) > 3 else "evolve"
+            if control is not None and control.running:
+                command = control.command
                 reasons.append(
                     f"An evolution is running in this process ({control.run_dir}). Quitting stops it; "
                     f"the run stays resumable with [b]genet-lab {command} --resume {control.run_dir}[/b] "

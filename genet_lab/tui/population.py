@@ -1,18 +1,22 @@
-"""Seeding a population: the settings of a new run and a preview of generation 0.
+"""The New-run dialog: the settings of a run as a SearchConfig, and generation 0 previewed.
 
-The preview is the population itself: the exact genomes are drawn here with
-the evolution engine's initialisation operators (numpy, no torch), written
-to a file in the run directory and handed to ``genet-lab evolve --init FILE``,
-so what the user saw is what the run starts from.
+The dialog builds a :class:`~genet_lab.evolution.config.SearchConfig` (its first values are
+SearchConfig's own defaults and the catalog's; an empty epochs box is the data set's budget),
+resolves it as a run would, and previews
+:func:`genet_lab.evolution.population.initial_population` of it drawn from
+:func:`~genet_lab.evolution.population.initial_rng`: exactly the generation 0 that the run
+created from that config stores. The "editor" start is said as the editor's genome in the
+paper's notation. Errors are one line worded with the dialog's labels. No torch.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-import numpy as np
+from rich.console import Group
 from rich.table import Table
 from textual import on
 from textual.app import ComposeResult
@@ -21,83 +25,72 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
-from genet_lab.encoding import genome as gn
 from genet_lab.encoding.genome import Genome, parse_stages
-from genet_lab.encoding.presets import list_presets
-from genet_lab.evolution.config import CLI_DEFAULTS, FITNESS_KINDS, SearchConfig, TrainOverrides
-from genet_lab.training.recipes import DEFAULT_RECIPE, RECIPES
-from genet_lab.tui.train_panel import DATASETS
+from genet_lab.errors import ConfigError
+from genet_lab.evolution.config import DEFAULT_STAGES, FITNESS_KINDS, SearchConfig, TrainOverrides
+from genet_lab.evolution.population import initial_population, initial_rng
+from genet_lab.training import catalog
 
 INIT_KINDS = ("random", "zeros", "residual-40", "editor", "paper-best", "file")
 FITNESS = FITNESS_KINDS
-NAMED_INITS = ("residual-40", "paper-best", "editor")
-"""Inits that copy one genome: the stages are that genome's, not the stages field's."""
+COPIES = ("residual-40", "paper-best", "editor", "file")
+"""Starts that bring their own stages: the stages field shows them."""
 
+_BASE = SearchConfig()
 DEFAULTS: dict[str, str | bool] = {
-    "seed-init": "random",
-    "seed-p": "0.5",
-    "seed-flips": "2",
+    "seed-init": _BASE.init,
+    "seed-p": str(_BASE.init_p),
+    "seed-flips": str(_BASE.init_flips),
     "seed-file": "",
-    "seed-stages": "3,4,5",
-    "seed-seed": "0",
-    "seed-n": str(CLI_DEFAULTS["population"]),
-    "seed-t": str(CLI_DEFAULTS["generations"]),
-    "seed-fitness": "train",
-    "seed-dataset": "digits",
+    "seed-stages": ",".join(map(str, _BASE.stages or DEFAULT_STAGES)),
+    "seed-seed": str(_BASE.seed),
+    "seed-n": str(_BASE.population),
+    "seed-t": str(_BASE.generations),
+    "seed-fitness": _BASE.fitness,
+    "seed-dataset": _BASE.dataset,
     "seed-data-dir": "",
-    "seed-preset": "paper-cifar10",
-    "seed-epochs": str(CLI_DEFAULTS["epochs"]),
-    "seed-recipe": DEFAULT_RECIPE,
-    "seed-objective": "accuracy",
-    "seed-eval-test": False,
+    "seed-preset": _BASE.preset,
+    "seed-epochs": "",
+    "seed-recipe": _BASE.train.recipe or catalog.DEFAULT_RECIPE,
+    "seed-objective": _BASE.objective,
+    "seed-eval-test": _BASE.eval_test,
 }
-"""The dialog's first values: ``genet-lab evolve``'s defaults (train on the embedded digits)."""
+"""The dialog's first values: SearchConfig's defaults (what every front end starts from);
+epochs empty: the data set's budget."""
+
+LABELS = {
+    "population": "N",
+    "generations": "T",
+    "init_p": "p",
+    "init_flips": "flips",
+    "init_genomes": "file",
+    "data_dir": "data dir",
+    "dataset": "data set",
+    "eval_test": "eval-test",
+}
+"""SearchConfig field -> the dialog's label, for its error lines."""
 
 
-def seed_population(
-    kind: str,
-    n: int,
-    stages: tuple[int, ...],
-    *,
-    p: float = 0.5,
-    flips: int = 2,
-    base: Genome | None = None,
-    path: str | None = None,
-    seed: int = 0,
-) -> list[Genome]:
-    """Generation 0 for ``kind``: random (bits ~ Bernoulli(p)), zeros, a base genome
-    (residual-40, paper-best, editor) with ``flips`` bits flipped per copy, or a file's genomes."""
-    from genet_lab.evolution import operators as ops
-
-    rng = np.random.default_rng(seed)
-    if kind == "file":
-        if not path:
-            raise ValueError("give the path of a genome file (one genome a line)")
-        genomes = ops.read_genome_file(path)
-        if len(genomes) != n:
-            raise ValueError(f"{path} lists {len(genomes)} genomes; set N to {len(genomes)}")
-        return genomes
-    if kind in ("residual-40", "paper-best", "editor"):
-        if kind != "editor":
-            start = gn.named(kind)
-        elif base is None:
-            raise ValueError("no genome in the editor")
-        else:
-            start = base
-        return ops.to_genomes(ops.init_from_base(start, n, rng, flips), start.stages)
-    length = sum(gn.stage_length(k) for k in stages)
-    if kind == "zeros":
-        return ops.to_genomes(ops.init_zeros(n, length), stages)
-    if kind == "random":
-        return ops.to_genomes(ops.init_random(n, length, rng, p), stages)
-    raise ValueError(f"unknown initialisation {kind!r}; use one of {', '.join(INIT_KINDS)}")
+def label_of(field: str) -> str:
+    return LABELS.get(field, field.replace("_", "-"))
 
 
-class SeedScreen(ModalScreen[dict | None]):
-    """Settings of a new run, with generation 0 previewed; dismissed with the run spec.
+@dataclass(frozen=True)
+class NewRun:
+    """What the dialog is dismissed with."""
+
+    run_dir: Path
+    config: SearchConfig
+    """As built from the fields (the run resolves it again: the same result)."""
+    values: dict[str, Any]
+    """The fields as typed, to reopen the dialog with."""
+
+
+class SeedScreen(ModalScreen[NewRun | None]):
+    """Settings of a new run, with generation 0 previewed; dismissed with a :class:`NewRun`.
 
     ``values`` (widget id -> value, as :attr:`values` returns them) restores the last
-    dialog's settings; the defaults are ``genet-lab evolve``'s.
+    dialog's settings; the defaults are SearchConfig's (the same as every front end's).
     """
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"), Binding("ctrl+s", "start", "Start")]
@@ -124,6 +117,8 @@ class SeedScreen(ModalScreen[dict | None]):
         self.run_dir = run_dir or f"runs/tui-{time.strftime('%Y%m%d-%H%M%S')}"
         self.initial: dict[str, Any] = {**DEFAULTS, **(values or {})}
         self.genomes: list[Genome] = []
+        self.resolved: SearchConfig | None = None
+        """The resolved config of the settings (None while they are wrong)."""
         self._typed_stages = str(self.initial["seed-stages"])
         self.error = ""
         """The one-line error of the settings, shown in the dialog ('' when they are fine)."""
@@ -139,7 +134,7 @@ class SeedScreen(ModalScreen[dict | None]):
             return Input(str(v[wid]), placeholder=placeholder, compact=True, id=wid, **kw)
 
         with Vertical():
-            yield Label("[b]New run[/b]: generation 0 below is exactly what genet-lab evolve starts from")
+            yield Label("[b]New run[/b]: generation 0 below is exactly what the run starts from")
             with Grid(id="seed-form"):
                 yield Label("init")
                 yield choice("seed-init", INIT_KINDS)
@@ -164,15 +159,15 @@ class SeedScreen(ModalScreen[dict | None]):
                 yield Label("fitness")
                 yield choice("seed-fitness", FITNESS)
                 yield Label("data set")
-                yield choice("seed-dataset", DATASETS)
+                yield choice("seed-dataset", catalog.list_datasets(listed_only=True))
                 yield Label("data dir")
                 yield text("seed-data-dir", "default")
                 yield Label("preset")
-                yield choice("seed-preset", list_presets())
+                yield choice("seed-preset", catalog.list_presets())
                 yield Label("epochs")
-                yield text("seed-epochs", type="integer")
+                yield text("seed-epochs", type="integer", tooltip="empty: the data set's budget")
                 yield Label("recipe")
-                yield choice("seed-recipe", tuple(RECIPES))
+                yield choice("seed-recipe", catalog.list_recipes())
                 yield Label("objective")
                 yield text("seed-objective", "accuracy, params:0.5, macs:0.5")
                 yield Label("eval-test")
@@ -199,14 +194,18 @@ class SeedScreen(ModalScreen[dict | None]):
         out["seed-eval-test"] = self.query_one("#seed-eval-test", Checkbox).value
         return out
 
-    def settings(self) -> dict:
-        """The form as typed values; ValueError (one line) says which field is wrong."""
+    def config(self) -> SearchConfig:
+        """The run the form asks for, resolved as the run will be; ValueError (one line, worded with
+        the dialog's labels) says which field is wrong."""
 
-        def number(wid, cast, name, low):
+        def number(wid, cast, name, low, empty=None):
+            text = self._value(wid)
+            if not text and empty is not None:
+                return empty
             try:
-                v = cast(self._value(wid))
+                v = cast(text)
             except ValueError:
-                raise ValueError(f"{name} must be a number, got {self._value(wid)!r}") from None
+                raise ValueError(f"{name} must be a number, got {text!r}") from None
             if v < low:
                 raise ValueError(f"{name} must be at least {low}, got {v}")
             return v
@@ -214,72 +213,61 @@ class SeedScreen(ModalScreen[dict | None]):
         p = number("seed-p", float, "p", 0.0)
         if p > 1:
             raise ValueError(f"p must be in [0, 1], got {p}")
-        s = dict(
-            init=self._value("seed-init"),
-            p=p,
-            flips=number("seed-flips", int, "k flips", 0),
-            file=self._value("seed-file"),
-            n=number("seed-n", int, "N", 2),
-            t=number("seed-t", int, "T", 0),
-            fitness=self._value("seed-fitness"),
-            epochs=number("seed-epochs", int, "epochs", 1),
-            seed=number("seed-seed", int, "seed", 0),
-            stages=parse_stages(self._value("seed-stages")),
-            dataset=self._value("seed-dataset"),
-            data_dir=self._value("seed-data-dir") or None,
-            preset=self._value("seed-preset"),
-            recipe=self._value("seed-recipe"),
-            objective=self._value("seed-objective") or "accuracy",
-            eval_test=self.query_one("#seed-eval-test", Checkbox).value,
-            run_dir=self._value("seed-dir"),
-        )
-        if not s["run_dir"]:
-            raise ValueError("give a run directory")
-        if s["data_dir"] and not Path(s["data_dir"]).expanduser().is_dir():
-            raise ValueError(f"data directory {s['data_dir']} does not exist")
-        if s["dataset"] == "imagefolder" and not s["data_dir"]:
+        init = self._value("seed-init")
+        stages = parse_stages(self._value("seed-stages"))
+        if init == "editor":
+            if self.editor_genome is None:
+                raise ValueError("no genome in the editor")
+            init = self.editor_genome.notation()
+        elif init == "file":
+            init = self._value("seed-file")
+            if not init:
+                raise ValueError("give the path of a genome file (one genome a line)")
+        data_dir = self._value("seed-data-dir") or None
+        if data_dir and not Path(data_dir).expanduser().is_dir():
+            raise ValueError(f"data directory {data_dir} does not exist")
+        dataset = self._value("seed-dataset")
+        if dataset == "imagefolder" and not data_dir:
             raise ValueError("data set imagefolder needs a data directory (one folder per class)")
-        # the checks `genet-lab evolve` makes before it starts, so the dialog says what it would refuse
-        SearchConfig(
-            population=s["n"],
-            generations=s["t"],
-            stages=s["stages"],
-            fitness=s["fitness"],
-            seed=s["seed"],
-            preset=s["preset"],
-            dataset=s["dataset"],
-            data_dir=s["data_dir"],
-            epochs=s["epochs"],
-            eval_test=s["eval_test"],
-            objective=s["objective"],
-            train=TrainOverrides(recipe=s["recipe"]),
-        ).validated()
-        return s
+        config = SearchConfig(
+            population=number("seed-n", int, "N", 2),
+            generations=number("seed-t", int, "T", 0),
+            stages=() if self._value("seed-init") in COPIES else stages,
+            init=init,
+            init_p=p,
+            init_flips=number("seed-flips", int, "flips", 0),
+            fitness=self._value("seed-fitness"),
+            seed=number("seed-seed", int, "seed", 0),
+            preset=self._value("seed-preset"),
+            dataset=dataset,
+            data_dir=data_dir,
+            epochs=number("seed-epochs", int, "epochs", 1, empty=0) or None,
+            eval_test=self.query_one("#seed-eval-test", Checkbox).value,
+            objective=self._value("seed-objective") or "accuracy",
+            train=TrainOverrides(recipe=self._value("seed-recipe")),
+        )
+        try:
+            return config.resolve()
+        except ConfigError as exc:
+            raise ValueError(exc.format(label_of)) from None
 
     @on(Input.Changed)
     @on(Select.Changed)
     @on(Checkbox.Changed)
     def preview(self) -> None:
         box = self.query_one("#seed-preview", Static)
+        self._epochs_hint()
         try:
-            s = self.settings()
-            self.genomes = seed_population(
-                s["init"],
-                s["n"],
-                s["stages"],
-                p=s["p"],
-                flips=s["flips"],
-                base=self.editor_genome,
-                path=s["file"] or None,
-                seed=s["seed"],
-            )
+            config = self.config()
+            self.genomes = initial_population(config, initial_rng(config))
         except ValueError as exc:  # UsageError is one too
-            self.genomes = []
+            self.genomes, self.resolved = [], None
             self._error(str(exc))
             box.update("[dim]generation 0 appears here once the settings are valid[/dim]")
             return
+        self.resolved = config
         self._error("")
-        self._follow_stages(s["init"])
+        self._follow_stages(self._value("seed-init"))
         distinct = len({g.bits for g in self.genomes})
         grid = Table.grid(padding=(0, 2))
         grid.add_column(justify="right", no_wrap=True, style="dim")
@@ -288,16 +276,19 @@ class SeedScreen(ModalScreen[dict | None]):
             grid.add_row(str(i), g.notation())
         title = (
             f"[b]generation 0[/b]: {len(self.genomes)} individuals, {distinct} distinct, stages "
-            f"{','.join(map(str, self.genomes[0].stages))}"
+            f"{','.join(map(str, config.stages))}, {config.epochs} epochs at batch {config.train.batch_size or '-'}"
         )
-        from rich.console import Group
-
         box.update(Group(title, grid))
+
+    def _epochs_hint(self) -> None:
+        dataset = self._value("seed-dataset")
+        if dataset in catalog.DATASETS:
+            self.query_one("#seed-epochs", Input).placeholder = f"{catalog.dataset(dataset).epochs} (data set's)"
 
     def _follow_stages(self, init: str) -> None:
         """A copied genome (or a file) brings its own stages: show them in the stages field."""
         stages = self.query_one("#seed-stages", Input)
-        copies = init in NAMED_INITS or init == "file"
+        copies = init in COPIES
         with self.prevent(Input.Changed):
             if copies and not stages.disabled:
                 self._typed_stages = stages.value  # given back when a random or zero init is chosen again
@@ -315,15 +306,14 @@ class SeedScreen(ModalScreen[dict | None]):
     @on(Button.Pressed, "#seed-start")
     def action_start(self) -> None:
         self.preview()
-        if not self.genomes:
+        if self.resolved is None:
             self.notify(f"fix the settings first: {self.error}", severity="error")
             return
-        s = self.settings()
-        run_dir = Path(s["run_dir"])
-        if (run_dir / "run.sqlite").exists():
+        run_dir = Path(self._value("seed-dir"))
+        if not str(run_dir) or (run_dir / "run.sqlite").exists():
             self._error(f"{run_dir} already holds a run: open it with o, or choose another directory")
             return
-        self.dismiss({**s, "genomes": [g.notation() for g in self.genomes], "values": self.values})
+        self.dismiss(NewRun(run_dir, self.resolved, self.values))
 
     @on(Button.Pressed, "#seed-cancel")
     def _cancel(self) -> None:

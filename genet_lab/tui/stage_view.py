@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.containers import Container
 from textual.events import Resize
+from textual.geometry import Size
 from textual.widgets import Static
 
 from genet_lab.encoding.ascii_graph import StageArt, stage_art
@@ -148,6 +149,22 @@ def side_by_side(genome: Genome, width: int) -> bool:
     return column >= MIN_COLUMN and all(stage_art(st.k, st.bits).width < column for st in stages)
 
 
+class StagePanel(Static):
+    """One stage's heading, figures and drawing (a Static whose height follows the drawing).
+
+    Textual answers a size change found by a layout with another full layout: the screen's
+    reflow hands each widget its new size through ``Widget._size_updated``, which sets the
+    layout reactive ``virtual_size``. A drawing that grows or shrinks by a line on a bit toggle
+    thus cost a second frame (about 25 ms at 80x24; tests/tui/test_editor.py counts the frames).
+    This panel's virtual size is its content's and nothing lays out by it: the first reflow
+    already placed the panel at its new size, so the change is recorded without asking for
+    another. (A scrollbar that appears or goes still re-lays out through its own reactive.)
+    """
+
+    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
+        return super()._size_updated(size, virtual_size, container_size, layout=False)
+
+
 class StageView(Container):
     """Drawings of every stage of one genome, one Static per stage: side by side
     when they fit the panel's width, otherwise one under another."""
@@ -155,8 +172,8 @@ class StageView(Container):
     DEFAULT_CSS = """
     StageView { height: auto; layout: horizontal; }
     StageView.stacked { layout: vertical; }
-    StageView > Static { width: 1fr; height: auto; padding-right: 1; }
-    StageView.stacked > Static { width: 1fr; margin-bottom: 1; }
+    StageView > StagePanel { width: 1fr; height: auto; padding-right: 1; }
+    StageView.stacked > StagePanel { width: 1fr; margin-bottom: 1; }
     """
 
     def __init__(self, **kw) -> None:
@@ -171,10 +188,10 @@ class StageView(Container):
         stacked = bool(width) and not side_by_side(genome, width)
         self.set_class(stacked, "stacked")
         column = width if stacked else width // max(1, len(stages)) - 1
-        columns = list(self.query_children(Static))
+        columns = list(self.query_children(StagePanel))
         if len(columns) != len(stages):
             self.remove_children()
-            columns = [Static() for _ in stages]
+            columns = [StagePanel() for _ in stages]
             self.mount_all(columns)
         for s, (widget, stage) in enumerate(zip(columns, stages)):
             widget.update(stage_panel(stage, s, sharing[s] if sharing else None, max(column, 0)))

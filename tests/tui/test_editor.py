@@ -196,3 +196,37 @@ async def test_resizing_keeps_working():
         await pilot.press("escape")
         await pilot.pause()
         assert type(app.screen).__name__ != "HelpScreen"
+
+
+@run_async
+async def test_a_bit_toggle_draws_one_frame_and_the_hidden_panes_catch_up_when_shown():
+    """The second frame per toggle came from a hidden pane redrawn on each edit and from Textual's
+    extra layout when a stage drawing changes height (see StagePanel); both are gone."""
+    from genet_lab.tui.stage_view import StagePanel
+
+    frames: list[int] = []
+
+    class Counting(GenetLabApp):
+        def _display(self, screen, renderable) -> None:
+            super()._display(screen, renderable)
+            frames.append(1)
+
+    app = Counting(genome=gn.paper_best())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        counts, heights = [], set()
+        for key in ("left", "right") * 3:
+            await pilot.press(key)
+            await pilot.pause()
+            frames.clear()
+            await pilot.press("space")
+            await pilot.pause()
+            await pilot.pause(0.1)
+            counts.append(len(frames))
+            heights.add(tuple(p.size.height for p in app.query(StagePanel)))
+        assert len(heights) > 1  # some toggles changed a drawing's height: the case that drew twice
+        assert counts == [1] * 6
+        await pilot.press("2")
+        await pilot.pause()
+        assert app.editor.genome.notation() in str(app.query_one("#train-genome").content)

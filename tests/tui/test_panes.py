@@ -16,12 +16,13 @@ from tui_helpers import fake_app, run_async, toy_run, until
 
 from genet_lab.encoding import genome as gn
 from genet_lab.errors import UsageError
-from genet_lab.evolution.config import CLI_DEFAULTS
-from genet_lab.evolution.watch import EvolveArgs, evolve_argv
+from genet_lab.evolution.config import SearchConfig
+from genet_lab.training import catalog
 from genet_lab.tui.app import GenetLabApp
 from genet_lab.tui.bits import BitGrid
-from genet_lab.tui.evolution import EvolutionPane, generation_ticks
+from genet_lab.tui.evolution import EvolutionPane
 from genet_lab.tui.help import HELP
+from genet_lab.tui.run_widgets import generation_ticks
 from genet_lab.tui.train_panel import TrainPane
 
 
@@ -131,17 +132,7 @@ async def test_4_rows_say_paused_or_stopped_and_a_new_run_starts_blank(tmp_path,
         assert "generation 3" in str(pane.query_one("#evo-progress-label").content)
         # a new run: nothing of the finished one stays on screen before its generation 0
         monkeypatch.setenv("GENET_LAB_TOY_DELAY", "0.2")
-        pane.start_run(
-            {
-                "run_dir": str(tmp_path / "new"),
-                "genomes": ["0-00 0-00-000 0-00-000-0000"] * 4,
-                "n": 4,
-                "t": 100,
-                "fitness": "toy",
-                "epochs": 1,
-                "seed": 0,
-            }
-        )
+        pane.start_run(tmp_path / "new", SearchConfig(fitness="toy", init="zeros", population=4, generations=100))
         assert pane.query_one("#evo-table").row_count == 0
         assert str(pane.query_one("#evo-progress-label").content) == ""
         assert pane.query_one("#evo-progress").progress == 0
@@ -300,22 +291,29 @@ async def _open_dialog(pilot):
 
 
 @run_async
-async def test_new_run_dialog_defaults_are_the_cli_and_it_remembers_them(tmp_path, monkeypatch):
+async def test_new_run_dialog_defaults_are_the_search_configs_and_it_remembers_them(tmp_path, monkeypatch):
     started = []
 
-    def start(run_dir, command, args, python=None):  # records what `genet-lab evolve` would be given
-        started.append(args)
-        raise UsageError("not started in this test")
+    def create(run_dir, config, python=None):  # records the run the dialog would create
+        started.append((run_dir, config))
+        raise UsageError("not created in this test")
 
-    monkeypatch.setattr("genet_lab.tui.evolution.RunControl.start", start)
+    monkeypatch.setattr("genet_lab.tui.evolution.RunControl.create", create)
     app = GenetLabApp()
     async with app.run_test(size=(100, 34)) as pilot:
         screen = await _open_dialog(pilot)
         value = lambda wid: str(screen.query_one(f"#{wid}").value)  # noqa: E731
-        assert value("seed-fitness") == "train" and value("seed-dataset") == "digits"
-        assert value("seed-n") == str(CLI_DEFAULTS["population"])
-        assert value("seed-t") == str(CLI_DEFAULTS["generations"])
-        assert value("seed-epochs") == str(CLI_DEFAULTS["epochs"])
+        base = SearchConfig()
+        assert value("seed-fitness") == base.fitness and value("seed-dataset") == catalog.DEFAULT_DATASET
+        assert (value("seed-n"), value("seed-t")) == (str(base.population), str(base.generations))
+        assert value("seed-epochs") == "" and value("seed-recipe") == catalog.DEFAULT_RECIPE
+        assert value("seed-preset") == catalog.DEFAULT_PRESET
+        # untouched, the dialog's config is SearchConfig's defaults, resolved: the data set's budget
+        assert screen.resolved == SearchConfig().resolve()
+        assert screen.resolved.epochs == catalog.dataset("digits").epochs
+        assert screen.resolved.train.batch_size == catalog.dataset("digits").batch_size
+        datasets = [str(o) for o, _ in screen.query_one("#seed-dataset")._options]
+        assert datasets == catalog.list_datasets(listed_only=True)
         labels = [str(lbl.content) for lbl in screen.query("#seed-form Label")]
         for name in ("fitness", "data set", "data dir", "preset", "epochs", "recipe", "objective", "eval-test"):
             assert name in labels
@@ -332,49 +330,36 @@ async def test_new_run_dialog_defaults_are_the_cli_and_it_remembers_them(tmp_pat
         assert screen.error == ""
         await pilot.press("ctrl+s")
         await pilot.pause()
-        args = started[-1]
+        run_dir, config = started[-1]
+        assert run_dir == tmp_path / "r"
         assert (
-            args.dataset,
-            args.data_dir,
-            args.preset,
-            args.epochs,
-            args.recipe,
-            args.eval_test,
-            args.objective,
-            args.fitness,
+            config.dataset,
+            config.data_dir,
+            config.preset,
+            config.epochs,
+            config.train.recipe,
+            config.eval_test,
+            config.objective,
+            config.fitness,
         ) == ("mnist", str(tmp_path), "wide", 3, "paper", True, "params:0.5", "toy")
+        assert config == config.resolve()  # what the run stores
         # reopened: the last settings, not toy-by-default nor reset
         screen = await _open_dialog(pilot)
         assert str(screen.query_one("#seed-fitness").value) == "toy"
         assert str(screen.query_one("#seed-preset").value) == "wide"
 
 
-def test_evolve_args_put_the_new_fields_on_the_command_line():
-    argv = evolve_argv(
-        "d",
-        args=EvolveArgs(
-            dataset="mnist",
-            data_dir="/data",
-            preset="wide",
-            epochs=3,
-            recipe="paper",
-            eval_test=True,
-            objective="macs:0.1",
-        ),
-        python="py",
-    )
-    joined = " ".join(argv)
-    for part in (
-        "--dataset mnist",
-        "--data-dir /data",
-        "--preset wide",
-        "--epochs 3",
-        "--recipe paper",
-        "--eval-test",
-        "--objective macs:0.1",
-    ):
-        assert part in joined
-    assert "--eval-test" not in evolve_argv("d", args=EvolveArgs(), python="py")
+@run_async
+async def test_new_run_dialog_says_the_editor_start_as_the_editors_genome():
+    app = GenetLabApp(genome=gn.paper_best())
+    async with app.run_test(size=(100, 34)) as pilot:
+        screen = await _open_dialog(pilot)
+        screen.query_one("#seed-init").value = "editor"
+        screen.query_one("#seed-flips").value = "1"
+        await pilot.pause()
+        assert screen.error == "" and screen.resolved.init == gn.paper_best().notation()
+        base = gn.paper_best().bits
+        assert all(sum(a != b for a, b in zip(g.bits, base)) == 1 for g in screen.genomes)
 
 
 @run_async

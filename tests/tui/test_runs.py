@@ -5,12 +5,14 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from tui_helpers import fake_app, run_async, until
 
 from genet_lab.encoding import genome as gn
+from genet_lab.evolution.config import SearchConfig
+from genet_lab.evolution.population import initial_population, initial_rng
 from genet_lab.tui.app import GenetLabApp
 from genet_lab.tui.evolution import EvolutionPane
-from genet_lab.tui.population import seed_population
 from genet_lab.tui.train_panel import TrainPane
 
 
@@ -51,10 +53,10 @@ async def test_training_cancel_and_failure(tmp_path):
         await pilot.press("2")
         await pilot.pause()
         pane.query_one("#train-extra").value = "--slow"
-        app._dbg = lambda: (pane.results, pane._proc, app.focused, pane.query_one("#train-label").content)
+        app._dbg = lambda: (pane.results, pane.trainer.process, app.focused, pane.query_one("#train-label").content)
         await pilot.press("t")
         await until(pilot, lambda: pane.results and pane.results[-1].curve)  # first progress line arrived
-        proc = pane._proc
+        proc = pane.trainer.process.proc
         await pilot.press("k")
         await until(pilot, lambda: pane.results and pane.results[-1].state != "running")
         assert pane.results[-1].state == "cancelled" and proc.poll() is not None
@@ -65,18 +67,44 @@ async def test_training_cancel_and_failure(tmp_path):
         assert "told to fail" in pane.results[-1].error
 
 
-def test_seed_population_kinds(tmp_path):
-    rnd = seed_population("random", 50, (3, 4, 5), p=0.2, seed=1)
-    ones = sum(sum(g.bits) for g in rnd) / (50 * 19)
-    assert 0.1 < ones < 0.3
-    assert seed_population("random", 5, (3, 4, 5), seed=1) == seed_population("random", 5, (3, 4, 5), seed=1)
-    assert all(g == gn.zeros() for g in seed_population("zeros", 4, (3, 4, 5)))
-    r40 = seed_population("residual-40", 4, (3, 4, 5), flips=3, seed=0)
-    base = gn.residual_40()
-    assert all(g.stages == (11, 11, 11) and sum(a != b for a, b in zip(g.bits, base.bits)) == 3 for g in r40)
+@pytest.mark.parametrize(
+    "init,fields",
+    [
+        ("random", {"seed-p": "0.2", "seed-seed": "1"}),
+        ("zeros", {}),
+        ("residual-40", {"seed-flips": "3"}),
+        ("file", {}),
+    ],
+)
+@run_async
+async def test_the_dialog_previews_the_cores_generation_0(tmp_path, init, fields):
     f = tmp_path / "g.txt"
     f.write_text("chain\n# comment\ndense\n")
-    assert seed_population("file", 2, (3, 4, 5), path=str(f)) == [gn.chain(), gn.dense()]
+    app = GenetLabApp()
+    async with app.run_test(size=(100, 34)) as pilot:
+        await pilot.press("3", "s")
+        await pilot.pause()
+        screen = app.screen
+        screen.query_one("#seed-init").value = init
+        screen.query_one("#seed-file").value = str(f)
+        for wid, value in fields.items():
+            screen.query_one(f"#{wid}").value = value
+        await pilot.pause()
+        assert screen.error == ""
+        config = screen.resolved
+        assert screen.genomes == initial_population(config, initial_rng(config))
+    if init == "zeros":
+        assert all(g == gn.zeros() for g in screen.genomes)
+    elif init == "residual-40":
+        base = gn.residual_40()
+        assert all(
+            g.stages == (11, 11, 11) and sum(a != b for a, b in zip(g.bits, base.bits)) == 3 for g in screen.genomes
+        )
+    elif init == "file":
+        assert screen.genomes == [gn.chain(), gn.dense()] and config.population == 2
+    else:
+        ones = sum(sum(g.bits) for g in screen.genomes) / (len(screen.genomes) * 19)
+        assert 0.0 < ones < 0.5
 
 
 @run_async
@@ -169,17 +197,7 @@ async def test_stop_and_resume_and_open_existing_run(tmp_path, monkeypatch):
         # pause and stop a run this session started, then resume it. The run cannot end by
         # itself while the test runs: 100,000 generations (the most evolve takes) at 10 ms an evaluation.
         monkeypatch.setenv("GENET_LAB_TOY_DELAY", "0.01")
-        pane.start_run(
-            {
-                "run_dir": str(tmp_path / "run2"),
-                "genomes": ["0-00 0-00-000 0-00-000-0000"] * 4,
-                "n": 4,
-                "t": 100_000,
-                "fitness": "toy",
-                "epochs": 1,
-                "seed": 0,
-            }
-        )
+        pane.start_run(tmp_path / "run2", SearchConfig(fitness="toy", init="zeros", population=4, generations=100_000))
         await until(pilot, lambda: len(pane.generations) >= 2)
         await pilot.press("p")
         assert pane.paused
@@ -208,20 +226,14 @@ async def test_a_failing_run_is_reported_and_the_pane_stays_usable(tmp_path):
         )
         await pilot.press("3")
         await pilot.pause()
-        # -N 1 is refused by `genet-lab evolve`: the process exits 2 with an error line
-        pane.start_run(
-            {
-                "run_dir": str(tmp_path / "bad"),
-                "genomes": ["0-00 0-00-000 0-00-000-0000"],
-                "n": 1,
-                "t": 2,
-                "fitness": "toy",
-                "epochs": 1,
-                "seed": 0,
-            }
-        )
+        # the run is created, then its process fails (a stand-in for python that says why, as the CLI does)
+        fake = tmp_path / "fake-python"
+        fake.write_text("#!/bin/sh\necho 'error: the fake evolve was told to fail' >&2\nexit 2\n")
+        fake.chmod(0o755)
+        pane.python = str(fake)
+        pane.start_run(tmp_path / "bad", SearchConfig(fitness="toy", population=2, generations=2))
         await until(pilot, lambda: pane.error)
-        assert pane.error.startswith("the run process exited with status 2: error:")
+        assert pane.error == "the run process exited with status 2: error: the fake evolve was told to fail"
         # a notification is a message: it reaches the app a moment after pane.error is set
         await until(pilot, lambda: any(n.severity == "error" and "status 2" in n.message for n in app._notifications))
         assert "status 2" in str(pane.query_one("#evo-status").content)
@@ -231,9 +243,9 @@ async def test_a_failing_run_is_reported_and_the_pane_stays_usable(tmp_path):
 
 
 def test_train_argv_leaves_the_budget_to_the_trainer_unless_told():
-    from genet_lab.tui.train_panel import train_argv
+    from genet_lab.supervisor import train_argv
 
     argv = train_argv("py", gn.paper_best(), "digits", "paper-cifar10", None)
-    assert "--epochs" not in argv and argv[argv.index("--recipe") + 1] == "fast"
+    assert "--epochs" not in argv and "--recipe" not in argv and "--batch-size" not in argv
     argv = train_argv("py", gn.paper_best(), "digits", "paper-cifar10", 5, "--train-size 100", "paper")
     assert argv[-6:] == ["--recipe", "paper", "--epochs", "5", "--train-size", "100"]

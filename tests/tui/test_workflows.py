@@ -12,6 +12,7 @@ import pytest
 from tui_helpers import fake_app, run_async, toy_run, until
 
 from genet_lab.encoding import genome as gn
+from genet_lab.evolution.config import SearchConfig
 from genet_lab.training.events import TrainingPhase, from_dict, to_dict
 from genet_lab.tui import history
 from genet_lab.tui.app import GenetLabApp
@@ -65,17 +66,7 @@ async def test_q_asks_while_a_run_of_this_lab_runs_and_names_the_resume_command(
     async with app.run_test(size=(100, 30)) as pilot:
         pane = app.query_one(EvolutionPane)
         run_dir = tmp_path / "live"
-        pane.start_run(
-            {
-                "run_dir": str(run_dir),
-                "genomes": ["0-00 0-00-000 0-00-000-0000"] * 4,
-                "n": 4,
-                "t": 50,
-                "fitness": "toy",
-                "epochs": 1,
-                "seed": 0,
-            }
-        )
+        pane.start_run(run_dir, SearchConfig(fitness="toy", init="zeros", population=4, generations=50))
         await pilot.press("q")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmQuit)
@@ -295,15 +286,16 @@ async def test_the_train_pane_shows_the_phase_and_uses_a_warm_trainer(tmp_path, 
     async with app.run_test(size=(100, 30)) as pilot:
         pane = app.query_one(TrainPane)
         await pilot.press("2")
-        await until(pilot, lambda: pane._warm is not None, timeout=10)
-        warm = pane._warm
+        await until(pilot, lambda: pane.trainer.warm is not None, timeout=10)
+        warm = pane.trainer.warm
         pane.query_one("#train-epochs").value = "1"
         pane.query_one("#train-extra").value = "--train-size 60 --val-size 20 --threads 1"
         labels = []
         pane._set_label = lambda text, f=pane._set_label: (labels.append(text), f(text))
         await pilot.press("t")
-        await until(pilot, lambda: pane.results[-1].state != "running" and pane._proc is None, timeout=240)
-        assert warm.proc.poll() is not None and pane._warm is not warm  # the warm one trained
+        await until(pilot, lambda: pane.results[-1].state != "running" and not pane.running, timeout=240)
+        assert warm.proc.poll() is not None and pane.trainer.process.proc is warm.proc  # the warm one trained
+        assert pane.trainer.warm is not warm
         assert pane.results[-1].state == "done", pane.results[-1].error
         assert any(t.startswith("loading (") and "the digits data set" in t for t in labels), labels
         assert any(t.startswith("measuring (") for t in labels), labels
