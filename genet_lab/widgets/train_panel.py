@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import ipywidgets as widgets
 import traitlets
@@ -28,10 +28,8 @@ import traitlets
 from genet_lab.encoding.genome import Genome, resolve
 from genet_lab.encoding.presets import NetworkConfig, get_preset
 from genet_lab.training import catalog
+from genet_lab.training.config import TrainConfig, TrainProgress, default_train_config
 from genet_lab.widgets._render import figure_png, html_table, new_figure, percent
-
-if TYPE_CHECKING:
-    from genet_lab.training.config import TrainConfig, TrainProgress
 
 _PLOT_EVERY_S = 1.0
 """Least time between two redraws of the live plot (one costs 0.1-0.5 s on a busy CPU)."""
@@ -88,19 +86,17 @@ class TrainPanel(widgets.VBox):
         self._last_plot = 0.0
         self._busy = False
 
-        budget = catalog.dataset(dataset)  # an unknown name: ConfigError listing the known ones
         listed = catalog.list_datasets(listed_only=True)
         self.dataset = widgets.Dropdown(
             options=listed if dataset in listed else [dataset, *listed], value=dataset, description="data set"
         )
-        self.epochs = widgets.BoundedIntText(
-            value=given["epochs"] or budget.epochs, min=1, max=10_000, description="epochs"
-        )
-        self.batch_size = widgets.BoundedIntText(
-            value=given["batch_size"] or budget.batch_size, min=1, max=1_000_000, description="batch size"
-        )
         self.recipe = widgets.Dropdown(
             options=catalog.list_recipes(), value=given["recipe"] or catalog.DEFAULT_RECIPE, description="recipe"
+        )
+        epochs, batch = self._budget(dataset)  # an unknown name: ConfigError listing the known ones
+        self.epochs = widgets.BoundedIntText(value=given["epochs"] or epochs, min=1, max=10_000, description="epochs")
+        self.batch_size = widgets.BoundedIntText(
+            value=given["batch_size"] or batch, min=1, max=1_000_000, description="batch size"
         )
         self.dataset.observe(self._on_dataset, "value")
         self.train_size = widgets.BoundedIntText(
@@ -228,7 +224,7 @@ class TrainPanel(widgets.VBox):
     def train_config(self, dataset: str | None = None, epochs: int | None = None) -> TrainConfig:
         """The resolved training config a run on ``dataset`` (default: the drop-down's) uses now:
         ``default_train_config`` of the data set with the panel's epochs, batch size, recipe, seed
-        and ``train_options`` (imports torch)."""
+        and ``train_options``."""
         return self._config(self._job(None, None, dataset, epochs))
 
     # -- the work -------------------------------------------------------------------
@@ -247,8 +243,6 @@ class TrainPanel(widgets.VBox):
         }
 
     def _config(self, job: dict) -> TrainConfig:
-        from genet_lab.training.config import default_train_config
-
         options: dict[str, Any] = {"seed": self.seed, **self.train_options}
         options.update(epochs=job["epochs"], batch_size=job["batch_size"])
         return default_train_config(job["dataset"], recipe=job["recipe"], **options)
@@ -260,13 +254,21 @@ class TrainPanel(widgets.VBox):
             self.dataset.options = [name, *self.dataset.options]
         self.dataset.value = name
 
+    def _budget(self, name: str) -> tuple[int, int]:
+        """The epochs and batch size the core gives data set ``name`` with this panel's recipe and
+        options (the catalog's budget; 240 epochs with the paper-full schedule), as ``genet-lab
+        train`` resolves them."""
+        catalog.dataset(name)  # an unknown name: the catalog's ConfigError, not an image folder's budget
+        cfg = default_train_config(name, recipe=self.recipe.value, **self.train_options)
+        return cfg.epochs, cfg.batch_size
+
     def _on_dataset(self, change) -> None:
         """Epochs and batch size follow the data set's budget, unless edited away from the old one's."""
-        old, new = catalog.dataset(change["old"]), catalog.dataset(change["new"])
-        if self.epochs.value == old.epochs:
-            self.epochs.value = new.epochs
-        if self.batch_size.value == old.batch_size:
-            self.batch_size.value = new.batch_size
+        (old_epochs, old_batch), (epochs, batch) = self._budget(change["old"]), self._budget(change["new"])
+        if self.epochs.value == old_epochs:
+            self.epochs.value = epochs
+        if self.batch_size.value == old_batch:
+            self.batch_size.value = batch
 
     def _run_safely(self, job: dict) -> None:
         try:

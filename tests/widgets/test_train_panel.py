@@ -123,6 +123,10 @@ def test_train_panel_defaults_are_the_catalogs():
     given = TrainPanel("chain", epochs=7, train_options={"batch_size": 16, "recipe": "paper", "device": "cpu"})
     assert (given.epochs.value, given.batch_size.value, given.recipe.value) == (7, 16, "paper")
     assert given.train_options == {"device": "cpu"}
+    full = TrainPanel("chain", dataset="cifar10", train_options={"schedule": "paper-full"})
+    assert full.epochs.value == 240 and full.train_config().epochs == 240  # the schedule's only length, as train's
+    full.dataset.value = "mnist"
+    assert full.epochs.value == 240 and full.batch_size.value == DATASETS["mnist"].batch_size
 
 
 def test_train_panel_trains_with_what_it_shows():
