@@ -26,7 +26,7 @@ from genet_lab.tui.bits import BitGrid, notation_line
 from genet_lab.tui.dialogs import GenomeInput, Prompt
 from genet_lab.tui.figures import LAZY_SHARING_K, Figures, sharing_counts
 from genet_lab.tui.model import EditorModel, resolve_genome
-from genet_lab.tui.stage_view import StageView
+from genet_lab.tui.stage_view import StagesBox, StageView
 
 NAMED_CYCLE = ("zeros", "chain", "residual", "dense", "residual-40", "paper-best")
 
@@ -92,7 +92,7 @@ class EditorPane(Vertical):
             yield BitGrid(self.genome, id="bits")
             yield Static(id="where")
         with Horizontal(id="views"):
-            with VerticalScroll(id="stages-box") as sbox:
+            with StagesBox(id="stages-box") as sbox:
                 sbox.border_title = "stages"
                 yield StageView(id="stages")
             with VerticalScroll(id="figures-box") as fbox:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from rich.table import Table
 from rich.text import Text
-from textual.containers import Container
+from textual.containers import Container, VerticalScroll
 from textual.events import Resize
 from textual.geometry import Size
 from textual.widgets import Static
@@ -149,23 +149,31 @@ def side_by_side(genome: Genome, width: int) -> bool:
     return column >= MIN_COLUMN and all(stage_art(st.k, st.bits).width < column for st in stages)
 
 
-class StagePanel(Static):
-    """One stage's heading, figures and drawing (a Static whose height follows the drawing).
+class NoSecondLayout:
+    """A widget whose size (or scrollable size) follows its content, laid out once per change.
 
     Textual answers a size change found by a layout with another full layout: the screen's
     reflow hands each widget its new size through ``Widget._size_updated``, which sets the
-    layout reactive ``virtual_size``. A drawing that grows or shrinks by a line on a bit toggle
-    thus cost a second frame (about 25 ms at 80x24; tests/tui/test_editor.py counts the frames).
-    This panel's virtual size is its content's and nothing lays out by it: the first reflow
-    already placed the panel at its new size, so the change is recorded without asking for
-    another. (A scrollbar that appears or goes still re-lays out through its own reactive.)
+    layout reactive ``virtual_size``. A drawing that grows or shrinks on a bit toggle thus cost
+    a second frame (about 25 ms at 80x24; tests/tui/test_editor.py counts the frames). For these
+    widgets nothing is laid out by that value: the first reflow already placed them at their new
+    size, so the change is recorded without asking for another. (A scrollbar that appears or
+    goes re-lays out through its own reactive, ``show_vertical_scrollbar``.)
     """
 
     def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
-        return super()._size_updated(size, virtual_size, container_size, layout=False)
+        return super()._size_updated(size, virtual_size, container_size, layout=False)  # type: ignore[misc]
 
 
-class StageView(Container):
+class StagePanel(NoSecondLayout, Static):
+    """One stage's heading, figures and drawing (its height follows the drawing)."""
+
+
+class StagesBox(NoSecondLayout, VerticalScroll):
+    """The scrolling box around a :class:`StageView`."""
+
+
+class StageView(NoSecondLayout, Container):
     """Drawings of every stage of one genome, one Static per stage: side by side
     when they fit the panel's width, otherwise one under another."""
 
