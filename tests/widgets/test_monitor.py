@@ -25,6 +25,16 @@ def test_launch_takes_a_search_config_and_refuses_a_bad_one_before_anything_is_m
     with pytest.raises(ValueError, match="kind"):
         EvolutionMonitor.launch(tmp_path / "bad", kind="evolution")
     assert not (tmp_path / "typo").exists() and not (tmp_path / "bad" / "run.sqlite").exists()
+    random = SearchConfig(kind="random", fitness="toy", population=3, generations=1)
+    mon = EvolutionMonitor.launch(tmp_path / "rs", random, seed=7, poll=False)  # a config and a field
+    try:
+        assert (
+            mon.command[3:5] == ["random-search", "--resume"] and mon.config == random.with_overrides(seed=7).resolve()
+        )
+        snap = mon.wait(timeout=120, interval=0.2)
+        assert snap.state == "finished" and snap.status.kind == "random" and snap.config["seed"] == 7
+    finally:
+        mon.close()
 
 
 def test_monitor_launches_watches_and_reattaches(tmp_path):
