@@ -2,7 +2,7 @@
 
 The seeder's controls make a :class:`~genet_lab.evolution.config.SearchConfig` (the
 generation-0 fields: N, stages, seed, init and its p, flips or genomes; every other field
-keeps SearchConfig's default) and preview
+is the given config's, else SearchConfig's default) and preview
 :func:`~genet_lab.evolution.population.initial_population` of it: exactly the generation 0
 a run of that config starts from (``EvolutionMonitor.launch(run_dir, seeder.config)``).
 Five starts: random (every bit Bernoulli(p)), all-zero (section 4.1.2), a base genome such
@@ -35,7 +35,7 @@ from genet_lab.widgets._render import html_table
 MODES = ("random", "zeros", "residual-40", "editor", "file")
 """random: Bernoulli(p) bits; zeros: all-zero strings; residual-40: the named genome
 ``residual-40`` with ``flips`` bits flipped per individual; editor: the attached editor's
-genome (or ``base``) likewise; file: genomes read from ``path``."""
+genome likewise; file: genomes read from ``path``."""
 
 
 def seed_config(
@@ -74,11 +74,29 @@ def seed_population(
 ) -> list[Genome]:
     """Generation 0 of the config :func:`seed_config` makes (``options``: p, flips, genome, path,
     preset; None leaves SearchConfig's default): what a run of that config starts from."""
-    given = dict(population=n, stages=stages, seed=seed, init_p=options.pop("p", None))
+    given: dict[str, Any] = dict(population=n, stages=stages, seed=seed, init_p=options.pop("p", None))
     given["init_flips"] = options.pop("flips", None)
-    fields = {k: (tuple(v) if k == "stages" else v) for k, v in given.items() if v is not None}
-    config = seed_config(mode, **fields, **options)
+    fields: dict[str, Any] = {k: (tuple(v) if k == "stages" else v) for k, v in given.items() if v is not None}
+    config = seed_config(mode, None, **fields, **options)
     return initial_population(config, initial_rng(config))
+
+
+def _start(config: SearchConfig, mode, n, stages, seed, p, flips) -> tuple:
+    """The controls' first values: those given, else ``config``'s (residual-40 brings its stages)."""
+    mode = mode or (config.init if config.init in MODES else "random")
+    if mode in RENAMED:
+        raise renamed_error(mode)
+    stages = tuple(parse_stages(stages) if isinstance(stages, str) else stages or config.stages or DEFAULT_STAGES)
+    if mode == "residual-40" and stages == DEFAULT_STAGES:
+        stages = RESIDUAL40_STAGES
+    return (
+        mode,
+        n or config.population,
+        stages,
+        config.seed if seed is None else seed,
+        config.init_p if p is None else p,
+        config.init_flips if flips is None else flips,
+    )
 
 
 class PopulationSeeder(widgets.VBox):
@@ -121,21 +139,10 @@ class PopulationSeeder(widgets.VBox):
         self.config: SearchConfig | None = None
         """The resolved config of the last population made (None until one was made)."""
         self.population: list[Genome] = []
-        mode = mode or (self.base.init if self.base.init in MODES else "random")
-        if isinstance(stages, str):
-            stages = parse_stages(stages)
-        stages = tuple(stages or self.base.stages or DEFAULT_STAGES)
-        if mode in RENAMED:
-            raise renamed_error(mode)
-        if mode == "residual-40" and stages == DEFAULT_STAGES:
-            stages = RESIDUAL40_STAGES
         if mode == "editor" and editor is None:
             raise ValueError("the 'editor' start needs a genome: PopulationSeeder(editor=...)")
+        mode, n, stages, seed, p, flips = _start(self.base, mode, n, stages, seed, p, flips)
         modes = MODES if editor is not None else tuple(m for m in MODES if m != "editor")
-        n = n or self.base.population
-        seed = self.base.seed if seed is None else seed
-        p = self.base.init_p if p is None else p
-        flips = self.base.init_flips if flips is None else flips
         self.mode = widgets.Dropdown(options=modes, value=mode, description="start")
         self.n = widgets.BoundedIntText(value=n, min=2, max=1000, description="N")
         self.stages = widgets.Text(value=",".join(map(str, stages)), description="stages")
