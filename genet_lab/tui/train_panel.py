@@ -38,13 +38,13 @@ WARM_AFTER_SECONDS = 1.0
 """Delay before a warm trainer is started once the Train pane is shown (a quick look costs nothing)."""
 
 
-def train_settings(dataset: str, recipe: str, epochs: int | None = None) -> dict:
+def train_settings(dataset: str, preset: str, recipe: str, epochs: int | None = None) -> dict:
     """The training the pane asks for, resolved as ``genet-lab train`` resolves it: the data set's
     budget (epochs, batch size) under ``recipe``, ``epochs`` when typed."""
     from genet_lab.training.config import default_train_config  # torch-free: the records only
 
     config = default_train_config(dataset, recipe, epochs=epochs)
-    return {"dataset": dataset, "recipe": recipe, "epochs": config.epochs, "batch_size": config.batch_size}
+    return {"epochs": config.epochs, "batch_size": config.batch_size, "recipe": recipe, "preset": preset}
 
 
 class EpochsInput(Input):
@@ -202,7 +202,8 @@ class TrainPane(Vertical):
     def settings(self) -> dict:
         """The training the controls ask for, resolved as ``genet-lab train`` would (see :func:`train_settings`)."""
         text = self.query_one("#train-epochs", Input).value.strip()
-        return train_settings(self._choice("train-dataset"), self._choice("train-recipe"), int(text) if text else None)
+        epochs = int(text) if text else None
+        return train_settings(*(self._choice(w) for w in ("train-dataset", "train-preset", "train-recipe")), epochs)
 
     def _choice(self, wid: str) -> str:
         return str(self.query_one(f"#{wid}", Select).value)
