@@ -86,19 +86,7 @@ class TrainPanel(widgets.VBox):
         self._last_plot = 0.0
         self._busy = False
 
-        listed = catalog.list_datasets(listed_only=True)
-        self.dataset = widgets.Dropdown(
-            options=listed if dataset in listed else [dataset, *listed], value=dataset, description="data set"
-        )
-        self.recipe = widgets.Dropdown(
-            options=catalog.list_recipes(), value=given["recipe"] or catalog.DEFAULT_RECIPE, description="recipe"
-        )
-        epochs, batch = self._budget(dataset)  # an unknown name: ConfigError listing the known ones
-        self.epochs = widgets.BoundedIntText(value=given["epochs"] or epochs, min=1, max=10_000, description="epochs")
-        self.batch_size = widgets.BoundedIntText(
-            value=given["batch_size"] or batch, min=1, max=1_000_000, description="batch size"
-        )
-        self.dataset.observe(self._on_dataset, "value")
+        self._settings(dataset, given)
         self.train_size = widgets.BoundedIntText(
             value=train_size or 0, min=0, max=10_000_000, description="train size", tooltip="0: the whole split"
         )
@@ -108,6 +96,19 @@ class TrainPanel(widgets.VBox):
         self.stop_button = widgets.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
         self.train_button.on_click(lambda _b: self.start())
         self.stop_button.on_click(lambda _b: self.stop())
+        self._outputs()
+        self.children = [
+            widgets.HBox([self.dataset, self.epochs, self.batch_size]),
+            widgets.HBox([self.recipe, self.train_size]),
+            self.data_dir,
+            widgets.HBox([self.label, self.train_button, self.stop_button]),
+            widgets.HBox([self.progress, self.status]),
+            self.plot,
+            self.table,
+        ]
+
+    def _outputs(self) -> None:
+        """The progress bar, status line, plot and table, with the CSS classes the browser tests find."""
         self.progress = widgets.IntProgress(
             value=0,
             min=0,
@@ -128,15 +129,23 @@ class TrainPanel(widgets.VBox):
             (self.table, "table"),
         ):
             widget.add_class(f"genet-train-{name}")
-        self.children = [
-            widgets.HBox([self.dataset, self.epochs, self.batch_size]),
-            widgets.HBox([self.recipe, self.train_size]),
-            self.data_dir,
-            widgets.HBox([self.label, self.train_button, self.stop_button]),
-            widgets.HBox([self.progress, self.status]),
-            self.plot,
-            self.table,
-        ]
+
+    def _settings(self, dataset: str, given: dict[str, Any]) -> None:
+        """The controls of what a run trains with: data set, recipe, epochs and batch size (the values
+        ``given``, else what the core resolves for the data set)."""
+        listed = catalog.list_datasets(listed_only=True)
+        self.dataset = widgets.Dropdown(
+            options=listed if dataset in listed else [dataset, *listed], value=dataset, description="data set"
+        )
+        self.recipe = widgets.Dropdown(
+            options=catalog.list_recipes(), value=given["recipe"] or catalog.DEFAULT_RECIPE, description="recipe"
+        )
+        epochs, batch = self._budget(dataset)  # an unknown name: ConfigError listing the known ones
+        self.epochs = widgets.BoundedIntText(value=given["epochs"] or epochs, min=1, max=10_000, description="epochs")
+        self.batch_size = widgets.BoundedIntText(
+            value=given["batch_size"] or batch, min=1, max=1_000_000, description="batch size"
+        )
+        self.dataset.observe(self._on_dataset, "value")
 
     # -- public API ---------------------------------------------------------------
     @property
