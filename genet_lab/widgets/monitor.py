@@ -81,6 +81,14 @@ class EvolutionMonitor(widgets.VBox):
         self._finished_inds: dict[int, list[Individual]] = {}
         self.recent: list[str] = []
 
+        self._build()
+        self.refresh()
+        if poll:
+            self.auto.value = True  # starts the polling thread
+
+    def _build(self) -> None:
+        """The view: title, progress bars and buttons, Figure 3 beside the best structure, the Pareto
+        view, Table 1 and the last events."""
         self.title = widgets.HTML()
         self.progress = widgets.IntProgress(min=0, max=1, description="run", layout=widgets.Layout(width="420px"))
         self.gen_progress = widgets.IntProgress(
@@ -112,9 +120,6 @@ class EvolutionMonitor(widgets.VBox):
             self.table,
             self.events_view,
         ]
-        self.refresh()
-        if poll:
-            self.auto.value = True  # starts the polling thread
 
     # -- starting a run -------------------------------------------------------------
     @classmethod
