@@ -9,11 +9,13 @@ import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
+from genet_lab.cli import options
 from genet_lab.cli.common import add_input_overrides, atomic_write, network_config
 from genet_lab.encoding.genome import NAMED, Genome, parse_stages, resolve
 from genet_lab.encoding.graph import decode_json, structure_hash, structure_key
 from genet_lab.encoding.presets import list_presets
 from genet_lab.errors import UsageError
+from genet_lab.training.catalog import DEFAULT_PRESET
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,25 +26,25 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="GENOME",
         help="paper notation ('1-01 0-01-100 0-11-101-0001'), a name, bits with --stages, or - for stdin",
     )
-    p.add_argument("--stages", help="stage sizes for plain bit strings, e.g. 3,4,5")
-    p.add_argument("--json", action="store_true", help="JSON output (the only format; kept for symmetry)")
+    options.add(p, "stages", help="stage sizes for plain bit strings, e.g. 3,4,5")
+    options.add(p, "json", help="JSON output (the only format; kept for symmetry)")
     p.set_defaults(func=cmd_decode)
 
     p = sub.add_parser("show", help="draw a genome's stages and count its parameters and multiply-adds")
     p.add_argument(
         "genome", metavar="GENOME", help=f"paper notation, a name ({', '.join(NAMED)}), or bits with --stages"
     )
-    p.add_argument("--stages", help="stage sizes for plain bit strings or named genomes, e.g. 3,4,5")
-    p.add_argument("--preset", default="paper-cifar10", help=f"network preset: {', '.join(list_presets())}")
+    options.add(p, "stages", help="stage sizes for plain bit strings or named genomes, e.g. 3,4,5")
+    options.add(p, "preset", default=DEFAULT_PRESET, help=f"network preset: {', '.join(list_presets())}")
     add_input_overrides(p)
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    options.add(p, "json")
     p.add_argument("--format", choices=("svg", "png", "dot"), help="render the stages with graphviz")
     p.add_argument("--output", "-o", help="file for --format (default: stdout for dot)")
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser("space", help="count bit strings and distinct structures of a search space")
-    p.add_argument("--stages", default="3,4,5", help="stage sizes, e.g. 3,4,5 (each K <= 7)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    options.add(p, "stages", default="3,4,5", help="stage sizes, e.g. 3,4,5 (each K <= 7; default 3,4,5)")
+    options.add(p, "json")
     p.set_defaults(func=cmd_space)
 
 
@@ -60,8 +62,7 @@ def _read_genomes(items: list[str], stages: tuple[int, ...] | None) -> Iterator[
 
 
 def cmd_decode(args) -> int:
-    stages = parse_stages(args.stages) if args.stages else None
-    for genome in _read_genomes(args.genomes, stages):
+    for genome in _read_genomes(args.genomes, options.stage_sizes(args.stages)):
         print(json.dumps(decode_json(genome)), flush=True)
     return 0
 
@@ -70,19 +71,21 @@ def cmd_show(args) -> int:
     from genet_lab.encoding.complexity import complexity
     from genet_lab.encoding.draw import genome_text, render
 
-    stages = parse_stages(args.stages) if args.stages else None
-    genome = resolve(args.genome, stages)
+    genome = resolve(args.genome, options.stage_sizes(args.stages))
     config = network_config(args, genome)
     cx = complexity(genome, config)
-    if args.format:
+    if args.format:  # the arguments are checked before graphviz is asked for anything
+        folder = Path(args.output).parent if args.output else None
+        if args.output is None and args.format != "dot":
+            raise UsageError(f"--format {args.format} needs --output FILE")
+        if folder is not None and not folder.is_dir():
+            raise UsageError(f"--output {args.output}: folder {folder} does not exist")
         data = render(genome, args.format, title=genome.notation())
         if args.output:
             atomic_write(Path(args.output), data)
-        elif args.format == "dot":
+        else:
             sys.stdout.write(data.decode())
             return 0
-        else:
-            raise UsageError(f"--format {args.format} needs --output FILE")
     elif args.output:
         raise UsageError("--output needs --format svg, png or dot")
     if args.json:

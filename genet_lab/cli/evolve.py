@@ -8,80 +8,51 @@ import json
 import shlex
 import sys
 import time
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
-from genet_lab.cli.common import (
-    DRY_RUN_HELP,
-    PAPER_HELP,
-    apply_paper,
-    cpu_threads,
-    default_epochs,
-    nonneg_int,
-    positive_int,
-    print_dry_run,
-    search_train_config,
-    seed_int,
-)
+from genet_lab.cli import options
+from genet_lab.cli.common import cpu_threads, flag, positive_int, print_dry_run, search_train_config
 from genet_lab.errors import UsageError, show
-from genet_lab.evolution.config import CLI_DEFAULTS, SMALL_BATCH_DATASETS
-from genet_lab.training.recipes import RECIPE_HELP, RECIPES, SCHEDULES
+from genet_lab.evolution.config import EVAL_THREADS, SearchConfig, TrainOverrides
+
+SEARCH_FIELDS = frozenset(f.name for f in fields(SearchConfig)) - {"kind", "train"}
+TRAIN_FIELDS = frozenset(f.name for f in fields(TrainOverrides))
 
 
-def _probability(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1], got {text!r}") from None
-    if not 0.0 <= v <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1], got {v}")
-    return v
+def _paper_help(ga: bool) -> str:
+    paper, default = SearchConfig.paper(), SearchConfig()
+    shown = [
+        f"{flag(f.name)} {_word(getattr(paper, f.name))}"
+        for f in fields(SearchConfig)
+        if (getattr(paper, f.name) != getattr(default, f.name) or f.name == "preset")
+        and f.name not in ("train", *(() if ga else options.GA))
+    ]
+    shown += [f"{flag(k)} {v}" for k, v in sorted(paper.train.to_dict().items())]
+    if ga:
+        shown += [f"{flag(k)} {_word(getattr(paper, k))}" for k in ("pm", "qm", "pc", "qc", "init")]
+    return (
+        "the paper's CIFAR-10 process (section 4.1.1): " + " ".join(shown) + "; any of these flags given "
+        "explicitly overrides --paper"
+    )
 
 
-def _objective_help() -> str:
-    from genet_lab.evolution.config import OBJECTIVE_HELP
-
-    return OBJECTIVE_HELP
+def _word(value: Any) -> str:
+    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
 
 
 def _add_common(p: argparse.ArgumentParser, ga: bool) -> None:
-    g = p.add_argument_group("evaluation")
-    g.add_argument("--dataset", help="data set (default digits, embedded)")
-    g.add_argument("--data-dir", help="local copy of the data set")
-    g.add_argument(
-        "--train-size", type=positive_int, help="training images per evaluation (default: all of the training split)"
+    options.add_data(p)
+    options.add_training(
+        p,
+        epochs=dict(
+            help="training epochs per evaluation (default: the data set's budget, "
+            "see 'genet-lab train --help'; 240 with --schedule paper-full)"
+        ),
     )
-    g.add_argument("--val-size", type=positive_int, help="validation images (default: the data set's)")
-    g.add_argument(
-        "--epochs",
-        type=positive_int,
-        help=f"training epochs per evaluation (default {CLI_DEFAULTS['epochs']}; with --schedule "
-        "paper-full 240, the only length it trains)",
-    )
-    g.add_argument(
-        "--batch-size",
-        type=positive_int,
-        help=f"training batch size (default {CLI_DEFAULTS['batch_size']} for "
-        f"{', '.join(SMALL_BATCH_DATASETS)}, else the trainer's)",
-    )
-    g.add_argument(
-        "--threads",
-        type=cpu_threads,
-        help=f"torch CPU threads (default {CLI_DEFAULTS['threads']}: tiny networks run best on one "
-        "thread, and a shared machine suffers from more)",
-    )
-    g.add_argument(
-        "--recipe", choices=tuple(RECIPES), help=f"how to train each individual, stored with the run: {RECIPE_HELP}"
-    )
-    g.add_argument("--lr", type=float, help="peak learning rate (default: the recipe's)")
-    g.add_argument(
-        "--schedule",
-        choices=SCHEDULES,
-        help="learning-rate schedule (default: the recipe's): paper (120/60/40/20 at 1e-2..1e-5 "
-        "scaled to --epochs), paper-full (the paper as is, 240 epochs), onecycle, cosine, constant",
-    )
-    g.add_argument("--device", help="training device: auto, cpu, cuda, cuda:1, mps (default auto)")
     x = p.add_argument_group("execution (not stored: a run may be resumed with other choices)")
+    x.add_argument("--threads", type=cpu_threads, help=options.EXECUTION_THREADS_HELP)
     x.add_argument("--workers", type=positive_int, help="evaluate a generation in N worker processes")
     x.add_argument("--devices", help="one worker per device, e.g. cuda:0,cuda:1")
     x.add_argument(
@@ -95,66 +66,17 @@ def _add_common(p: argparse.ArgumentParser, ga: bool) -> None:
         default="off",
         help="train a generation as one population-batched model: on, auto (by measuring), off (default)",
     )
-    g.add_argument(
-        "--fitness",
-        choices=("train", "proxy", "toy"),
-        help="train (default), proxy: NASWOT score without training, toy: test aid",
+    options.add_search(
+        p,
+        ga,
+        generations=dict(help=options.OPTIONS["generations"].kw["help"] + ("" if ga else "; budget N x (T+1)")),
     )
-    g.add_argument("--preset", help="network preset (default paper-cifar10)")
-    g.add_argument(
-        "--reuse-structures",
-        action="store_true",
-        default=None,
-        help="reuse the fitness of an already evaluated identical structure instead of training",
-    )
-    g.add_argument(
-        "--eval-test",
-        action="store_true",
-        default=None,
-        help="also score every evaluation on the test split, stored beside it and never seen by "
-        "selection (Table 1 on the test set, as the paper reports it)",
-    )
-    g.add_argument("--objective", help="what selection maximises: " + _objective_help())
-    s = p.add_argument_group("search")
-    s.add_argument(
-        "--population",
-        "-N",
-        type=positive_int,
-        help=f"N, individuals per generation (default {CLI_DEFAULTS['population']}; paper 20)",
-    )
-    s.add_argument(
-        "--generations",
-        "-T",
-        type=nonneg_int,
-        help=f"T, generations after the initial one (default {CLI_DEFAULTS['generations']}; paper 50)"
-        + ("" if ga else "; budget N x (T+1)"),
-    )
-    s.add_argument("--stages", help="stage sizes K_1,...,K_S (default 3,4,5)")
-    s.add_argument("--seed", type=seed_int, help="run seed (default 0)")
-    if ga:
-        s.add_argument(
-            "--init",
-            help="random (default), zeros, a genome name (residual-40, chain, residual, "
-            "dense, paper-best: copies with --init-flips bits flipped) or a file of genomes",
-        )
-        s.add_argument(
-            "--init-p", type=_probability, help="probability of a 1 bit for --init random (default 0.5, the paper's)"
-        )
-        s.add_argument("--init-flips", type=nonneg_int, help="bits flipped in each copy of a named --init (default 2)")
-        s.add_argument("--pm", type=_probability, help="p_M, mutation probability per individual (default 0.8)")
-        s.add_argument("--qm", type=_probability, help="q_M, flip probability per bit (default 0.05)")
-        s.add_argument("--pc", type=_probability, help="p_C, crossover probability per pair (default 0.2)")
-        s.add_argument("--qc", type=_probability, help="q_C, exchange probability per stage (default 0.2)")
-    s.add_argument(
-        "--paper",
-        action="store_true",
-        help=PAPER_HELP.format(ga=" --pm 0.8 --qm 0.05 --pc 0.2 --qc 0.2 --init random" if ga else ""),
-    )
-    o = p.add_argument_group("output")
-    o.add_argument("--run-dir", help="directory for the run (default runs/<kind>-<time>)")
-    o.add_argument("--dry-run", action="store_true", help=DRY_RUN_HELP)
-    o.add_argument("--resume", metavar="DIR", help="continue the run in DIR (only --generations may change)")
-    o.add_argument("--json", action="store_true", help="no live table; print the final report as one JSON object")
+    options.add(p, "paper", help=_paper_help(ga))
+    options.add_output(
+        p,
+        ("run_dir", "dry_run", "resume", "json"),
+        json=dict(help="no live table; print the final report as one JSON object"),
+    )  # fmt: skip
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -169,107 +91,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="Table 1, Figures 3-5 and GA vs random search for stored runs")
     p.add_argument("runs", nargs="+", metavar="DIR", help="run directories, or folders holding runs")
     p.add_argument("--out", help="write report.md, CSVs and PNGs here (default: DIR/report for one run)")
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of the markdown table")
+    options.add(p, "json", help="print one JSON object instead of the markdown table")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
     p.set_defaults(func=cmd_report)
 
 
-_CONFIG_OPTIONS = (
-    "dataset",
-    "data_dir",
-    "train_size",
-    "val_size",
-    "epochs",
-    "batch_size",
-    "lr",
-    "device",
-    "fitness",
-    "preset",
-    "reuse_structures",
-    "population",
-    "stages",
-    "seed",
-    "init",
-    "init_flips",
-    "init_p",
-    "schedule",
-    "recipe",
-    "pm",
-    "qm",
-    "pc",
-    "qc",
-    "run_dir",
-    "eval_test",
-    "objective",
-    "paper",
-)
+def _given(args: argparse.Namespace) -> dict[str, Any]:
+    """The config fields the command line set (an option not given is None, or False for a switch)."""
+    names = SEARCH_FIELDS | TRAIN_FIELDS
+    return {k: v for k, v in vars(args).items() if k in names and v is not None and v is not False}
 
 
-def build_config(args):
-    from genet_lab.encoding.genome import NAMED, RENAMED, parse_stages, renamed_error
-    from genet_lab.evolution.config import SearchConfig, TrainOverrides
-    from genet_lab.evolution.operators import read_genome_file
-
-    args = apply_paper(args)
-    stages = parse_stages(args.stages) if args.stages else (3, 4, 5)
-    dataset = args.dataset or "digits"
-    fitness = args.fitness or "train"
-    train = {
-        k: getattr(args, k)
-        for k in ("batch_size", "lr", "device", "schedule", "recipe")
-        if getattr(args, k, None) is not None
-    }
-    init: str = getattr(args, "init", None) or "random"
-    init_genomes: tuple[str, ...] = ()
-    n = args.population
-    if init in RENAMED:
-        raise renamed_error(init)
-    if init not in ("random", "zeros") and init not in NAMED:
-        genomes = read_genome_file(init, stages if args.stages else None)
-        stages = genomes[0].stages
-        if n is None:
-            n = len(genomes)
-        elif n != len(genomes):
-            raise UsageError(f"{init} lists {len(genomes)} genomes but --population is {n}")
-        init, init_genomes = "file", tuple(g.notation() for g in genomes)
-    train_size = args.train_size
-    if dataset == "digits" and fitness == "train" and train_size is None:
-        train_size = CLI_DEFAULTS["train_size"]
-    if dataset in SMALL_BATCH_DATASETS and fitness == "train":
-        train.setdefault("batch_size", CLI_DEFAULTS["batch_size"])
-    kw = dict(
-        kind=args.kind,
-        population=n or CLI_DEFAULTS["population"],
-        generations=CLI_DEFAULTS["generations"] if args.generations is None else args.generations,
-        stages=stages,
-        init=init,
-        init_genomes=init_genomes,
-        fitness=fitness,
-        reuse_structures=bool(args.reuse_structures),
-        seed=args.seed or 0,
-        preset=args.preset or "paper-cifar10",
-        dataset=dataset,
-        data_dir=args.data_dir,
-        train_size=train_size,
-        val_size=args.val_size,
-        epochs=args.epochs or default_epochs(args.schedule, CLI_DEFAULTS["epochs"]),
-        train=TrainOverrides.from_dict(train),
-    )
-    if getattr(args, "eval_test", None):
-        kw["eval_test"] = True
-    if getattr(args, "objective", None) is not None:
-        from genet_lab.evolution.config import parse_objective
-
-        parse_objective(args.objective)  # a bad one is a one-line error before anything is made
-        kw["objective"] = args.objective.strip()
-    for name in ("pm", "qm", "pc", "qc", "init_flips", "init_p"):
-        if getattr(args, name, None) is not None:
-            kw[name] = getattr(args, name)
-    from genet_lab.evolution.run import check_size
-
-    config = SearchConfig(**kw).validated()
-    check_size(config)  # -N 1000000000: one line before anything is made, --dry-run included
-    return config
+def build_config(args: argparse.Namespace) -> SearchConfig:
+    """The resolved search config of an ``evolve`` / ``random-search`` command line: the flags given
+    set SearchConfig's (or, with ``--paper``, :meth:`SearchConfig.paper`'s) fields, then
+    :meth:`SearchConfig.resolve` applies every default and checks everything."""
+    base = SearchConfig.paper(kind=args.kind) if args.paper else SearchConfig(kind=args.kind)
+    given = _given(args)
+    search = {k: v for k, v in given.items() if k in SEARCH_FIELDS}
+    if "stages" in search:
+        search["stages"] = options.stage_sizes(search["stages"])
+    train = base.train.updated(**{k: v for k, v in given.items() if k in TRAIN_FIELDS})
+    return replace(base, **search, train=train).resolve()
 
 
 def _execution(args) -> dict:
@@ -279,7 +122,7 @@ def _execution(args) -> dict:
 def _set_threads(args) -> None:
     import torch
 
-    torch.set_num_threads(args.threads or CLI_DEFAULTS["threads"] or 1)
+    torch.set_num_threads(args.threads or EVAL_THREADS)
 
 
 def _dry_run(args, config, run_dir: Path) -> int:
@@ -292,21 +135,26 @@ def _dry_run(args, config, run_dir: Path) -> int:
             "resume": bool(args.resume),
             "search": config.to_dict(),
             "train": search_train_config(config),
-            "execution": {**_execution(args), "threads": args.threads or CLI_DEFAULTS["threads"]},
+            "execution": {**_execution(args), "threads": args.threads or EVAL_THREADS},
         }
     )
+
+
+def _refuse_changes(args: argparse.Namespace) -> None:
+    """``--resume`` continues with the stored settings: any other config flag is refused."""
+    given = [k for k in _given(args) if k != "generations"] + [k for k in ("run_dir", "paper") if getattr(args, k)]
+    if given:
+        raise UsageError(
+            f"--resume continues with the run's stored settings; drop {', '.join(flag(k) for k in given)} "
+            "(only --generations may change)"
+        )
 
 
 def cmd_evolve(args) -> int:
     from genet_lab.evolution import resume_run, start_run
 
     if args.resume:
-        given = [f"--{k.replace('_', '-')}" for k in _CONFIG_OPTIONS if getattr(args, k, None) not in (None, False)]
-        if given:
-            raise UsageError(
-                f"--resume continues with the run's stored settings; drop {', '.join(given)} "
-                "(only --generations may change)"
-            )
+        _refuse_changes(args)
         run_dir = Path(args.resume)
         from genet_lab.evolution.store import RunStore
 
@@ -316,7 +164,7 @@ def cmd_evolve(args) -> int:
             other = "evolve" if stored["kind"] == "ga" else "random-search"
             raise UsageError(f"{run_dir} holds a {stored['kind']} run; resume it with 'genet-lab {other} --resume'")
         if args.dry_run:
-            from genet_lab.evolution.config import SearchConfig, extend
+            from genet_lab.evolution.config import extend
 
             resumed = SearchConfig.from_stored(stored)
             if args.generations is not None:
@@ -372,13 +220,13 @@ def _interrupt_hint(live: LiveRun, run_dir: Path, kind: str):
         yield
     except KeyboardInterrupt as exc:
         command = "evolve" if kind == "ga" else "random-search"
-        if live.started:
-            exc.hint = (
-                f"the run in {show(run_dir)} is safe (every finished evaluation is stored); continue it "  # type: ignore[attr-defined]
-                f"with: genet-lab {command} --resume {shell_quote(run_dir)}"
-            )
-        else:
-            exc.hint = "stopped before the run started; nothing was stored"  # type: ignore[attr-defined]
+        hint = (
+            f"the run in {show(run_dir)} is safe (every finished evaluation is stored); continue it "
+            f"with: genet-lab {command} --resume {shell_quote(run_dir)}"
+            if live.started
+            else "stopped before the run started; nothing was stored"
+        )
+        exc.hint = hint  # type: ignore[attr-defined]
         raise
 
 

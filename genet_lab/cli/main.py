@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterator
 
 from genet_lab import __version__
-from genet_lab.errors import Terminated, UsageError
+from genet_lab.errors import ConfigError, Terminated, UsageError
 
 SUBCOMMAND_MODULES = ("core", "train", "evolve", "transfer", "tui")
 
@@ -95,7 +95,13 @@ def _sigterm_as_exception(enabled: bool) -> Iterator[None]:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
+    """The message of ``exc`` on one line; a :class:`ConfigError` names its fields as flags."""
+    if isinstance(exc, ConfigError):
+        from genet_lab.cli.options import flag
+
+        text = exc.format(flag)
+    else:
+        text = str(exc) or type(exc).__name__
     return " ".join(text.split())
 
 

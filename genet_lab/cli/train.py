@@ -16,25 +16,16 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from genet_lab.cli.common import DRY_RUN_HELP, cpu_threads, nonneg_int, positive_int, print_dry_run, seed_int
-from genet_lab.encoding.genome import NAMED, parse_stages, resolve
-from genet_lab.encoding.presets import list_presets
+from genet_lab.cli import options
+from genet_lab.cli.common import positive_int, print_dry_run
+from genet_lab.encoding.genome import NAMED, resolve
 from genet_lab.errors import UsageError
+from genet_lab.training import catalog
 from genet_lab.training import events as tev
-from genet_lab.training.recipes import DEFAULT_RECIPE, RECIPE_HELP, RECIPES, SCHEDULES
 
 if TYPE_CHECKING:  # torch-free at import: the types only
     from genet_lab.training.data import DataSplits
     from genet_lab.training.data.stream import StreamSplits
-
-DATASET_NAMES = ("digits", "mnist", "fashion-mnist", "cifar10", "cifar100", "svhn", "imagefolder")
-
-
-def _float(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,20 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="GENOME",
         help=f"paper notation ('1-01 0-01-100 0-11-101-0001'), a name ({', '.join(NAMED)}), or bits with --stages",
     )
-    p.add_argument("--stages", help="stage sizes for plain bit strings or named genomes, e.g. 3,4,5")
-    p.add_argument(
-        "--preset",
-        default="paper-cifar10",
-        help=f"network preset: {', '.join(list_presets())} (input shape and classes follow the data set)",
-    )
-    _add_data_args(p)
-    p.add_argument("--train-size", type=positive_int, help="train on a stratified subset of N images")
-    p.add_argument(
-        "--val-size",
-        type=nonneg_int,
-        help="validation images carved from the training set (default: 10000 for the large "
-        "sets, 20%% otherwise; 0: none, train on the whole training set and judge on the test set)",
-    )
+    options.add(p, "stages", help="stage sizes for plain bit strings or named genomes, e.g. 3,4,5")
+    options.add(p, "preset", default=catalog.DEFAULT_PRESET)
+    options.add_data(p, dataset=dict(default=catalog.DEFAULT_DATASET))
     p.add_argument(
         "--image-size",
         type=positive_int,
@@ -69,36 +49,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="imagefolder only: read images batch by batch instead of "
         "decoding the set into memory (ILSVRC2012-sized folders); reports top-5 accuracy too",
     )
-    p.add_argument(
-        "--epochs",
-        type=positive_int,
-        help="epochs (default: per data set, see docs/training.md; 240 with --schedule paper-full)",
+    options.add_training(
+        p,
+        ("momentum", "weight_decay", "precision", "channels_last", "augment", "threads"),
+        recipe=dict(default=catalog.DEFAULT_RECIPE),
+        device=dict(default="auto"),
     )
-    p.add_argument("--batch-size", type=positive_int, help="images per SGD step")
-    p.add_argument("--recipe", choices=tuple(RECIPES), default=DEFAULT_RECIPE, help=f"how to train: {RECIPE_HELP}")
-    p.add_argument("--lr", type=_float, help="peak learning rate (default: the recipe's)")
-    p.add_argument("--momentum", type=_float, help="SGD momentum (default 0.9)")
-    p.add_argument("--weight-decay", type=_float, help="SGD weight decay (default 5e-4)")
-    p.add_argument(
-        "--schedule",
-        choices=SCHEDULES,
-        help="learning-rate schedule (default: the recipe's; paper-full = the paper's 240 epochs at "
-        "1e-2..1e-5, other --epochs refused; paper = the same steps scaled to --epochs)",
-    )
-    p.add_argument("--seed", type=seed_int, default=0, help="seed of the split, weights, batches and augmentation")
-    p.add_argument("--precision", choices=("auto", "fp32", "bf16"), help="auto measures which is faster")
-    p.add_argument("--channels-last", choices=("auto", "on", "off"), help="auto measures which is faster")
-    p.add_argument("--augment", choices=("auto", "none", "crop", "crop+flip"), help="batch augmentation")
-    p.add_argument(
-        "--threads",
-        type=lambda t: cpu_threads(t, zero_ok=True),
-        help="CPU threads (default 0: measure whether torch's setting beats one thread)",
-    )
-    p.add_argument("--eval-test", action="store_true", help="also report test accuracy (a final report)")
+    options.add(p, "seed", default=0, help="seed of the split, weights, batches and augmentation (default 0)")
+    options.add(p, "eval_test", default=False, help="also report test accuracy (a final report)")
     p.add_argument("--save", metavar="FILE", help="write a checkpoint (weights, genome, configs, metrics)")
-    p.add_argument("--dry-run", action="store_true", help=DRY_RUN_HELP)
+    options.add(p, "dry_run")
     out = p.add_mutually_exclusive_group()
-    out.add_argument("--json", action="store_true", help="last line of stdout: one JSON object")
+    options.add(out, "json", help="last line of stdout: one JSON object")
     out.add_argument("--events", action="store_true", help="one JSON event a line as it trains")
     p.add_argument(
         "--phases",
@@ -109,26 +71,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("evaluate", help="re-measure the accuracy of a checkpoint written by 'train --save'")
     p.add_argument("checkpoint", metavar="CHECKPOINT")
-    _add_data_args(p, default=None)
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    options.add(p, "dataset", help=f"data set: {', '.join(catalog.list_datasets())} (default: the checkpoint's)")
+    options.add(p, "data_dir")
+    options.add(p, "device", default="auto")
+    options.add(p, "json")
     p.set_defaults(func=cmd_evaluate)
-
-
-def _add_data_args(p, default: str | None = "digits") -> None:
-    p.add_argument(
-        "--dataset",
-        default=default,
-        choices=DATASET_NAMES,
-        metavar="NAME",
-        help=f"data set: {', '.join(DATASET_NAMES)}"
-        + (f" (default {default})" if default else " (default: the checkpoint's)"),
-    )
-    p.add_argument(
-        "--data-dir",
-        metavar="DIR",
-        help="local copy of the data set (torchvision's layout, idx files, or train/<class>/* for imagefolder)",
-    )
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
 
 
 def _emit(obj: dict) -> None:
@@ -148,8 +95,7 @@ def cmd_train(args) -> int:
     from genet_lab.training.data import load_dataset
     from genet_lab.training.trainer import default_train_config, train_model
 
-    stages = parse_stages(args.stages) if args.stages else None
-    genome = resolve(args.genome, stages)
+    genome = resolve(args.genome, options.stage_sizes(args.stages))
     net = get_preset(args.preset)
     if args.save:  # fail before training, not after
         check_save_target(Path(args.save))

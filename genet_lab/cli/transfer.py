@@ -14,21 +14,15 @@ import json
 import sys
 from pathlib import Path
 
-from genet_lab.cli.common import cpu_threads, nonneg_int, positive_int, seed_int
-from genet_lab.encoding.genome import NAMED, parse, parse_stages, resolve
+from genet_lab.cli import options
+from genet_lab.cli.common import number, positive_int, seed_int
+from genet_lab.encoding.genome import NAMED, parse, resolve
 from genet_lab.encoding.presets import list_presets
 from genet_lab.errors import UsageError
 from genet_lab.fileio import atomic_write
-from genet_lab.training.recipes import RECIPE_HELP, RECIPES, SCHEDULES
+from genet_lab.training.recipes import RECIPE_HELP
 
 DATASETS = ("svhn", "cifar10", "cifar100")
-
-
-def _float(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
 def _datasets(text: str) -> list[str]:
@@ -58,7 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help=f"a run folder (its top structures), or a genome: notation, a name ({', '.join(NAMED)}), "
         "or bits with --stages",
     )
-    p.add_argument("--stages", help="stage sizes for plain bit strings or named genomes, e.g. 3,4,5")
+    options.add(p, "stages", help="stage sizes for plain bit strings or named genomes, e.g. 3,4,5")
     p.add_argument(
         "--dataset",
         type=_datasets,
@@ -79,9 +73,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="instead of --top: the best individual of each of these generations (the paper's "
         "G-00, G-05, G-20, G-50 rows)",
     )
-    p.add_argument(
-        "--preset",
-        default="wide",
+    options.add(
+        p,
+        "preset",
+        default="wide",  # not the catalog's default: section 4.2 trains the wider network
         help=f"network preset: {', '.join(list_presets())} (default wide: "
         "section 4.2's 64, 128, 256 filters and FC1024)",
     )
@@ -97,29 +92,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="folder holding torchvision's layouts (train_32x32.mat, "
         "test_32x32.mat, extra_32x32.mat; cifar-100-python/; cifar-10-batches-py/)",
     )
-    p.add_argument(
-        "--val-size",
-        type=nonneg_int,
+    options.add(
+        p,
+        "val_size",
         help="validation images (default: the protocol's; 0: train on the whole training set, for final runs)",
     )
-    p.add_argument("--train-size", type=positive_int, help="train on a stratified subset of N images")
-    p.add_argument(
-        "--recipe",
-        choices=tuple(RECIPES),
-        default="paper",
-        help=f"how to train (default paper, as section 4.2 says): {RECIPE_HELP}",
+    options.add(p, "train_size")
+    options.add_training(
+        p,
+        ("threads",),
+        recipe=dict(default="paper", help=f"how to train (default paper, as section 4.2 says): {RECIPE_HELP}"),
+        device=dict(default="auto"),
     )
-    p.add_argument(
-        "--epochs", type=positive_int, help="epochs (default: per data set; the paper: --schedule paper-full, 240)"
-    )
-    p.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule (default: the recipe's)")
-    p.add_argument("--batch-size", type=positive_int, help="images per SGD step")
-    p.add_argument("--lr", type=_float, help="peak learning rate (default: the recipe's)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    p.add_argument("--threads", type=lambda t: cpu_threads(t, zero_ok=True), help="CPU threads (0: measure)")
-    p.add_argument("--seed", type=seed_int, default=0, help="seed of the splits, weights and batches")
+    options.add(p, "seed", default=0, help="seed of the splits, weights and batches (default 0)")
     p.add_argument("--out", metavar="DIR", help="write transfer.md and transfer.json there")
-    p.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    options.add(p, "json", help="print the report as one JSON object")
     p.set_defaults(func=cmd_transfer)
 
     p = sub.add_parser("features-svm", help="a linear SVM on a checkpoint's FC features (section 4.3, Caltech-256)")
@@ -137,11 +124,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="SVM training images per class (default 60, as the paper)",
     )
     p.add_argument("--test-per-class", type=positive_int, help="at most N test images per class (default: the rest)")
-    p.add_argument("--C", type=_float, default=1.0, dest="C", help="the SVM's regularisation constant (default 1)")
+    p.add_argument("--C", type=number, default=1.0, dest="C", help="the SVM's regularisation constant (default 1)")
     p.add_argument("--batch-size", type=positive_int, default=64, help="images per forward pass")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--seed", type=seed_int, default=0, help="seed of the per-class split")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    options.add(p, "json")
     p.set_defaults(func=cmd_features_svm)
 
 
@@ -179,7 +166,7 @@ def _structures(args):
     from genet_lab.evolution.store import is_run_dir
     from genet_lab.training.transfer import Structure
 
-    stages = parse_stages(args.stages) if args.stages else None
+    stages = options.stage_sizes(args.stages)
     out = []
     for src in args.sources:
         if Path(src).is_dir():

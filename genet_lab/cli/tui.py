@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from genet_lab.cli import options
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -21,7 +23,7 @@ def register(sub) -> None:
         help="genome to open: notation ('1-01 0-01-100 ...'), plain bits with --stages, or a name "
         "(zeros chain residual dense residual-40 paper-best); default: all zeros",
     )
-    p.add_argument("--stages", default=None, help="stage sizes K_1,K_2,... (default 3,4,5)")
+    options.add(p, "stages", help="stage sizes K_1,K_2,... (default 3,4,5)")
     p.add_argument(
         "--run",
         type=Path,
@@ -33,11 +35,11 @@ def register(sub) -> None:
 
 
 def cmd_tui(args: argparse.Namespace) -> int:
-    from genet_lab.encoding.genome import parse_stages, zeros
+    from genet_lab.encoding.genome import zeros
     from genet_lab.errors import UsageError
     from genet_lab.tui.model import resolve_genome  # pure Python: no Textual before the checks pass
 
-    stages = parse_stages(args.stages) if args.stages else None
+    stages = options.stage_sizes(args.stages)
     genome = resolve_genome(args.genome, stages) if args.genome else zeros(stages or (3, 4, 5))
     if args.run is not None:
         from genet_lab.evolution.store import is_run_dir

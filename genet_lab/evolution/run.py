@@ -1,7 +1,8 @@
 """Starting and resuming runs: config + store + fitness + engine in one call.
 
 :func:`evolve` is the Python entry point (``genet_lab.evolve``); :func:`start_run` and
-:func:`resume_run` are what the CLI, the TUI's worker and the notebooks call.
+:func:`resume_run` are what the CLI and the notebooks call; :func:`create_run` stores a new run
+without running it (a front end then runs ``genet-lab evolve --resume DIR`` in a process).
 """
 
 from __future__ import annotations
@@ -12,36 +13,20 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from genet_lab.errors import UsageError, show
-from genet_lab.evolution.config import SearchConfig, extend
+from genet_lab.errors import ConfigError, UsageError, show
+from genet_lab.evolution.config import (  # noqa: F401  (check_size and its limits: also imported from here)
+    MAX_GENERATION_BITS,
+    MAX_GENERATIONS,
+    MAX_POPULATION,
+    SearchConfig,
+    check_size,
+    extend,
+)
 from genet_lab.evolution.engine import Engine, Listener
 from genet_lab.evolution.executors import make_executor
 from genet_lab.evolution.fitness import Fitness, make_fitness
-from genet_lab.evolution.operators import stage_bounds
 from genet_lab.evolution.records import RunStatus
 from genet_lab.evolution.store import RunStore
-
-MAX_POPULATION = 100_000
-"""The largest N: a generation is held in memory and stored in one transaction."""
-MAX_GENERATIONS = 100_000
-"""The largest T."""
-MAX_GENERATION_BITS = 10_000_000
-"""The largest N x L (genome length in bits): one generation's bit strings."""
-
-
-def check_size(config: SearchConfig) -> None:
-    """Refuse a search too large to hold (N, T, N x L) in one line, before anything is made."""
-    n, t = config.population, config.generations
-    length = int(stage_bounds(config.stages)[-1])
-    if n > MAX_POPULATION:
-        raise UsageError(f"population N = {n} is too large; at most {MAX_POPULATION:,} individuals per generation")
-    if t > MAX_GENERATIONS:
-        raise UsageError(f"generations T = {t} is too large; at most {MAX_GENERATIONS:,}")
-    if n * length > MAX_GENERATION_BITS:
-        raise UsageError(
-            f"population N = {n} of {length}-bit genomes is too large: N x L must be at most "
-            f"{MAX_GENERATION_BITS:,} bits; use a smaller population or fewer stages"
-        )
 
 
 def data_fingerprint(fitness: Fitness) -> dict[str, Any] | None:
@@ -103,6 +88,25 @@ def data_change(old: Mapping[str, Any], new: Mapping[str, Any]) -> str | None:
     return "; ".join(parts) or "the images differ (same classes and counts)"
 
 
+def _prepared(config: SearchConfig) -> SearchConfig:
+    """``config`` resolved (:meth:`SearchConfig.resolve`), with ``data_dir`` made absolute."""
+    config = config.resolve()
+    if config.data_dir:
+        config = replace(config, data_dir=str(Path(config.data_dir).expanduser().resolve()))
+    return config
+
+
+def create_run(run_dir: str | Path, config: SearchConfig) -> Path:
+    """Resolve and check ``config`` and store it as a new run in ``run_dir``, not started; returns
+    the run directory. Loads no data and imports no torch: a front end creates the run, then
+    continues it in a process of its own (``genet-lab evolve --resume DIR``), where the data is
+    loaded and fingerprinted. A directory that already holds a run is a
+    :class:`~genet_lab.evolution.store.RunExists`."""
+    config = _prepared(config)
+    with RunStore.create(run_dir, config.kind, config.seed, config.to_dict()) as store:
+        return store.dir
+
+
 def start_run(
     run_dir: str | Path,
     config: SearchConfig,
@@ -111,16 +115,16 @@ def start_run(
     fitness: Fitness | None = None,
     execution: Mapping[str, Any] | None = None,
 ) -> RunStatus:
-    """Create a run in ``run_dir`` and run it to the end; returns the final status.
+    """Create a run in ``run_dir`` as :func:`create_run` does and run it to the end; returns the
+    final status. The data is loaded (and the executor made) before the directory is: a bad data
+    directory leaves nothing behind.
 
-    ``execution`` chooses how a generation is evaluated (see :func:`with_executor`); it is
+    ``execution`` chooses how a generation is evaluated (``workers``, ``devices``, ``ray`` or
+    ``batched``, see :func:`~genet_lab.evolution.executors.make_executor`); it is
     not part of the run: a run may be resumed with another. ``data_dir`` is stored resolved
     (absolute), with a fingerprint of the data (:func:`data_fingerprint`).
     """
-    config = config.validated()
-    check_size(config)
-    if config.data_dir:
-        config = replace(config, data_dir=str(Path(config.data_dir).expanduser().resolve()))
+    config = _prepared(config)
     base = fitness or make_fitness(config)  # fails before creating the dir
     data = data_fingerprint(base)
     executor = make_executor(base, config, execution)
@@ -149,7 +153,11 @@ def resume_run(
             done = store.generations(finished_only=False)
             last = done[-1].gen if done else 0
             if generations < last:
-                raise ValueError(f"the run already has generation {last}; --generations must be >= {last}")
+                raise ConfigError(
+                    "generations",
+                    generations,
+                    template=f"the run already has generation {last}; {{option}} must be >= {last}",
+                )
             config = extend(config, generations)
             changed = config.to_dict()
         check_size(config)
@@ -177,8 +185,9 @@ def evolve(
 ) -> RunStatus:
     """Run a search in ``run_dir`` to its end and return its final :class:`RunStatus`.
 
-    ``config`` defaults to :class:`SearchConfig`'s (the paper's N = 20, T = 50, trained
-    fitness); keyword ``overrides`` replace its fields, checked as a stored config is
+    ``config`` defaults to :class:`SearchConfig`'s (the laptop budget: N = 10, T = 10 on digits;
+    :meth:`SearchConfig.paper` is the paper's process); keyword ``overrides`` replace its fields,
+    then the config is resolved and checked (:meth:`SearchConfig.resolve`)
     (``evolve("runs/a", fitness="toy", population=8, generations=5, train={"lr": 0.05})``);
     an unknown name is a :class:`~genet_lab.errors.UsageError`. ``fitness`` is the config's
     kind (train, proxy, toy); to evaluate with a fitness object of your own, call

@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from genet_lab.errors import UsageError, show
+from genet_lab.errors import ConfigError, UsageError, show
 from genet_lab.evolution import events as ev
 from genet_lab.evolution.records import GenerationStats, Individual, RunStatus
 
@@ -137,10 +137,46 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+class RunExists(ConfigError):
+    """The directory asked for already holds a run (``directory``): resume it or choose another."""
+
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+        super().__init__(
+            "run_dir",
+            show(directory),
+            template="{value} already holds a run; use {resume} {value} or another {option}",
+            also=("resume",),
+        )
+
+
+_CODES = {
+    sqlite3.SQLITE_BUSY: "busy",
+    sqlite3.SQLITE_LOCKED: "busy",
+    sqlite3.SQLITE_FULL: "full",
+    sqlite3.SQLITE_IOERR: "full",
+    sqlite3.SQLITE_READONLY: "readonly",
+}
+"""SQLite's primary result codes this module treats apart (an extended code's low byte is its
+primary code): a busy database waits, a full disk or failed write and a read-only store get their
+own one-line message."""
+_WORDS = {"busy": ("locked", "busy"), "full": ("full", "disk I/O"), "readonly": ("readonly", "read-only")}
+"""The same, read from the message of an error that carries no code: one raised by hand, such as a
+test's stand-in for a full disk. SQLite's own errors always carry their code."""
+
+
+def _sqlite_kind(exc: sqlite3.Error) -> str | None:
+    """``busy``, ``full``, ``readonly`` or None for any other error (see :data:`_CODES`)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return _CODES.get(code & 0xFF)
+    text = str(exc)
+    return next((kind for kind, words in _WORDS.items() if any(w in text for w in words)), None)
+
+
 def _transient(exc: sqlite3.Error) -> bool:
     """A busy or locked database: the next poll may succeed (a watcher waits, it does not give up)."""
-    text = str(exc)
-    return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+    return isinstance(exc, sqlite3.OperationalError) and _sqlite_kind(exc) == "busy"
 
 
 def _reading(method: Callable[Concatenate[RunStore, P], R]) -> Callable[Concatenate[RunStore, P], R]:
@@ -154,8 +190,8 @@ def _reading(method: Callable[Concatenate[RunStore, P], R]) -> Callable[Concaten
         except sqlite3.DatabaseError as exc:
             if _transient(exc) or type(exc) not in (sqlite3.DatabaseError, sqlite3.OperationalError):
                 raise
-            if "full" in str(exc) or "disk I/O" in str(exc):
-                raise UsageError(self._disk_message(str(exc))) from None
+            if _sqlite_kind(exc) == "full":
+                raise self._disk_error(exc) from None
             raise UsageError(self._damaged(exc)) from None
         except json.JSONDecodeError as exc:
             raise UsageError(
@@ -211,6 +247,11 @@ def _locked(path: Path, directory: bool = False) -> bool:
     finally:
         os.close(fd)  # closing drops a lock we may have taken
     return False
+
+
+def _literal(text: str) -> str:
+    """``text`` inside a :class:`ConfigError` template (its braces are not placeholders)."""
+    return text.replace("{", "{{").replace("}", "}}")
 
 
 def _read_only_message(directory: Path) -> str:
@@ -288,7 +329,7 @@ class RunStore:
 
         The database is built under a temporary name and renamed into place once its schema and
         run record are committed: a creation killed at any moment leaves either no ``run.sqlite``
-        (the same ``--run-dir`` works again) or a whole one. A creation that fails (a full disk)
+        (the same directory works again) or a whole one. A creation that fails (a full disk)
         removes what it made and says so in one line. ``data`` is the data set's fingerprint.
         """
         directory = Path(path)
@@ -298,13 +339,13 @@ class RunStore:
             raise UsageError(f"run directory {show(directory)} is a file")
         db = directory / DB_NAME
         if db.exists() and not db.is_file():
-            raise UsageError(
-                f"{show(db)} is not a file, so {show(directory)} cannot hold a run; choose another --run-dir"
+            raise ConfigError(
+                "run_dir",
+                show(directory),
+                template=_literal(show(db)) + " is not a file, so {value} cannot hold a run; choose another {option}",
             )
         if is_run_dir(directory) and not _empty_database(db):
-            raise UsageError(
-                f"{show(directory)} already holds a run; use --resume {show(directory)} or another --run-dir"
-            )
+            raise RunExists(directory)
         missing = [p for p in (directory, *directory.parents) if not p.exists()]
         lock_existed = (directory / LOCK_NAME).exists()
         store: RunStore | None = None
@@ -316,7 +357,7 @@ class RunStore:
         except BaseException as exc:
             if store is not None:
                 store.close()
-            if not isinstance(exc, UsageError) or "already holds a run" not in str(exc):
+            if not isinstance(exc, RunExists):
                 _remove_db_files(db)
             _remove_db_files(directory / f".{DB_NAME}.{os.getpid()}.tmp")
             if not lock_existed:
@@ -326,9 +367,11 @@ class RunStore:
                 with contextlib.suppress(OSError):
                     p.rmdir()
             if isinstance(exc, (sqlite3.Error, OSError)) and not isinstance(exc, UsageError):
-                raise UsageError(
-                    f"cannot create the run in {show(directory)}: {exc}; nothing was left behind: "
-                    "free some space or choose another --run-dir"
+                raise ConfigError(
+                    "run_dir",
+                    show(directory),
+                    template=f"cannot create the run in {{value}}: {_literal(str(exc))}; nothing was left behind: "
+                    "free some space or choose another {option}",
                 ) from None
             raise
         return store
@@ -338,10 +381,7 @@ class RunStore:
         (the caller holds the lock)."""
         if self.db.is_file():
             if not _empty_database(self.db):
-                # another process created it between our check and our lock
-                raise UsageError(
-                    f"{show(self.dir)} already holds a run; use --resume {show(self.dir)} or another --run-dir"
-                )
+                raise RunExists(self.dir)  # another process created it between our check and our lock
             _remove_db_files(self.db)  # an older genet-lab's interrupted creation: nothing in it
         for stale in self.dir.glob(f".{DB_NAME}.*.tmp*"):  # left by a killed creation (we hold the lock)
             with contextlib.suppress(OSError):
@@ -415,10 +455,12 @@ class RunStore:
         finally:
             os.close(fd)
 
-    def _disk_message(self, text: str) -> str:
-        return (
-            f"run store {show(self.dir)}: {text}; nothing was half-written and every finished evaluation "
-            f"is kept: free some space, then continue with --resume {show(self.dir)}"
+    def _disk_error(self, exc: sqlite3.Error) -> ConfigError:
+        return ConfigError(
+            "resume",
+            show(self.dir),
+            template=f"run store {{value}}: {_literal(str(exc))}; nothing was half-written and every finished "
+            "evaluation is kept: free some space, then continue with {option} {value}",
         )
 
     def _damaged(self, exc: object) -> str:
@@ -433,10 +475,12 @@ class RunStore:
         except sqlite3.DatabaseError as exc:
             if _transient(exc):
                 raise
-            if "no such table" in str(exc) and _empty_database(self.db):
-                raise UsageError(
-                    f"{show(self.dir)} holds no run: its creation was interrupted before anything "
-                    f"was stored; start it again with --run-dir {show(self.dir)}"
+            if _empty_database(self.db):
+                raise ConfigError(
+                    "run_dir",
+                    show(self.dir),
+                    template="{value} holds no run: its creation was interrupted before anything "
+                    "was stored; start it again with {option} {value}",
                 ) from None
             raise UsageError(f"{show(self.db)} is not a readable genet-lab run database ({exc})") from None
         version = row[0] if row else None
@@ -505,10 +549,10 @@ class RunStore:
                     self.conn.execute("ROLLBACK")
                 raise
         except sqlite3.OperationalError as exc:
-            text = str(exc)
-            if "full" in text or "disk I/O" in text:
-                raise UsageError(self._disk_message(text)) from None
-            if "readonly" in text or "read-only" in text:
+            kind = _sqlite_kind(exc)
+            if kind == "full":
+                raise self._disk_error(exc) from None
+            if kind == "readonly":
                 raise UsageError(_read_only_message(self.dir)) from None
             raise
         except sqlite3.DatabaseError as exc:

@@ -33,7 +33,7 @@ def test_search_config_rejects_seed_outside_sqlite_range(tmp_path):
         with pytest.raises(ValueError, match="seed"):
             start_run(tmp_path / "r", SearchConfig(fitness="toy", population=2, generations=0, seed=seed))
     assert not (tmp_path / "r").exists()
-    assert SearchConfig(fitness="toy", seed=2**63 - 1).validated().seed == 2**63 - 1
+    assert SearchConfig(fitness="toy", seed=2**63 - 1).resolve().seed == 2**63 - 1
 
 
 @pytest.mark.parametrize(

@@ -5,13 +5,15 @@ without making anything, and the 40-layer residual genome is no longer called ``
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from helpers import assert_one_line_error, run_cli
 
+from genet_lab.cli.common import flag
 from genet_lab.encoding import genome as gn
-from genet_lab.errors import UsageError
+from genet_lab.errors import ConfigError, UsageError
 from genet_lab.evolution import RunStore, start_run
 from genet_lab.evolution.config import SearchConfig
 from genet_lab.training import config as T
@@ -71,18 +73,21 @@ def test_paper_full_learning_rate_at_every_step_of_every_epoch():
 def test_paper_full_means_240_epochs_unless_told_otherwise():
     assert T.default_train_config("digits", schedule="paper-full").epochs == 240
     assert T.default_train_config("cifar10", recipe="paper", schedule="paper-full", epochs=240).epochs == 240
-    assert SearchConfig(train={"schedule": "paper-full"}).epochs == 240
-    assert SearchConfig().epochs == 1 and SearchConfig(train={"schedule": "paper"}).epochs == 1
-    stored = SearchConfig(train={"schedule": "paper-full", "recipe": "paper"}).to_dict()
+    assert SearchConfig(train={"schedule": "paper-full"}).resolve().epochs == 240
+    # otherwise the data set's budget (digits: 6), whatever the schedule
+    assert SearchConfig().resolve().epochs == 6 and SearchConfig(train={"schedule": "paper"}).resolve().epochs == 6
+    stored = SearchConfig(train={"schedule": "paper-full", "recipe": "paper"}).resolve().to_dict()
     assert stored["epochs"] == 240 and SearchConfig.from_dict(stored).epochs == 240
 
 
 @pytest.mark.parametrize("epochs", [1, 6, 20, 239, 241])
 def test_paper_full_with_other_epochs_is_refused(epochs):
-    with pytest.raises(UsageError, match=f"got {epochs} epochs: use --schedule paper .* or --epochs 240"):
+    # the core names the fields (epochs, schedule); the CLI words them as flags
+    with pytest.raises(ConfigError, match=f"got {epochs} epochs: use schedule paper .* or epochs 240") as info:
         T.default_train_config("cifar10", schedule="paper-full", epochs=epochs)
+    assert re.search(f"got {epochs} epochs: use --schedule paper .* or --epochs 240", info.value.format(flag))
     with pytest.raises(UsageError, match="paper-full"):
-        SearchConfig(epochs=epochs, train={"schedule": "paper-full"}).validated()
+        SearchConfig(epochs=epochs, train={"schedule": "paper-full"}).resolve()
     check_paper_full("paper", epochs)  # the scaled schedule takes any length
     assert T.default_train_config("cifar10", recipe="paper", epochs=epochs).schedule == "paper"
 
@@ -140,7 +145,7 @@ def test_evolve_paper_dry_run_is_section_4_1_1(no_data):
         0.5,
         "train",
     )
-    assert s["epochs"] == 240 and s["train"] == {"schedule": "paper-full", "recipe": "paper"}
+    assert s["epochs"] == 240 and s["train"] == {"schedule": "paper-full", "recipe": "paper", "batch_size": 128}
     assert (t["epochs"], t["recipe"], t["schedule"], t["lr"], t["dropout"], t["batch_size"]) == (
         240,
         "paper",
@@ -221,7 +226,7 @@ def test_dry_run_creates_nothing_and_loads_no_data(no_data, tmp_path):
 
 def test_dry_run_of_a_resume_shows_the_stored_config(tmp_path):
     run = tmp_path / "run"
-    start_run(run, SearchConfig(fitness="toy", population=4, generations=1, init="residual-40", stages=(3, 4, 5)))
+    start_run(run, SearchConfig(fitness="toy", population=4, generations=1, init="residual-40"))
     files = lambda: sorted(p.name for p in run.iterdir() if not p.name.endswith(("-shm", "-wal")))  # noqa: E731
     before = files()  # (SQLite's own -shm and -wal come and go with any reader)
     body = dry("evolve", "--resume", str(run), "-T", "3", "--dry-run")
@@ -245,7 +250,7 @@ def test_the_old_name_is_a_clear_error_for_new_input(tmp_path):
         with pytest.raises(ValueError, match="'wrn' is now called 'residual-40'.*not its residual structure"):
             call()
     with pytest.raises(UsageError, match="residual-40"):
-        SearchConfig(init="wrn").validated()
+        SearchConfig(init="wrn").resolve()
     rc, _out, err = run_cli(["show", "wrn"])
     assert_one_line_error(rc, err, "residual-40")
     rc, _out, err = run_cli(["evolve", "--init", "wrn", "--fitness", "toy", "--run-dir", str(tmp_path / "r")])
@@ -261,10 +266,11 @@ def test_a_stored_run_with_init_wrn_still_resumes(tmp_path):
     # stored as genet-lab wrote it before the rename, killed before generation 0 was drawn:
     # resuming must draw generation 0 from the same base genome
     run = tmp_path / "run"
-    config = SearchConfig(fitness="toy", population=4, generations=1, init="residual-40", init_flips=3)
-    with RunStore.create(run, "ga", 0, {**config.to_dict(), "init": "wrn"}):
+    config = SearchConfig(fitness="toy", population=4, generations=1, init="residual-40", init_flips=3).resolve()
+    stored = {**config.to_dict(), "init": "wrn", "stages": [3, 4, 5], "epochs": 1}  # as genet-lab 0.1 stored it
+    with RunStore.create(run, "ga", 0, stored):
         pass
-    assert SearchConfig.from_stored({**config.to_dict(), "init": "wrn"}).init == "residual-40"
+    assert SearchConfig.from_stored(stored).init == "residual-40"
     rc, _out, err = run_cli(["evolve", "--resume", str(run), "--json"])
     assert rc == 0, err
     with RunStore(run, readonly=True) as store:

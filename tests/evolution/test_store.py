@@ -6,7 +6,7 @@ import pytest
 
 from genet_lab.errors import UsageError
 from genet_lab.evolution import events as ev
-from genet_lab.evolution.store import DB_NAME, RunStore
+from genet_lab.evolution.store import DB_NAME, RunExists, RunStore, _sqlite_kind, _transient
 
 ROW = {
     "genome": "0-00 0-00-000 0-00-000-0000",
@@ -38,8 +38,36 @@ def test_create_and_config(store, tmp_path):
 
 
 def test_create_refuses_existing_run(store, tmp_path):
-    with pytest.raises(UsageError, match="already holds a run"):
+    with pytest.raises(RunExists, match="already holds a run") as info:
         RunStore.create(tmp_path / "run", "ga", 0, {})
+    assert isinstance(info.value, UsageError) and info.value.directory == tmp_path / "run"
+    assert info.value.format(lambda name: "--" + name.replace("_", "-")).endswith(
+        f"use --resume {tmp_path / 'run'} or another --run-dir"
+    )
+
+
+def test_sqlite_errors_are_told_apart_by_their_code(store, tmp_path):
+    # SQLite's own errors carry their result code; the store branches on it, not on the message
+    other = sqlite3.connect(store.db, timeout=0, isolation_level=None)
+    try:
+        store.conn.execute("BEGIN IMMEDIATE")
+        with pytest.raises(sqlite3.OperationalError) as busy:
+            other.execute("BEGIN IMMEDIATE")
+        store.conn.execute("ROLLBACK")
+    finally:
+        other.close()
+    assert busy.value.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+    assert _sqlite_kind(busy.value) == "busy" and _transient(busy.value)
+    reader = sqlite3.connect(f"file:{store.db}?mode=ro", uri=True)
+    try:
+        with pytest.raises(sqlite3.OperationalError) as readonly:
+            reader.execute("INSERT INTO events (type, data, time) VALUES ('x', '{}', 0)")
+    finally:
+        reader.close()
+    assert _sqlite_kind(readonly.value) == "readonly" and not _transient(readonly.value)
+    coded = sqlite3.OperationalError("any words at all")
+    coded.sqlite_errorcode = sqlite3.SQLITE_FULL  # type: ignore[attr-defined]
+    assert _sqlite_kind(coded) == "full"
 
 
 def test_open_missing_dir_is_clear(tmp_path):

@@ -69,7 +69,7 @@ def _die_in_create(run: Path, where: str) -> None:
 
                 store_mod.os.replace = replace  # type: ignore[assignment]
             store_mod.RunStore.create(
-                run, "ga", 1, SearchConfig(fitness="toy", population=4, generations=2, seed=1).to_dict()
+                run, "ga", 1, SearchConfig(fitness="toy", population=4, generations=2, seed=1).resolve().to_dict()
             )
         finally:
             os._exit(3)
