@@ -281,7 +281,7 @@ class RunControl:
 
         Raises :class:`~genet_lab.errors.UsageError` (RunExists, a bad config) before any process starts.
         """
-        from genet_lab.evolution.run import create_run  # type: ignore[attr-defined, unused-ignore]  # H1 writes it
+        from genet_lab.evolution.run import create_run  # the core makes the run: no data, no torch
 
         run_dir = Path(create_run(run_dir, config))
         control = cls(run_dir, python)
