@@ -515,7 +515,7 @@ def test_the_recipe_is_stored_and_an_old_run_resumes_with_the_legacy_one(tmp_pat
     )
     assert json.loads(capsys.readouterr().out)["config"]["train"]["recipe"] == "paper"
     # a run stored before recipes existed names none: it was trained, and resumes, with legacy
-    stored = {**toy().to_dict(), "train": {"batch_size": 32}}
+    stored = {**toy().resolve().to_dict(), "train": {"batch_size": 32}}
     assert SearchConfig.from_stored(stored).train.recipe == "legacy"
     assert SearchConfig.from_dict(stored).train.recipe == "fast"
     with pytest.raises(UsageError, match="unknown recipe 'slow'; accepted: fast, paper, legacy"):

@@ -188,7 +188,7 @@ class _Reporting:
 
 
 def _toy_config(**kw):
-    return SearchConfig(**{"fitness": "toy", "population": 8, "generations": 3, "seed": 4, **kw})
+    return SearchConfig(**{"fitness": "toy", "population": 8, "generations": 3, "seed": 4, **kw}).resolve()
 
 
 @pytest.mark.parametrize("reuse", [False, True])
