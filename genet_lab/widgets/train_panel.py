@@ -45,7 +45,8 @@ class TrainPanel(widgets.VBox):
     is trained), a Genome, or notation/name. ``epochs``, ``batch_size`` and ``recipe``
     start at the data set's budget and the default recipe (the catalog's, as ``genet-lab
     train``'s); epochs and batch size follow the data set drop-down unless edited.
-    ``net_config``: the network preset, adapted to each data set's shape. ``data_dir``,
+    ``net_config``: the network preset (a name the preset drop-down lists, or a NetworkConfig of
+    your own), adapted to each data set's shape. ``data_dir``,
     ``train_size`` and ``val_size`` go to ``load_dataset``; ``train_options`` to
     ``default_train_config`` (e.g. ``device="cpu"``, ``precision="fp32"``).
     """
@@ -69,7 +70,9 @@ class TrainPanel(widgets.VBox):
     ):
         super().__init__(**kwargs)
         self.source = source if source is not None else "paper-best"
-        self.net_config = get_preset(net_config) if isinstance(net_config, str) else net_config
+        net = get_preset(net_config) if isinstance(net_config, str) else net_config
+        listed = net.name in catalog.list_presets() and net == get_preset(net.name)
+        self._own_net = None if listed else net
         self.val_size, self.seed = val_size, seed
         options = dict(train_options or {})
         given = {"epochs": epochs, "batch_size": batch_size, "recipe": recipe}
@@ -86,7 +89,7 @@ class TrainPanel(widgets.VBox):
         self._last_plot = 0.0
         self._busy = False
 
-        self._settings(dataset, given)
+        self._settings(dataset, given, net.name)
         self.train_size = widgets.BoundedIntText(
             value=train_size or 0, min=0, max=10_000_000, description="train size", tooltip="0: the whole split"
         )
@@ -99,7 +102,7 @@ class TrainPanel(widgets.VBox):
         self._outputs()
         self.children = [
             widgets.HBox([self.dataset, self.epochs, self.batch_size]),
-            widgets.HBox([self.recipe, self.train_size]),
+            widgets.HBox([self.recipe, self.preset, self.train_size]),
             self.data_dir,
             widgets.HBox([self.label, self.train_button, self.stop_button]),
             widgets.HBox([self.progress, self.status]),
@@ -130,9 +133,9 @@ class TrainPanel(widgets.VBox):
         ):
             widget.add_class(f"genet-train-{name}")
 
-    def _settings(self, dataset: str, given: dict[str, Any]) -> None:
-        """The controls of what a run trains with: data set, recipe, epochs and batch size (the values
-        ``given``, else what the core resolves for the data set)."""
+    def _settings(self, dataset: str, given: dict[str, Any], preset: str) -> None:
+        """The controls of what a run trains with: data set, recipe, preset, epochs and batch size (the
+        values ``given``, else what the core resolves for the data set)."""
         listed = catalog.list_datasets(listed_only=True)
         self.dataset = widgets.Dropdown(
             options=listed if dataset in listed else [dataset, *listed], value=dataset, description="data set"
@@ -145,6 +148,10 @@ class TrainPanel(widgets.VBox):
         self.batch_size = widgets.BoundedIntText(
             value=given["batch_size"] or batch, min=1, max=1_000_000, description="batch size"
         )
+        presets = catalog.list_presets()
+        self.preset = widgets.Dropdown(
+            options=presets if preset in presets else [preset, *presets], value=preset, description="preset"
+        )
         self.dataset.observe(self._on_dataset, "value")
 
     # -- public API ---------------------------------------------------------------
@@ -155,6 +162,12 @@ class TrainPanel(widgets.VBox):
         if hasattr(src, "genome"):
             return src.genome
         return src if isinstance(src, Genome) else resolve(src)
+
+    @property
+    def net_config(self) -> NetworkConfig:
+        """The network the next run trains (before it is adapted to the data set's shape)."""
+        own = self._own_net
+        return own if own is not None and own.name == self.preset.value else get_preset(self.preset.value)
 
     @property
     def running(self) -> bool:

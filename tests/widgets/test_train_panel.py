@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -123,6 +124,14 @@ def test_train_panel_defaults_are_the_catalogs():
     given = TrainPanel("chain", epochs=7, train_options={"batch_size": 16, "recipe": "paper", "device": "cpu"})
     assert (given.epochs.value, given.batch_size.value, given.recipe.value) == (7, 16, "paper")
     assert given.train_options == {"device": "cpu"}
+    from genet_lab.encoding.presets import get_preset, list_presets
+
+    assert list(panel.preset.options) == list_presets() and panel.net_config == get_preset("paper-cifar10")
+    panel.preset.value = "wide"
+    assert panel.net_config == get_preset("wide")
+    own = get_preset("wide").with_input(1, 8, 10)
+    mine = TrainPanel("chain", net_config=replace(own, name="mine"))
+    assert mine.preset.value == "mine" and mine.net_config.name == "mine" and mine.net_config.fc == own.fc
     full = TrainPanel("chain", dataset="cifar10", train_options={"schedule": "paper-full"})
     assert full.epochs.value == 240 and full.train_config().epochs == 240  # the schedule's only length, as train's
     full.dataset.value = "mnist"
