@@ -12,6 +12,7 @@ No torch.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -205,11 +206,30 @@ GA = ("init", "init_p", "init_flips", "pm", "qm", "pc", "qc")
 
 def flag(name: str) -> str:
     """How the command line names config field ``name`` in a message: its flag (``train_size`` ->
-    ``--train-size``) where it has one, else the name as it is (``init_genomes``)."""
+    ``--train-size``) where a command has one, else the name as it is (``init_genomes``)."""
     option = OPTIONS.get(name)
-    if option is None:
-        return name
-    return next(f for f in option.flags if f.startswith("--"))
+    if option is not None:
+        return next(f for f in option.flags if f.startswith("--"))
+    candidate = "--" + name.replace("_", "-")
+    return candidate if candidate in _command_flags() else name
+
+
+@functools.cache
+def _command_flags() -> frozenset[str]:
+    """Every long flag of every subcommand (a command's own, such as report's ``--out``)."""
+    from genet_lab.cli.main import build_parser
+
+    found: set[str] = set()
+
+    def walk(parser: argparse.ArgumentParser) -> None:
+        for action in parser._actions:
+            found.update(s for s in action.option_strings if s.startswith("--"))
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    walk(sub)
+
+    walk(build_parser())
+    return frozenset(found)
 
 
 def add(p: Any, name: str, **changes: Any) -> None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 
 import pytest
-from helpers import assert_rejected
+from helpers import assert_one_line_error, assert_rejected, run_cli
+
+from genet_lab.cli.options import flag
 
 
 @pytest.mark.parametrize("seed", ["-1", "99999999999999999999999", "9223372036854775808"])
@@ -124,3 +126,19 @@ def test_ctrl_c_while_the_subcommands_are_imported_is_one_line(monkeypatch, caps
     assert cli_main.main(["space"]) == 130
     err = capsys.readouterr().err
     assert err.startswith("error: interrupted before the command started") and err.count("\n") == 1
+
+
+def test_the_cores_config_errors_are_worded_with_flags(tmp_path):
+    # the core says "init ... stages 3,4,5"; the command line names the flags a user typed
+    run = tmp_path / "r"
+    rc, _out, err = run_cli(
+        ["evolve", "--fitness", "toy", "--init", "residual-40", "--stages", "3,4,5", "--run-dir", str(run)]
+    )
+    assert_one_line_error(rc, err, "--init residual-40 has its own stages 11,11,11, but --stages 3,4,5 were given")
+    assert not run.exists()
+    assert (flag("train_size"), flag("population"), flag("out"), flag("init_genomes")) == (
+        "--train-size",
+        "--population",
+        "--out",
+        "init_genomes",
+    )

@@ -129,3 +129,32 @@ def test_a_stored_run_resumes_as_it_was_stored():
     assert SearchConfig.from_stored(digits).train.batch_size is None  # 32 then and now
     new = SearchConfig(dataset="fashion-mnist").resolve()
     assert SearchConfig.from_stored(new.to_dict()) == new
+
+
+CORE_MODULES = ("evolution/config.py", "evolution/overrides.py", "evolution/objective.py", "evolution/run.py",
+                "evolution/store.py", "training/recipes.py")  # fmt: skip
+
+
+@pytest.mark.parametrize("module", CORE_MODULES)
+def test_no_message_of_the_core_names_a_flag(module):
+    """Lower layers name config fields; only genet_lab/cli words them as flags (docstrings may
+    say how a front end is used)."""
+    import ast
+    import re
+    from pathlib import Path
+
+    import genet_lab
+
+    tree = ast.parse((Path(genet_lab.__file__).parent / module).read_text())
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef)) and node.body
+        if isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)
+    }
+    texts = [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+    ]
+    assert [t for t in texts if re.search(r"(^|\s)--[a-z]", t)] == []
