@@ -203,7 +203,8 @@ class TrainPane(Vertical):
         """The training the controls ask for, resolved as ``genet-lab train`` would (see :func:`train_settings`)."""
         text = self.query_one("#train-epochs", Input).value.strip()
         epochs = int(text) if text else None
-        return train_settings(*(self._choice(w) for w in ("train-dataset", "train-preset", "train-recipe")), epochs)
+        dataset, preset, recipe = (self._choice(w) for w in ("train-dataset", "train-preset", "train-recipe"))
+        return train_settings(dataset, preset, recipe, epochs)
 
     def _choice(self, wid: str) -> str:
         return str(self.query_one(f"#{wid}", Select).value)
