@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from tui_helpers import fake_app, run_async, until
+from tui_helpers import fake_app, run_async, toy_run, until
 
 from genet_lab.encoding import genome as gn
 from genet_lab.evolution.config import SearchConfig
@@ -249,3 +249,48 @@ def test_train_argv_leaves_the_budget_to_the_trainer_unless_told():
     assert "--epochs" not in argv and "--recipe" not in argv and "--batch-size" not in argv
     argv = train_argv("py", gn.paper_best(), "digits", "paper-cifar10", 5, "--train-size 100", "paper")
     assert argv[-6:] == ["--recipe", "paper", "--epochs", "5", "--train-size", "100"]
+
+
+@run_async
+async def test_the_run_widgets_redraw_only_what_a_poll_changed(tmp_path, monkeypatch):
+    from genet_lab.tui.run_widgets import GenerationTable, PopulationTable, RunPlot
+
+    drawn: list[str] = []
+    table_watch, population_watch, plot_watch = (
+        GenerationTable.watch_generations,
+        PopulationTable.watch_view,
+        RunPlot.watch_view,
+    )
+
+    def table(self, old, new):  # Textual passes what the watcher's signature asks for
+        drawn.append("GenerationTable")
+        table_watch(self, old, new)
+
+    def population(self, view):
+        drawn.append("PopulationTable")
+        population_watch(self, view)
+
+    def plot(self, view):
+        drawn.append("RunPlot")
+        plot_watch(self, view)
+
+    monkeypatch.setattr(GenerationTable, "watch_generations", table)
+    monkeypatch.setattr(PopulationTable, "watch_view", population)
+    monkeypatch.setattr(RunPlot, "watch_view", plot)
+    app = GenetLabApp(run_dir=toy_run(tmp_path, t=2, n=4))
+    async with app.run_test(size=(100, 30)) as pilot:
+        pane = app.query_one(EvolutionPane)
+        await until(pilot, lambda: len(pane.generations) == 3)
+        await pilot.pause(0.2)
+        assert {"GenerationTable", "PopulationTable", "RunPlot"} <= set(drawn)  # the first poll drew each
+        drawn.clear()
+        for _ in range(3):
+            pane.poll()  # nothing new in a finished run
+        await pilot.pause()
+        assert drawn == []
+        pane.select_individual(1)  # the detail shows another individual: only it changes
+        await pilot.pause()
+        assert drawn == [] and pane.shown is not None and pane.shown.index == 1
+        await pilot.press("f")  # the figure only
+        await pilot.pause()
+        assert drawn == ["RunPlot"]
