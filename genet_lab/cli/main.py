@@ -17,6 +17,7 @@ import threading
 from collections.abc import Iterator
 
 from genet_lab import __version__
+from genet_lab.cli import options
 from genet_lab.errors import ConfigError, Terminated, UsageError
 
 SUBCOMMAND_MODULES = ("core", "train", "evolve", "transfer", "tui")
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
                 continue  # that front end is not part of this build
             raise
         module.register(sub)
+    options.learn_flags(parser)  # so that a ConfigError names any command's flag
     return parser
 
 
@@ -97,9 +99,7 @@ def _sigterm_as_exception(enabled: bool) -> Iterator[None]:
 def _one_line(exc: BaseException) -> str:
     """The message of ``exc`` on one line; a :class:`ConfigError` names its fields as flags."""
     if isinstance(exc, ConfigError):
-        from genet_lab.cli.options import flag
-
-        text = exc.format(flag)
+        text = exc.format(options.flag)
     else:
         text = str(exc) or type(exc).__name__
     return " ".join(text.split())

@@ -12,7 +12,6 @@ No torch.
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -211,25 +210,21 @@ def flag(name: str) -> str:
     if option is not None:
         return next(f for f in option.flags if f.startswith("--"))
     candidate = "--" + name.replace("_", "-")
-    return candidate if candidate in _command_flags() else name
+    return candidate if candidate in _COMMAND_FLAGS else name
 
 
-@functools.cache
-def _command_flags() -> frozenset[str]:
-    """Every long flag of every subcommand (a command's own, such as report's ``--out``)."""
-    from genet_lab.cli.main import build_parser
+_COMMAND_FLAGS: set[str] = set()
+"""Every long flag of every subcommand, learnt from the parser (:func:`learn_flags`)."""
 
-    found: set[str] = set()
 
-    def walk(parser: argparse.ArgumentParser) -> None:
-        for action in parser._actions:
-            found.update(s for s in action.option_strings if s.startswith("--"))
-            if isinstance(action, argparse._SubParsersAction):
-                for sub in action.choices.values():
-                    walk(sub)
-
-    walk(build_parser())
-    return frozenset(found)
+def learn_flags(parser: argparse.ArgumentParser) -> None:
+    """Remember the long flags of ``parser`` and its subcommands, so that :func:`flag` names a
+    command's own options too (report's ``--out``, evolve's ``--workers``)."""
+    for action in parser._actions:
+        _COMMAND_FLAGS.update(s for s in action.option_strings if s.startswith("--"))
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                learn_flags(sub)
 
 
 def add(p: Any, name: str, **changes: Any) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from genet_lab.encoding.genome import NAMED, PAPER_STAGES, RENAMED, Genome, named, parse, renamed_error
+from genet_lab.encoding.genome import NAMED, PAPER_STAGES, RENAMED, Genome, named, parse, parse_stages, renamed_error
 from genet_lab.encoding.presets import get_preset
 from genet_lab.errors import ConfigError, reject_unknown_keys
 from genet_lab.evolution import operators as ops
@@ -132,6 +132,8 @@ class SearchConfig:
             raise ConfigError(
                 "train", self.train, template="{option} must be a mapping of training options, got {value!r}"
             )
+        if isinstance(self.stages, str):
+            object.__setattr__(self, "stages", parse_stages(self.stages))
         for name in ("stages", "init_genomes"):
             if not isinstance(getattr(self, name), tuple):
                 object.__setattr__(self, name, tuple(getattr(self, name)))
@@ -193,9 +195,10 @@ class SearchConfig:
                 raise ConfigError("init_genomes", template="the 'file' start needs genomes in {option}")
             return self._with_genomes([self._genome(t) for t in self.init_genomes], "init_genomes")
         if init in NAMED:
+            # residual-40 (11,11,11) and paper-best (its bits) have stages of their own; zeros,
+            # chain, residual and dense are built on whatever stages are given
             own = named(init).stages
-            fixed = own != DEFAULT_STAGES or named(init, stages or own).stages != (stages or own)
-            if stages and stages != own and fixed:
+            if stages and stages != own and (own != DEFAULT_STAGES or named(init, stages).stages != stages):
                 raise self._clash(own)
             return replace(self, stages=stages or own)
         if set(init) <= set("01- \t"):

@@ -11,6 +11,7 @@ import os
 import pytest
 from helpers import assert_one_line_error, assert_rejected, run_cli
 
+from genet_lab.cli.main import build_parser
 from genet_lab.cli.options import flag
 
 
@@ -136,6 +137,7 @@ def test_the_cores_config_errors_are_worded_with_flags(tmp_path):
     )
     assert_one_line_error(rc, err, "--init residual-40 has its own stages 11,11,11, but --stages 3,4,5 were given")
     assert not run.exists()
+    build_parser()  # learns every command's flags (report's --out)
     assert (flag("train_size"), flag("population"), flag("out"), flag("init_genomes")) == (
         "--train-size",
         "--population",
