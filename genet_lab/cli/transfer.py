@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from genet_lab.cli import options
-from genet_lab.cli.common import number, positive_int, seed_int
+from genet_lab.cli.common import number, positive_int
 from genet_lab.encoding.genome import NAMED, parse, resolve
 from genet_lab.encoding.presets import list_presets
 from genet_lab.errors import UsageError
@@ -126,8 +126,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--test-per-class", type=positive_int, help="at most N test images per class (default: the rest)")
     p.add_argument("--C", type=number, default=1.0, dest="C", help="the SVM's regularisation constant (default 1)")
     p.add_argument("--batch-size", type=positive_int, default=64, help="images per forward pass")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    p.add_argument("--seed", type=seed_int, default=0, help="seed of the per-class split")
+    options.add(p, "device", default="auto")
+    options.add(p, "seed", default=0, help="seed of the per-class split (default 0)")
     options.add(p, "json")
     p.set_defaults(func=cmd_features_svm)
 
