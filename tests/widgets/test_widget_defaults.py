@@ -3,7 +3,7 @@
 For every data set of the catalog, the PopulationSeeder's resolved SearchConfig is exactly the
 config ``genet-lab evolve`` resolves (its ``--dry-run``), and the TrainPanel's training config is
 exactly the one ``genet-lab train`` resolves, untouched and with the same choices made.
-(tests/cli/test_defaults.py compares the commands with each other, tests/tui/test_defaults.py
+(tests/cli/test_command_defaults.py compares the commands with each other, tests/tui/test_defaults.py
 the TUI with them.)
 """
 
