@@ -344,7 +344,9 @@ class SearchConfig:
         return cls.from_dict({**data, "train": train, **({"init": init} if "init" in data else {})}).validated()
 
     def with_overrides(self, **overrides: Any) -> SearchConfig:
-        """This config with some fields replaced (``train`` as a mapping or :class:`TrainOverrides`)."""
+        """This config with some fields replaced (``train`` as a mapping or :class:`TrainOverrides`),
+        not resolved. Override an unresolved config: a resolved one has its data set's epochs and
+        batch size written in, and keeps them when the data set changes."""
         return SearchConfig.from_dict({**self.to_dict(), **overrides})
 
 
