@@ -4,7 +4,9 @@ The seeder's controls make a :class:`~genet_lab.evolution.config.SearchConfig` (
 generation-0 fields: N, stages, seed, init and its p, flips or genomes; every other field
 is the given config's, else SearchConfig's default) and preview
 :func:`~genet_lab.evolution.population.initial_population` of it: exactly the generation 0
-a run of that config starts from (``EvolutionMonitor.launch(run_dir, seeder.config)``).
+a run of that config starts from (``EvolutionMonitor.launch(run_dir, seeder.config)``). The
+config is kept as the controls say it, not resolved, so that a field changed later (another
+data set) brings its own defaults; ``seeder.resolved`` is what a run stores.
 Five starts: random (every bit Bernoulli(p)), all-zero (section 4.1.2), a base genome such
 as the 40-layer ``residual-40`` or the attached editor's genome with a few bits flipped
 (section 4.2), or a file with one genome a line. The preview tabulates every individual
@@ -46,7 +48,7 @@ def seed_config(
     path: str | Path | None = None,
     **fields: Any,
 ) -> SearchConfig:
-    """The resolved SearchConfig of a start (see :data:`MODES`): ``config`` (default: SearchConfig's
+    """The SearchConfig of a start (see :data:`MODES`), not resolved: ``config`` (default: SearchConfig's
     own) with ``fields`` (SearchConfig's: population, stages, seed, init_p, init_flips, preset, ...)
     replaced and ``init`` said for ``mode``: ``editor`` as ``genome`` in the paper's notation,
     ``file`` as ``path``, which :meth:`SearchConfig.resolve` reads into ``init_genomes`` (N and the
@@ -66,7 +68,7 @@ def seed_config(
         if genome is None:
             raise ValueError("the 'editor' start needs a genome: PopulationSeeder(editor=...)")
         fields.update(init=(resolve(genome) if isinstance(genome, str) else genome).notation(), stages=())
-    return base.with_overrides(**fields).resolve()
+    return base.with_overrides(**fields)
 
 
 def seed_population(
@@ -77,7 +79,7 @@ def seed_population(
     given: dict[str, Any] = dict(population=n, stages=stages, seed=seed, init_p=options.pop("p", None))
     given["init_flips"] = options.pop("flips", None)
     fields: dict[str, Any] = {k: (tuple(v) if k == "stages" else v) for k, v in given.items() if v is not None}
-    config = seed_config(mode, None, **fields, **options)
+    config = seed_config(mode, None, **fields, **options).resolve()
     return initial_population(config, initial_rng(config))
 
 
@@ -102,8 +104,9 @@ def _start(config: SearchConfig, mode, n, stages, seed, p, flips) -> tuple:
 class PopulationSeeder(widgets.VBox):
     """Controls for the start, a "seed" button, and a preview of the population.
 
-    ``seeder.config`` is the resolved :class:`~genet_lab.evolution.config.SearchConfig` the
-    controls say, ``seeder.population`` its generation 0; ``seeder.save(path)`` writes the
+    ``seeder.config`` is the :class:`~genet_lab.evolution.config.SearchConfig` the controls say
+    (not resolved), ``seeder.resolved`` that config resolved as a run stores it,
+    ``seeder.population`` its generation 0; ``seeder.save(path)`` writes the
     genomes one a line for ``genet-lab evolve --init FILE``. The controls start at ``config``'s
     fields (default: SearchConfig's own) unless given; the other fields of ``config`` (data
     set, epochs, ...) are kept. ``editor``: a :class:`~genet_lab.widgets.GenomeEditor` (or a
@@ -137,7 +140,9 @@ class PopulationSeeder(widgets.VBox):
         self.use_dot = have_dot() if use_dot is None else bool(use_dot)
         self.gallery_size = gallery
         self.config: SearchConfig | None = None
-        """The resolved config of the last population made (None until one was made)."""
+        """The config of the last population made, as the controls say it (None until one was made)."""
+        self.resolved: SearchConfig | None = None
+        """:attr:`config` resolved: every default applied, as a run of it stores it."""
         self.population: list[Genome] = []
         if mode == "editor" and editor is None:
             raise ValueError("the 'editor' start needs a genome: PopulationSeeder(editor=...)")
@@ -189,12 +194,13 @@ class PopulationSeeder(widgets.VBox):
                 init_flips=self.flips.value,
                 preset=self.net_config.name,
             )
-            pop = initial_population(config, initial_rng(config))
+            resolved = config.resolve()
+            pop = initial_population(resolved, initial_rng(resolved))
         except ValueError as exc:
             self.error.value = f"<span style='color:#c00'>{html.escape(str(exc))}</span>"
             return self.population
         self.error.value = ""
-        self.config, self.population = config, pop
+        self.config, self.resolved, self.population = config, resolved, pop
         if self.mode.value == "file":
             self.n.value = len(pop)  # a file fixes N
         self._preview()

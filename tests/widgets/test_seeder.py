@@ -48,7 +48,8 @@ def test_seeder_zeros_residual_40_and_file(tmp_path):
     s.reseed()
     assert s.n.value == 5 and s.error.value == ""
     assert s.population == saved
-    assert s.config.init == "file" and s.config.init_genomes == tuple(map(str, saved))
+    assert s.config.init == str(path) and s.resolved.init == "file"  # resolve reads the file
+    assert s.resolved.init_genomes == tuple(map(str, saved)) and s.resolved.population == 5
     s.path.value = str(tmp_path / "missing.txt")
     s.reseed()
     assert "does not exist" in s.error.value and len(s.population) == 5
@@ -59,22 +60,25 @@ def test_seeder_starts_from_search_configs_defaults_and_keeps_the_rest_of_a_conf
     from genet_lab.training.catalog import DATASETS
 
     s = PopulationSeeder(use_dot=False)
-    assert s.config == SearchConfig().resolve()  # every control at SearchConfig's own default
+    assert s.resolved == SearchConfig().resolve()  # every control at SearchConfig's own default
     assert (s.mode.value, s.n.value, s.stages.value) == ("random", SearchConfig().population, "3,4,5")
     base = SearchConfig(dataset="mnist", population=6, init="zeros", seed=4, reuse_structures=True)
     s = PopulationSeeder(config=base, use_dot=False)
     assert (s.mode.value, s.n.value, s.seed_box.value) == ("zeros", 6, 4)
-    assert s.config == base.resolve() and s.config.epochs == DATASETS["mnist"].epochs
+    assert s.resolved == base.resolve() and s.resolved.epochs == DATASETS["mnist"].epochs
     s.n.value = 8
     s.reseed()
-    assert s.config == base.with_overrides(population=8).resolve() and len(s.population) == 8
+    assert s.resolved == base.with_overrides(population=8).resolve() and len(s.population) == 8
+    assert s.config.epochs is None  # kept unresolved: a run of it on another data set gets that one's budget
+    again = PopulationSeeder(config=s.config.with_overrides(dataset="cifar10"), use_dot=False)
+    assert again.population == s.population and again.resolved.epochs == DATASETS["cifar10"].epochs
 
 
 def test_seeder_editor_start_is_the_editor_genome_in_notation():
     ed = GenomeEditor("1-00-111 0-10-000-0011")  # Figure 1: stages (4, 5)
     s = PopulationSeeder(mode="editor", n=4, flips=1, editor=ed, use_dot=False)
     assert "editor" in s.mode.options
-    assert s.config.init == ed.genome.notation() and s.config.stages == (4, 5) and s.config.init_flips == 1
+    assert s.config.init == ed.genome.notation() and s.config.init_flips == 1 and s.resolved.stages == (4, 5)
     assert all(sum(a != b for a, b in zip(g.bits, ed.genome.bits)) == 1 for g in s.population)
     ed.genome = "chain"  # the next seed copies the editor's genome now
     s.reseed()

@@ -40,7 +40,7 @@ def seeder_config(dataset: str, fields: dict) -> SearchConfig:
     """The seeder's resolved config for ``dataset`` with ``fields`` chosen (its controls untouched)."""
     train = {k: fields[k] for k in ("batch_size", "recipe", "schedule") if k in fields}
     other = {k: fields[k] for k in ("epochs", "preset") if k in fields}
-    config = PopulationSeeder(config=SearchConfig(dataset=dataset, train=train, **other), use_dot=False).config
+    config = PopulationSeeder(config=SearchConfig(dataset=dataset, train=train, **other), use_dot=False).resolved
     assert config is not None
     return config
 
