@@ -19,28 +19,26 @@ database is a one-line :class:`~genet_lab.errors.UsageError`, never a
 ``sqlite3`` traceback. This is the only module that speaks SQL. Knows sqlite3
 and JSON only: no torch, no numpy.
 
-At about 700 lines this is the project's longest module, on purpose: it is the only one that
-speaks SQL (the schema, every query and the state machine), and keeping all of it in one
-file is what lets a test check that no SQL lives anywhere else.
+With :mod:`genet_lab.evolution.queries` (the read API, Optuna's storage/queries line) it is the
+only code that speaks SQL: a test checks that no SQL lives anywhere else.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import functools
 import json
 import os
 import sqlite3
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any
 
 from genet_lab.errors import ConfigError, UsageError, show
 from genet_lab.evolution import events as ev
-from genet_lab.evolution.records import GenerationStats, Individual, RunStatus
+from genet_lab.evolution.queries import StoreQueries, _sqlite_kind, _transient
 
 SCHEMA_VERSION = 3
 """1: the first release; 2: ``evaluations.test_accuracy`` (``eval_test``); 3: ``run.data``, the
@@ -133,10 +131,6 @@ def is_run_dir(path: str | Path) -> bool:
     return db_path(path).is_file()
 
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
 class RunExists(ConfigError):
     """The directory asked for already holds a run (``directory``): resume it or choose another."""
 
@@ -148,57 +142,6 @@ class RunExists(ConfigError):
             template="{value} already holds a run; use {resume} {value} or another {option}",
             also=("resume",),
         )
-
-
-_CODES = {
-    sqlite3.SQLITE_BUSY: "busy",
-    sqlite3.SQLITE_LOCKED: "busy",
-    sqlite3.SQLITE_FULL: "full",
-    sqlite3.SQLITE_IOERR: "full",
-    sqlite3.SQLITE_READONLY: "readonly",
-}
-"""SQLite's primary result codes this module treats apart (an extended code's low byte is its
-primary code): a busy database waits, a full disk or failed write and a read-only store get their
-own one-line message."""
-_WORDS = {"busy": ("locked", "busy"), "full": ("full", "disk I/O"), "readonly": ("readonly", "read-only")}
-"""The same, read from the message of an error that carries no code: one raised by hand, such as a
-test's stand-in for a full disk. SQLite's own errors always carry their code."""
-
-
-def _sqlite_kind(exc: sqlite3.Error) -> str | None:
-    """``busy``, ``full``, ``readonly`` or None for any other error (see :data:`_CODES`)."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    if code is not None:
-        return _CODES.get(code & 0xFF)
-    text = str(exc)
-    return next((kind for kind, words in _WORDS.items() if any(w in text for w in words)), None)
-
-
-def _transient(exc: sqlite3.Error) -> bool:
-    """A busy or locked database: the next poll may succeed (a watcher waits, it does not give up)."""
-    return isinstance(exc, sqlite3.OperationalError) and _sqlite_kind(exc) == "busy"
-
-
-def _reading(method: Callable[Concatenate[RunStore, P], R]) -> Callable[Concatenate[RunStore, P], R]:
-    """A reader of the store: a damaged database or stored text that is not JSON becomes one
-    :class:`UsageError` naming the file (a busy database stays ``sqlite3.OperationalError``)."""
-
-    @functools.wraps(method)
-    def wrapper(self: RunStore, *args: P.args, **kw: P.kwargs) -> R:
-        try:
-            return method(self, *args, **kw)
-        except sqlite3.DatabaseError as exc:
-            if _transient(exc) or type(exc) not in (sqlite3.DatabaseError, sqlite3.OperationalError):
-                raise
-            if _sqlite_kind(exc) == "full":
-                raise self._disk_error(exc) from None
-            raise UsageError(self._damaged(exc)) from None
-        except json.JSONDecodeError as exc:
-            raise UsageError(
-                f"{show(self.db)} is damaged: a stored value is not valid JSON ({exc}); restore the run from a copy"
-            ) from None
-
-    return wrapper
 
 
 def _empty_database(db: Path) -> bool:
@@ -261,7 +204,7 @@ def _read_only_message(directory: Path) -> str:
     )
 
 
-class RunStore:
+class RunStore(StoreQueries):
     """A run directory. ``RunStore(path)`` opens an existing run for writing
     (taking the directory's lock); ``readonly=True`` opens it for reading
     only, without a lock, and may be used while another process writes.
@@ -702,158 +645,9 @@ class RunStore:
             if data is not None:
                 c.execute("UPDATE run SET data=? WHERE id=1", (json.dumps(data, sort_keys=True),))
 
-    # -- reading (front ends) ----------------------------------------------------------
-    def _run_row(self) -> sqlite3.Row:
-        row = self.conn.execute("SELECT * FROM run WHERE id=1").fetchone()
-        if row is None:
-            raise UsageError(self._damaged("it holds no run record"))
-        return row
-
-    def _stored_config(self, row: sqlite3.Row) -> dict[str, Any]:
-        try:
-            cfg = json.loads(row["config"])
-        except (TypeError, json.JSONDecodeError) as exc:
-            raise UsageError(
-                f"{show(self.db)} is damaged: its stored config is not valid JSON ({exc}); restore the run from a copy"
-            ) from None
-        if not isinstance(cfg, dict):
-            raise UsageError(
-                f"{show(self.db)} is damaged: its stored config is not a JSON object; restore the run from a copy"
-            )
-        return cfg
-
-    @_reading
-    def config(self) -> dict[str, Any]:
-        """The search config as stored (see ``SearchConfig.to_dict``), plus ``kind`` and ``seed``."""
-        row = self._run_row()
-        return {**self._stored_config(row), "kind": row["kind"], "seed": row["seed"]}
-
-    @_reading
-    def data_fingerprint(self) -> dict[str, Any] | None:
-        """The fingerprint of the data set the run measures on (None: not recorded, or toy fitness)."""
-        if self.version < 3:
-            return None
-        text = self._run_row()["data"]
-        return None if text is None else dict(json.loads(text))
-
-    @_reading
-    def generations(self, finished_only: bool = True) -> list[GenerationStats]:
-        """Per-generation statistics of fitness (Table 1's columns), oldest first; the
-        unfinished generation too when ``finished_only`` is False (its statistics None)."""
-        q = (
-            "SELECT gen, max, min, mean, median, std, best, best_index, evaluations, reused, started, finished"
-            " FROM generations"
-        )
-        if finished_only:
-            q += " WHERE finished IS NOT NULL"
-        return [GenerationStats(**dict(r)) for r in self.conn.execute(q + " ORDER BY gen")]
-
-    @_reading
-    def rng_state(self, gen: int) -> dict[str, Any]:
-        row = self.conn.execute("SELECT rng_state FROM generations WHERE gen=?", (gen,)).fetchone()
-        if row is None:
-            raise KeyError(f"no generation {gen}")
-        return json.loads(row[0])
-
-    @_reading
-    def individuals(self, gen: int | None = None) -> list[Individual]:
-        """Individuals with their evaluation, by generation then index (see :class:`Individual`)."""
-        q = (
-            "SELECT i.gen, i.idx AS 'index', i.genome, i.bits, i.parents, i.op, i.changed, i.fitness,"
-            " i.structure_key, i.params, i.macs, e.state, e.accuracy, e.loss, e.seconds, e.device, e.reused,"
-            f" e.error, e.seed, {'e.test_accuracy' if self.version >= 2 else 'NULL AS test_accuracy'}"
-            " FROM individuals i JOIN evaluations e ON e.gen=i.gen AND e.idx=i.idx"
-        )
-        args: tuple[int, ...] = ()
-        if gen is not None:
-            q += " WHERE i.gen=?"
-            args = (gen,)
-        out = []
-        for r in self.conn.execute(q + " ORDER BY i.gen, i.idx", args):
-            d = dict(r)
-            d["parents"] = tuple(json.loads(d["parents"]))
-            d["changed"] = bool(d["changed"])
-            d["reused"] = bool(d["reused"])
-            out.append(Individual(**d))
-        return out
-
-    @_reading
-    def evaluation_counts(self) -> tuple[int, int]:
-        """(trained, reused) evaluations of the whole run (a pending one counts as trained)."""
-        trained, reused = self.conn.execute(
-            "SELECT COUNT(*) FILTER (WHERE reused=0), COUNT(*) FILTER (WHERE reused=1) FROM evaluations"
-        ).fetchone()
-        return int(trained), int(reused)
-
-    @_reading
-    def evaluation_log(self) -> dict[tuple[int, int], tuple[str, float | None, float | None]]:
-        """(gen, index) -> (state, accuracy, finished time) of every evaluation: what a check that
-        a finished evaluation never changes compares."""
-        return {
-            (g, i): (state, acc, fin)
-            for g, i, state, acc, fin in self.conn.execute(
-                "SELECT gen, idx, state, accuracy, finished FROM evaluations"
-            )
-        }
-
-    @_reading
-    def integrity(self) -> str:
-        """SQLite's ``PRAGMA integrity_check``: ``ok`` for an intact database."""
-        return str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])
-
-    @_reading
-    def occurrences(self, gen: int, by: str = "bits") -> dict[str, list[float]]:
-        """Finished, trained (not reused) evaluations of generations <= gen, grouped by
-        ``bits`` or ``structure_key``, in (gen, index) order."""
-        if by not in ("bits", "structure_key"):
-            raise ValueError("group by bits or structure_key")
-        groups: dict[str, list[float]] = {}
-        q = (
-            f"SELECT i.{by}, e.accuracy FROM individuals i JOIN evaluations e ON e.gen=i.gen AND e.idx=i.idx"
-            " WHERE i.gen<=? AND e.state IN ('done', 'failed') AND e.reused=0 ORDER BY i.gen, i.idx"
-        )
-        for key, acc in self.conn.execute(q, (gen,)):
-            groups.setdefault(key, []).append(acc)
-        return groups
-
-    @_reading
-    def events_since(self, seq: int = 0, limit: int | None = None) -> list[tuple[int, object]]:
-        """Stored events with sequence number > ``seq``, as (seq, event dataclass)."""
-        q = "SELECT seq, data FROM events WHERE seq>? ORDER BY seq"
-        if limit is not None:
-            q += f" LIMIT {int(limit)}"
-        return [(s, ev.from_dict(json.loads(d))) for s, d in self.conn.execute(q, (seq,))]
-
     def writer_alive(self) -> bool:
         """Whether some process holds this run's write lock right now."""
         if self._lock_fd is not None:
             return True
         # the directory's lock; run.lock's for a writer of an older genet-lab
         return _locked(self.dir, directory=True) or _locked(self.dir / LOCK_NAME)
-
-    @_reading
-    def status(self) -> RunStatus:
-        """Where the run stands (see :class:`RunStatus`); ``state`` is 'stopped' for an
-        unfinished run with no writer."""
-        run = self._run_row()
-        cfg = self._stored_config(run)
-        n, t = cfg.get("population"), cfg.get("generations")
-        done = self.conn.execute("SELECT COUNT(*) FROM evaluations WHERE state IN ('done', 'failed')").fetchone()[0]
-        last = self.conn.execute("SELECT MAX(gen) FROM generations").fetchone()[0]
-        best = self.conn.execute(
-            "SELECT genome, fitness FROM individuals WHERE fitness IS NOT NULL ORDER BY fitness DESC, gen, idx LIMIT 1"
-        ).fetchone()
-        state = run["state"]
-        if state == "running" and not self.writer_alive():
-            state = "stopped"
-        return RunStatus(
-            state=state,
-            kind=run["kind"],
-            gen=last,
-            generations=t,
-            population=n,
-            evaluations_done=done,
-            evaluations_total=n * (t + 1) if n and t is not None else None,
-            best=best["genome"] if best else None,
-            best_fitness=best["fitness"] if best else None,
-        )

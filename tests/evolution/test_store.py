@@ -220,7 +220,6 @@ def test_evaluation_state_machine_and_reads(store):
     assert store.status().evaluations_done == 2
     assert store.evaluation_counts() == (2, 0) and store.integrity() == "ok"
     assert store.evaluation_log()[(0, 1)][:2] == ("failed", 0.0)
-    assert store.occurrences(0) == {"0" * 19: [71.5], "1" + "0" * 18: [0.0]}
 
 
 def test_readonly_store_cannot_write(store, tmp_path):

@@ -238,7 +238,7 @@ def test_data_dir_is_stored_resolved_and_old_runs_get_a_fingerprint(tmp_path, mo
 
 def test_damaged_pages_give_one_line_everywhere(tmp_path):
     # Was: sqlite3.DatabaseError tracebacks (page 3: TypeError), and the TUI waited for ever.
-    from genet_lab.evolution.watch import NotReady, RunControl
+    from genet_lab.supervisor import NotReady, RunControl
 
     clean = _toy(tmp_path / "clean", population=10, generations=5)
     pages = (clean / "run.sqlite").stat().st_size // 4096

@@ -1,0 +1,226 @@
+"""The run store's read API: the typed records front ends and reports read, and how a failed
+read is worded. Half of :class:`genet_lab.evolution.store.RunStore` (a mixin: the store holds the
+connection, the schema and every write); split off by Optuna's storage/queries line.
+
+Knows sqlite3 and JSON only: no torch, no numpy. With :mod:`genet_lab.evolution.store`, the only
+code that speaks SQL.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+
+from genet_lab.errors import ConfigError, UsageError, show
+from genet_lab.evolution import events as ev
+from genet_lab.evolution.records import GenerationStats, Individual, RunStatus
+
+P = ParamSpec("P")
+R = TypeVar("R")
+S = TypeVar("S", bound="StoreQueries")
+
+
+_CODES = {
+    sqlite3.SQLITE_BUSY: "busy",
+    sqlite3.SQLITE_LOCKED: "busy",
+    sqlite3.SQLITE_FULL: "full",
+    sqlite3.SQLITE_IOERR: "full",
+    sqlite3.SQLITE_READONLY: "readonly",
+}
+"""SQLite's primary result codes this module treats apart (an extended code's low byte is its
+primary code): a busy database waits, a full disk or failed write and a read-only store get their
+own one-line message."""
+_WORDS = {"busy": ("locked", "busy"), "full": ("full", "disk I/O"), "readonly": ("readonly", "read-only")}
+"""The same, read from the message of an error that carries no code: one raised by hand, such as a
+test's stand-in for a full disk. SQLite's own errors always carry their code."""
+
+
+def _sqlite_kind(exc: sqlite3.Error) -> str | None:
+    """``busy``, ``full``, ``readonly`` or None for any other error (see :data:`_CODES`)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return _CODES.get(code & 0xFF)
+    text = str(exc)
+    return next((kind for kind, words in _WORDS.items() if any(w in text for w in words)), None)
+
+
+def _transient(exc: sqlite3.Error) -> bool:
+    """A busy or locked database: the next poll may succeed (a watcher waits, it does not give up)."""
+    return isinstance(exc, sqlite3.OperationalError) and _sqlite_kind(exc) == "busy"
+
+
+def _reading(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], R]:
+    """A reader of the store: a damaged database or stored text that is not JSON becomes one
+    :class:`UsageError` naming the file (a busy database stays ``sqlite3.OperationalError``)."""
+
+    @functools.wraps(method)
+    def wrapper(self: S, *args: P.args, **kw: P.kwargs) -> R:
+        try:
+            return method(self, *args, **kw)
+        except sqlite3.DatabaseError as exc:
+            if _transient(exc) or type(exc) not in (sqlite3.DatabaseError, sqlite3.OperationalError):
+                raise
+            if _sqlite_kind(exc) == "full":
+                raise self._disk_error(exc) from None
+            raise UsageError(self._damaged(exc)) from None
+        except json.JSONDecodeError as exc:
+            raise UsageError(
+                f"{show(self.db)} is damaged: a stored value is not valid JSON ({exc}); restore the run from a copy"
+            ) from None
+
+    return wrapper
+
+
+class StoreQueries:
+    """The read API of a run store; :class:`~genet_lab.evolution.store.RunStore` provides the
+    connection (``conn``), the paths, the schema version and the two messages below."""
+
+    db: Path
+    dir: Path
+    version: int
+
+    if TYPE_CHECKING:
+
+        @property
+        def conn(self) -> sqlite3.Connection: ...
+
+        def _disk_error(self, exc: sqlite3.Error) -> ConfigError: ...
+        def _damaged(self, exc: object) -> str: ...
+        def writer_alive(self) -> bool: ...
+
+    def _run_row(self) -> sqlite3.Row:
+        row = self.conn.execute("SELECT * FROM run WHERE id=1").fetchone()
+        if row is None:
+            raise UsageError(self._damaged("it holds no run record"))
+        return row
+
+    def _stored_config(self, row: sqlite3.Row) -> dict[str, Any]:
+        try:
+            cfg = json.loads(row["config"])
+        except (TypeError, json.JSONDecodeError) as exc:
+            raise UsageError(
+                f"{show(self.db)} is damaged: its stored config is not valid JSON ({exc}); restore the run from a copy"
+            ) from None
+        if not isinstance(cfg, dict):
+            raise UsageError(
+                f"{show(self.db)} is damaged: its stored config is not a JSON object; restore the run from a copy"
+            )
+        return cfg
+
+    @_reading
+    def config(self) -> dict[str, Any]:
+        """The search config as stored (see ``SearchConfig.to_dict``), plus ``kind`` and ``seed``."""
+        row = self._run_row()
+        return {**self._stored_config(row), "kind": row["kind"], "seed": row["seed"]}
+
+    @_reading
+    def data_fingerprint(self) -> dict[str, Any] | None:
+        """The fingerprint of the data set the run measures on (None: not recorded, or toy fitness)."""
+        if self.version < 3:
+            return None
+        text = self._run_row()["data"]
+        return None if text is None else dict(json.loads(text))
+
+    @_reading
+    def generations(self, finished_only: bool = True) -> list[GenerationStats]:
+        """Per-generation statistics of fitness (Table 1's columns), oldest first; the
+        unfinished generation too when ``finished_only`` is False (its statistics None)."""
+        q = (
+            "SELECT gen, max, min, mean, median, std, best, best_index, evaluations, reused, started, finished"
+            " FROM generations"
+        )
+        if finished_only:
+            q += " WHERE finished IS NOT NULL"
+        return [GenerationStats(**dict(r)) for r in self.conn.execute(q + " ORDER BY gen")]
+
+    @_reading
+    def rng_state(self, gen: int) -> dict[str, Any]:
+        row = self.conn.execute("SELECT rng_state FROM generations WHERE gen=?", (gen,)).fetchone()
+        if row is None:
+            raise KeyError(f"no generation {gen}")
+        return json.loads(row[0])
+
+    @_reading
+    def individuals(self, gen: int | None = None) -> list[Individual]:
+        """Individuals with their evaluation, by generation then index (see :class:`Individual`)."""
+        q = (
+            "SELECT i.gen, i.idx AS 'index', i.genome, i.bits, i.parents, i.op, i.changed, i.fitness,"
+            " i.structure_key, i.params, i.macs, e.state, e.accuracy, e.loss, e.seconds, e.device, e.reused,"
+            f" e.error, e.seed, {'e.test_accuracy' if self.version >= 2 else 'NULL AS test_accuracy'}"
+            " FROM individuals i JOIN evaluations e ON e.gen=i.gen AND e.idx=i.idx"
+        )
+        args: tuple[int, ...] = ()
+        if gen is not None:
+            q += " WHERE i.gen=?"
+            args = (gen,)
+        out = []
+        for r in self.conn.execute(q + " ORDER BY i.gen, i.idx", args):
+            d = dict(r)
+            d["parents"] = tuple(json.loads(d["parents"]))
+            d["changed"] = bool(d["changed"])
+            d["reused"] = bool(d["reused"])
+            out.append(Individual(**d))
+        return out
+
+    @_reading
+    def evaluation_counts(self) -> tuple[int, int]:
+        """(trained, reused) evaluations of the whole run (a pending one counts as trained)."""
+        trained, reused = self.conn.execute(
+            "SELECT COUNT(*) FILTER (WHERE reused=0), COUNT(*) FILTER (WHERE reused=1) FROM evaluations"
+        ).fetchone()
+        return int(trained), int(reused)
+
+    @_reading
+    def evaluation_log(self) -> dict[tuple[int, int], tuple[str, float | None, float | None]]:
+        """(gen, index) -> (state, accuracy, finished time) of every evaluation: what a check that
+        a finished evaluation never changes compares."""
+        return {
+            (g, i): (state, acc, fin)
+            for g, i, state, acc, fin in self.conn.execute(
+                "SELECT gen, idx, state, accuracy, finished FROM evaluations"
+            )
+        }
+
+    @_reading
+    def integrity(self) -> str:
+        """SQLite's ``PRAGMA integrity_check``: ``ok`` for an intact database."""
+        return str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])
+
+    @_reading
+    def events_since(self, seq: int = 0, limit: int | None = None) -> list[tuple[int, object]]:
+        """Stored events with sequence number > ``seq``, as (seq, event dataclass)."""
+        q = "SELECT seq, data FROM events WHERE seq>? ORDER BY seq"
+        if limit is not None:
+            q += f" LIMIT {int(limit)}"
+        return [(s, ev.from_dict(json.loads(d))) for s, d in self.conn.execute(q, (seq,))]
+
+    @_reading
+    def status(self) -> RunStatus:
+        """Where the run stands (see :class:`RunStatus`); ``state`` is 'stopped' for an
+        unfinished run with no writer."""
+        run = self._run_row()
+        cfg = self._stored_config(run)
+        n, t = cfg.get("population"), cfg.get("generations")
+        done = self.conn.execute("SELECT COUNT(*) FROM evaluations WHERE state IN ('done', 'failed')").fetchone()[0]
+        last = self.conn.execute("SELECT MAX(gen) FROM generations").fetchone()[0]
+        best = self.conn.execute(
+            "SELECT genome, fitness FROM individuals WHERE fitness IS NOT NULL ORDER BY fitness DESC, gen, idx LIMIT 1"
+        ).fetchone()
+        state = run["state"]
+        if state == "running" and not self.writer_alive():
+            state = "stopped"
+        return RunStatus(
+            state=state,
+            kind=run["kind"],
+            gen=last,
+            generations=t,
+            population=n,
+            evaluations_done=done,
+            evaluations_total=n * (t + 1) if n and t is not None else None,
+            best=best["genome"] if best else None,
+            best_fitness=best["fitness"] if best else None,
+        )
