@@ -93,3 +93,13 @@ def snapshot(run_dir: Path):
         gens = [replace(g, started=0.0, finished=None) for g in st.generations()]
         inds = [replace(i, **{k: None for k in VOLATILE}) for i in st.individuals()]
         return gens, inds, st.status()
+
+
+def sqlite_error(message: str, code: int) -> Exception:
+    """An ``sqlite3.OperationalError`` as SQLite raises it: with its result code (the store decides
+    by the code, never by the words)."""
+    import sqlite3
+
+    exc = sqlite3.OperationalError(message)
+    exc.sqlite_errorcode = code  # type: ignore[attr-defined]
+    return exc

@@ -37,6 +37,7 @@ from genet_lab.encoding.genome import Genome, chain, paper_best
 from genet_lab.encoding.presets import NetworkConfig, get_preset
 from genet_lab.errors import ConfigError
 from genet_lab.evolution.config import FITNESS_KINDS, UNITS, SearchConfig
+from genet_lab.training.catalog import DEFAULT_PRESET
 
 if TYPE_CHECKING:
     from genet_lab.training.config import TrainProgress, TrainResult
@@ -126,7 +127,7 @@ class ToyFitness:
 
     name, unit = "toy", UNITS["toy"]
 
-    def __init__(self, stages: Sequence[int], preset: str = "paper-cifar10", eval_test: bool = False):
+    def __init__(self, stages: Sequence[int], preset: str = DEFAULT_PRESET, eval_test: bool = False):
         stages = tuple(stages)
         self.target = paper_best() if stages == (3, 4, 5) else chain(stages)
         self.net_config: NetworkConfig = get_preset(preset)
@@ -197,7 +198,7 @@ class ProxyFitness:
         self,
         dataset: str = "digits",
         data_dir: str | None = None,
-        preset: str = "paper-cifar10",
+        preset: str = DEFAULT_PRESET,
         batch: int = 64,
         data_seed: int = 0,
     ):
@@ -254,7 +255,7 @@ class TrainFitness:
         self,
         dataset: str = "digits",
         data_dir: str | None = None,
-        preset: str = "paper-cifar10",
+        preset: str = DEFAULT_PRESET,
         train_size: int | None = None,
         val_size: int | None = None,
         data_seed: int = 0,

@@ -34,18 +34,13 @@ _CODES = {
 """SQLite's primary result codes this module treats apart (an extended code's low byte is its
 primary code): a busy database waits, a full disk or failed write and a read-only store get their
 own one-line message."""
-_WORDS = {"busy": ("locked", "busy"), "full": ("full", "disk I/O"), "readonly": ("readonly", "read-only")}
-"""The same, read from the message of an error that carries no code: one raised by hand, such as a
-test's stand-in for a full disk. SQLite's own errors always carry their code."""
 
 
 def _sqlite_kind(exc: sqlite3.Error) -> str | None:
-    """``busy``, ``full``, ``readonly`` or None for any other error (see :data:`_CODES`)."""
+    """``busy``, ``full``, ``readonly`` or None for any other error (see :data:`_CODES`), from the
+    error's SQLite result code, never from its text (every error SQLite raises carries one)."""
     code = getattr(exc, "sqlite_errorcode", None)
-    if code is not None:
-        return _CODES.get(code & 0xFF)
-    text = str(exc)
-    return next((kind for kind, words in _WORDS.items() if any(w in text for w in words)), None)
+    return None if code is None else _CODES.get(code & 0xFF)
 
 
 def _transient(exc: sqlite3.Error) -> bool:

@@ -19,6 +19,7 @@ from genet_lab.encoding.complexity import complexity
 from genet_lab.encoding.genome import Genome
 from genet_lab.encoding.graph import structure_hash
 from genet_lab.encoding.presets import get_preset
+from genet_lab.training.catalog import DEFAULT_PRESET
 from genet_lab.tui.figures import human
 from genet_lab.tui.model import locate
 from genet_lab.tui.stage_view import genome_drawing
@@ -94,7 +95,7 @@ class CompareScreen(ModalScreen[None]):
     CompareScreen VerticalScroll { width: 1fr; border: round $primary-darken-1; padding: 0 1; }
     """
 
-    def __init__(self, a: Genome, b: Genome, preset: str = "paper-cifar10") -> None:
+    def __init__(self, a: Genome, b: Genome, preset: str = DEFAULT_PRESET) -> None:
         super().__init__()
         self.a, self.b, self.preset = a, b, preset
         self.diff = differing_bits(a, b)

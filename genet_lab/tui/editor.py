@@ -22,6 +22,7 @@ from genet_lab.encoding import genome as gn
 from genet_lab.encoding.genome import Genome
 from genet_lab.encoding.graph import structure_hash
 from genet_lab.encoding.presets import get_preset, list_presets
+from genet_lab.training.catalog import DEFAULT_PRESET
 from genet_lab.tui.bits import BitGrid, notation_line
 from genet_lab.tui.dialogs import GenomeInput, Prompt
 from genet_lab.tui.figures import LAZY_SHARING_K, Figures, sharing_counts
@@ -68,7 +69,7 @@ class EditorPane(Vertical):
 
         genome: Genome
 
-    def __init__(self, genome: Genome, preset: str = "paper-cifar10", export_dir: Path | None = None, **kw) -> None:
+    def __init__(self, genome: Genome, preset: str = DEFAULT_PRESET, export_dir: Path | None = None, **kw) -> None:
         super().__init__(**kw)
         self.model = EditorModel(genome)
         self.preset = preset

@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from helpers import assert_rejected, snapshot
+from helpers import assert_rejected, snapshot, sqlite_error
 
 from genet_lab.errors import UsageError
 from genet_lab.evolution import RunStore, SearchConfig, resume_run, start_run
@@ -138,7 +138,7 @@ class _FullDisk:
         if sql == "COMMIT":
             object.__setattr__(self, "_left", self._left - 1)
             if self._left == 0:
-                raise sqlite3.OperationalError("database or disk is full")
+                raise sqlite_error("database or disk is full", sqlite3.SQLITE_FULL)
         return self._conn.execute(sql, *args)
 
     def __getattr__(self, name):

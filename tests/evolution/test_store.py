@@ -68,6 +68,8 @@ def test_sqlite_errors_are_told_apart_by_their_code(store, tmp_path):
     coded = sqlite3.OperationalError("any words at all")
     coded.sqlite_errorcode = sqlite3.SQLITE_FULL  # type: ignore[attr-defined]
     assert _sqlite_kind(coded) == "full"
+    # the kind comes from the code alone: words in a message change nothing
+    assert _sqlite_kind(sqlite3.OperationalError("database or disk is full")) is None
 
 
 def test_open_missing_dir_is_clear(tmp_path):

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import REPO, assert_one_line_error, assert_rejected, run_cli, snapshot
+from helpers import REPO, assert_one_line_error, assert_rejected, run_cli, snapshot, sqlite_error
 
 from genet_lab.errors import UsageError
 from genet_lab.evolution import RunStore, SearchConfig, resume_run, start_run
@@ -118,7 +118,7 @@ def test_an_empty_store_left_by_an_older_release_counts_as_absent(tmp_path, left
 def test_a_disk_error_at_creation_is_one_line_and_leaves_nothing(tmp_path, monkeypatch):
     # Was: a sqlite3.OperationalError traceback and the dead end of item 1.
     def broken(*args, **kw):
-        raise sqlite3.OperationalError("disk I/O error")
+        raise sqlite_error("disk I/O error", sqlite3.SQLITE_IOERR)
 
     run = tmp_path / "deep" / "r"
     with monkeypatch.context() as m:
