@@ -53,6 +53,15 @@ def parse_stages(text: str) -> tuple[int, ...]:
     return check_stages(int(p) for p in parts)
 
 
+class StrayCharacters(ValueError):
+    """Text that is not a genome's notation: it holds characters other than 0, 1, '-' and spaces
+    (``stray``, sorted); a front end may word it differently (a mistyped name, say)."""
+
+    def __init__(self, stray: str) -> None:
+        self.stray = stray
+        super().__init__(f"genome may contain only 0, 1, '-' and spaces, found {stray!r}; {_NOTATION_HELP}")
+
+
 @dataclass(frozen=True)
 class Genome:
     """An individual: stage sizes and the flat bit string, immutable and hashable.
@@ -231,7 +240,7 @@ def parse(text: str, stages: Sequence[int] | str | None = None) -> Genome:
         raise ValueError(f"empty genome; {_NOTATION_HELP}")
     bad = sorted(set(re.sub(r"[01\-\s]", "", raw)))
     if bad:
-        raise ValueError(f"genome may contain only 0, 1, '-' and spaces, found {''.join(bad)!r}; {_NOTATION_HELP}")
+        raise StrayCharacters("".join(bad))
     if sizes is not None and "-" not in raw:
         digits = re.sub(r"\s", "", raw)
         expected = sum(stage_length(k) for k in sizes)

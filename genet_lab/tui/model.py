@@ -28,11 +28,9 @@ def resolve_genome(text: str, stages: Sequence[int] | str | None = None) -> Geno
     characters, sorted: ``'bgosu'`` for ``bogus``)."""
     try:
         return gn.resolve(text, stages)
-    except ValueError as exc:
+    except gn.StrayCharacters:
         word = text.strip()
         stray = "".join(dict.fromkeys(re.sub(r"[01\-\s]", "", word)))  # in the order typed
-        if not stray or "may contain only" not in str(exc):
-            raise
         example = "e.g. 1-01 0-01-100 0-11-101-0001"
         if not re.search(r"[\s-]", word):
             raise ValueError(
