@@ -32,6 +32,7 @@ ALLOWED: dict[str, set[str]] = {
     "training": {"training", "encoding"} | BASE,
     "evolution": {"evolution", "training", "encoding"} | BASE,
     "supervisor": {"supervisor", "evolution", "training", "encoding"} | BASE,
+    "bench": {"bench", "evolution", "training", "encoding"} | BASE,
 }
 """Layer -> the layers its modules may import (a layer missing here is not restricted this way).
 ``supervisor`` (the front ends' processes: runs and trainings) sits under the front ends."""
@@ -236,6 +237,8 @@ TORCH_FREE = [
     "genet_lab.cli.core",
     "genet_lab.supervisor",
     "genet_lab.training.config",  # the records a front end reads: the network travels beside them
+    "genet_lab.bench.build",  # the tabular benchmark: torch only where a training runs
+    "genet_lab.bench.table",
 ]
 
 

@@ -20,7 +20,7 @@ from genet_lab import __version__
 from genet_lab.cli import options
 from genet_lab.errors import ConfigError, Terminated, UsageError
 
-SUBCOMMAND_MODULES = ("core", "train", "evolve", "transfer", "tui")
+SUBCOMMAND_MODULES = ("core", "train", "evolve", "transfer", "tui", "bench")
 
 
 class _Parser(argparse.ArgumentParser):
