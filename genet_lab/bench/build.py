@@ -2,8 +2,8 @@
 
 :func:`build` opens (or creates) the build's store, hands its pending trainings to one
 :class:`~genet_lab.bench.worker.Trainer` in this process (``workers=1``) or to a
-:class:`~genet_lab.bench.worker.WorkerPool`, in chunks (one training for ``loop``, ``group``
-trainings of one population for ``batched``), and records each result as it arrives in its own
+:class:`~genet_lab.bench.worker.WorkerPool`, in chunks (one training for ``loop``, a fixed
+group of one seed for ``batched``), and records each chunk's results as they arrive in one
 transaction. Killed at any moment, a rerun continues from the store. :func:`projected_cost` says
 what a build will cost before it starts. Progress goes to a callback; wording it is a front end's.
 """
@@ -11,7 +11,7 @@ what a build will cost before it starts. Progress goes to a callback; wording it
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,14 +20,12 @@ from typing import Any
 from genet_lab.bench.settings import BenchSettings
 from genet_lab.bench.store import BenchStore
 from genet_lab.bench.structures import count_structures
-from genet_lab.bench.worker import MODES, Job
+from genet_lab.bench.worker import Job
 from genet_lab.errors import ConfigError
 
-__all__ = ["DEFAULT_MODE", "EPOCH_SECONDS", "BuildProgress", "build", "projected_cost"]
+__all__ = ["EPOCH_SECONDS", "BuildProgress", "build", "chunks", "projected_cost"]
 
-DEFAULT_MODE = "loop"
-"""Measured by benchmarks/bench_build.py (docs/bench.md)."""
-EPOCH_SECONDS = {"digits": 0.2}
+EPOCH_SECONDS = {"digits": 0.26}
 """Seconds per epoch of one training on one CPU thread of the 2-core machine the tables were built
 on, where measured (an estimate before a build has measured its own)."""
 
@@ -73,9 +71,15 @@ def projected_cost(settings: BenchSettings, workers: int, measured: float | None
     }
 
 
-def _chunks(jobs: Sequence[Job], size: int) -> Iterator[list[Job]]:
-    for start in range(0, len(jobs), size):
-        yield list(jobs[start : start + size])
+def chunks(jobs: Sequence[Job], settings: BenchSettings) -> list[list[Job]]:
+    """The units of work: one training (loop), or the pending structures ``[g*group, (g+1)*group)``
+    of one seed (batched; fixed groups, so a resumed build trains the same groups)."""
+    if settings.mode != "batched":
+        return [[job] for job in jobs]
+    groups: dict[tuple[int, int], list[Job]] = {}
+    for job in jobs:
+        groups.setdefault((job[1], job[0] // settings.group), []).append(job)
+    return list(groups.values())
 
 
 def build(
@@ -83,84 +87,62 @@ def build(
     settings: BenchSettings,
     *,
     workers: int = 1,
-    mode: str = DEFAULT_MODE,
-    group: int = 8,
     device: str = "auto",
-    threads: int = 0,
     progress: Callable[[BuildProgress], None] | None = None,
-    store: BenchStore | None = None,
 ) -> dict[str, int]:
     """Run every pending training of the build in ``directory`` (created with ``settings`` when
-    new); returns the store's counts at the end."""
-    if mode not in MODES:
-        raise ConfigError("mode", mode, accepted=MODES, what="build mode")
+    new; a stored build with other settings is refused); returns the store's counts at the end."""
     if workers < 1:
         raise ConfigError("workers", workers, accepted=">= 1", what="workers")
-    own = store is None
-    if store is None:
-        store, _ = BenchStore.open_or_create(directory, settings)
+    store, _ = BenchStore.open_or_create(directory, settings)
     try:
         counts = store.counts()
-        total = sum(counts.values())
-        state = BuildProgress(counts["done"], total, 0, 0.0)
-        size = group if mode == "batched" else 1
-        chunks = list(_chunks(store.pending(), size))
+        state = BuildProgress(counts["done"], sum(counts.values()), 0, 0.0)
+        work = chunks(store.pending(), store.settings)
         start = time.perf_counter()
 
         def record(results: list[tuple[int, int, dict[str, Any]]]) -> None:
-            for sid, seed, rec in results:
-                if store.record(sid, seed, rec):
-                    state.done += 1
-                    state.session_done += 1
-                state.last = (sid, seed, rec)
+            new = store.record(results)
+            state.done += new
+            state.session_done += new
+            state.last = results[-1]
             state.elapsed = time.perf_counter() - start
             if progress is not None:
                 progress(state)
 
-        if workers == 1:
-            _run_here(store, store.settings, chunks, mode, device, threads, record)
-        else:
-            _run_pool(store, store.settings, chunks, mode, workers, device, threads, record)
+        if work and workers == 1:
+            _run_here(store, work, device, record)
+        elif work:
+            _run_pool(store, work, workers, device, record)
         return store.counts()
     finally:
-        if own:
-            store.close()
+        store.close()
 
 
 Record = Callable[[list[tuple[int, int, dict[str, Any]]]], None]
 
 
-def _run_here(
-    store: BenchStore, settings: BenchSettings, chunks: list[list[Job]], mode: str, device: str, threads: int,
-    record: Record,
-) -> None:  # fmt: skip
-    if not chunks:
-        return
+def _run_here(store: BenchStore, work: list[list[Job]], device: str, record: Record) -> None:
     from genet_lab.bench.worker import Trainer
 
-    trainer = Trainer(settings, device, threads)
-    for chunk in chunks:
+    trainer = Trainer(store.settings, device)
+    for chunk in work:
         store.mark_running([(sid, seed) for sid, seed, _ in chunk])
-        record(trainer.train(chunk, mode))
+        record(trainer.train(chunk))
 
 
-def _run_pool(
-    store: BenchStore, settings: BenchSettings, chunks: list[list[Job]], mode: str, workers: int, device: str,
-    threads: int, record: Record,
-) -> None:  # fmt: skip
-    if not chunks:
-        return
+def _run_pool(store: BenchStore, work: list[list[Job]], workers: int, device: str, record: Record) -> None:
     from genet_lab.bench.worker import WorkerPool
 
-    pool = WorkerPool(settings, workers, device, threads)
-    todo = list(reversed(chunks))
+    pool = WorkerPool(store.settings, workers, device)
+    todo = list(reversed(work))
     running: set[Future] = set()
     try:
         while todo or running:
             while todo and len(running) < 2 * workers:
                 chunk = todo.pop()
                 store.mark_running([(sid, seed) for sid, seed, _ in chunk])
-                running.add(pool.submit(chunk, mode))
+                running.add(pool.submit(chunk))
             finished, running = wait(running, return_when=FIRST_COMPLETED)
             for fut in finished:
                 record(fut.result())

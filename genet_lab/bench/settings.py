@@ -21,8 +21,9 @@ from genet_lab.errors import ConfigError, UsageError
 from genet_lab.training import catalog
 from genet_lab.training.config import TrainConfig, default_train_config
 
-__all__ = ["BenchSettings", "package_versions"]
+__all__ = ["MODES", "BenchSettings", "package_versions"]
 
+MODES = ("loop", "batched")
 PINNED = {"precision": "fp32", "channels_last": "off"}
 """What TrainFitness pins (a timed probe must not pick bf16 one time and fp32 the next)."""
 
@@ -43,6 +44,15 @@ class BenchSettings:
     recipe: str | None = None
     seeds: tuple[int, ...] = (0, 1, 2, 3)
     table_seed: int = 0
+    threads: int = 1
+    """CPU threads per training: on a CPU the thread count changes the float sums, and six epochs
+    turn that into points of accuracy, so it is part of what a table measured."""
+    mode: str = "loop"
+    """loop: one network at a time (what an evaluation of a run measures); batched: ``group``
+    networks of one seed as one population (about twice as fast on digits, equal only up to
+    float32 rounding, which training amplifies; see docs/bench.md)."""
+    group: int = 8
+    """Networks per batched group (structures ``[g*group, (g+1)*group)`` of one seed)."""
 
     def resolved(self) -> BenchSettings:
         """Every default applied (the data set's budget, the default recipe) and validated."""
@@ -51,6 +61,13 @@ class BenchSettings:
             raise ConfigError("dataset", self.dataset, accepted=catalog.list_datasets(), what="data set")
         if self.preset not in catalog.list_presets():
             raise ConfigError("preset", self.preset, accepted=catalog.list_presets(), what="preset")
+        for name, ok, accepted in (
+            ("threads", self.threads >= 1, ">= 1"),
+            ("mode", self.mode in MODES, ", ".join(MODES)),
+            ("group", self.group >= 1, ">= 1"),
+        ):
+            if not ok:
+                raise ConfigError(name, getattr(self, name), accepted=accepted, what=name)
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ConfigError("seeds", list(self.seeds), accepted="one or more distinct seeds", what="seeds")
         info = catalog.dataset(self.dataset)
@@ -66,11 +83,12 @@ class BenchSettings:
         out.train_config()  # validates epochs, batch size, recipe
         return out
 
-    def train_config(self, seed: int = 0, threads: int = 0, device: str = "auto") -> TrainConfig:
-        """The config one training of this table runs with (TrainFitness's, with ``seed``)."""
+    def train_config(self, seed: int = 0, device: str = "auto") -> TrainConfig:
+        """The config one training of this table runs with (TrainFitness's, with ``seed`` and
+        :attr:`threads`)."""
         overrides: dict[str, Any] = {"epochs": self.epochs, "batch_size": self.batch_size, "recipe": self.recipe}
         return default_train_config(
-            self.dataset, **overrides, **PINNED, eval_test=True, seed=int(seed), threads=threads, device=device
+            self.dataset, **overrides, **PINNED, eval_test=True, seed=int(seed), threads=self.threads, device=device
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -98,7 +116,7 @@ class BenchSettings:
         space = ",".join(map(str, self.stages))
         return (
             f"stages {space}, {self.dataset}, {self.epochs} epochs, batch {self.batch_size}, recipe {self.recipe}, "
-            f"{len(self.seeds)} seeds, table seed {self.table_seed}"
+            f"{len(self.seeds)} seeds, table seed {self.table_seed}, {self.threads} thread(s), {self.mode}"
         )
 
 

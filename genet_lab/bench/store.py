@@ -233,14 +233,18 @@ class BenchStore:
                 list(jobs),
             )
 
-    def record(self, structure: int, seed: int, result: TrainingRecord) -> bool:
-        """Store one finished training; False (and nothing written) when it was already done."""
-        values = [result.get(f) for f in RESULT_FIELDS]
-        values[RESULT_FIELDS.index("failed")] = int(bool(result.get("failed")))
+    def record(self, results: Sequence[tuple[int, int, TrainingRecord]]) -> int:
+        """Store finished trainings ``(structure, seed, record)`` in one transaction (a batched
+        group is written whole or not at all); how many were new (a done row is never rewritten)."""
+        new = 0
         with self.transaction():
-            cur = self.conn.execute(
-                f"UPDATE trainings SET state='done', {', '.join(f'{f}=?' for f in RESULT_FIELDS)}, curve=?, "
-                "finished=? WHERE structure=? AND seed=? AND state!='done'",
-                (*values, json.dumps(result["curve"]), time.time(), structure, seed),
-            )
-        return cur.rowcount == 1
+            for structure, seed, result in results:
+                values = [result.get(f) for f in RESULT_FIELDS]
+                values[RESULT_FIELDS.index("failed")] = int(bool(result.get("failed")))
+                cur = self.conn.execute(
+                    f"UPDATE trainings SET state='done', {', '.join(f'{f}=?' for f in RESULT_FIELDS)}, curve=?, "
+                    "finished=? WHERE structure=? AND seed=? AND state!='done'",
+                    (*values, json.dumps(result["curve"]), time.time(), structure, seed),
+                )
+                new += cur.rowcount
+        return new

@@ -16,14 +16,13 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
-from genet_lab.bench.settings import BenchSettings
+from genet_lab.bench.settings import MODES, BenchSettings
 from genet_lab.encoding.complexity import complexity
 from genet_lab.encoding.genome import Genome
 from genet_lab.encoding.presets import get_preset
 
 __all__ = ["MODES", "Job", "Trainer", "WorkerPool", "record_of"]
 
-MODES = ("loop", "batched")
 Job = tuple[int, int, str]
 """(structure id, training seed, canonical bit string)."""
 
@@ -57,11 +56,11 @@ def record_of(res: Any, macs: int) -> dict[str, Any]:
 class Trainer:
     """The data of a build, loaded once, and the trainings of its jobs."""
 
-    def __init__(self, settings: BenchSettings, device: str = "auto", threads: int = 0):
+    def __init__(self, settings: BenchSettings, device: str = "auto"):
         from genet_lab.training.data import load_dataset
 
         s = self.settings = settings
-        self.device, self.threads = device, threads
+        self.device = device
         self.data = load_dataset(
             s.dataset, s.data_dir, seed=s.table_seed, train_size=s.train_size, val_size=s.val_size,
             with_test=True, image_size=s.image_size,
@@ -73,14 +72,15 @@ class Trainer:
     def genome(self, bits: str) -> Genome:
         return Genome.from_bits(bits, self.settings.stages)
 
-    def train(self, jobs: Sequence[Job], mode: str = "loop") -> list[tuple[int, int, dict[str, Any]]]:
-        """(structure, seed, record) of every job, in order."""
+    def train(self, jobs: Sequence[Job], mode: str | None = None) -> list[tuple[int, int, dict[str, Any]]]:
+        """(structure, seed, record) of every job, in order; ``mode`` loop or batched (default: the
+        settings')."""
         from genet_lab.training.population import train_population
         from genet_lab.training.trainer import train_genome
 
         genomes = [self.genome(bits) for _, _, bits in jobs]
-        cfgs = [self.settings.train_config(seed, self.threads, self.device) for _, seed, _ in jobs]
-        if mode == "batched" and len(jobs) > 1:
+        cfgs = [self.settings.train_config(seed, self.device) for _, seed, _ in jobs]
+        if (mode or self.settings.mode) == "batched" and len(jobs) > 1:
             results = train_population(genomes, self.net_config, self.data, cfgs, mode="batched")
         else:
             results = [train_genome(g, self.net_config, self.data, c) for g, c in zip(genomes, cfgs)]
@@ -93,21 +93,21 @@ class Trainer:
 _WORKER: dict[str, Trainer] = {}
 
 
-def _init_worker(settings: dict[str, Any], device: str, threads: int, parent: int) -> None:
+def _init_worker(settings: dict[str, Any], device: str, parent: int) -> None:
     from genet_lab.evolution.executors import exit_with_parent
 
     exit_with_parent(parent)
-    _WORKER["trainer"] = Trainer(BenchSettings.from_dict(settings), device, threads)
+    _WORKER["trainer"] = Trainer(BenchSettings.from_dict(settings), device)
 
 
-def _train_in_worker(jobs: Sequence[Job], mode: str) -> list[tuple[int, int, dict[str, Any]]]:
+def _train_in_worker(jobs: Sequence[Job], mode: str | None) -> list[tuple[int, int, dict[str, Any]]]:
     return _WORKER["trainer"].train(jobs, mode)
 
 
 class WorkerPool:
     """``workers`` spawned processes, each with its own :class:`Trainer`."""
 
-    def __init__(self, settings: BenchSettings, workers: int, device: str = "auto", threads: int = 0):
+    def __init__(self, settings: BenchSettings, workers: int, device: str = "auto"):
         import multiprocessing as mp
         import os
 
@@ -115,10 +115,10 @@ class WorkerPool:
             max_workers=workers,
             mp_context=mp.get_context("spawn"),
             initializer=_init_worker,
-            initargs=(settings.to_dict(), device, threads, os.getpid()),
+            initargs=(settings.to_dict(), device, os.getpid()),
         )
 
-    def submit(self, jobs: Sequence[Job], mode: str) -> Future:
+    def submit(self, jobs: Sequence[Job], mode: str | None = None) -> Future:
         return self.pool.submit(_train_in_worker, list(jobs), mode)
 
     def shutdown(self) -> None:

@@ -12,7 +12,7 @@ import pytest
 from genet_lab.bench.build import build
 from genet_lab.bench.settings import BenchSettings
 
-TINY_ARGS = ("--stages", "2,3", "--epochs", "1", "--train-size", "200", "--seeds", "2", "--threads", "1")
+TINY_ARGS = ("--stages", "2,3", "--epochs", "1", "--train-size", "200", "--seeds", "2", "--workers", "1")
 """The CLI flags of :func:`tiny_settings`."""
 
 
@@ -26,7 +26,7 @@ def tiny_settings() -> BenchSettings:
 def tiny_build(tiny_settings: BenchSettings, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished uninterrupted build of :func:`tiny_settings` (one thread, in this process)."""
     out = tmp_path_factory.mktemp("bench") / "tiny"
-    build(out, tiny_settings, threads=1)
+    build(out, tiny_settings, workers=1)
     return out
 
 

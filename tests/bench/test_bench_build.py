@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import signal
 import time
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 from helpers import cli_popen, cli_process
 
-from genet_lab.bench.build import build, projected_cost
+from genet_lab.bench.build import build, chunks, projected_cost
 from genet_lab.bench.settings import BenchSettings
 from genet_lab.bench.store import BenchStore
 from genet_lab.bench.structures import canonical_genome, count_structures, iter_structures
@@ -69,7 +70,7 @@ def test_an_uninterrupted_build_has_every_structure_once_per_seed(tiny_build, ti
 
 def test_rerunning_a_finished_build_trains_nothing_and_other_settings_are_refused(tiny_build, tiny_settings):
     before = _records(tiny_build)
-    assert build(tiny_build, tiny_settings, threads=1)["done"] == 24
+    assert build(tiny_build, tiny_settings, workers=1)["done"] == 24
     assert _records(tiny_build) == before
     other = BenchSettings((2, 3), epochs=2, train_size=200, seeds=(0, 1)).resolved()
     with pytest.raises(UsageError, match=r"other settings \(epochs: 1 -> 2\)"):
@@ -130,6 +131,21 @@ def test_killed_at_random_moments_then_resumed_equals_an_uninterrupted_build(
 @pytest.mark.slow
 def test_two_workers_give_what_one_gives(tiny_settings, tmp_path):
     small = BenchSettings((3,), epochs=1, train_size=200, seeds=(0, 1)).resolved()
-    build(tmp_path / "one", small, threads=1)
-    build(tmp_path / "two", small, threads=1, workers=2)
+    build(tmp_path / "one", small, workers=1)
+    build(tmp_path / "two", small, workers=2)
     assert _records(tmp_path / "two") == _records(tmp_path / "one")
+
+
+def test_batched_groups_are_fixed_so_a_resumed_batched_build_trains_the_same_groups(tiny_settings, tmp_path):
+    batched = dataclasses.replace(tiny_settings, mode="batched", group=5)
+    jobs = [(sid, seed, "") for seed in (0, 1) for sid in range(12)]
+    assert [[(s, x) for s, x, _ in c] for c in chunks(jobs[3:], batched)][:2] == [
+        [(3, 0), (4, 0)],
+        [(5, 0), (6, 0), (7, 0), (8, 0), (9, 0)],
+    ]
+    build(tmp_path / "b", batched, workers=1)
+    before = _records(tmp_path / "b")
+    with BenchStore(tmp_path / "b") as store, store.transaction():  # as if killed before two groups were stored
+        store.conn.execute("UPDATE trainings SET state='pending' WHERE structure >= 5")
+    assert build(tmp_path / "b", batched, workers=1)["done"] == 24
+    assert _records(tmp_path / "b") == before
