@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import signal
+import sqlite3
 import time
 from pathlib import Path
 
@@ -149,3 +150,50 @@ def test_batched_groups_are_fixed_so_a_resumed_batched_build_trains_the_same_gro
         store.conn.execute("UPDATE trainings SET state='pending' WHERE structure >= 5")
     assert build(tmp_path / "b", batched, workers=1)["done"] == 24
     assert _records(tmp_path / "b") == before
+
+
+def test_an_entry_is_what_an_evolution_evaluation_measures(tiny_build, tiny_settings):
+    from genet_lab.evolution.fitness import TrainFitness
+
+    s = tiny_settings
+    overrides = {"epochs": s.epochs, "batch_size": s.batch_size, "recipe": s.recipe, "threads": s.threads}
+    fitness = TrainFitness(s.dataset, None, s.preset, s.train_size, data_seed=s.table_seed, train_overrides=overrides,
+                           eval_test=True)  # fmt: skip
+    records = _records(tiny_build)
+    with BenchStore(tiny_build, readonly=True) as store:
+        bits = {sid: b for sid, b, *_ in store.structures()}
+    for rec in (records[1], records[-1]):
+        ev = fitness.evaluate(Genome.from_bits(bits[rec["structure"]], s.stages), rec["seed"])
+        assert (ev.accuracy, ev.test_accuracy, ev.loss) == (
+            rec["val_accuracy"],
+            rec["test_accuracy"],
+            rec["final_loss"],
+        )
+
+
+class _FullDisk:
+    """A connection whose writes of results fail as SQLite fails on a full disk."""
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    def execute(self, sql, *args):
+        if sql.startswith("UPDATE trainings SET state='done'"):
+            raise sqlite3.OperationalError("database or disk is full")
+        return self.conn.execute(sql, *args)
+
+
+def test_a_full_disk_is_one_line_and_loses_nothing(tiny_build, tmp_path):
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "bench.sqlite").write_bytes((tiny_build / "bench.sqlite").read_bytes())
+    with BenchStore(copy) as store, store.transaction():
+        store.conn.execute("UPDATE trainings SET state='pending' WHERE structure = 3")
+    before = _records(copy)
+    with BenchStore(copy) as store:
+        real, store.conn = store.conn, _FullDisk(store.conn)
+        with pytest.raises(UsageError, match="cannot write the build .* disk is full .*nothing recorded is lost"):
+            store.record([(3, 0, {"curve": [], "failed": False})])
+        store.conn = real
+        assert store.counts()["pending"] == 2
+    assert _records(copy) == before
