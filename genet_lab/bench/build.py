@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from genet_lab.bench.settings import BenchSettings
 from genet_lab.bench.store import BenchStore
 from genet_lab.bench.structures import count_structures
 from genet_lab.bench.worker import Job
-from genet_lab.errors import ConfigError
+from genet_lab.errors import ConfigError, UsageError
 
 __all__ = ["EPOCH_SECONDS", "BuildProgress", "build", "chunks", "projected_cost"]
 
@@ -145,6 +146,13 @@ def _run_pool(store: BenchStore, work: list[list[Job]], workers: int, device: st
                 running.add(pool.submit(chunk))
             finished, running = wait(running, return_when=FIRST_COMPLETED)
             for fut in finished:
-                record(fut.result())
+                try:
+                    results = fut.result()
+                except BrokenProcessPool:
+                    raise UsageError(
+                        "a worker process died (killed, or out of memory); every recorded training is kept: "
+                        "rerun the same command to resume (with fewer workers if memory ran out)"
+                    ) from None
+                record(results)
     finally:
         pool.shutdown()

@@ -161,8 +161,12 @@ def cmd_build(args: argparse.Namespace) -> int:
         print(json.dumps(plan) if args.json else line)
         return 0
     print(line, file=sys.stderr)
-    with _reporter(args.every) as report:
-        counts = build(out, settings, workers=args.workers, device=args.device or "auto", progress=report)
+    try:
+        with _reporter(args.every) as report:
+            counts = build(out, settings, workers=args.workers, device=args.device or "auto", progress=report)
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (main words it): say how to go on
+        exc.hint = f"every recorded training is kept in {out}; rerun the same command to resume"  # type: ignore[attr-defined]
+        raise
     summary = {"out": str(out), **counts}
     print(json.dumps(summary) if args.json else f"{out}: {counts['done']} trainings done, {counts['pending']} left")
     return 0
