@@ -130,9 +130,17 @@ class BenchStore:
             return cls.create(directory, settings), True
         store = cls(directory)
         diff = store.settings.differences(settings)
-        if diff:
+        stored, here = store.meta("versions") or {}, package_versions()
+        versions = [f"{k} {stored.get(k)} -> {v}" for k, v in here.items() if stored.get(k) != v]
+        if diff or versions:
             store.close()
+        if diff:
             raise UsageError(f"{directory} holds a build with other settings ({'; '.join(diff)}); use another --out")
+        if versions:
+            raise UsageError(
+                f"{directory} was built with other package versions ({'; '.join(versions)}); its numbers would "
+                "mix two versions: resume it where it was started, or build anew in another directory"
+            )
         return store, False
 
     # locking ------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import random
 import signal
 import sqlite3
@@ -197,3 +198,14 @@ def test_a_full_disk_is_one_line_and_loses_nothing(tiny_build, tmp_path):
         store.conn = real
         assert store.counts()["pending"] == 2
     assert _records(copy) == before
+
+
+def test_a_build_is_resumed_only_with_the_package_versions_it_was_started_with(tiny_build, tiny_settings, tmp_path):
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "bench.sqlite").write_bytes((tiny_build / "bench.sqlite").read_bytes())
+    with BenchStore(copy) as store, store.transaction():
+        versions = {**store.meta("versions"), "torch": "1.0.0"}
+        store.conn.execute("UPDATE meta SET value=? WHERE name='versions'", (json.dumps(versions),))
+    with pytest.raises(UsageError, match=r"other package versions \(torch 1.0.0 -> "):
+        build(copy, tiny_settings, workers=1)
