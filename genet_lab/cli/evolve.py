@@ -14,7 +14,7 @@ from typing import Any
 
 from genet_lab.cli import options
 from genet_lab.cli.common import cpu_threads, flag, positive_int, print_dry_run, search_train_config
-from genet_lab.errors import UsageError, show
+from genet_lab.errors import ConfigError, UsageError, show
 from genet_lab.evolution.config import EVAL_THREADS, SearchConfig, TrainOverrides
 
 SEARCH_FIELDS = frozenset(f.name for f in fields(SearchConfig)) - {"kind", "train"}
@@ -112,7 +112,15 @@ def build_config(args: argparse.Namespace) -> SearchConfig:
     if "stages" in search:
         search["stages"] = options.stage_sizes(search["stages"])
     train = base.train.updated(**{k: v for k, v in given.items() if k in TRAIN_FIELDS})
-    return replace(base, **search, train=train).resolve()
+    config = replace(base, **search, train=train).resolve()
+    if "population" in search and config.population != search["population"]:  # -N 10 beside a file of 8
+        raise ConfigError(
+            "population",
+            search["population"],
+            template=show(search.get("init", "the genome file")).replace("{", "{{").replace("}", "}}")
+            + f" lists {config.population} genomes but {{option}} is {{value}}",
+        )
+    return config
 
 
 def _execution(args) -> dict:

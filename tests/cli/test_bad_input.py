@@ -144,3 +144,16 @@ def test_the_cores_config_errors_are_worded_with_flags(tmp_path):
         "--out",
         "init_genomes",
     )
+
+
+@pytest.mark.parametrize("n", ["10", "4"])
+def test_a_genome_file_and_another_n_given_is_refused_even_when_n_is_the_default(tmp_path, n):
+    # -N 10 is also SearchConfig's default: the command line still knows it was given
+    genomes = tmp_path / "three.txt"
+    genomes.write_text("0-00 0-00-000 0-00-000-0000\n1-00 0-00-000 0-00-000-0000\n1-11 0-00-000 0-00-000-0000\n")
+    run = tmp_path / "run"
+    assert_rejected(
+        ["evolve", "--fitness", "toy", "--init", str(genomes), "-N", n, "--run-dir", str(run)],
+        f"lists 3 genomes but --population is {n}",
+    )
+    assert not run.exists()
