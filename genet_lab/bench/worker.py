@@ -94,7 +94,7 @@ _WORKER: dict[str, Trainer] = {}
 
 
 def _init_worker(settings: dict[str, Any], device: str, parent: int) -> None:
-    from genet_lab.evolution.executors import exit_with_parent
+    from genet_lab.processes import exit_with_parent
 
     exit_with_parent(parent)
     _WORKER["trainer"] = Trainer(BenchSettings.from_dict(settings), device)

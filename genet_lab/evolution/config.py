@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
 from typing import Any
 
 from genet_lab.encoding.genome import NAMED, PAPER_STAGES, RENAMED, Genome, named, parse, parse_stages, renamed_error
@@ -28,7 +29,30 @@ from genet_lab.training import catalog
 from genet_lab.training.recipes import DEFAULT_RECIPE, PAPER_FULL_EPOCHS, check_paper_full, check_recipe
 
 FITNESS_KINDS = ("train", "proxy", "toy")
-UNITS = {"train": "val. accuracy %", "proxy": "NASWOT score (no training)", "toy": "toy score (test aid)"}
+TABLE_PREFIX = "table:"  # table:NAME, a fitness read from a benchmark table (a shipped name or a file)
+FITNESS_ACCEPTED = (*FITNESS_KINDS, "table:NAME")
+
+
+class _Units(dict[str, str]):
+    """What a fitness value means, by fitness; ``table:NAME`` looks up the table's accuracies."""
+
+    def __missing__(self, key: str) -> str:
+        if isinstance(key, str) and key.startswith(TABLE_PREFIX):
+            return f"val. accuracy % (table {key[len(TABLE_PREFIX) :]})"
+        raise KeyError(key)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return self[key] if key in self or table_ref(key) is not None else default
+
+
+UNITS = _Units({"train": "val. accuracy %", "proxy": "NASWOT score (no training)", "toy": "toy score (test aid)"})
+
+
+def table_ref(fitness: str) -> str | None:
+    """NAME of a ``table:NAME`` fitness (None for another fitness)."""
+    return fitness[len(TABLE_PREFIX) :] if isinstance(fitness, str) and fitness.startswith(TABLE_PREFIX) else None
+
+
 DEFAULT_STAGES: tuple[int, ...] = PAPER_STAGES
 """The stages of a search whose start has none of its own (random, zeros, chain, ...)."""
 EVAL_THREADS = 1
@@ -48,9 +72,11 @@ STORED_BATCH_SIZE = {"mnist": 128, "fashion-mnist": 128}
 __all__ = [
     "DEFAULT_STAGES",
     "EVAL_THREADS",
+    "FITNESS_ACCEPTED",
     "FITNESS_KINDS",
     "OBJECTIVE_HELP",
     "SearchConfig",
+    "TABLE_PREFIX",
     "TrainOverrides",
     "UNITS",
     "apply_objective",
@@ -58,6 +84,7 @@ __all__ = [
     "extend",
     "normal_objective",
     "parse_objective",
+    "table_ref",
 ]
 
 
@@ -171,7 +198,11 @@ class SearchConfig:
         ``init_genomes``), the data set's budget (epochs, or 240 for paper-full; the batch size
         when the fitness trains), the objective normalised, then :meth:`validated` and
         :func:`check_size`. Reads a genome file; loads no data, imports no torch. Idempotent."""
-        config = self._resolve_start()
+        table = self._table()
+        config = replace(self, stages=self.stages or table.stages) if table else self
+        config = config._resolve_start()
+        if table:
+            config = config._on_table(table)
         budget = catalog.dataset(config.dataset)
         train = config.train
         if config.fitness == "train" and train.batch_size is None:
@@ -182,6 +213,36 @@ class SearchConfig:
         config = replace(config, train=train, epochs=epochs, objective=normal_objective(config.objective))
         check_size(config.validated())
         return config
+
+    def _table(self) -> Any:
+        """The table of a ``table:NAME`` fitness (None for another); one line for an unknown name."""
+        from genet_lab.bench.table import load_table
+
+        ref = table_ref(self.fitness)
+        return load_table(ref) if ref else None
+
+    def _on_table(self, table: Any) -> SearchConfig:
+        """A search on ``table``: its space (other stages are refused, naming it), its data set and
+        epochs (what the fitness measured), a table file's path made absolute (a resume elsewhere)."""
+        space = ",".join(map(str, table.stages))
+        if self.stages != table.stages:
+            raise ConfigError(
+                "stages",
+                ",".join(map(str, self.stages)),
+                template=f"the genomes of this search (stages {{value}}) are outside table {table.name}'s space "
+                f"(stages {space}); give {{option}} {space} or leave it out",
+            )
+        s = table.settings
+        checks = (("epochs", self.epochs, None, s.epochs), ("dataset", self.dataset, catalog.DEFAULT_DATASET,
+                  s.dataset), ("preset", self.preset, catalog.DEFAULT_PRESET, s.preset))  # fmt: skip
+        for name, given, default, built in checks:
+            if given not in (default, built):
+                raise ConfigError(name, given, template=f"table {table.name} has {name} {built}, not {{value}}")
+        from genet_lab.bench.table import shipped
+
+        ref = table_ref(self.fitness) or ""
+        fitness = self.fitness if ref in shipped() else TABLE_PREFIX + str(Path(table.source).resolve())
+        return replace(self, fitness=fitness, dataset=s.dataset, epochs=s.epochs, preset=s.preset)
 
     def _resolve_start(self) -> SearchConfig:
         """Stages, init and init_genomes resolved (and N for a genome file)."""
@@ -283,8 +344,8 @@ class SearchConfig:
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ConfigError(name, v, template="{option} is a probability and must be in [0, 1], got {value}")
-        if self.fitness not in FITNESS_KINDS:
-            raise ConfigError("fitness", self.fitness, accepted=FITNESS_KINDS, what="fitness")
+        if self.fitness not in FITNESS_KINDS and not table_ref(self.fitness):
+            raise ConfigError("fitness", self.fitness, accepted=FITNESS_ACCEPTED, what="fitness")
         if self.eval_test and self.fitness == "proxy":
             raise ConfigError(
                 "eval_test",

@@ -47,6 +47,7 @@ from genet_lab.evolution.fitness import (
     TrainFitness,
     make_fitness,
 )
+from genet_lab.processes import exit_with_parent
 
 __all__ = [
     "EXECUTION_OPTIONS",
@@ -127,39 +128,6 @@ def _init_worker(factory: FitnessFactory, args: tuple[Any, ...], devices: Any, p
     device = devices.get() if devices is not None else None
     _WORKER["fitness"] = factory(*args, device) if devices is not None else factory(*args)
     _WORKER["device"] = device
-
-
-def exit_with_parent(parent: int, poll: float = 1.0) -> None:
-    """Make this worker process end when the coordinating process ``parent`` dies, even by kill -9
-    (a worker left behind would hold its memory, up to a GB of data, for ever).
-
-    Linux: ``prctl(PR_SET_PDEATHSIG, SIGTERM)``, so the kernel signals the worker at once. Everywhere:
-    a daemon thread that checks every ``poll`` seconds whether the parent pid changed (the worker
-    was re-parented) and exits the process. The parent may have died before either was in place:
-    that is checked once the signal is armed."""
-    import os
-    import signal
-    import sys
-    import threading
-    import time
-
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(1, int(signal.SIGTERM), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            pass  # the watchdog below still works
-    if os.getppid() != parent:
-        os._exit(1)
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(poll)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="genet-lab-parent-watchdog", daemon=True).start()
 
 
 def _run_job(genome: Genome, seed: int) -> Evaluation:

@@ -11,6 +11,9 @@ Three kinds, chosen by name with :func:`make_fitness`:
   ReLU activation codes c of a minibatch, at initialisation. Seconds instead
   of minutes, deterministic for a seed; it is not an accuracy and is labelled
   so wherever it is shown.
+* ``table:NAME``: a recorded training from a benchmark table (:mod:`genet_lab.bench.table`): one
+  of the seeds recorded for the genome's structure, drawn with the evaluation's seed, so the noise
+  is the real seed-to-seed noise; microseconds, no torch.
 * ``toy``: a pure-Python function of the bits (a test aid, never a result):
   closeness to a fixed target genome plus a small seeded wobble.
 
@@ -36,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from genet_lab.encoding.genome import Genome, chain, paper_best
 from genet_lab.encoding.presets import NetworkConfig, get_preset
 from genet_lab.errors import ConfigError
-from genet_lab.evolution.config import FITNESS_KINDS, UNITS, SearchConfig
+from genet_lab.evolution.config import FITNESS_ACCEPTED, FITNESS_KINDS, UNITS, SearchConfig, table_ref
 from genet_lab.training.catalog import DEFAULT_PRESET
 
 if TYPE_CHECKING:
@@ -52,6 +55,7 @@ __all__ = [
     "ToyFitness",
     "ProxyFitness",
     "TrainFitness",
+    "TableFitness",
     "make_fitness",
     "naswot_score",
 ]
@@ -311,8 +315,73 @@ class TrainFitness:
         return [Evaluation.from_train_result(r) for r in results]
 
 
-def make_fitness(config: SearchConfig) -> ToyFitness | ProxyFitness | TrainFitness:
+class TableFitness:
+    """The recorded final validation accuracy (%) of one seed of the genome's structure in a table.
+
+    ``evaluate(genome, seed)`` draws one of the structure's recorded trainings with ``seed`` (the
+    evaluation's own), so a re-evaluated individual gets another recorded seed and a run replays
+    exactly. The network is the one the table was built with, so parameters and multiply-adds are
+    the table's. A structure a partial table lacks is a failed evaluation saying so."""
+
+    name = "table"
+
+    def __init__(self, ref: str, eval_test: bool = False):
+        from genet_lab.bench.table import load_table
+
+        self.table = load_table(ref)
+        self.unit = UNITS[f"table:{self.table.name}"]
+        self.eval_test = eval_test
+        self.net_config: NetworkConfig = _table_network(self.table)
+
+    def evaluate(
+        self, genome: Genome, seed: int, progress: Progress | None = None, should_stop: StopCheck | None = None
+    ) -> Evaluation:
+        import random
+
+        from genet_lab.errors import UsageError
+
+        start = time.perf_counter()
+        try:
+            entry = self.table.entry(genome)
+        except UsageError as exc:
+            return Evaluation(0.0, None, time.perf_counter() - start, "table", True, str(exc))
+        run = entry.runs[random.Random(int(seed)).randrange(len(entry.runs))]
+        loss = run.loss_curve[-1] if run.loss_curve else None
+        test = run.test if self.eval_test and not run.failed else None
+        error = f"recorded training (seed {run.seed}) failed" if run.failed else None
+        acc = 0.0 if run.failed else run.val
+        return Evaluation(acc, loss, time.perf_counter() - start, "table", run.failed, error, test)
+
+
+_SIZES = (8, 16, 28, 32, 64, 96, 128, 224)
+
+
+def _table_network(table: Any) -> NetworkConfig:
+    """The network a table's structures were built into: its preset with the input (channels, image
+    size, classes) that reproduces the recorded parameters and multiply-adds of its entries."""
+    from genet_lab.encoding.complexity import complexity
+    from genet_lab.errors import UsageError
+
+    base = get_preset(table.settings.preset)
+    probe = table.entries[:3]
+    sizes = [s for s in (table.settings.image_size, *_SIZES) if s]
+    for channels in (1, 3):
+        for size in sizes:
+            one, two = (complexity(probe[0].genome, base.with_input(channels, size, k)).params for k in (1, 2))
+            extra, per_class = probe[0].params - one, two - one
+            if per_class <= 0 or extra < 0 or extra % per_class:
+                continue
+            cfg = base.with_input(channels, size, 1 + extra // per_class)
+            if all((c := complexity(e.genome, cfg)).params == e.params and c.macs == e.macs for e in probe):
+                return cfg
+    raise UsageError(f"table {table.name}: no input shape of preset {table.settings.preset} gives its recorded sizes")
+
+
+def make_fitness(config: SearchConfig) -> ToyFitness | ProxyFitness | TrainFitness | TableFitness:
     """The fitness named by ``config.fitness``."""
+    ref = table_ref(config.fitness)
+    if ref:
+        return TableFitness(ref, eval_test=config.eval_test)
     if config.fitness == "toy":
         return ToyFitness(config.stages, config.preset, eval_test=config.eval_test)
     if config.fitness == "proxy":
@@ -329,4 +398,4 @@ def make_fitness(config: SearchConfig) -> ToyFitness | ProxyFitness | TrainFitne
             train_overrides=overrides,
             eval_test=config.eval_test,
         )
-    raise ConfigError("fitness", config.fitness, accepted=FITNESS_KINDS, what="fitness")
+    raise ConfigError("fitness", config.fitness, accepted=FITNESS_ACCEPTED, what="fitness")

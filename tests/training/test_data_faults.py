@@ -516,7 +516,7 @@ def test_the_parent_watchdog_alone_ends_an_orphan():
         if child == 0:
             parent = os.getppid()
             sys.platform = "darwin"  # no prctl: only the watchdog is left
-            from genet_lab.evolution.executors import exit_with_parent
+            from genet_lab.processes import exit_with_parent
             exit_with_parent(parent, poll=0.05)
             time.sleep(60)
             os._exit(0)
