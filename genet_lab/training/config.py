@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from genet_lab.encoding.presets import NetworkConfig
 from genet_lab.errors import ConfigError, reject_unknown_keys
@@ -23,6 +23,9 @@ from genet_lab.training.recipes import (
     check_paper_full,
     check_recipe,
 )
+
+if TYPE_CHECKING:
+    from typing import Self  # Python 3.11; only read by type checkers here
 
 ONECYCLE_WARMUP = 0.25
 """Fraction of the run over which the onecycle schedule warms up."""
@@ -234,6 +237,24 @@ class TrainResult:
     precision: str = "fp32"
     channels_last: bool = False
     epochs_run: int = 0
+
+    @classmethod
+    def started(cls, params: int, device: str, precision: str = "fp32", channels_last: bool = False) -> Self:
+        """The result of a training about to run: nothing measured yet (the loop fills it in)."""
+        return cls(
+            val_accuracy=0.0,
+            test_accuracy=None,
+            final_loss=math.nan,
+            curve=[],
+            seconds=0.0,
+            images_per_second=0.0,
+            params=params,
+            failed=False,
+            error=None,
+            device=device,
+            precision=precision,
+            channels_last=channels_last,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return _finite(asdict(self))

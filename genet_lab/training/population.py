@@ -25,7 +25,6 @@ the batched model; nothing of evolution.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -334,23 +333,7 @@ def train_group(
     model = BatchedGeNet.from_networks(nets).to(device)
     model.rng_streams = RngStreams(states, device)
     del nets
-    results = [
-        TrainResult(
-            val_accuracy=0.0,
-            test_accuracy=None,
-            final_loss=math.nan,
-            curve=[],
-            seconds=0.0,
-            images_per_second=0.0,
-            params=p,
-            failed=False,
-            error=None,
-            device=str(device),
-            precision=precision,
-            channels_last=channels_last,
-        )
-        for p in params
-    ]
+    results = [TrainResult.started(p, str(device), precision, channels_last) for p in params]
     run_loop(model, data, cfgs, device, precision == "bf16", channels_last, results, progress, should_stop)
     share = (time.perf_counter() - t_start) / len(genomes)
     for r in results:

@@ -98,20 +98,7 @@ def train_streamed(
         bf16, cl = _settings(cfg, device)
         if cl:
             model.to(memory_format=torch.channels_last)
-        result = StreamResult(
-            val_accuracy=0.0,
-            test_accuracy=None,
-            final_loss=math.nan,
-            curve=[],
-            seconds=0.0,
-            images_per_second=0.0,
-            params=count_parameters(model),
-            failed=False,
-            error=None,
-            device=str(device),
-            precision="bf16" if bf16 else "fp32",
-            channels_last=cl,
-        )
+        result = StreamResult.started(count_parameters(model), str(device), "bf16" if bf16 else "fp32", cl)
         try:
             _Run(model, data, cfg, device, bf16, cl, result, progress, should_stop).run()
         except RuntimeError as exc:

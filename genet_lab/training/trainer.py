@@ -14,7 +14,6 @@ caller needs. Knows nothing of populations, evolution or front ends.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 
@@ -107,20 +106,7 @@ def _train(
     params = count_parameters(model)
     prec, cl, _ = choose_execution(model, data.train_x[:1].float(), cfg, device, net_config)
     bf16 = prec == "bf16"
-    result = TrainResult(
-        val_accuracy=0.0,
-        test_accuracy=None,
-        final_loss=math.nan,
-        curve=[],
-        seconds=0.0,
-        images_per_second=0.0,
-        params=params,
-        failed=False,
-        error=None,
-        device=str(device),
-        precision=prec,
-        channels_last=cl,
-    )
+    result = TrainResult.started(params, str(device), prec, cl)
     try:
         _loop(model, data, cfg, device, bf16, cl, result, progress, should_stop)
     except (RuntimeError, MemoryError) as exc:  # CUDA or CPU out of memory; any other error is a bug
