@@ -1,10 +1,13 @@
-"""Writing user-named files safely (no torch): a temporary file, then a rename."""
+"""Writing user-named files safely (no torch): a temporary file, then a rename; and opening an
+SQLite database for reading after its writer was killed."""
 
 from __future__ import annotations
 
 import os
+import sqlite3
 import stat
 import tempfile
+import urllib.parse
 from pathlib import Path
 
 from genet_lab.errors import UsageError
@@ -71,3 +74,41 @@ def write_json_cache(path: Path, data: dict) -> None:
         os.replace(tmp, path)
     except OSError:
         pass
+
+
+def connect_reader(db: Path, **kw) -> sqlite3.Connection:
+    """A read-only connection to the SQLite database ``db`` (``uri=True`` is set here; other
+    keyword arguments go to :func:`sqlite3.connect`).
+
+    A writer killed in the middle of a rollback-journal transaction leaves a hot journal that a
+    read-only connection may not roll back (SQLite's ``SQLITE_READONLY_ROLLBACK``, "attempt to
+    write a readonly database", and ``..._RECOVERY`` for a WAL index): where the folder and the
+    file are writable, one read-write connection reads once, which makes SQLite restore the last
+    committed state, and the reader opens again. In a folder nobody may write, SQLite cannot make
+    the ``-shm`` file a WAL reader needs; nobody can write there either, so the file is read as
+    an unchanging one (``immutable=1``). Any other error is raised at the first query, as usual.
+    """
+    uri = f"file:{urllib.parse.quote(str(Path(db).absolute()))}"
+    kw["uri"] = True
+    conn = sqlite3.connect(uri + "?mode=ro", **kw)
+    try:
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError as exc:
+        code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+        if code == sqlite3.SQLITE_BUSY:
+            return conn  # a writer holds it for a moment: the caller's queries wait or retry
+        conn.close()
+        folder_writable = os.access(Path(db).absolute().parent, os.W_OK)
+        if code == sqlite3.SQLITE_READONLY and folder_writable and os.access(db, os.W_OK):
+            fixer = sqlite3.connect(uri + "?mode=rw", uri=True, timeout=kw.get("timeout", 5.0))
+            try:
+                fixer.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            finally:
+                fixer.close()
+            return sqlite3.connect(uri + "?mode=ro", **kw)
+        if not folder_writable:
+            return sqlite3.connect(uri + "?mode=ro&immutable=1", **kw)
+        return sqlite3.connect(uri + "?mode=ro", **kw)  # the caller's first query raises the error
+    except sqlite3.DatabaseError:
+        return conn  # not a database: the caller's first query says so in its own words

@@ -24,6 +24,7 @@ from typing import Any
 from genet_lab.bench.settings import BenchSettings, package_versions
 from genet_lab.bench.structures import iter_structures
 from genet_lab.errors import UsageError
+from genet_lab.fileio import connect_reader
 
 __all__ = ["DB_NAME", "FORMAT", "BenchStore", "TrainingRecord"]
 
@@ -70,11 +71,12 @@ class BenchStore:
             raise UsageError(f"{self.dir} holds no bench build (no {DB_NAME})")
         if not readonly:
             self._lock()
-        uri = f"file:{self.db}?mode=ro" if readonly else str(self.db)
-        self.conn = sqlite3.connect(uri, uri=readonly, timeout=30, isolation_level=None, check_same_thread=False)
+        kw = dict(timeout=30, isolation_level=None, check_same_thread=False)
+        self.conn = connect_reader(self.db, **kw) if readonly else sqlite3.connect(self.db, **kw)
         try:
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=NORMAL")
+            if not readonly:
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                self.conn.execute("PRAGMA synchronous=NORMAL")
             fmt = self.meta("format")
         except sqlite3.DatabaseError as exc:
             self.close()
@@ -100,6 +102,7 @@ class BenchStore:
         tmp.unlink(missing_ok=True)
         conn = sqlite3.connect(tmp, isolation_level=None)
         try:
+            conn.execute("PRAGMA journal_mode=WAL")  # set before the rename: never converted in place
             conn.executescript(SCHEMA)
             conn.execute("BEGIN")
             meta = {"format": FORMAT, "settings": settings.to_dict(), "versions": package_versions(),

@@ -31,7 +31,6 @@ import json
 import os
 import sqlite3
 import time
-import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,7 @@ from typing import Any
 from genet_lab.errors import ConfigError, UsageError, show
 from genet_lab.evolution import events as ev
 from genet_lab.evolution.queries import StoreQueries, _sqlite_kind, _transient
+from genet_lab.fileio import connect_reader
 
 SCHEMA_VERSION = 3
 """1: the first release; 2: ``evaluations.test_accuracy`` (``eval_test``); 3: ``run.data``, the
@@ -150,7 +150,7 @@ def _empty_database(db: Path) -> bool:
     try:
         if db.stat().st_size == 0:
             return True
-        conn = sqlite3.connect(f"file:{urllib.parse.quote(str(db.absolute()))}?mode=ro", uri=True)
+        conn = connect_reader(db)
         try:
             return bool(conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0] == 0)
         finally:
@@ -242,19 +242,7 @@ class RunStore(StoreQueries):
 
     # -- lifecycle ---------------------------------------------------------------
     def _connect_readonly(self) -> sqlite3.Connection:
-        uri = f"file:{urllib.parse.quote(str(self.db.absolute()))}?mode=ro"
-        kw: dict[str, Any] = dict(uri=True, timeout=30, check_same_thread=False, isolation_level=None)
-        conn = sqlite3.connect(uri, **kw)
-        if os.access(self.dir, os.W_OK):
-            return conn
-        # In a folder it may not write, SQLite cannot make the -shm file a WAL reader needs. Nobody
-        # can write such a run either, so it is read as an unchanging file.
-        try:
-            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-            return conn
-        except sqlite3.OperationalError:
-            conn.close()
-        return sqlite3.connect(uri + "&immutable=1", **kw)
+        return connect_reader(self.db, timeout=30, check_same_thread=False, isolation_level=None)
 
     def _connect_writer(self) -> None:
         self._conn = sqlite3.connect(self.db, timeout=30, check_same_thread=False, isolation_level=None)
@@ -330,9 +318,12 @@ class RunStore(StoreQueries):
             with contextlib.suppress(OSError):
                 stale.unlink()
         tmp = self.dir / f".{DB_NAME}.{os.getpid()}.tmp"
-        # A rollback journal, not WAL: every committed byte is in the one file that is renamed.
+        # WAL is set here, before anything is stored, so that run.sqlite is never converted in
+        # place (a conversion killed half-way leaves a hot journal). Closing the connection moves
+        # every committed byte into the one file that is renamed.
         conn = sqlite3.connect(tmp, isolation_level=None)
         try:
+            conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("BEGIN IMMEDIATE")
             for stmt in _SCHEMA.split(";"):
                 if stmt.strip():

@@ -96,6 +96,53 @@ def test_a_creation_killed_after_the_rename_is_a_resumable_run(tmp_path):
     assert snapshot(run)[:2] == snapshot(_toy(tmp_path / "clean"))[:2]
 
 
+def _leave_a_hot_journal(db: Path) -> None:
+    """Kill -9 a writer in the middle of a rollback-journal transaction on ``db`` (what a run
+    created by an older release, converted to WAL in place and killed there, left behind)."""
+    code = (
+        "import os, sqlite3, sys\n"
+        "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "c.execute('PRAGMA journal_mode=DELETE'); c.execute('PRAGMA cache_size=1')\n"
+        "c.execute('BEGIN IMMEDIATE'); c.execute('CREATE TABLE filler (x)')\n"
+        "for _ in range(500): c.execute('INSERT INTO filler VALUES (?)', ('y' * 2000,))\n"
+        "os.kill(os.getpid(), 9)\n"
+    )
+    subprocess.run([sys.executable, "-c", code, str(db)], check=False)
+    assert Path(f"{db}-journal").exists()
+
+
+def test_a_hot_journal_left_by_a_killed_writer_is_read_resumed_and_reported(tmp_path):
+    # Was (CI, a kill trial): --resume first peeks at the run read-only, and a read-only SQLite
+    # connection may not roll a hot journal back: "not a readable genet-lab run database
+    # (attempt to write a readonly database)", a dead end. Creation now sets WAL before the
+    # rename, and readers let SQLite restore the last commit first.
+    run = _toy(tmp_path / "r", generations=1)
+    before = snapshot(run)
+    _leave_a_hot_journal(run / "run.sqlite")
+    with RunStore(run, readonly=True) as st:  # what report, the TUI and --resume's peek do
+        assert st.config()["kind"] == "ga"
+    assert not Path(f"{run}/run.sqlite-journal").exists()
+    assert snapshot(run) == before  # the half-written transaction is gone, nothing else
+    rc, _, err = run_cli(["evolve", "--resume", str(run), "-T", "2", "--json"])
+    assert rc == 0, err
+    assert snapshot(run)[2].state == "finished"
+
+
+def test_run_sqlite_is_in_wal_mode_from_the_moment_it_exists(tmp_path):
+    # The file renamed into place is already WAL, so the writer that opens it next never
+    # converts it in place (the conversion is the write that left the hot journal above).
+    run = tmp_path / "r"
+    run.mkdir()
+    builder = RunStore(run, _create=True)
+    try:
+        builder._build("ga", 1, {"fitness": "toy"}, None)
+    finally:
+        builder.close()
+    with open(run / "run.sqlite", "rb") as f:
+        header = f.read(20)
+    assert header[18:20] == bytes([2, 2])  # file format versions 2: WAL (1 would be a rollback journal)
+
+
 @pytest.mark.parametrize("leftover", ["zero-bytes", "no-schema"])
 def test_an_empty_store_left_by_an_older_release_counts_as_absent(tmp_path, leftover):
     run = tmp_path / "r"
