@@ -9,6 +9,7 @@ import stat
 import tempfile
 import urllib.parse
 from pathlib import Path
+from typing import Any
 
 from genet_lab.errors import UsageError
 
@@ -76,7 +77,7 @@ def write_json_cache(path: Path, data: dict) -> None:
         pass
 
 
-def connect_reader(db: Path, **kw) -> sqlite3.Connection:
+def connect_reader(db: Path, **kw: Any) -> sqlite3.Connection:
     """A read-only connection to the SQLite database ``db`` (``uri=True`` is set here; other
     keyword arguments go to :func:`sqlite3.connect`).
 

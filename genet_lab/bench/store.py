@@ -71,8 +71,10 @@ class BenchStore:
             raise UsageError(f"{self.dir} holds no bench build (no {DB_NAME})")
         if not readonly:
             self._lock()
-        kw = dict(timeout=30, isolation_level=None, check_same_thread=False)
-        self.conn = connect_reader(self.db, **kw) if readonly else sqlite3.connect(self.db, **kw)
+        if readonly:
+            self.conn = connect_reader(self.db, timeout=30, isolation_level=None, check_same_thread=False)
+        else:
+            self.conn = sqlite3.connect(self.db, timeout=30, isolation_level=None, check_same_thread=False)
         try:
             if not readonly:
                 self.conn.execute("PRAGMA journal_mode=WAL")
