@@ -55,6 +55,8 @@ def projected_cost(settings: BenchSettings, workers: int, measured: float | None
     """Structures x seeds x seconds per training / workers, from ``measured`` seconds per training
     or the estimate of :data:`EPOCH_SECONDS` (None where there is neither)."""
     structures = count_structures(settings.stages)
+    if settings.sample is not None:
+        structures = min(structures, settings.sample)
     trainings = structures * len(settings.seeds)
     per = measured
     source = "measured"

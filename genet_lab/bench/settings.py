@@ -53,6 +53,10 @@ class BenchSettings:
     float32 rounding, which training amplifies; see docs/bench.md)."""
     group: int = 8
     """Networks per batched group (structures ``[g*group, (g+1)*group)`` of one seed)."""
+    sample: int | None = None
+    """Train only this many structures, drawn at random by the table seed (a pilot: how much the
+    structures of a space differ against the seed noise, before paying for all of it); None: every
+    structure."""
 
     def resolved(self) -> BenchSettings:
         """Every default applied (the data set's budget, the default recipe) and validated."""
@@ -65,6 +69,7 @@ class BenchSettings:
             ("threads", self.threads >= 1, ">= 1"),
             ("mode", self.mode in MODES, ", ".join(MODES)),
             ("group", self.group >= 1, ">= 1"),
+            ("sample", self.sample is None or self.sample >= 1, ">= 1"),
         ):
             if not ok:
                 raise ConfigError(name, getattr(self, name), accepted=accepted, what=name)
@@ -117,6 +122,7 @@ class BenchSettings:
         return (
             f"stages {space}, {self.dataset}, {self.epochs} epochs, batch {self.batch_size}, recipe {self.recipe}, "
             f"{len(self.seeds)} seeds, table seed {self.table_seed}, {self.threads} thread(s), {self.mode}"
+            + ("" if self.sample is None else f", a sample of {self.sample} structures")
         )
 
 

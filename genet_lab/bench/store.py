@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from genet_lab.bench.settings import BenchSettings, package_versions
-from genet_lab.bench.structures import iter_structures
+from genet_lab.bench.structures import iter_structures, sample_ids
 from genet_lab.errors import UsageError
 from genet_lab.fileio import connect_reader
 
@@ -110,14 +110,17 @@ class BenchStore:
             meta = {"format": FORMAT, "settings": settings.to_dict(), "versions": package_versions(),
                     "created": time.time()}  # fmt: skip
             conn.executemany("INSERT INTO meta VALUES (?, ?)", [(k, json.dumps(v)) for k, v in meta.items()])
+            trained = set(sample_ids(settings.stages, settings.sample, settings.table_seed))
             for s in iter_structures(settings.stages):
                 conn.execute(
                     "INSERT INTO structures VALUES (?, ?, ?, ?, ?)",
                     (s.index, s.genome.bitstring(), s.genome.notation(), s.key, s.class_size),
                 )
-                conn.executemany(
-                    "INSERT INTO trainings (structure, seed) VALUES (?, ?)", [(s.index, x) for x in settings.seeds]
-                )
+                if s.index in trained:
+                    conn.executemany(
+                        "INSERT INTO trainings (structure, seed) VALUES (?, ?)",
+                        [(s.index, x) for x in settings.seeds],
+                    )
             conn.execute("COMMIT")
         except sqlite3.OperationalError as exc:  # a full disk, a read-only folder
             conn.close()

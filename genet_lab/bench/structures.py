@@ -10,6 +10,7 @@ binary number in the paper's bit order). No torch.
 from __future__ import annotations
 
 import itertools
+import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -18,7 +19,14 @@ from genet_lab.encoding.genome import Genome, check_stages, stage_length
 from genet_lab.encoding.graph import decode_stage
 from genet_lab.encoding.space import stage_classes
 
-__all__ = ["Structure", "canonical_genome", "count_structures", "iter_structures", "stage_representatives"]
+__all__ = [
+    "Structure",
+    "canonical_genome",
+    "count_structures",
+    "iter_structures",
+    "sample_ids",
+    "stage_representatives",
+]
 
 
 @dataclass(frozen=True)
@@ -71,3 +79,12 @@ def canonical_genome(genome: Genome) -> Genome:
         form = decode_stage(k, bits).canonical
         out.append(next(b for b, f, _ in stage_representatives(k) if f == form))
     return Genome.from_stage_bits(out)
+
+
+def sample_ids(stages: Sequence[int], sample: int | None, seed: int) -> list[int]:
+    """The structure ids a build trains: all of them (``sample`` None, or not smaller than the
+    space), or ``sample`` of them drawn without replacement by ``seed``, in increasing order."""
+    n = count_structures(stages)
+    if sample is None or sample >= n:
+        return list(range(n))
+    return sorted(random.Random(int(seed)).sample(range(n), int(sample)))

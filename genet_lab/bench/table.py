@@ -3,7 +3,8 @@
 Format (``NAME.json.gz``, gzip of one JSON object; :data:`FORMAT_NAME`, :data:`VERSION`)::
 
     {"format": "genet-lab-bench", "version": 1, "name": ..., "settings": {stages, dataset, data_dir,
-     train_size, val_size, image_size, preset, epochs, batch_size, recipe, seeds, table_seed},
+     train_size, val_size, image_size, preset, epochs, batch_size, recipe, seeds, table_seed,
+     threads, mode, group, sample},
      "versions": {"genet-lab", "torch", "python"}, "created": unix time, "exported": unix time,
      "complete": bool, "counts": {"structures", "structures_present", "trainings", "trainings_done"},
      "structures": [{"genome": notation, "bits", "key", "class_size", "params", "macs",
@@ -20,8 +21,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import time
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +36,19 @@ from genet_lab.encoding.graph import structure_key
 from genet_lab.errors import UsageError
 from genet_lab.fileio import atomic_write
 
-__all__ = ["FORMAT_NAME", "TABLES_DIR", "VERSION", "Entry", "Run", "Table", "export_build", "list_tables", "load_table"]
+__all__ = [
+    "FORMAT_NAME",
+    "TABLES_DIR",
+    "VERSION",
+    "Entry",
+    "Run",
+    "Spread",
+    "Table",
+    "export_build",
+    "list_tables",
+    "load_table",
+    "spread",
+]
 
 FORMAT_NAME, VERSION = "genet-lab-bench", 1
 TABLES_DIR = Path(__file__).resolve().parent / "tables"
@@ -192,6 +207,57 @@ class Table:
 
     def best(self) -> Entry:
         return max(self.entries, key=lambda e: e.mean)
+
+    def spread(self) -> Spread:
+        """How much the structures differ against the seed noise (see :func:`spread`)."""
+        return spread([[r.val for r in e.runs] for e in self.entries])
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Between-structure spread against seed noise, in accuracy points (see :func:`spread`)."""
+
+    structures: int
+    seeds: float
+    """Mean number of seeds per structure."""
+    mean: float
+    sd_of_means: float
+    """Standard deviation of the structures' mean accuracies (seed noise included)."""
+    noise_sd: float | None
+    """Pooled within-structure standard deviation: one training's seed noise (None with one seed)."""
+    between_sd: float | None
+    """The spread of the structures' true means: ``sqrt(max(0, sd_of_means^2 - noise_sd^2 / seeds))``."""
+
+    @property
+    def ratio(self) -> float | None:
+        """between_sd / noise_sd: how many single-training noise sds the structures span (1 sd)."""
+        if self.between_sd is None or not self.noise_sd:
+            return None
+        return self.between_sd / self.noise_sd
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**{k: getattr(self, k) for k in self.__dataclass_fields__}, "ratio": self.ratio}
+
+
+def spread(runs: Sequence[Sequence[float]]) -> Spread:
+    """The spread of structures with the accuracies ``runs[i]`` of structure ``i``'s seeds: the sd of
+    their means, the pooled seed sd (each structure's sample variance, weighted by its degrees of
+    freedom) and the between-structure sd corrected for the noise the means still carry."""
+    runs = [list(r) for r in runs if len(r)]
+    if len(runs) < 2:
+        raise UsageError(f"the spread of structures needs at least 2 structures with a result, not {len(runs)}")
+    means = [sum(r) / len(r) for r in runs]
+    grand = sum(means) / len(means)
+    var_means = sum((m - grand) ** 2 for m in means) / (len(means) - 1)
+    dof = sum(len(r) - 1 for r in runs)
+    seeds = sum(len(r) for r in runs) / len(runs)
+    if dof == 0:
+        return Spread(len(runs), seeds, grand, math.sqrt(var_means), None, None)
+    within = sum(sum((x - m) ** 2 for x in r) for r, m in zip(runs, means)) / dof
+    # each mean averages n_i seeds; the harmonic mean of n_i is the right divisor for its noise
+    n_h = len(runs) / sum(1 / len(r) for r in runs)
+    between = math.sqrt(max(0.0, var_means - within / n_h))
+    return Spread(len(runs), seeds, grand, math.sqrt(var_means), math.sqrt(within), between)
 
 
 def _entry(s: dict[str, Any], stages: tuple[int, ...]) -> Entry:

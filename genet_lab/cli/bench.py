@@ -88,6 +88,12 @@ def _register_build(bsub: Any) -> None:
         default=8,
         help="networks per batched group (default 8; a setting of a batched table)",
     )
+    arg(
+        "--sample",
+        type=options.positive_int,
+        help="train only N structures drawn at random by --table-seed: a pilot that shows how much the "
+        "structures differ against the seed noise before paying for the whole space (default: all)",
+    )
     # fmt: skip
     b.add_argument(
         "--out", metavar="DIR", help="build directory (default runs/bench-<space>-<dataset>-e<epochs>-s<seeds>)"
@@ -123,6 +129,7 @@ def _settings(args: argparse.Namespace):  # noqa: ANN202
         threads=args.threads,
         mode=args.mode,
         group=args.group,
+        sample=args.sample,
     ).resolved()
 
 
@@ -139,7 +146,11 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     space = "-".join(map(str, settings.stages))
-    out = Path(args.out or f"runs/bench-{space}-{settings.dataset}-e{settings.epochs}-s{len(settings.seeds)}")
+    out = Path(
+        args.out
+        or f"runs/bench-{space}-{settings.dataset}-e{settings.epochs}-s{len(settings.seeds)}"
+        + ("" if settings.sample is None else f"-n{settings.sample}")
+    )
     measured, done = None, 0
     if (out / DB_NAME).exists():
         with BenchStore(out, readonly=True) as ro:
@@ -167,9 +178,42 @@ def cmd_build(args: argparse.Namespace) -> int:
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (main words it): say how to go on
         exc.hint = f"every recorded training is kept in {out}; rerun the same command to resume"  # type: ignore[attr-defined]
         raise
-    summary = {"out": str(out), **counts}
-    print(json.dumps(summary) if args.json else f"{out}: {counts['done']} trainings done, {counts['pending']} left")
+    summary: dict[str, Any] = {"out": str(out), **counts, "spread": _spread(out)}
+    if args.json:
+        print(json.dumps(summary))
+        return 0
+    print(f"{out}: {counts['done']} trainings done, {counts['pending']} left")
+    if summary["spread"] is not None:
+        print(_spread_line(summary["spread"]))
     return 0
+
+
+def _spread(out: Path) -> dict[str, Any] | None:
+    """The build's spread of structures against seed noise (None before two structures have results)."""
+    from genet_lab.bench.store import BenchStore
+    from genet_lab.bench.table import spread
+
+    with BenchStore(out, readonly=True) as store:
+        by: dict[int, list[float]] = {}
+        for t in store.done():
+            if not t["failed"]:
+                by.setdefault(t["structure"], []).append(t["val_accuracy"])
+    return spread(list(by.values())).to_dict() if len(by) >= 2 else None
+
+
+def _spread_line(s: dict[str, Any]) -> str:
+    noise = (
+        "one seed: no noise estimate"
+        if s["noise_sd"] is None
+        else (
+            f"seed noise sd {s['noise_sd']:.2f}, between-structure sd {s['between_sd']:.2f} (noise removed), "
+            f"ratio {s['ratio']:.2f}"
+            if s["ratio"] is not None
+            else f"seed noise sd {s['noise_sd']:.2f}"
+        )
+    )
+    return (f"{s['structures']} structures, mean {s['mean']:.2f}%, sd of means {s['sd_of_means']:.2f} points; "
+            f"{noise}")  # fmt: skip
 
 
 class _reporter:  # noqa: N801 (a context manager used as a function)

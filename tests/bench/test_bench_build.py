@@ -118,7 +118,8 @@ def test_killed_at_random_moments_then_resumed_equals_an_uninterrupted_build(
     out = tmp_path / "killed"
     rng = random.Random()
     moments = [(0, rng.uniform(0.0, 1.5))]  # during start-up or creation
-    moments += [(n, rng.uniform(0.0, 0.4)) for n in sorted(rng.sample(range(1, 20), 3))]
+    # a tiny training takes about 0.1 s: a longer wait could let the build finish before the last kill
+    moments += [(n, rng.uniform(0.0, 0.1)) for n in sorted(rng.sample(range(1, 18), 3))]
     seen = []
     for after, extra in moments:
         _kill_after_progress(tiny_args, out, after, extra)
