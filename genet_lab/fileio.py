@@ -41,7 +41,8 @@ def atomic_write(path: str | Path, data: bytes, what: str = "output") -> None:
         mode = stat.S_IMODE(path.stat().st_mode)
     except OSError:
         mode = 0o666 & ~current_umask()
-    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".tmp")
+    remove_stale_temporaries(parent, path.name)
+    fd, tmp = tempfile.mkstemp(dir=parent, prefix=temporary_prefix(path.name), suffix=".tmp")
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
@@ -51,6 +52,67 @@ def atomic_write(path: str | Path, data: bytes, what: str = "output") -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def temporary_prefix(name: str) -> str:
+    """The prefix of a temporary file or folder that will become ``name``: ``.NAME.PID.`` (the
+    writer's pid, so that a later writer knows whether it was left by a killed one)."""
+    return f".{name}.{os.getpid()}."
+
+
+def remove_stale_temporaries(folder: Path, name: str) -> int:
+    """Remove what writers of ``name`` killed before their rename left in ``folder``
+    (``.NAME.PID.*.tmp`` files or folders whose process is gone); returns how many. A temporary
+    of a live writer, or one that cannot be removed, stays."""
+    import shutil
+
+    removed = 0
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    head = f".{name}."
+    for entry in entries:
+        rest = entry.name[len(head) :]
+        if not entry.name.startswith(head) or not entry.name.endswith(".tmp"):
+            continue
+        pid = rest.split(".", 1)[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+            removed += 1
+        except OSError:
+            pass
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def why_not_written(exc: OSError) -> str:
+    """What an ``OSError`` of a write means and what to do, in words: free some space only for a
+    full disk or quota; too many open files names the limit; otherwise the system's reason."""
+    import errno
+
+    reason = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"{reason}; free some space"
+    if exc.errno in (errno.EMFILE, errno.ENFILE):
+        return f"{reason}: this process may not open more files; raise the limit ('ulimit -n')"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"{reason}; choose a folder you may write"
+    return reason
 
 
 def read_json_cache(path: Path) -> dict:

@@ -135,17 +135,43 @@ def _set_threads(args) -> None:
 
 def _dry_run(args, config, run_dir: Path) -> int:
     """``--dry-run``: the search config, the training config each evaluation would run with,
-    and the execution settings, as one JSON object; nothing is created and no data is loaded."""
+    and the execution settings, as one JSON object; nothing is created and no data is loaded.
+    It refuses what the real command would refuse before its first evaluation (the start, the
+    run directory, the execution flags, a device this machine lacks)."""
+    train = search_train_config(config)
+    _check_execution(args, config)
+    device = str((train or {}).get("device") or "auto")
+    if device.startswith(("cuda", "mps")):
+        from genet_lab.training.devices import resolve_device
+
+        resolve_device(device)
     return print_dry_run(
         {
             "command": "evolve" if args.kind == "ga" else "random-search",
             "run_dir": str(run_dir),
             "resume": bool(args.resume),
             "search": config.to_dict(),
-            "train": search_train_config(config),
+            "train": train,
             "execution": {**_execution(args), "threads": args.threads or EVAL_THREADS},
         }
     )
+
+
+def _check_execution(args, config) -> None:
+    """The execution flags checked as the real command checks them, starting nothing: worker pools
+    start lazily, and Ray (connecting) and batching (the loaded data) are checked as far as they
+    can be without."""
+    from genet_lab.evolution.executors import make_executor
+
+    execution = _execution(args)
+    lone = [k for k in ("ray", "batched") if execution[k] and execution[k] != "off"]
+    if lone and not (execution["workers"] or execution["devices"]) and len(lone) == 1:
+        if lone == ["batched"] and config.fitness != "train":
+            raise ConfigError(
+                "batched", template="{option} evaluation needs the train fitness ({fitness} train)", also=("fitness",)
+            )
+        return
+    make_executor(None, config, execution)  # type: ignore[arg-type]  # serial and pools: no fitness used yet
 
 
 def _refuse_changes(args: argparse.Namespace) -> None:
@@ -170,13 +196,14 @@ def cmd_evolve(args) -> int:
             stored = peek.config()
         if stored["kind"] != args.kind:
             other = "evolve" if stored["kind"] == "ga" else "random-search"
-            raise UsageError(f"{run_dir} holds a {stored['kind']} run; resume it with 'genet-lab {other} --resume'")
+            raise UsageError(
+                f"{show(run_dir)} holds a {stored['kind']} run; resume it with 'genet-lab {other} --resume'"
+            )
         if args.dry_run:
-            from genet_lab.evolution.config import extend
+            from genet_lab.evolution.run import resumed_config
 
-            resumed = SearchConfig.from_stored(stored)
-            if args.generations is not None:
-                resumed = extend(resumed, args.generations)
+            with RunStore(run_dir, readonly=True) as peek:
+                resumed, _ = resumed_config(peek, args.generations)
             return _dry_run(args, resumed, run_dir)
         if stored["fitness"] != "toy":
             _set_threads(args)
@@ -189,7 +216,9 @@ def cmd_evolve(args) -> int:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         run_dir = Path(args.run_dir or f"runs/{'evolve' if args.kind == 'ga' else 'random'}-{stamp}")
         if args.dry_run:
-            return _dry_run(args, config, run_dir)
+            from genet_lab.evolution.run import check_start
+
+            return _dry_run(args, check_start(run_dir, config), run_dir)
         if config.fitness != "toy":
             _set_threads(args)
         live = LiveRun(args.json, config.to_dict())

@@ -71,6 +71,36 @@ def main(argv: list[str] | None = None) -> int:
         return 143 if isinstance(exc, Terminated) else 130
     except BrokenPipeError:
         return 0
+    except (OSError, ImportError, MemoryError) as exc:
+        line = _environment_error(exc)
+        if line is None:
+            raise
+        print(f"error: {_one_line(UsageError(line))}", file=sys.stderr)
+        return 2
+
+
+def _environment_error(exc: BaseException) -> str | None:
+    """One line for what this machine refused, not the input: too many open files, a full disk,
+    no memory (torch cannot even be loaded under a low memory limit); None for anything else.
+    Whatever was stored stays (a run's finished evaluations are in its store)."""
+    import errno
+
+    from genet_lab.fileio import why_not_written
+
+    if isinstance(exc, MemoryError):
+        return "out of memory; a memory limit ('ulimit -v', a container's) is too low for this command"
+    if isinstance(exc, ImportError):
+        text = str(exc)
+        if (exc.name or "").split(".")[0] != "torch" and "torch" not in text:
+            return None
+        return (
+            f"torch could not be loaded ({text}); under a memory limit ('ulimit -v') torch's libraries may not "
+            "fit: raise the limit, or check the install with 'python -c \"import torch\"'"
+        )
+    if isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOSPC, errno.EDQUOT):
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"{why_not_written(exc)}{where}; what was finished is kept (a run resumes with --resume)"
+    return None
 
 
 @contextlib.contextmanager
@@ -102,6 +132,8 @@ def _one_line(exc: BaseException) -> str:
         text = exc.format(options.flag)
     else:
         text = str(exc) or type(exc).__name__
+    # a control character (an escape sequence in a file name) is shown, never sent to the terminal
+    text = "".join(c if c.isprintable() or c in "\n\t " else repr(c)[1:-1] for c in text)
     return " ".join(text.split())
 
 

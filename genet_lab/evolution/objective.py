@@ -9,9 +9,14 @@ import math
 
 from genet_lab.errors import ConfigError
 
+MAX_LAMBDA = 1000.0
+"""The largest LAMBDA accepted: at 1000 one decade of parameters outweighs ten times the whole
+accuracy scale (0-100), far beyond any useful trade-off, and the fitness stays a finite number
+(a LAMBDA of 1e308 made it -inf, which no statistic survives)."""
+
 OBJECTIVE_HELP = (
     "accuracy (default), params:LAMBDA or macs:LAMBDA (accuracy - LAMBDA x log10(parameters or "
-    "multiply-adds), LAMBDA a number >= 0)"
+    f"multiply-adds), LAMBDA a number from 0 to {MAX_LAMBDA:g})"
 )
 
 
@@ -31,7 +36,7 @@ def parse_objective(text: str) -> tuple[str, float]:
             lam = float(value)
         except ValueError:
             lam = None
-    if lam is None or not math.isfinite(lam) or lam < 0:
+    if lam is None or not math.isfinite(lam) or not 0 <= lam <= MAX_LAMBDA:
         raise ConfigError(
             "objective", text, what="objective", template="unknown {what} {value!r}; use " + OBJECTIVE_HELP
         )
@@ -53,4 +58,9 @@ def apply_objective(objective: str, accuracy: float, params: int | None, macs: i
     cost = params if kind == "params" else macs
     if cost is None or cost < 1:
         raise ValueError(f"objective {objective!r} needs the {kind} of every individual, got {cost!r}")
-    return float(accuracy) - lam * math.log10(cost)
+    fitness = float(accuracy) - lam * math.log10(cost)
+    if not math.isfinite(fitness):
+        raise ValueError(
+            f"objective {objective!r} gives a fitness of {fitness} for accuracy {accuracy!r}: not a number"
+        )
+    return fitness

@@ -25,7 +25,7 @@ import numpy as np
 from genet_lab.encoding.genome import NAMED, Genome, named, parse, resolve
 from genet_lab.errors import ConfigError
 from genet_lab.evolution import operators as ops
-from genet_lab.evolution.config import SearchConfig
+from genet_lab.evolution.config import DEFAULT_STAGES, SearchConfig
 
 __all__ = ["INIT_WORDS", "initial_population", "initial_rng", "base_genome"]
 
@@ -46,7 +46,7 @@ def base_genome(config: SearchConfig) -> Genome | None:
     if init in ("random", "zeros", "file"):
         return None
     if init in NAMED:
-        return named(init, config.stages)
+        return _named_start(init, tuple(config.stages))
     try:
         return parse(init, config.stages)
     except ValueError as exc:
@@ -55,6 +55,27 @@ def base_genome(config: SearchConfig) -> Genome | None:
             init,
             template="unknown {option} {value!r}: " + f"{exc}; accepted: {', '.join(INIT_WORDS)} or a genome",
         ) from None
+
+
+def _named_start(name: str, stages: tuple[int, ...]) -> Genome:
+    """The named genome ``name`` on ``stages``: zeros, chain, residual and dense are built on any
+    stages; residual-40 (11,11,11) and paper-best keep their own, the genome ``show`` and ``train``
+    use for that name, and other stages given beside them are refused (never a silently smaller
+    genome of the same name)."""
+    own = named(name)
+    if not stages or stages == own.stages:
+        return own
+    built = named(name, stages)
+    if own.stages != DEFAULT_STAGES or built.stages != stages:
+        words = ",".join(map(str, own.stages))
+        raise ConfigError(
+            "stages",
+            ",".join(map(str, stages)),
+            template=f"{{init}} {name} has its own stages {words}, but {{option}} {{value}} were given; "
+            f"leave {{option}} out or give {words}",
+            also=("init",),
+        )
+    return built
 
 
 def initial_population(config: SearchConfig, rng: np.random.Generator) -> list[Genome]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -70,6 +71,95 @@ def _reading(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, 
     return wrapper
 
 
+OPS = ("init", "selection", "crossover", "mutation", "random")
+STATES = ("pending", "running", "done", "failed")
+"""An individual's operations and an evaluation's states (the store's schema checks them too)."""
+
+
+class _BadRow(Exception):
+    """One stored value that is not what the store writes: (column, value, what is accepted)."""
+
+    def __init__(self, column: str, value: object, accepted: str):
+        super().__init__(column)
+        self.column, self.value, self.accepted = column, value, accepted
+
+
+def _number(column: str, value: object, *, none: bool = True) -> float | None:
+    """A stored REAL: a finite int or float (None where ``none``)."""
+    if value is None and none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise _BadRow(column, value, "a finite number" + (" or NULL" if none else ""))
+    return float(value)
+
+
+def _integer(column: str, value: object, *, none: bool = True, low: int | None = 0) -> int | None:
+    if value is None and none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or (low is not None and value < low):
+        raise _BadRow(
+            column, value, "an integer" + (f" >= {low}" if low is not None else "") + (" or NULL" if none else "")
+        )
+    return value
+
+
+def _text(column: str, value: object, *, none: bool = True, among: tuple[str, ...] = ()) -> str | None:
+    if value is None and none:
+        return None
+    if not isinstance(value, str) or (among and value not in among):
+        raise _BadRow(column, value, f"one of {', '.join(among)}" if among else "text")
+    return value
+
+
+def _individual(d: dict[str, Any], finished: bool) -> Individual:
+    """One joined individuals/evaluations row as an :class:`Individual`, every field checked."""
+    parents = json.loads(d["parents"]) if isinstance(d["parents"], str) else d["parents"]
+    if not isinstance(parents, list) or not all(isinstance(p, int) and not isinstance(p, bool) for p in parents):
+        raise _BadRow("parents", d["parents"], "a JSON list of indices")
+    bits = _text("bits", d["bits"], none=False)
+    if not set(bits or "") <= {"0", "1"}:
+        raise _BadRow("bits", bits, "a string of 0s and 1s")
+    state = _text("state", d["state"], none=False, among=STATES)
+    accuracy = _number("accuracy", d["accuracy"], none=state not in ("done", "failed"))
+    return Individual(
+        gen=_integer("gen", d["gen"], none=False) or 0,
+        index=_integer("index", d["index"], none=False) or 0,
+        genome=_text("genome", d["genome"], none=False) or "",
+        bits=bits or "",
+        parents=tuple(parents),
+        op=_text("op", d["op"], none=False, among=OPS) or "",
+        changed=bool(_integer("changed", d["changed"], none=False)),
+        fitness=_number("fitness", d["fitness"], none=not finished),
+        structure_key=_text("structure_key", d["structure_key"], none=False) or "",
+        params=_integer("params", d["params"]),
+        macs=_integer("macs", d["macs"]),
+        state=state or "",
+        accuracy=accuracy,
+        loss=_number("loss", d["loss"]),
+        seconds=_number("seconds", d["seconds"]),
+        device=_text("device", d["device"]),
+        reused=bool(_integer("reused", d["reused"], none=False)),
+        error=_text("error", d["error"]),
+        seed=_integer("seed", d["seed"], none=False, low=None) or 0,
+        test_accuracy=_number("test_accuracy", d["test_accuracy"]),
+    )
+
+
+def _generation(d: dict[str, Any]) -> GenerationStats:
+    finished = _number("finished", d["finished"])
+    stats = {k: _number(k, d[k], none=finished is None) for k in ("max", "min", "mean", "median", "std")}
+    return GenerationStats(
+        gen=_integer("gen", d["gen"], none=False) or 0,
+        **stats,
+        best=_text("best", d["best"]),
+        best_index=_integer("best_index", d["best_index"]),
+        evaluations=_integer("evaluations", d["evaluations"]),
+        reused=_integer("reused", d["reused"]),
+        started=_number("started", d["started"], none=False) or 0.0,
+        finished=finished,
+    )
+
+
 class StoreQueries:
     """The read API of a run store; :class:`~genet_lab.evolution.store.RunStore` provides the
     connection (``conn``), the paths, the schema version and the two messages below."""
@@ -86,6 +176,13 @@ class StoreQueries:
         def _disk_error(self, exc: sqlite3.Error) -> ConfigError: ...
         def _damaged(self, exc: object) -> str: ...
         def writer_alive(self) -> bool: ...
+
+    def _bad_row(self, where: str, bad: _BadRow) -> UsageError:
+        value = bad.value if not isinstance(bad.value, str) else show(bad.value)[:60]
+        return UsageError(
+            f"{show(self.db)} is damaged: {where} has {bad.column} {value!r}, expected {bad.accepted}; "
+            "restore the run from a copy (or correct that row)"
+        )
 
     def _run_row(self) -> sqlite3.Row:
         row = self.conn.execute("SELECT * FROM run WHERE id=1").fetchone()
@@ -104,6 +201,13 @@ class StoreQueries:
             raise UsageError(
                 f"{show(self.db)} is damaged: its stored config is not a JSON object; restore the run from a copy"
             )
+        try:
+            _integer("population", cfg.get("population"), none=False, low=1)
+            _integer("generations", cfg.get("generations"), none=False)
+            _text("kind", row["kind"], none=False, among=("ga", "random"))
+            _integer("seed", row["seed"], none=False, low=None)
+        except _BadRow as bad:
+            raise self._bad_row("the run record (its config)", bad) from None
         return cfg
 
     @_reading
@@ -118,7 +222,10 @@ class StoreQueries:
         if self.version < 3:
             return None
         text = self._run_row()["data"]
-        return None if text is None else dict(json.loads(text))
+        data = None if text is None else json.loads(text)
+        if data is not None and not isinstance(data, dict):
+            raise self._bad_row("the run record", _BadRow("data", text, "a JSON object or NULL"))
+        return data
 
     @_reading
     def generations(self, finished_only: bool = True) -> list[GenerationStats]:
@@ -130,14 +237,23 @@ class StoreQueries:
         )
         if finished_only:
             q += " WHERE finished IS NOT NULL"
-        return [GenerationStats(**dict(r)) for r in self.conn.execute(q + " ORDER BY gen")]
+        out = []
+        for r in self.conn.execute(q + " ORDER BY gen"):
+            try:
+                out.append(_generation(dict(r)))
+            except _BadRow as bad:
+                raise self._bad_row(f"generations row {r['gen']!r}", bad) from None
+        return out
 
     @_reading
     def rng_state(self, gen: int) -> dict[str, Any]:
         row = self.conn.execute("SELECT rng_state FROM generations WHERE gen=?", (gen,)).fetchone()
         if row is None:
             raise KeyError(f"no generation {gen}")
-        return json.loads(row[0])
+        state = json.loads(row[0]) if isinstance(row[0], str) else None
+        if not isinstance(state, dict):
+            raise self._bad_row(f"generations row {gen}", _BadRow("rng_state", row[0], "a JSON object"))
+        return state
 
     @_reading
     def individuals(self, gen: int | None = None) -> list[Individual]:
@@ -152,13 +268,16 @@ class StoreQueries:
         if gen is not None:
             q += " WHERE i.gen=?"
             args = (gen,)
+        finished = {
+            g for (g,) in self.conn.execute("SELECT gen FROM generations WHERE finished IS NOT NULL") if g is not None
+        }
         out = []
         for r in self.conn.execute(q + " ORDER BY i.gen, i.idx", args):
             d = dict(r)
-            d["parents"] = tuple(json.loads(d["parents"]))
-            d["changed"] = bool(d["changed"])
-            d["reused"] = bool(d["reused"])
-            out.append(Individual(**d))
+            try:
+                out.append(_individual(d, d["gen"] in finished))
+            except _BadRow as bad:
+                raise self._bad_row(f"individual {d['gen']!r}:{d['index']!r}", bad) from None
         return out
 
     @_reading
@@ -191,7 +310,13 @@ class StoreQueries:
         q = "SELECT seq, data FROM events WHERE seq>? ORDER BY seq"
         if limit is not None:
             q += f" LIMIT {int(limit)}"
-        return [(s, ev.from_dict(json.loads(d))) for s, d in self.conn.execute(q, (seq,))]
+        out = []
+        for s, d in self.conn.execute(q, (seq,)):
+            try:
+                out.append((s, ev.from_dict(json.loads(d))))
+            except (TypeError, ValueError, AttributeError) as exc:
+                raise self._bad_row(f"event {s!r}", _BadRow("data", d, f"a stored event ({exc})")) from None
+        return out
 
     @_reading
     def status(self) -> RunStatus:
@@ -206,6 +331,13 @@ class StoreQueries:
             "SELECT genome, fitness FROM individuals WHERE fitness IS NOT NULL ORDER BY fitness DESC, gen, idx LIMIT 1"
         ).fetchone()
         state = run["state"]
+        try:
+            _text("state", state, none=False, among=("running", "finished"))
+            if best:
+                _number("fitness", best["fitness"], none=False)
+        except _BadRow as bad:
+            where = "the run record" if bad.column == "state" else f"individual {best['genome']!r}"
+            raise self._bad_row(where, bad) from None
         if state == "running" and not self.writer_alive():
             state = "stopped"
         return RunStatus(

@@ -22,7 +22,7 @@ from genet_lab.evolution.figures import run_label, save
 from genet_lab.evolution.records import Individual
 from genet_lab.evolution.store import RunStore, is_run_dir
 from genet_lab.evolution.tables import table1
-from genet_lab.fileio import current_umask
+from genet_lab.fileio import current_umask, remove_stale_temporaries, temporary_prefix, why_not_written
 
 __all__ = [
     "best_so_far",
@@ -46,10 +46,10 @@ def find_runs(paths: Iterable[str | Path]) -> list[Path]:
         elif p.is_dir():
             inner = sorted(q for q in p.iterdir() if is_run_dir(q))
             if not inner:
-                raise UsageError(f"{p} is neither a run directory nor a folder of runs (no run.sqlite found)")
+                raise UsageError(f"{show(p)} is neither a run directory nor a folder of runs (no run.sqlite found)")
             runs += inner
         else:
-            raise UsageError(f"{p} does not exist; give a run directory (made by genet-lab evolve)")
+            raise UsageError(f"{show(p)} does not exist; give a run directory (made by genet-lab evolve)")
     return runs
 
 
@@ -193,16 +193,21 @@ def write_report(runs: list[Path], out: Path, plots: bool = True) -> list[Path]:
             show(out),
             template="{option} {value} is a file; give a folder for report.md, the CSVs and the figures",
         )
+    _refuse_links_out_of_runs(out, runs)
     sums = [run_summary(r) for r in runs]
     parent = out.parent
     missing = [p for p in (parent, *parent.parents) if not p.exists()]
+    # An existing folder (a mount point too) gets its temporary inside it, so that every move is
+    # a rename on one file system; a new one is made beside it and renamed into place.
+    where = out if out.is_dir() else parent
     tmp: Path | None = None
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent))
+        remove_stale_temporaries(where, out.name)  # left by a report killed before its rename
+        tmp = Path(tempfile.mkdtemp(prefix=temporary_prefix(out.name), suffix=".tmp", dir=where))
         os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it 0700; the report folder follows the umask
         names = [p.name for p in _write_files(runs, sums, tmp, plots)]
-        if out.exists():
+        if where == out:
             for name in names:
                 os.replace(tmp / name, out / name)
             tmp.rmdir()
@@ -210,13 +215,12 @@ def write_report(runs: list[Path], out: Path, plots: bool = True) -> list[Path]:
             os.rename(tmp, out)
         tmp = None
     except OSError as exc:
-        why = str(exc.strerror or exc).replace("{", "{{").replace("}", "}}")
+        why = why_not_written(exc).replace("{", "{{").replace("}", "}}")
         raise ConfigError(
             "out",
             show(out),
-            template="cannot write the report to {value}: "
-            + why
-            + "; nothing was written (free some space, or give {option} a writable folder)",
+            template="cannot write the report to {value}: " + why + "; nothing was written (or give {option} "
+            "another folder)",
         ) from None
     finally:
         if tmp is not None:
@@ -225,6 +229,27 @@ def write_report(runs: list[Path], out: Path, plots: bool = True) -> list[Path]:
                 with contextlib.suppress(OSError):
                     p.rmdir()
     return [out / name for name in names]
+
+
+def _refuse_links_out_of_runs(out: Path, runs: list[Path]) -> None:
+    """A report folder inside a run directory must stay inside it: a symbolic link planted there
+    (``ln -s ../victim run/report``) would let a run received from someone else overwrite files
+    elsewhere. Elsewhere ``out`` may be a link (the user chose it)."""
+    target = Path(os.path.normpath(out.absolute()))
+    for run in runs:
+        home = Path(os.path.normpath(run.absolute()))
+        if target == home or home not in target.parents:
+            continue
+        real, real_home = out.resolve(), run.resolve()
+        if real != real_home and real_home not in real.parents:
+            raise ConfigError(
+                "out",
+                show(out),
+                template="{value} is inside run directory "
+                + show(run).replace("{", "{{").replace("}", "}}")
+                + " but a symbolic link leads it outside the run; a run's report stays inside the run: remove "
+                "the link, or give {option} a folder of your own",
+            )
 
 
 def _write_files(runs: list[Path], sums: list[dict[str, Any]], out: Path, plots: bool) -> list[Path]:

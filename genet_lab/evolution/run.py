@@ -25,8 +25,9 @@ from genet_lab.evolution.config import (  # noqa: F401  (check_size and its limi
 from genet_lab.evolution.engine import Engine, Listener
 from genet_lab.evolution.executors import make_executor
 from genet_lab.evolution.fitness import Fitness, make_fitness
+from genet_lab.evolution.population import initial_population, initial_rng
 from genet_lab.evolution.records import RunStatus
-from genet_lab.evolution.store import RunStore
+from genet_lab.evolution.store import RunStore, check_new_run_dir
 
 
 def data_fingerprint(fitness: Fitness) -> dict[str, Any] | None:
@@ -96,13 +97,43 @@ def _prepared(config: SearchConfig) -> SearchConfig:
     return config
 
 
+def check_start(run_dir: str | Path, config: SearchConfig) -> SearchConfig:
+    """``config`` resolved, with everything a new run in ``run_dir`` needs checked before anything
+    is made: the config, generation 0 (every genome of the start), the directory (its name, no
+    run in it, no planted link). Loads no data. What ``--dry-run`` checks too."""
+    config = _prepared(config)
+    check_new_run_dir(run_dir)
+    initial_population(config, initial_rng(config))
+    return config
+
+
+def resumed_config(store: RunStore, generations: int | None) -> tuple[SearchConfig, dict[str, Any] | None]:
+    """The config a resume of ``store`` runs with, T raised to ``generations`` when given, and the
+    config to store (None when unchanged). A T below the last stored generation is refused."""
+    config = SearchConfig.from_stored(store.config())
+    changed = None
+    if generations is not None and generations != config.generations:
+        done = store.generations(finished_only=False)
+        last = done[-1].gen if done else 0
+        if generations < last:
+            raise ConfigError(
+                "generations",
+                generations,
+                template=f"the run already has generation {last}; {{option}} must be >= {last}",
+            )
+        config = extend(config, generations)
+        changed = config.to_dict()
+    check_size(config)
+    return config, changed
+
+
 def create_run(run_dir: str | Path, config: SearchConfig) -> Path:
     """Resolve and check ``config`` and store it as a new run in ``run_dir``, not started; returns
     the run directory. Loads no data and imports no torch: a front end creates the run, then
     continues it in a process of its own (``genet-lab evolve --resume DIR``), where the data is
     loaded and fingerprinted. A directory that already holds a run is a
     :class:`~genet_lab.evolution.store.RunExists`."""
-    config = _prepared(config)
+    config = check_start(run_dir, config)
     with RunStore.create(run_dir, config.kind, config.seed, config.to_dict()) as store:
         return store.dir
 
@@ -124,7 +155,7 @@ def start_run(
     not part of the run: a run may be resumed with another. ``data_dir`` is stored resolved
     (absolute), with a fingerprint of the data (:func:`data_fingerprint`).
     """
-    config = _prepared(config)
+    config = check_start(run_dir, config)
     base = fitness or make_fitness(config)  # fails before creating the dir
     data = data_fingerprint(base)
     executor = make_executor(base, config, execution)
@@ -147,20 +178,7 @@ def resume_run(
     store is changed: a refused resume leaves the run as it was.
     """
     with RunStore(run_dir) as store:
-        config = SearchConfig.from_stored(store.config())
-        changed = None
-        if generations is not None and generations != config.generations:
-            done = store.generations(finished_only=False)
-            last = done[-1].gen if done else 0
-            if generations < last:
-                raise ConfigError(
-                    "generations",
-                    generations,
-                    template=f"the run already has generation {last}; {{option}} must be >= {last}",
-                )
-            config = extend(config, generations)
-            changed = config.to_dict()
-        check_size(config)
+        config, changed = resumed_config(store, generations)
         base = fitness or make_fitness(config)
         stored, data = store.data_fingerprint(), data_fingerprint(base)
         if stored is not None and data is not None and (what := data_change(stored, data)):

@@ -27,9 +27,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
+import math
 import os
+import signal
 import sqlite3
+import stat
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -37,7 +41,7 @@ from typing import Any
 
 from genet_lab.errors import ConfigError, UsageError, show
 from genet_lab.evolution import events as ev
-from genet_lab.evolution.queries import StoreQueries, _sqlite_kind, _transient
+from genet_lab.evolution.queries import OPS, STATES, StoreQueries, _sqlite_kind, _transient  # noqa: F401
 from genet_lab.fileio import connect_reader
 
 SCHEMA_VERSION = 3
@@ -51,8 +55,8 @@ MIGRATIONS = {
 """Statements that take a store from version v to v + 1."""
 DB_NAME = "run.sqlite"
 LOCK_NAME = "run.lock"
-OPS = ("init", "selection", "crossover", "mutation", "random")
-STATES = ("pending", "running", "done", "failed")
+REAPERS = ("systemd", "init", "tini", "dumb-init", "catatonit")
+"""Processes that adopt orphans: a stopped writer whose parent is one of these was left behind."""
 LOCK_TRIES = 25
 """Attempts (10 ms apart) to take a run's lock: a reader checking for a writer holds it for microseconds."""
 
@@ -121,6 +125,26 @@ CREATE TABLE events (
 """
 
 
+@functools.cache
+def _columns_of(version: int) -> dict[str, tuple[str, ...]]:
+    """The columns each table of a store at schema ``version`` has (the current schema less the
+    columns later migrations add)."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.executescript(_SCHEMA)
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        out = {
+            t: [str(r[1]) for r in conn.execute(f"PRAGMA table_info({t})")] for t in tables if t != "sqlite_sequence"
+        }
+    finally:
+        conn.close()
+    for v in range(version, SCHEMA_VERSION):
+        for stmt in MIGRATIONS[v]:
+            table, column = stmt.split()[2], stmt.split()[5]
+            out[table].remove(column)
+    return {t: tuple(cols) for t, cols in out.items()}
+
+
 def db_path(path: str | Path) -> Path:
     """The database file of a run directory (``path`` may also name the file)."""
     path = Path(path)
@@ -129,6 +153,10 @@ def db_path(path: str | Path) -> Path:
 
 def is_run_dir(path: str | Path) -> bool:
     return db_path(path).is_file()
+
+
+class _Held(UsageError):
+    """Another process holds a run's write lock."""
 
 
 class RunExists(ConfigError):
@@ -163,6 +191,103 @@ def _remove_db_files(db: Path) -> None:
     for suffix in ("", "-wal", "-shm", "-journal"):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(f"{db}{suffix}")
+
+
+def check_name(directory: str | Path) -> None:
+    """Refuse a run directory whose path is not valid UTF-8 (a name made of raw bytes, such as
+    ``$'\\xff_run'``): SQLite, JSON, the report and every message need text, so such a run could
+    be made but not reported, resumed or transferred."""
+    text = str(directory)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        raise UsageError(
+            f"run directory {show(shown)} has a name that is not valid UTF-8; genet-lab needs run paths "
+            "it can write as text: choose (or rename it to) a name in UTF-8"
+        ) from None
+
+
+def check_new_run_dir(path: str | Path) -> Path:
+    """The run directory a new run in ``path`` would use, if :meth:`RunStore.create` would accept it
+    (its name, not a file, no run in it, no symbolic link where the run writes); nothing is made.
+    What ``--dry-run`` checks."""
+    directory = Path(path)
+    if directory.name == DB_NAME:
+        directory = directory.parent
+    check_name(directory)
+    if directory.exists() and not directory.is_dir():
+        raise UsageError(f"run directory {show(directory)} is a file")
+    db = directory / DB_NAME
+    for name in (LOCK_NAME, DB_NAME):
+        if (directory / name).is_symlink():
+            raise _symlink_error(directory / name)
+    if db.exists() and not db.is_file():
+        raise ConfigError(
+            "run_dir",
+            show(directory),
+            template=_literal(show(db)) + " is not a file, so {value} cannot hold a run; choose another {option}",
+        )
+    if is_run_dir(directory) and not _empty_database(db):
+        raise RunExists(directory)
+    return directory
+
+
+def _symlink_error(path: Path) -> UsageError:
+    return UsageError(
+        f"{show(path)} is a symbolic link; a run directory's files must be "
+        "plain files (copy the run instead of linking its files)"
+    )
+
+
+def _process(pid: int) -> tuple[str, int] | None:
+    """(state letter, parent pid) of process ``pid`` from /proc (Linux), None when unknown."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except (OSError, ValueError):
+        return None
+    fields = text[text.rfind(")") + 2 :].split()
+    try:
+        return fields[0], int(fields[1])
+    except (IndexError, ValueError):
+        return None
+
+
+def _orphan_stopped(pid: int) -> bool:
+    """Whether ``pid`` is a stopped (SIGSTOPped: paused) process whose parent is gone: re-parented
+    to pid 1 or to an init-like sub-reaper. Nothing will ever continue it."""
+    info = _process(pid)
+    if info is None or info[0] not in ("T", "t"):
+        return False
+    if info[1] <= 1:
+        return True
+    try:
+        comm = Path(f"/proc/{info[1]}/comm").read_text().strip()
+    except OSError:
+        return True  # its parent has just gone
+    return comm in REAPERS
+
+
+def _end_orphan(pid: int, wait: float = 10.0) -> bool:
+    """End the stopped, orphaned writer ``pid`` (see :func:`_orphan_stopped`): SIGTERM, then SIGCONT
+    so that it acts on it (it closes its store as on Ctrl-C), SIGKILL after ``wait`` seconds.
+    True once it is gone; False when it may not be signalled (another user's)."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+        os.kill(pid, signal.SIGCONT)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if _process(pid) is None or _process(pid)[0] == "Z":  # type: ignore[index]
+            return True
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    time.sleep(0.2)
+    return True
 
 
 def _flock(fd: int) -> bool:
@@ -214,6 +339,7 @@ class RunStore(StoreQueries):
     def __init__(self, path: str | Path, readonly: bool = False, _create: bool = False):
         self.db = db_path(path)
         self.dir = self.db.parent
+        check_name(self.dir)
         self.readonly = readonly
         self._lock_fd: int | None = None
         self._dir_fd: int | None = None
@@ -263,20 +389,8 @@ class RunStore(StoreQueries):
         (the same directory works again) or a whole one. A creation that fails (a full disk)
         removes what it made and says so in one line. ``data`` is the data set's fingerprint.
         """
-        directory = Path(path)
-        if directory.name == DB_NAME:
-            directory = directory.parent
-        if directory.exists() and not directory.is_dir():
-            raise UsageError(f"run directory {show(directory)} is a file")
+        directory = check_new_run_dir(path)
         db = directory / DB_NAME
-        if db.exists() and not db.is_file():
-            raise ConfigError(
-                "run_dir",
-                show(directory),
-                template=_literal(show(db)) + " is not a file, so {value} cannot hold a run; choose another {option}",
-            )
-        if is_run_dir(directory) and not _empty_database(db):
-            raise RunExists(directory)
         missing = [p for p in (directory, *directory.parents) if not p.exists()]
         lock_existed = (directory / LOCK_NAME).exists()
         store: RunStore | None = None
@@ -349,12 +463,23 @@ class RunStore(StoreQueries):
         # the database written, so a planted link would let a run write outside its folder.
         for name in (LOCK_NAME, DB_NAME):
             if (self.dir / name).is_symlink():
-                raise UsageError(
-                    f"{show(self.dir / name)} is a symbolic link; a run directory's files must be "
-                    "plain files (copy the run instead of linking its files)"
-                )
+                raise _symlink_error(self.dir / name)
+        lock = self.dir / LOCK_NAME
+        if lock.exists() and not lock.is_file():  # a FIFO would block every reader of the pid
+            raise UsageError(
+                f"{show(lock)} is not a plain file; remove it (no genet-lab process uses it) and try again"
+            )
         if not os.access(self.dir, os.W_OK):
             raise UsageError(_read_only_message(self.dir))
+        try:
+            self._take_lock()
+        except _Held:
+            pid = self._holder_pid()
+            if pid is None or not _orphan_stopped(pid) or not _end_orphan(pid):
+                raise
+            self._take_lock()  # the paused writer whose front end died is gone: the run is ours
+
+    def _take_lock(self) -> None:
         # The lock that counts is on the directory itself: deleting or replacing run.lock cannot
         # let a second writer in. run.lock names the writer and keeps older genet-lab versions out.
         dir_fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY)
@@ -367,8 +492,13 @@ class RunStore(StoreQueries):
                     os.write(fd, f"pid {os.getpid()}".encode())
                     self._lock_fd, self._dir_fd = fd, dir_fd
                     return
-            raise UsageError(
-                f"run directory {show(self.dir)} is being written by {self._holder()}; "
+            holder, pid = self._holder(), self._holder_pid()
+            info = None if pid is None else _process(pid)
+            paused = (
+                f" (paused: 'kill -CONT {pid}' continues it, 'kill {pid}' ends it)" if info and info[0] == "T" else ""
+            )
+            raise _Held(
+                f"run directory {show(self.dir)} is being written by {holder}{paused}; "
                 "wait for it to finish or stop it (readers may open it read-only)"
             )
         except BaseException as exc:
@@ -381,13 +511,19 @@ class RunStore(StoreQueries):
 
     def _holder(self) -> str:
         try:
-            fd = os.open(self.dir / LOCK_NAME, os.O_RDONLY | os.O_NOFOLLOW)
+            fd = os.open(self.dir / LOCK_NAME, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except OSError:
             return "another process"
         try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return "another process"
             return os.read(fd, 64).decode(errors="replace").strip() or "another process"
         finally:
             os.close(fd)
+
+    def _holder_pid(self) -> int | None:
+        words = self._holder().split()
+        return int(words[1]) if len(words) == 2 and words[0] == "pid" and words[1].isdigit() else None
 
     def _disk_error(self, exc: sqlite3.Error) -> ConfigError:
         return ConfigError(
@@ -424,13 +560,26 @@ class RunStore(StoreQueries):
                 f"{SCHEMA_VERSION}; use the genet-lab release that wrote it"
             )
         self.version = version
+        for table, wanted in _columns_of(version).items():
+            have = self._columns(table)
+            lacking = [c for c in wanted if c not in have]
+            if lacking:
+                raise UsageError(
+                    f"{show(self.db)} is damaged: it says run-store schema version {version}, but its table "
+                    f"{table} lacks {', '.join(lacking)}; restore the run from a copy"
+                )
+
+    def _columns(self, table: str) -> set[str]:
+        return {str(r[1]) for r in self.conn.execute(f"PRAGMA table_info({table})")}
 
     def _migrate(self) -> None:
         """Bring an older store up to :data:`SCHEMA_VERSION` in one transaction (all or nothing)."""
         with self._transaction() as c:
             for v in range(self.version, SCHEMA_VERSION):
                 for stmt in MIGRATIONS[v]:
-                    c.execute(stmt)
+                    table, column = stmt.split()[2], stmt.split()[5]  # ALTER TABLE t ADD COLUMN c ...
+                    if column not in self._columns(table):  # a store edited by hand may have it already
+                        c.execute(stmt)
             c.execute("UPDATE schema_version SET version=?", (SCHEMA_VERSION,))
         self.version = SCHEMA_VERSION
 
@@ -569,6 +718,10 @@ class RunStore(StoreQueries):
         event: object = None,
     ) -> None:
         state = "failed" if failed else "done"
+        if not math.isfinite(float(accuracy)):
+            raise ValueError(
+                f"the accuracy of evaluation {gen}:{idx} is {accuracy}, not a finite number; nothing was stored"
+            )
         test = None if test_accuracy is None else float(test_accuracy)
         with self.transaction() as c:
             cur = c.execute(
@@ -589,6 +742,9 @@ class RunStore(StoreQueries):
     def finish_generation(
         self, gen: int, fitness: Sequence[float], stats: Mapping[str, Any], event: object = None
     ) -> None:
+        for i, f in enumerate(fitness):  # a non-finite fitness never enters a run (no statistic survives it)
+            if not math.isfinite(float(f)):
+                raise ValueError(f"the fitness of individual {gen}:{i} is {f}, not a finite number; nothing was stored")
         with self.transaction() as c:
             for i, f in enumerate(fitness):
                 c.execute("UPDATE individuals SET fitness=? WHERE gen=? AND idx=?", (float(f), gen, i))

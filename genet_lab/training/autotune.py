@@ -34,7 +34,7 @@ from genet_lab.training.batched import BatchedGeNet
 from genet_lab.training.config import TrainConfig
 from genet_lab.training.data import DataSplits
 from genet_lab.training.devices import device_name, synchronize
-from genet_lab.training.loop import losses
+from genet_lab.training.loop import losses, out_of_memory
 from genet_lab.training.network import build_network
 
 BF16_MARGIN = 1.10
@@ -56,11 +56,13 @@ def _probe_path() -> Path:
     return cache_root() / "probe.json"
 
 
-def cached(key: list[Any], measure: Callable[[], Any]) -> tuple[Any, bool]:
+def cached(key: list[Any], measure: Callable[[], Any], fallback: Any = None) -> tuple[Any, bool]:
     """(the JSON value kept under ``key``, whether it was measured by this call).
 
     Looks in memory, then on disk; only when neither has it is ``measure()`` called and its
-    value stored in both.
+    value stored in both. A probe that runs out of memory (a memory limit, a full GPU) gives
+    ``fallback`` when one is given, the reference choice, stored nowhere: the training itself
+    then meets the limit and says so in its one line (the probe is only an optimisation).
     """
     text = json.dumps(key, sort_keys=True, default=list)
     if text in _PROBES:
@@ -69,7 +71,13 @@ def cached(key: list[Any], measure: Callable[[], Any]) -> tuple[Any, bool]:
     if text in disk:
         _PROBES[text] = disk[text]
         return disk[text], False
-    value = json.loads(json.dumps(measure()))  # the same value in memory as on disk
+    try:
+        measured = measure()
+    except (RuntimeError, MemoryError) as exc:
+        if fallback is None or not out_of_memory(exc):
+            raise
+        return fallback, False
+    value = json.loads(json.dumps(measured))  # the same value in memory as on disk
     disk = read_json_cache(_probe_path())  # another process may have written meanwhile
     disk[text] = value
     write_json_cache(_probe_path(), disk)
@@ -135,7 +143,9 @@ def choose_execution(
         return precs[0], layouts[0], {}
     key = ["execution", device_name(device), torch.__version__, _shape(net_config), cfg.batch_size, precs, layouts]
     (prec, cl, times), _ = cached(
-        key, lambda: _measure_execution(model, sample, device, precs, layouts, cfg.batch_size)
+        key,
+        lambda: _measure_execution(model, sample, device, precs, layouts, cfg.batch_size),
+        fallback=[precs[0], layouts[0], {}],
     )
     return prec, bool(cl), times
 
@@ -156,13 +166,19 @@ def _measure_execution(
         for _ in range(3):
             for p, c in list(cands):
                 try:
-                    times.setdefault(f"{p}/{int(c)}", []).append(time_steps(probe, x, y, p, c, device))
-                except RuntimeError:  # e.g. bf16 autocast unsupported on this device
+                    seconds = time_steps(probe, x, y, p, c, device)
+                except RuntimeError as exc:  # e.g. bf16 autocast unsupported on this device
+                    if out_of_memory(exc):
+                        raise  # not a property of the candidate: cached() falls back
                     cands.remove((p, c))
+                    continue
+                times.setdefault(f"{p}/{int(c)}", []).append(seconds)
+    if not times:  # no candidate ran: the reference choice
+        return precs[0], layouts[0], {}
     med = {k: statistics.median(v[1:] if len(v) > 1 else v) for k, v in times.items()}
     best_prec = precs[0]
     if "bf16" in precs and "fp32" in precs:
-        fp = min(v for k, v in med.items() if k.startswith("fp32"))
+        fp = min((v for k, v in med.items() if k.startswith("fp32")), default=math.inf)
         bf = min((v for k, v in med.items() if k.startswith("bf16")), default=math.inf)
         best_prec = "bf16" if fp >= BF16_MARGIN * bf else "fp32"
     lay = {c: med.get(f"{best_prec}/{int(c)}", math.inf) for c in layouts}
@@ -199,7 +215,7 @@ def choose_threads(genome: Genome, net_config: NetworkConfig, data: DataSplits, 
         _shape(net_config),
         cfg.batch_size,
     ]
-    return int(cached(key, measure)[0])
+    return int(cached(key, measure, fallback=1)[0])
 
 
 def _measure_threads(model: torch.nn.Module, sample: torch.Tensor, batch: int, most: int) -> int:
@@ -270,7 +286,8 @@ def choose_batching(
         loop_s, batched_s = round(loop_s, 6), round(batched_s, 6)
         return asdict(BatchingChoice(loop_s >= BATCH_MARGIN * batched_s, best_cl, loop_s, batched_s))
 
-    value, measured = cached(key, measure)
+    reference = asdict(BatchingChoice(False, layouts[0], 0.0, 0.0))  # one network at a time: the least memory
+    value, measured = cached(key, measure, fallback=reference)
     return BatchingChoice(**value), measured
 
 
