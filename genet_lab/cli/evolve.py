@@ -93,7 +93,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="write report.md, CSVs and PNGs here (default: DIR/report for one run)")
     options.add(p, "json", help="print one JSON object instead of the markdown table")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
+    p.add_argument(
+        "--reproduce",
+        nargs="?",
+        const="best",
+        type=_evaluation_at,
+        metavar="GEN:INDEX",
+        help="print the 'genet-lab train' command that reproduces evaluation GEN:INDEX of the run (alone: its best "
+        "single evaluation) and its recorded accuracy, instead of the report",
+    )
     p.set_defaults(func=cmd_report)
+
+
+def _evaluation_at(text: str) -> str | tuple[int, int]:
+    """``best`` or GEN:INDEX (both integers from 0)."""
+    if text == "best":
+        return text
+    gen, sep, index = text.partition(":")
+    if sep and gen.strip().isdigit() and index.strip().isdigit():
+        return int(gen), int(index)
+    raise argparse.ArgumentTypeError(f"expected GEN:INDEX (e.g. 2:0, both from 0), got {text!r}")
 
 
 def _given(args: argparse.Namespace) -> dict[str, Any]:
@@ -271,6 +290,8 @@ def cmd_report(args) -> int:
     from genet_lab.evolution.report import compare, find_runs, run_summary, write_report
 
     runs = find_runs(args.runs)
+    if args.reproduce is not None:
+        return _reproduce(args, runs)
     out = Path(args.out) if args.out else (runs[0] / "report" if len(runs) == 1 else None)
     if out is None:
         raise UsageError("several runs need --out DIR for the report files")
@@ -283,6 +304,25 @@ def cmd_report(args) -> int:
     else:
         sys.stdout.write((out / "report.md").read_text())
         print(f"\nwrote {len(written)} files to {out}")
+    return 0
+
+
+def _reproduce(args, runs: list[Path]) -> int:
+    """``report RUN --reproduce [GEN:INDEX]``: one evaluation and the train command that reproduces it."""
+    from genet_lab.evolution.reproduce import reproduce_evaluation
+
+    if len(runs) != 1:
+        raise UsageError(f"--reproduce reads one run; {len(runs)} were given")
+    r = reproduce_evaluation(runs[0], None if args.reproduce == "best" else args.reproduce)
+    if args.json:
+        print(json.dumps(r))
+        return 0
+    acc = "-" if r["accuracy"] is None else f"{r['accuracy']:.2f}%"
+    state = " (failed)" if r["state"] == "failed" else ""
+    print(
+        f"evaluation {r['gen']}:{r['index']} of {show(r['run'])}: {r['genome']}, val. accuracy {acc}{state}, "
+        f"seed {r['seed']}, split seed {r['split_seed']}\n  {r['command']}"
+    )
     return 0
 
 

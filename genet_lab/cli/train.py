@@ -55,7 +55,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         recipe=dict(default=catalog.DEFAULT_RECIPE),
         device=dict(default="auto"),
     )
-    options.add(p, "seed", default=0, help="seed of the split, weights, batches and augmentation (default 0)")
+    options.add(
+        p,
+        "seed",
+        default=0,
+        help="seed of the weights, batches and augmentation, and of the split unless --split-seed (default 0)",
+    )
+    p.add_argument(
+        "--split-seed",
+        type=options.seed_int,
+        metavar="N",
+        help="seed of the train/validation split only (default: --seed); an evolution run's seed, or a "
+        "benchmark table's table seed, with --seed the evaluation's or the entry's seed",
+    )
     options.add(p, "eval_test", default=False, help="also report test accuracy (a final report)")
     p.add_argument("--save", metavar="FILE", help="write a checkpoint (weights, genome, configs, metrics)")
     options.add(p, "dry_run")
@@ -97,6 +109,7 @@ def cmd_train(args) -> int:
 
     genome = resolve(args.genome, options.stage_sizes(args.stages))
     net = get_preset(args.preset)
+    split_seed = args.seed if args.split_seed is None else args.split_seed
     if args.save:  # fail before training, not after
         check_save_target(Path(args.save))
     cfg = default_train_config(
@@ -126,6 +139,7 @@ def cmd_train(args) -> int:
                 "data_dir": args.data_dir,
                 "train_size": args.train_size,
                 "val_size": args.val_size,
+                "split_seed": split_seed,
                 "preset": args.preset,
                 "network": net.to_dict(),
                 "train": cfg.to_dict(),
@@ -138,7 +152,7 @@ def cmd_train(args) -> int:
         data: DataSplits | StreamSplits = load_stream(
             args.dataset,
             args.data_dir,
-            seed=args.seed,
+            seed=split_seed,
             train_size=args.train_size,
             val_size=args.val_size,
             with_test=args.eval_test,
@@ -149,7 +163,7 @@ def cmd_train(args) -> int:
         data = load_dataset(
             args.dataset,
             args.data_dir,
-            seed=args.seed,
+            seed=split_seed,
             train_size=args.train_size,
             val_size=args.val_size,
             with_test=args.eval_test,
@@ -173,6 +187,7 @@ def cmd_train(args) -> int:
         "val_images": len(data.val_y),
         **result.to_dict(),
         "train": cfg.to_dict(),
+        "split_seed": split_seed,
     }
     unsaved = None
     if args.save:
@@ -184,7 +199,7 @@ def cmd_train(args) -> int:
                 "classes": data.classes,
                 "mean": list(data.mean),
                 "std": list(data.std),
-                "seed": args.seed,
+                "seed": split_seed,  # what the split was drawn with: evaluate rebuilds it from this
                 "val_size": len(data.val_y),
                 "train_size": args.train_size,
                 "data_dir": str(Path(args.data_dir).resolve()) if args.data_dir else None,
@@ -317,7 +332,8 @@ def _recipe_line(t: dict) -> str:
 def _print_result(out: dict) -> None:
     lines = [
         f"genome          {out['genome']}",
-        f"data            {out['dataset']}: {out['train_images']} train, {out['val_images']} validation images",
+        f"data            {out['dataset']}: {out['train_images']} train, {out['val_images']} validation images "
+        f"(split seed {out['split_seed']}, seed {out['train']['seed']})",
         f"recipe          {_recipe_line(out['train'])}",
     ]
     if out["failed"]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from genet_lab.errors import ConfigError, UsageError, show
-from genet_lab.evolution import analysis, figures, tables
+from genet_lab.evolution import analysis, figures, reproduce, tables
 from genet_lab.evolution.figures import run_label, save
 from genet_lab.evolution.records import Individual
 from genet_lab.evolution.store import RunStore, is_run_dir
@@ -149,7 +149,7 @@ def _paper_figures(run: Path, s: dict[str, Any], out: Path, stem: str) -> tuple[
 
 def _run_section(run: Path, s: dict[str, Any], out: Path, stem: str, plots: bool) -> tuple[list[str], list[Path]]:
     """One run's markdown and files."""
-    md = tables.run_section(run_label(s, run), str(run), s)
+    md = tables.run_section(run_label(s, run), str(run), s) + reproduce.markdown(run)
     files = [
         (f"{stem}table1.csv", tables.generations_csv(s)),
         (f"{stem}individuals.csv", individuals_csv(run)),
