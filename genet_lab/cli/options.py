@@ -20,7 +20,6 @@ from genet_lab.encoding.genome import parse_stages
 from genet_lab.evolution.config import (
     EVAL_THREADS,
     FITNESS_ACCEPTED,
-    FITNESS_KINDS,
     OBJECTIVE_HELP,
     TABLE_PREFIX,
     SearchConfig,
@@ -87,8 +86,8 @@ def number(text: str) -> float:
 
 
 def fitness_kind(text: str) -> str:
-    """train, proxy, toy or table:NAME (the table itself is read when the search is resolved)."""
-    if text in FITNESS_KINDS or (text.startswith(TABLE_PREFIX) and len(text) > len(TABLE_PREFIX)):
+    """train, proxy, toy, proxy:NAME or table:NAME (the table itself is read when the search is resolved)."""
+    if text in FITNESS_ACCEPTED or (text.startswith(TABLE_PREFIX) and len(text) > len(TABLE_PREFIX)):
         return text
     raise argparse.ArgumentTypeError(f"expected one of {', '.join(FITNESS_ACCEPTED)}, got {text!r}")
 
@@ -187,8 +186,10 @@ OPTIONS: dict[str, Option] = {
         _opt("--pc", type=probability, help=f"p_C, crossover probability per pair (default {_search_default('pc')})"),
         _opt("--qc", type=probability, help=f"q_C, exchange probability per stage (default {_search_default('qc')})"),
         _opt("--fitness", type=fitness_kind, metavar="KIND", help="train (default), proxy: NASWOT score without "
-             "training, toy: test aid, table:NAME: a recorded training of a benchmark table (a shipped table's "
-             "name, see bench list, or a table file's path; one recorded seed drawn per evaluation)"),
+             "training, proxy:NAME: a zero-cost proxy at initialisation (synflow, snip, grad_norm, jacob_cov, "
+             "naswot; see bench estimators), toy: test aid, table:NAME: a recorded training of a benchmark table "
+             "(a shipped table's name, see bench list, or a table file's path; one recorded seed drawn per "
+             "evaluation)"),
         _opt("--preset", metavar="NAME", help=f"network preset: {', '.join(catalog.list_presets())} "
              f"(default {catalog.DEFAULT_PRESET}; input shape and classes follow the data set)"),
         _opt("--reuse-structures", action="store_true", default=None, help="reuse the fitness of an already "

@@ -25,12 +25,12 @@ from genet_lab.errors import ConfigError, reject_unknown_keys
 from genet_lab.evolution import operators as ops
 from genet_lab.evolution.objective import OBJECTIVE_HELP, apply_objective, normal_objective, parse_objective
 from genet_lab.evolution.overrides import TrainOverrides
-from genet_lab.training import catalog
+from genet_lab.training import catalog, proxies
 from genet_lab.training.recipes import DEFAULT_RECIPE, PAPER_FULL_EPOCHS, check_paper_full, check_recipe
 
 FITNESS_KINDS = ("train", "proxy", "toy")
 TABLE_PREFIX = "table:"  # table:NAME, a fitness read from a benchmark table (a shipped name or a file)
-FITNESS_ACCEPTED = (*FITNESS_KINDS, "table:NAME")
+FITNESS_ACCEPTED = (*FITNESS_KINDS, "table:NAME", *proxies.FITNESSES)
 
 
 class _Units(dict[str, str]):
@@ -45,7 +45,7 @@ class _Units(dict[str, str]):
         return self[key] if key in self or table_ref(key) is not None else default
 
 
-UNITS = _Units({"train": "val. accuracy %", "proxy": "NASWOT score (no training)", "toy": "toy score (test aid)"})
+UNITS = _Units({"train": "val. accuracy %", "toy": "toy score (test aid)", **proxies.UNITS})
 
 
 def table_ref(fitness: str) -> str | None:
@@ -344,9 +344,9 @@ class SearchConfig:
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ConfigError(name, v, template="{option} is a probability and must be in [0, 1], got {value}")
-        if self.fitness not in FITNESS_KINDS and not table_ref(self.fitness):
+        if self.fitness not in FITNESS_ACCEPTED and not table_ref(self.fitness):
             raise ConfigError("fitness", self.fitness, accepted=FITNESS_ACCEPTED, what="fitness")
-        if self.eval_test and self.fitness == "proxy":
+        if self.eval_test and proxies.fitness_proxy(self.fitness):
             raise ConfigError(
                 "eval_test",
                 template="{option} needs a fitness that trains (train; toy for tests): the proxy score has no "

@@ -5,12 +5,12 @@ Three kinds, chosen by name with :func:`make_fitness`:
 * ``train`` (default): train the network from scratch with
   :func:`genet_lab.training.trainer.train_genome` and return its validation accuracy in
   percent, the paper's fitness.
-* ``proxy``: the training-free NASWOT score of Mellor, Turner, Storkey and
-  Crowley, "Neural Architecture Search without Training", ICML 2021: the
-  log-determinant of the kernel K_H = c c^T + (1 - c)(1 - c)^T of the binary
-  ReLU activation codes c of a minibatch, at initialisation. Seconds instead
-  of minutes, deterministic for a seed; it is not an accuracy and is labelled
-  so wherever it is shown.
+* ``proxy:NAME`` (``proxy`` alone: ``proxy:naswot``): a zero-cost proxy of
+  :mod:`genet_lab.training.proxies` (synflow, snip, grad_norm, jacob_cov, naswot) of the
+  network at initialisation on one minibatch, e.g. the training-free NASWOT score of Mellor,
+  Turner, Storkey and Crowley, ICML 2021 (the log-determinant of the kernel of the binary ReLU
+  activation codes). Milliseconds instead of minutes, deterministic for a seed; it is not an
+  accuracy and is labelled so wherever it is shown.
 * ``table:NAME``: a recorded training from a benchmark table (:mod:`genet_lab.bench.table`): one
   of the seeds recorded for the genome's structure, drawn with the evaluation's seed, so the noise
   is the real seed-to-seed noise; microseconds, no torch.
@@ -40,6 +40,7 @@ from genet_lab.encoding.genome import Genome, chain, paper_best
 from genet_lab.encoding.presets import NetworkConfig, get_preset
 from genet_lab.errors import ConfigError
 from genet_lab.evolution.config import FITNESS_ACCEPTED, FITNESS_KINDS, UNITS, SearchConfig, table_ref
+from genet_lab.training import proxies
 from genet_lab.training.catalog import DEFAULT_PRESET
 
 if TYPE_CHECKING:
@@ -152,51 +153,16 @@ class ToyFitness:
         return Evaluation(score + wobble, None, 0.0, "cpu", test_accuracy=test)
 
 
-def _images(data: Any, n: int, seed: int) -> Any:
-    import torch
-
-    g = torch.Generator().manual_seed(int(seed))
-    idx = torch.randperm(len(data.train_x), generator=g)[:n]
-    x = data.train_x[idx]
-    x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
-    if data.mean:
-        mean = torch.tensor(data.mean).view(1, -1, 1, 1)
-        std = torch.tensor(data.std).view(1, -1, 1, 1).clamp_min(1e-6)
-        x = (x - mean) / std
-    return x
-
-
-def naswot_score(model: Any, x: Any) -> float:
-    """NASWOT (Mellor et al., ICML 2021): log|K_H| over the ReLU codes of batch ``x``.
-
-    K_H[i, j] counts the ReLU units on which images i and j agree (both active
-    or both inactive), summed over every ``nn.ReLU`` of ``model``.
-    """
-    import torch
-    from torch import nn
-
-    n = x.shape[0]
-    k = torch.zeros(n, n, dtype=torch.float64)
-
-    def hook(_module: Any, _inp: Any, out: Any) -> None:
-        c = (out.detach() > 0).flatten(1).to(torch.float64)
-        k.add_(c @ c.T + (1.0 - c) @ (1.0 - c).T)
-
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.ReLU)]
-    try:
-        with torch.no_grad():
-            model(x)
-    finally:
-        for h in handles:
-            h.remove()
-    sign, logdet = torch.linalg.slogdet(k)
-    return float(logdet) if sign > 0 else float("-inf")
+naswot_score = proxies.naswot
+"""NASWOT (Mellor et al., ICML 2021): log|K_H| over the ReLU codes of a batch (kept under its old name)."""
 
 
 class ProxyFitness:
-    """NASWOT score of the freshly initialised network on a seeded minibatch."""
+    """A zero-cost proxy (:mod:`genet_lab.training.proxies`) of the freshly initialised network,
+    initialised and fed a minibatch with the evaluation's seed; NASWOT unless ``proxy`` names
+    another. A non-finite score (a singular kernel, an undefined correlation) fails the individual."""
 
-    name, unit = "proxy", UNITS["proxy"]
+    name = "proxy"
 
     def __init__(
         self,
@@ -205,9 +171,14 @@ class ProxyFitness:
         preset: str = DEFAULT_PRESET,
         batch: int = 64,
         data_seed: int = 0,
+        proxy: str = "naswot",
     ):
         from genet_lab.training.data import load_dataset
 
+        if proxy not in proxies.PROXIES:
+            raise ConfigError("fitness", proxies.FITNESS_PREFIX + proxy, accepted=proxies.FITNESSES, what="fitness")
+        self.proxy = proxy
+        self.unit = UNITS["proxy" if proxy == "naswot" else proxies.FITNESS_PREFIX + proxy]
         self.data = load_dataset(dataset, data_dir, seed=data_seed, with_test=False)
         self.batch = min(int(batch), len(self.data.train_x))
         self.net_config = get_preset(preset).with_input(
@@ -217,27 +188,17 @@ class ProxyFitness:
     def evaluate(
         self, genome: Genome, seed: int, progress: Progress | None = None, should_stop: StopCheck | None = None
     ) -> Evaluation:
-        import torch
-
-        from genet_lab.training.network import build_network
+        import math
 
         start = time.perf_counter()
-        torch.manual_seed(int(seed))
         try:
-            model = build_network(genome, self.net_config)
-            model.train()  # batch statistics, as in the NASWOT reference code
-            score = naswot_score(model, _images(self.data, self.batch, seed))
+            x, y = proxies.minibatch(self.data, self.batch, seed)
+            score = proxies.score(self.proxy, genome, self.net_config, x, y, seed)
         except (RuntimeError, MemoryError) as exc:
             return _out_of_memory(exc, start, "cpu")
-        failed = score == float("-inf")
-        return Evaluation(
-            0.0 if failed else score,
-            None,
-            time.perf_counter() - start,
-            "cpu",
-            failed,
-            "singular activation kernel" if failed else None,
-        )
+        failed = not math.isfinite(score)
+        error = f"{self.proxy} score is {score} (a singular kernel or an undefined correlation)" if failed else None
+        return Evaluation(0.0 if failed else score, None, time.perf_counter() - start, "cpu", failed, error)
 
 
 def _out_of_memory(exc: BaseException, start: float, device: str) -> Evaluation:
@@ -384,8 +345,9 @@ def make_fitness(config: SearchConfig) -> ToyFitness | ProxyFitness | TrainFitne
         return TableFitness(ref, eval_test=config.eval_test)
     if config.fitness == "toy":
         return ToyFitness(config.stages, config.preset, eval_test=config.eval_test)
-    if config.fitness == "proxy":
-        return ProxyFitness(config.dataset, config.data_dir, config.preset, data_seed=config.seed)
+    proxy = proxies.fitness_proxy(config.fitness)
+    if proxy:
+        return ProxyFitness(config.dataset, config.data_dir, config.preset, data_seed=config.seed, proxy=proxy)
     if config.fitness == "train":
         overrides = {"epochs": config.epochs, **config.train.to_dict()}
         return TrainFitness(
