@@ -16,9 +16,10 @@ Three kinds of estimator, each a number per structure of a table, higher meaning
 Each is scored by Kendall's tau-b and Spearman's rho against the table's mean final accuracy,
 and against a long-fidelity table's mean where one is given. A trained estimator is computed
 for each recorded seed and scored against the mean of the table's *other* seeds (its own
-seed's noise would otherwise count as skill), the scores averaged over seeds. The noise
-ceiling is tau (and rho) between the final accuracies of two seeds, for every pair of seeds.
-An undefined value (a singular NASWOT kernel, NaN jacob_cov) ranks its structure last.
+seed's noise would otherwise count as skill), the scores averaged over seeds; against a long
+table, over the seeds the long table was not trained with (a seed fixes the initial weights at
+both budgets). The noise ceiling is tau (and rho) between the final accuracies of two seeds, for
+every pair of seeds. An undefined value (a singular NASWOT kernel, NaN jacob_cov) ranks its structure last.
 
 torch is imported only to compute proxies (:func:`proxy_values`), never at import. Knows tables
 and the training layer's proxies; nothing of evolution or front ends.
@@ -325,6 +326,15 @@ def _long_target(table: Table, long: Table) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(idx), np.asarray([by_key[table.entries[i].key].mean for i in idx])
 
 
+def _independent_seeds(table: Table, long: Table) -> list[int]:
+    """Indices of ``table``'s seeds that the long table did not train with: a training seed fixes
+    the initial weights and the first batches, so one seed at two budgets shares part of its noise
+    (all of them where every seed is shared)."""
+    n_seeds = min(len(en.runs) for en in table.entries)
+    free = [s for s in range(n_seeds) if table.entries[0].runs[s].seed not in set(long.settings.seeds)]
+    return free or list(range(n_seeds))
+
+
 def measure(
     table: Table,
     names: Sequence[str] | None = None,
@@ -340,6 +350,7 @@ def measure(
         raise UsageError(f"table {table.name} holds {len(table)} structure(s); ranking needs at least 2")
     target = np.asarray([en.mean for en in table.entries])
     long_idx, long_mean = _long_target(table, long) if long is not None else (None, None)
+    long_seeds = _independent_seeds(table, long) if long is not None else []
     proxies = [n for n in names if kind(n) == "proxy"]
     start = time.perf_counter()
     pvals, pseconds = proxy_values(table, proxies, batch, seed, progress) if proxies else ({}, {})
@@ -354,8 +365,9 @@ def measure(
         row["tau"] = _mean([kendall_tau(v, t) for v, t in zip(per_seed, targets)])
         row["rho"] = _mean([spearman_rho(v, t) for v, t in zip(per_seed, targets)])
         if long_idx is not None and long_mean is not None:
-            row["tau_long"] = _mean([kendall_tau(v[long_idx], long_mean) for v in per_seed])
-            row["rho_long"] = _mean([spearman_rho(v[long_idx], long_mean) for v in per_seed])
+            own = per_seed if values is not None else [per_seed[s] for s in long_seeds]
+            row["tau_long"] = _mean([kendall_tau(v[long_idx], long_mean) for v in own])
+            row["rho_long"] = _mean([spearman_rho(v[long_idx], long_mean) for v in own])
         row["seeds"] = len(per_seed) if values is None else None
         row["seconds"] = pseconds.get(name) if k == "proxy" else None
         row["undefined"] = int(np.sum(~np.isfinite(np.concatenate(per_seed))))

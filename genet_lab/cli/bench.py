@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from genet_lab.cli import bench_estimators, bench_show, options
+from genet_lab.cli import bench_compare, bench_estimators, bench_show, options
 
 DEFAULT_STAGES = "3,3,4"
 
@@ -38,6 +38,7 @@ def register(sub: Any) -> None:
     options.add(ls, "json")
     ls.set_defaults(func=cmd_list)
     bench_show.add_parser(bsub)
+    bench_compare.add_parser(bsub)
     bench_estimators.add_parser(bsub)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 

@@ -82,6 +82,12 @@ def _add_common(p: argparse.ArgumentParser, ga: bool) -> None:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evolve", help="run the genetic process (Algorithm 1), resumable")
     _add_common(p, ga=True)
+    p.add_argument("--strategy", choices=("ga", "aging", "local"), help="how generations are bred: ga (default, "
+                   "the paper's Algorithm 1), aging (regularised evolution, Real et al. 2019: tournaments of "
+                   "--sample-size among the --aging-population youngest, one bit flipped, the oldest die; N "
+                   "children a generation), local (local search, White et al. 2020: N untried one-bit neighbours "
+                   "of the current best a generation, move to a better one, restart at random at a local "
+                   "optimum); every strategy evaluates N x (T+1); random search is random-search")  # fmt: skip
     p.set_defaults(func=cmd_evolve, kind="ga")
 
     p = sub.add_parser("random-search", help="random search with the same evaluator and budget N x (T+1)")
@@ -166,7 +172,7 @@ def _dry_run(args, config, run_dir: Path) -> int:
         resolve_device(device)
     return print_dry_run(
         {
-            "command": "evolve" if args.kind == "ga" else "random-search",
+            "command": _command(args.kind),
             "run_dir": str(run_dir),
             "resume": bool(args.resume),
             "search": config.to_dict(),
@@ -195,12 +201,18 @@ def _check_execution(args, config) -> None:
 
 def _refuse_changes(args: argparse.Namespace) -> None:
     """``--resume`` continues with the stored settings: any other config flag is refused."""
-    given = [k for k in _given(args) if k != "generations"] + [k for k in ("run_dir", "paper") if getattr(args, k)]
+    given = [k for k in _given(args) if k != "generations"]
+    given += [k for k in ("run_dir", "paper", "strategy") if getattr(args, k, None)]
     if given:
         raise UsageError(
             f"--resume continues with the run's stored settings; drop {', '.join(flag(k) for k in given)} "
             "(only --generations may change)"
         )
+
+
+def _command(kind: str) -> str:
+    """The command that runs (and resumes) a run of ``kind``."""
+    return "random-search" if kind == "random" else "evolve"
 
 
 def cmd_evolve(args) -> int:
@@ -213,10 +225,10 @@ def cmd_evolve(args) -> int:
 
         with RunStore(run_dir, readonly=True) as peek:
             stored = peek.config()
-        if stored["kind"] != args.kind:
-            other = "evolve" if stored["kind"] == "ga" else "random-search"
+        if _command(stored["kind"]) != _command(args.kind):
+            other = _command(stored["kind"])
             raise UsageError(
-                f"{show(run_dir)} holds a {stored['kind']} run; resume it with 'genet-lab {other} --resume'"
+                f"{show(run_dir)} holds a run of kind {stored['kind']}; resume it with 'genet-lab {other} --resume'"
             )
         if args.dry_run:
             from genet_lab.evolution.run import resumed_config
@@ -228,12 +240,13 @@ def cmd_evolve(args) -> int:
             _set_threads(args)
         live = LiveRun(args.json, stored)
         live.started = True  # the run exists: an interruption leaves it as safe as it was
-        with live, _interrupt_hint(live, run_dir, args.kind):
+        with live, _interrupt_hint(live, run_dir, stored["kind"]):
             status = resume_run(run_dir, args.generations, listeners=[live.on_event], execution=_execution(args))
     else:
+        args.kind = getattr(args, "strategy", None) or args.kind
         config = build_config(args)
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        run_dir = Path(args.run_dir or f"runs/{'evolve' if args.kind == 'ga' else 'random'}-{stamp}")
+        run_dir = Path(args.run_dir or f"runs/{'evolve' if args.kind == 'ga' else args.kind}-{stamp}")
         if args.dry_run:
             from genet_lab.evolution.run import check_start
 
@@ -275,7 +288,7 @@ def _interrupt_hint(live: LiveRun, run_dir: Path, kind: str):
     try:
         yield
     except KeyboardInterrupt as exc:
-        command = "evolve" if kind == "ga" else "random-search"
+        command = _command(kind)
         hint = (
             f"the run in {show(run_dir)} is safe (every finished evaluation is stored); continue it "
             f"with: genet-lab {command} --resume {shell_quote(run_dir)}"
@@ -363,7 +376,9 @@ class LiveRun:
 
         from genet_lab.evolution.config import UNITS
 
-        kind = "GA" if self.config.get("kind") == "ga" else "random search"
+        kind = {"ga": "GA", "random": "random search", "aging": "aging evolution", "local": "local search"}.get(
+            str(self.config.get("kind")), str(self.config.get("kind"))
+        )
         t = Table(
             title=f"{kind}: N={self.config.get('population')} T={self.config.get('generations')} "
             f"fitness={UNITS.get(str(self.config.get('fitness')), '')}",

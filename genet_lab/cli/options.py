@@ -185,6 +185,10 @@ OPTIONS: dict[str, Option] = {
         _opt("--qm", type=probability, help=f"q_M, flip probability per bit (default {_search_default('qm')})"),
         _opt("--pc", type=probability, help=f"p_C, crossover probability per pair (default {_search_default('pc')})"),
         _opt("--qc", type=probability, help=f"q_C, exchange probability per stage (default {_search_default('qc')})"),
+        _opt("--aging-population", type=positive_int, metavar="P", help="--strategy aging: the P most recently "
+             f"evaluated individuals kept alive (default {_search_default('aging_population')})"),
+        _opt("--sample-size", type=positive_int, metavar="S", help="--strategy aging: individuals drawn for each "
+             f"tournament, 1 <= S <= P (default {_search_default('sample_size')})"),
         _opt("--fitness", type=fitness_kind, metavar="KIND", help="train (default), proxy: NASWOT score without "
              "training, proxy:NAME: a zero-cost proxy at initialisation (synflow, snip, grad_norm, jacob_cov, "
              "naswot; see bench estimators), toy: test aid, table:NAME: a recorded training of a benchmark table "
@@ -215,8 +219,8 @@ DATA = ("dataset", "data_dir", "train_size", "val_size")
 TRAINING = ("epochs", "batch_size", "recipe", "lr", "schedule", "device")
 SEARCH = ("population", "generations", "stages", "seed", "fitness", "preset", "reuse_structures", "eval_test",
           "objective")  # fmt: skip
-GA = ("init", "init_p", "init_flips", "pm", "qm", "pc", "qc")
-"""Options of the genetic process only (random search has no breeding and a random start)."""
+GA = ("init", "init_p", "init_flips", "pm", "qm", "pc", "qc", "aging_population", "sample_size")
+"""Options of evolve's strategies only (random search has no breeding and a random start)."""
 
 
 def flag(name: str) -> str:

@@ -25,6 +25,7 @@ from genet_lab.errors import ConfigError, reject_unknown_keys
 from genet_lab.evolution import operators as ops
 from genet_lab.evolution.objective import OBJECTIVE_HELP, apply_objective, normal_objective, parse_objective
 from genet_lab.evolution.overrides import TrainOverrides
+from genet_lab.evolution.strategies import check_strategy
 from genet_lab.training import catalog, proxies
 from genet_lab.training.recipes import DEFAULT_RECIPE, PAPER_FULL_EPOCHS, check_paper_full, check_recipe
 
@@ -98,7 +99,7 @@ def _literal(text: str) -> str:
 
 @dataclass(frozen=True)
 class SearchConfig:
-    """A genetic run (kind "ga") or a random search (kind "random") and its evaluator.
+    """A search (kind "ga", the paper's; "random", "aging", "local": :mod:`.strategies`) and its evaluator.
 
     The defaults are the laptop budget every front end starts from (an evolution on the embedded
     digits within minutes on 2 CPU cores, docs/experiments.md); :meth:`paper` is the paper's
@@ -131,6 +132,9 @@ class SearchConfig:
     """The genomes of a ``file`` start (read from the file, so the run never needs it again)."""
     fitness: str = "train"
     reuse_structures: bool = False
+    aging_population: int = 50
+    sample_size: int = 10
+    """Aging evolution (kind "aging"): P, the youngest individuals kept alive, and S, each tournament's sample."""
     seed: int = 0
     preset: str = catalog.DEFAULT_PRESET
     dataset: str = catalog.DEFAULT_DATASET
@@ -315,8 +319,7 @@ class SearchConfig:
 
     def validated(self) -> SearchConfig:
         """This config if every field holds an accepted value (a resolved config: see :meth:`resolve`)."""
-        if self.kind not in ("ga", "random"):
-            raise ConfigError("kind", self.kind, accepted=("ga", "random"), what="kind")
+        check_strategy(self)  # the kind, and aging evolution's P and S
         if self.population < 2:
             raise ConfigError(
                 "population",
@@ -430,7 +433,7 @@ def check_size(config: SearchConfig) -> None:
         raise ConfigError(
             "generations", t, template=f"generations T = {{value}} is too large; at most {MAX_GENERATIONS:,}"
         )
-    if config.init not in ("random", "zeros", "file") and config.kind == "ga" and config.init_flips > length:
+    if config.init not in ("random", "zeros", "file") and config.kind != "random" and config.init_flips > length:
         raise ConfigError(
             "init_flips",
             config.init_flips,

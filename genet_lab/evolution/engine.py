@@ -2,8 +2,9 @@
 
 One loop, one generation at a time:
 
-1. breed generation t from generation t-1 (selection, crossover, mutation;
-   or N fresh random strings for random search) with the RNG restored from
+1. breed generation t with the strategy of the run's kind (:mod:`.strategies`: the paper's
+   selection, crossover and mutation from generation t-1; random, aging or local search, which
+   observe every finished generation) with the RNG restored from
    the state stored after generation t-1 was bred, and store the individuals,
    one pending evaluation each and the new RNG state in one transaction;
 2. hand every pending individual to the executor (one ``map`` over the generation's jobs:
@@ -48,13 +49,12 @@ from genet_lab.evolution.population import initial_population, initial_rng
 from genet_lab.evolution.records import Individual, RunStatus
 from genet_lab.evolution.stats import Occurrences, finished, table1_stats
 from genet_lab.evolution.store import RunStore
+from genet_lab.evolution.strategies import Breeding, Strategy, make_strategy
 
 __all__ = ["Engine", "SearchConfig", "StopRequested", "evaluation_seed", "extend"]
 
 Listener = Callable[[Any], None]
 """Called with every event of :mod:`genet_lab.evolution.events`."""
-Breeding = tuple[str, list[int], bool]
-"""How an individual was made: (op, parent indices in the previous generation, changed)."""
 
 
 def evaluation_seed(seed: int, gen: int, index: int) -> int:
@@ -144,27 +144,21 @@ class Engine:
         self._notify(event)
 
     # -- breeding ----------------------------------------------------------------------
-    def _breed(self, prev: Sequence[Individual], rng: np.random.Generator) -> tuple[np.ndarray, list[Breeding]]:
-        c = self.config
-        n = c.population
-        if c.kind == "random":
-            pop = ops.init_random(n, int(self.bounds[-1]), rng, 0.5)
-            return pop, [("random", [], True)] * n
-        parents_pop = np.array([[int(ch) for ch in r.bits] for r in prev], dtype=np.uint8)
-        sel = ops.select_roulette([_selected_fitness(r) for r in prev], rng, n)
-        selected = parents_pop[sel]
-        crossed_pop, crossed, partner = ops.crossover_stages(selected, rng, self.bounds, c.pc, c.qc)
-        child, mutated = ops.mutate_flip(crossed_pop, rng, c.pm, c.qm, exclude=crossed)
-        meta: list[Breeding] = []
-        for i in range(n):
-            changed = bool(np.any(child[i] != selected[i]))
-            if crossed[i]:
-                meta.append(("crossover", [int(sel[i]), int(sel[partner[i]])], changed))
-            elif mutated[i]:
-                meta.append(("mutation", [int(sel[i])], changed))
-            else:
-                meta.append(("selection", [int(sel[i])], False))
-        return child, meta
+    def _strategy(self, upto: int) -> Strategy:
+        """The strategy of ``config.kind`` (:mod:`.strategies`) having observed generations 0..upto-1
+        (rebuilt from the store on a resume: observing draws nothing)."""
+        strategy = make_strategy(self.config)
+        by_gen: dict[int, list[Individual]] = {}
+        for r in self.store.individuals() if upto > 0 else ():
+            if r.gen < upto:
+                by_gen.setdefault(r.gen, []).append(r)
+        for gen in sorted(by_gen):
+            self._observe(strategy, gen, by_gen[gen])
+        return strategy
+
+    def _observe(self, strategy: Strategy, gen: int, rows: Sequence[Individual]) -> None:
+        pop = np.array([[int(ch) for ch in r.bits] for r in rows], dtype=np.uint8)
+        strategy.observe(gen, pop, [_selected_fitness(r) for r in rows])
 
     # -- evaluation --------------------------------------------------------------------
     def _genome(self, ind: Individual) -> Genome:
@@ -296,6 +290,7 @@ class Engine:
                 gen = 0
             else:
                 gen = gens[-1].gen
+            strategy = self._strategy(gen)
             while True:
                 self._evaluate_generation(gen)
                 finished = self.store.generations()
@@ -307,9 +302,10 @@ class Engine:
                     break
                 if self.should_stop():
                     raise StopRequested()
+                self._observe(strategy, gen, rows)
                 rng = np.random.default_rng()
                 rng.bit_generator.state = self.store.rng_state(gen)
-                pop, meta = self._breed(rows, rng)
+                pop, meta = strategy.breed(rng)
                 gen += 1
                 self._store_generation(gen, pop, meta, rng)
         except StopRequested:

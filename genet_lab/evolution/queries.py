@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 from genet_lab.errors import ConfigError, UsageError, show
 from genet_lab.evolution import events as ev
 from genet_lab.evolution.records import GenerationStats, Individual, RunStatus
+from genet_lab.evolution.strategies import KINDS
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -204,7 +205,7 @@ class StoreQueries:
         try:
             _integer("population", cfg.get("population"), none=False, low=1)
             _integer("generations", cfg.get("generations"), none=False)
-            _text("kind", row["kind"], none=False, among=("ga", "random"))
+            _text("kind", row["kind"], none=False, among=KINDS)
             _integer("seed", row["seed"], none=False, low=None)
         except _BadRow as bad:
             raise self._bad_row("the run record (its config)", bad) from None

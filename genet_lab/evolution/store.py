@@ -64,7 +64,7 @@ _SCHEMA = f"""
 CREATE TABLE schema_version (version INTEGER NOT NULL);
 CREATE TABLE run (
     id INTEGER PRIMARY KEY CHECK (id = 1),
-    kind TEXT NOT NULL CHECK (kind IN ('ga', 'random')),
+    kind TEXT NOT NULL CHECK (kind IN ('ga', 'random', 'aging', 'local')),  -- strategies.KINDS
     seed INTEGER NOT NULL,
     config TEXT NOT NULL,
     created REAL NOT NULL,

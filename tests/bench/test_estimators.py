@@ -128,6 +128,24 @@ def test_size_estimators_against_a_long_table_with_a_known_answer(tmp_path):
     assert params["tau"] == pytest.approx(est.kendall_tau(vals, [e.mean for e in short.entries]))
 
 
+def test_against_a_long_table_a_trained_estimator_leaves_out_the_seeds_it_shares(tmp_path):
+    n = 30
+    rng = random.Random(1)
+    noise = [[rng.uniform(80, 99) for _ in range(n)] for _ in range(2)]
+    short = load_table(
+        _synthetic(tmp_path / "s.json.gz", "s", n, lambda i, s: [[50.0, noise[0][i]], [50.0, noise[1][i]]], epochs=2)
+    )
+    data = json.loads(gzip.decompress((tmp_path / "s.json.gz").read_bytes()))
+    data["name"], data["settings"]["seeds"] = "l", [1]  # the long table trained seed 1 only
+    for i, s in enumerate(data["structures"]):
+        s["runs"] = [dict(s["runs"][1], seed=1, val=noise[1][i] + 1)]
+    long = load_table(_write(tmp_path / "l.json.gz", data))
+    row = est.measure(short, ["final"], long)["estimators"][0]
+    long_mean = [e.mean for e in long.entries]
+    assert row["tau_long"] == pytest.approx(est.kendall_tau(noise[0], long_mean))  # seed 0 only
+    assert row["tau_long"] < 0.9  # seed 1 would rank the long table perfectly
+
+
 def test_a_long_table_of_another_space_is_refused(tmp_path):
     short = load_table(shipped()[SHIPPED])
     data = _raw()

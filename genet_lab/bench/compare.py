@@ -1,0 +1,186 @@
+"""How good the structures returned by repeated searches on a table are: the metrics of ``bench compare``.
+
+A search's :class:`Outcome` names the structure it returned (its best by observed fitness), the
+fitness it was returned with, the evaluations it used and its anytime curve. Against the table's
+ground truth (each structure's mean over its recorded seeds) :func:`summarize` reports, per
+strategy, over its repeats:
+
+* ``true``: the table mean of the returned structure (not the lucky observed sample it won with);
+* ``regret``: the table's best mean minus ``true``;
+* ``percentile``: the percent of the table's structures with a strictly lower mean;
+* ``top1``: P(the returned structure is in the top 1%), the top 1% being the ``ceil(n / 100)``
+  best means (ties at the cut included: a structure whose rank, ties sharing the best rank, is at
+  most that count);
+* ``curse``: the winner's curse, observed fitness minus ``true``;
+* ``anytime``: at evaluations x on a grid, the table mean of the best-so-far (the structure a
+  search stopped after x evaluations would return; known once a generation is finished).
+
+95% confidence intervals: normal for means (mean +- 1.96 sd / sqrt(R), sd with ddof 1), Wilson
+score for the proportion ``top1``. Knows the table only: the searches themselves are the evolution
+layer's (:mod:`genet_lab.evolution.repeats`); matplotlib is imported only to draw.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Z95", "Outcome", "Scores", "anytime_figure", "mean_ci", "summarize", "top_count", "wilson"]
+
+Z95 = 1.959963984540054
+"""The standard normal quantile of a two-sided 95% interval."""
+
+
+@dataclass
+class Outcome:
+    """What one search returned: the table entry (index into ``table.entries``; -1 for none), the
+    fitness it was returned with, the trained evaluations used, its bits and its anytime curve."""
+
+    entry: int
+    observed: float
+    evaluations: int
+    bits: str
+    curve: list[tuple[int, float]] = field(default_factory=list)
+    """(trained evaluations so far, table mean of the best so far) at the end of each generation."""
+
+
+def top_count(n: int) -> int:
+    """How many structures the top 1% of ``n`` holds: ``ceil(n / 100)``, at least 1."""
+    return max(1, math.ceil(n / 100))
+
+
+class Scores:
+    """Each entry's table mean, percentile, rank and top-1% membership, computed once."""
+
+    def __init__(self, means: Sequence[float]):
+        self.means = np.asarray(means, dtype=np.float64)
+        if self.means.size < 1:
+            raise ValueError("a table with no structure has nothing to compare against")
+        ordered = sorted(self.means.tolist())
+        n = len(ordered)
+        self.best = ordered[-1]
+        self.percentile = np.array([100.0 * bisect.bisect_left(ordered, m) / n for m in self.means])
+        self.rank = np.array([n - bisect.bisect_right(ordered, m) + 1 for m in self.means])
+        self.top = self.rank <= top_count(n)
+
+    @classmethod
+    def of(cls, table: Any) -> Scores:
+        return cls([e.mean for e in table.entries])
+
+
+def mean_ci(values: Sequence[float] | np.ndarray) -> dict[str, Any]:
+    """Mean, its normal 95% interval (None with fewer than two values), sd and count; NaNs left out."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[~np.isnan(v)]
+    if v.size == 0:
+        return {"mean": None, "low": None, "high": None, "sd": None, "n": 0}
+    mean = float(v.mean())
+    if v.size < 2:
+        return {"mean": mean, "low": None, "high": None, "sd": None, "n": 1}
+    sd = float(v.std(ddof=1))
+    half = Z95 * sd / math.sqrt(v.size)
+    return {"mean": mean, "low": mean - half, "high": mean + half, "sd": sd, "n": int(v.size)}
+
+
+def wilson(k: int, n: int) -> dict[str, Any]:
+    """The proportion ``k / n`` with its Wilson score 95% interval."""
+    if n < 1:
+        return {"p": None, "low": None, "high": None, "k": k, "n": n}
+    p, z2 = k / n, Z95 * Z95
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = Z95 * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return {"p": p, "low": max(0.0, centre - half), "high": min(1.0, centre + half), "k": k, "n": n}
+
+
+def grid(budget: int, points: int = 50) -> list[int]:
+    """Evaluation counts at which the anytime curves are read: ``points`` steps up to ``budget``."""
+    return sorted({max(1, round(budget * k / points)) for k in range(1, points + 1)})
+
+
+def _at(curve: Sequence[tuple[int, float]], xs: Sequence[int]) -> list[float]:
+    """The curve's value at each x (the last point at or before x; NaN before the first)."""
+    counts = [c for c, _ in curve]
+    out = []
+    for x in xs:
+        k = bisect.bisect_right(counts, x)
+        out.append(curve[k - 1][1] if k else float("nan"))
+    return out
+
+
+def strategy_summary(scores: Scores, outcomes: Sequence[Outcome], xs: Sequence[int]) -> dict[str, Any]:
+    """The metrics of one strategy's repeats (see the module docstring)."""
+    if not outcomes:
+        raise ValueError("no outcome to summarise")
+    entries = np.array([o.entry for o in outcomes])
+    if np.any(entries < 0):
+        raise ValueError("a search returned no structure of the table")
+    true = scores.means[entries]
+    observed = np.array([o.observed for o in outcomes], dtype=np.float64)
+    curves = np.array([_at(o.curve, xs) for o in outcomes], dtype=np.float64)
+    anytime = [mean_ci(curves[:, j]) for j in range(len(xs))]
+    return {
+        "repeats": len(outcomes),
+        "true": mean_ci(true),
+        "regret": mean_ci(scores.best - true),
+        "percentile": mean_ci(scores.percentile[entries]),
+        "top1": wilson(int(scores.top[entries].sum()), len(outcomes)),
+        "curse": mean_ci(observed - true),
+        "observed": mean_ci(observed),
+        "evaluations": mean_ci([o.evaluations for o in outcomes]),
+        "anytime": {
+            "evaluations": list(xs),
+            "true": [a["mean"] for a in anytime],
+            "low": [a["low"] for a in anytime],
+            "high": [a["high"] for a in anytime],
+            "n": [a["n"] for a in anytime],
+        },
+    }
+
+
+def summarize(table: Any, results: Mapping[str, Sequence[Outcome]], budget: int, points: int = 50) -> dict[str, Any]:
+    """Every strategy's metrics on ``table`` (a loaded table), with the table's facts and the method."""
+    scores = Scores.of(table)
+    xs = grid(budget, points)
+    return {
+        "table": table.name,
+        "structures": len(table.entries),
+        "best_mean": scores.best,
+        "best": table.best().genome.notation(),
+        "top1_count": top_count(len(table.entries)),
+        "budget": budget,
+        "ci": "95%: normal (mean +- 1.96 sd/sqrt(R)) for means, Wilson score for P(top 1%)",
+        "strategies": {name: strategy_summary(scores, outs, xs) for name, outs in results.items()},
+    }
+
+
+def anytime_figure(summary: Mapping[str, Any], path: str | Path) -> Path:
+    """The anytime curves (table mean of the best-so-far against evaluations, 95% bands) as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    for name, s in summary["strategies"].items():
+        a = s["anytime"]
+        x = np.array(a["evaluations"], dtype=float)
+        y, lo, hi = (np.array([np.nan if v is None else v for v in a[k]], dtype=float) for k in ("true", "low", "high"))
+        ax.plot(x, y, lw=1.5, label=f"{name} (regret {s['regret']['mean']:.2f})")
+        ax.fill_between(x, lo, hi, alpha=0.2)
+    ax.axhline(summary["best_mean"], color="k", lw=0.8, ls=":", label="table's best mean")
+    ax.set_xlabel("evaluations")
+    ax.set_ylabel("table mean of the best so far (%)")
+    r = next(iter(summary["strategies"].values()))["repeats"]
+    ax.set_title(f"{summary['table']}: {r} repeats per strategy, 95% CI")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

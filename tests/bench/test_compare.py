@@ -1,0 +1,189 @@
+"""``genet-lab bench compare`` (issue 21, item 6): the metrics against a known optimum, computed by hand,
+the repeats' determinism, the command's output and its bad input.
+
+The metrics are checked on made-up means whose regret, percentile, top-1% and intervals are worked
+out in the comments; the searches run on a synthetic table of stages (3,3) written in the format of
+:mod:`genet_lab.bench.table` (no network is trained)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+
+import pytest
+
+from genet_lab.bench.compare import Z95, Outcome, Scores, grid, mean_ci, strategy_summary, summarize, top_count, wilson
+from genet_lab.bench.structures import iter_structures
+from genet_lab.bench.table import load_table
+from genet_lab.encoding.complexity import complexity
+from genet_lab.encoding.presets import get_preset
+from genet_lab.errors import UsageError
+from genet_lab.evolution.repeats import STRATEGIES, run_repeats
+from genet_lab.training import catalog
+from tests.helpers import assert_rejected, run_cli
+
+NET = get_preset(catalog.DEFAULT_PRESET).with_input(1, 8, 10)
+
+
+def _write_table(path, complete=True) -> None:
+    structures = []
+    for s in iter_structures((3, 3)):
+        cx = complexity(s.genome, NET)
+        vals = [round(70.0 + (s.index * 11 % 17) + 3.0 * seed, 4) for seed in range(2)]
+        runs = [{"seed": k, "val": v, "test": None, "seconds": 1.0, "device": "cpu", "failed": False,
+                 "val_curve": [v], "loss_curve": [0.1]} for k, v in enumerate(vals)]  # fmt: skip
+        structures.append({"genome": s.genome.notation(), "bits": s.genome.bitstring(), "key": s.key,
+                           "class_size": s.class_size, "params": cx.params, "macs": cx.macs, "runs": runs})  # fmt: skip
+    settings = {"stages": [3, 3], "dataset": "digits", "data_dir": None, "train_size": None, "val_size": None,
+                "image_size": None, "preset": catalog.DEFAULT_PRESET, "epochs": 6, "batch_size": 32,
+                "recipe": "fast", "seeds": [0, 1], "table_seed": 0, "threads": 1, "mode": "loop",
+                "group": 8}  # fmt: skip
+    n = len(structures)
+    data = {"format": "genet-lab-bench", "version": 1, "name": path.name.removesuffix(".json.gz"),
+            "settings": settings, "versions": {}, "created": 0.0, "exported": 0.0, "complete": complete,
+            "counts": {"structures": n, "structures_present": n, "trainings": 2 * n, "trainings_done": 2 * n},
+            "structures": structures}  # fmt: skip
+    path.write_bytes(gzip.compress(json.dumps(data).encode()))
+
+
+@pytest.fixture(scope="module")
+def table_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("tables") / "synthetic-33.json.gz"
+    _write_table(path)
+    return path
+
+
+# -- the metrics, by hand -----------------------------------------------------------------------------
+
+MEANS = [90.0, 80.0, 70.0, 70.0, 60.0]
+"""Five structures: the best 90; 70 twice."""
+
+
+def test_percentile_rank_and_top_one_percent_of_known_means():
+    s = Scores(MEANS)
+    assert s.best == 90.0
+    # strictly lower: 4, 3, 1, 1, 0 of 5
+    assert s.percentile.tolist() == [80.0, 60.0, 20.0, 20.0, 0.0]
+    assert s.rank.tolist() == [1, 2, 3, 3, 5]  # ties share the best rank
+    assert s.top.tolist() == [True, False, False, False, False]  # ceil(5 / 100) = 1 structure
+    assert [top_count(n) for n in (1, 100, 101, 1116)] == [1, 1, 2, 12]
+
+
+def test_ties_at_the_top_one_percent_cut_are_in():
+    means = [float(k) for k in range(250)]  # top 1% = ceil(2.5) = 3: 249, 248, 247
+    means[246] = 247.0  # ties with the third best
+    assert Scores(means).top.sum() == 4
+
+
+def test_regret_percentile_top1_and_winners_curse_of_known_outcomes():
+    outcomes = [
+        Outcome(0, 91.0, 100, ""),
+        Outcome(0, 92.0, 100, ""),
+        Outcome(2, 75.0, 100, ""),
+        Outcome(4, 60.0, 90, ""),
+    ]
+    got = strategy_summary(Scores(MEANS), outcomes, [50, 100])
+    # true means 90, 90, 70, 60; regret 0, 0, 20, 30 (sd 15); percentiles 80, 80, 20, 0
+    assert got["true"]["mean"] == 77.5
+    assert got["regret"]["mean"] == 12.5 and got["regret"]["sd"] == pytest.approx(15.0)
+    assert got["regret"]["high"] - got["regret"]["mean"] == pytest.approx(Z95 * 15.0 / 2)
+    assert got["percentile"]["mean"] == 45.0
+    assert (got["top1"]["k"], got["top1"]["p"]) == (2, 0.5)
+    assert got["curse"]["mean"] == 2.0  # observed - true: 1, 2, 5, 0
+    assert got["evaluations"]["mean"] == 97.5
+
+
+def test_anytime_curves_read_the_best_so_far_at_each_point():
+    o = Outcome(0, 91.0, 20, "", [(10, 70.0), (20, 90.0)])
+    assert grid(20, 4) == [5, 10, 15, 20]
+    a = strategy_summary(Scores(MEANS), [o, o], grid(20, 4))["anytime"]
+    assert a["true"] == [None, 70.0, 70.0, 90.0]  # nothing returned before the first generation ends
+    assert a["n"] == [0, 2, 2, 2]
+
+
+def test_the_intervals():
+    m = mean_ci([1.0, 2.0, 3.0])
+    assert (m["mean"], m["sd"]) == (2.0, 1.0)
+    assert m["low"] == pytest.approx(2.0 - Z95 / math.sqrt(3))
+    assert mean_ci([4.0])["low"] is None
+    w = wilson(0, 4)  # k = 0: [0, z^2 / (n + z^2)]
+    assert w["low"] == 0.0 and w["high"] == pytest.approx(Z95**2 / (4 + Z95**2))
+    a, b = wilson(3, 10), wilson(7, 10)
+    assert a["low"] == pytest.approx(1 - b["high"]) and a["low"] < 0.3 < a["high"]
+
+
+# -- the repeats on a table ---------------------------------------------------------------------------
+
+
+def test_every_returned_structure_is_judged_by_its_table_mean(table_file):
+    table, results, _ = run_repeats(str(table_file), list(STRATEGIES), 4, 30, seed=1)
+    summary = summarize(table, results, 30)
+    best = table.best().mean
+    assert summary["best_mean"] == best
+    for name, outcomes in results.items():
+        assert len(outcomes) == 4
+        true = [table.mean(o.bits) for o in outcomes]
+        s = summary["strategies"][name]
+        assert s["true"]["mean"] == pytest.approx(sum(true) / 4)
+        assert s["regret"]["mean"] == pytest.approx(best - sum(true) / 4)
+        assert s["percentile"]["mean"] == pytest.approx(sum(table.percentile(o.bits) for o in outcomes) / 4)
+        assert s["top1"]["k"] == sum(table.rank(o.bits) <= top_count(len(table)) for o in outcomes)
+        assert all(o.evaluations <= 30 for o in outcomes)
+        assert name == "ga-reuse" or all(o.evaluations == 30 for o in outcomes)
+
+
+def test_the_same_seed_gives_the_same_result(table_file):
+    one = run_repeats(str(table_file), ["ga", "aging", "local"], 3, 25, seed=7)[1]
+    two = run_repeats(str(table_file), ["ga", "aging", "local"], 3, 25, seed=7)[1]
+    other = run_repeats(str(table_file), ["ga", "aging", "local"], 3, 25, seed=8)[1]
+    assert one == two
+    assert one != other
+
+
+def test_a_partial_table_and_bad_sizes_are_refused(tmp_path):
+    partial = tmp_path / "partial.json.gz"
+    _write_table(partial, complete=False)
+    with pytest.raises(UsageError, match="partial"):
+        run_repeats(str(partial), ["ga"], 1, 10)
+    with pytest.raises(UsageError, match="budget"):
+        run_repeats(str(partial), ["ga"], 1, 0)
+    with pytest.raises(UsageError, match="repeats"):
+        run_repeats(str(partial), ["ga"], 0, 10)
+    with pytest.raises(UsageError, match="unknown strategy 'hill'; accepted: ga, ga-reuse"):
+        run_repeats(str(partial), ["ga", "hill"], 1, 10)
+
+
+# -- the command --------------------------------------------------------------------------------------
+
+
+def test_bench_compare_prints_json_and_writes_the_curves(table_file, tmp_path):
+    out = tmp_path / "cmp"
+    argv = ["bench", "compare", "--table", str(table_file), "--repeats", "3", "--budget", "20"]
+    rc, text, err = run_cli([*argv, "--strategies", "ga,random", "--json", "--out", str(out)])
+    assert rc == 0, err
+    data = json.loads(text)
+    assert list(data["strategies"]) == ["ga", "random"] and data["repeats"] == 3 and data["budget"] == 20
+    assert json.loads((out / "compare.json").read_text())["strategies"] == data["strategies"]
+    assert (out / "anytime.png").read_bytes()[:4] == b"\x89PNG"
+    rc, text, err = run_cli([*argv, "--strategies", "local"])
+    assert rc == 0, err
+    assert "local" in text and "regret" in text and "Wilson" in text
+
+
+@pytest.mark.parametrize(
+    "extra, needles",
+    [
+        (["--strategies", "ga,hill"], ("unknown strategy 'hill'", "ga-reuse")),
+        (["--budget", "0"], ("--budget", "positive integer")),
+        (["--repeats", "0"], ("--repeats", "positive integer")),
+        (["--budget", "x"], ("--budget",)),
+    ],
+)
+def test_bench_compare_bad_input_is_one_line(extra, needles, table_file):
+    assert_rejected(["bench", "compare", "--table", str(table_file), *extra], *needles)
+
+
+def test_bench_compare_unknown_table_is_one_line():
+    assert_rejected(["bench", "compare", "--table", "no-such-table", "--repeats", "1"], "unknown table 'no-such-table'")
+    assert load_table("digits-334-e6").complete  # the default table of the docs can be compared
