@@ -32,11 +32,12 @@ def add_parser(bsub: Any) -> None:
     e.add_argument("--long", metavar="TABLE", help="a long-fidelity table of the same space: also score against "
                    "its mean final accuracy")  # fmt: skip
     e.add_argument("--estimators", nargs="+", metavar="NAME", help="the estimators to score, space- or "
-                   "comma-separated (default: all; an unknown name lists them)")  # fmt: skip
-    e.add_argument("--proxy-batch", type=options.positive_int, default=64, help="images in the proxies' "
-                   "minibatch (default 64)")  # fmt: skip
-    e.add_argument("--proxy-seed", type=options.seed_int, default=0, help="seed of the proxies' weights and "
-                   "minibatch (default 0)")  # fmt: skip
+                   "comma-separated: params, macs, depth, synflow, snip, grad_norm, jacob_cov, naswot, epochK (the "
+                   "accuracy after K epochs), extrapK (extrapolated from K epochs), final (default: all)")  # fmt: skip
+    e.add_argument("--proxy-batch", type=options.positive_int, default=64, metavar="N", help="images in the "
+                   "proxies' minibatch (default 64)")  # fmt: skip
+    e.add_argument("--proxy-seed", type=options.seed_int, default=0, metavar="SEED", help="seed of the proxies' "
+                   "weights and minibatch (default 0)")  # fmt: skip
     options.add(e, "json", help="print one JSON object: every estimator's tau and rho, the noise ceiling")
     e.set_defaults(func=cmd_estimators)
 
