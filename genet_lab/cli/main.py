@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from genet_lab import __version__
 from genet_lab.cli import options
 from genet_lab.errors import ConfigError, Terminated, UsageError
+from genet_lab.processes import follow_parent_from_env
 
 SUBCOMMAND_MODULES = ("core", "train", "evolve", "transfer", "tui", "bench")
 
@@ -57,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    follow_parent_from_env()  # a run a front end started ends with it, even while paused
     try:
         with _sigterm_as_exception(args.command != "tui"):  # Textual handles its own signals
             return int(args.func(args) or 0)

@@ -48,5 +48,6 @@ def cmd_tui(args: argparse.Namespace) -> int:
             raise UsageError(f"{args.run} is not a genet-lab run directory (no run.sqlite in it)")
     from genet_lab.tui.app import GenetLabApp
 
-    GenetLabApp(genome=genome, run_dir=args.run).run()
-    return 0
+    app = GenetLabApp(genome=genome, run_dir=args.run)
+    app.run()
+    return app.return_code or 0  # Textual sets 1 after an unhandled error: a crash never exits 0

@@ -26,6 +26,7 @@ from typing import IO, TYPE_CHECKING, Any
 from genet_lab.errors import UsageError
 from genet_lab.evolution.records import GenerationStats, Individual, RunStatus
 from genet_lab.evolution.store import RunStore, is_run_dir
+from genet_lab.processes import PARENT_ENV
 
 if TYPE_CHECKING:
     from genet_lab.evolution.config import SearchConfig
@@ -46,7 +47,9 @@ class NotReady(Exception):
 
 
 def child_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
-    return {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    """The environment of a run process: this one's, unbuffered output, and this process's pid in
+    :data:`~genet_lab.processes.PARENT_ENV` so that the child (paused or not) ends with it."""
+    return {**os.environ, "PYTHONUNBUFFERED": "1", PARENT_ENV: str(os.getpid()), **(env or {})}
 
 
 def resume_argv(run_dir: str | Path, command: str = "evolve", python: str | None = None) -> list[str]:

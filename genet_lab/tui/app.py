@@ -10,8 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
+from rich.markup import escape
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.widgets import Footer, TabbedContent, TabPane
 
 from genet_lab.encoding.genome import Genome, zeros
@@ -113,6 +115,19 @@ class GenetLabApp(App[None]):
     def _edit(self, genome: Genome, label: str) -> None:
         self.editor.set_genome(genome, label)
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every notification is shown as plain text: they carry paths, genomes typed by the user and
+        error messages, and one ``[/b]`` in them must not be read as markup (nor crash the lab)."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
@@ -124,8 +139,8 @@ class GenetLabApp(App[None]):
             if control is not None and control.running:
                 command = control.command
                 reasons.append(
-                    f"An evolution is running in this process ({control.run_dir}). Quitting stops it; "
-                    f"the run stays resumable with [b]genet-lab {command} --resume {control.run_dir}[/b] "
+                    f"An evolution is running in this process ({escape(str(control.run_dir))}). Quitting stops it; "
+                    f"the run stays resumable with [b]genet-lab {command} --resume {escape(str(control.run_dir))}[/b] "
                     "(or o, then r, in this lab)."
                 )
         for train in self.query("#train-pane"):
@@ -133,7 +148,8 @@ class GenetLabApp(App[None]):
             if pane.running and pane.results:
                 r = pane.results[-1]
                 reasons.append(
-                    f"A training is running ({r.genome} on {r.dataset}). Quitting cancels it: its result is lost."
+                    f"A training is running ({escape(r.genome)} on {escape(r.dataset)}). Quitting cancels it: "
+                    "its result is lost."
                 )
         return reasons
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -52,7 +53,7 @@ class Prompt(ModalScreen[str | None]):
                 self._check(text)
             except (ValueError, OSError, UsageError) as exc:
                 self.error = " ".join(str(exc).split())
-                self.query_one(".prompt-error", Static).update(f"error: {self.error}")
+                self.query_one(".prompt-error", Static).update(Text(f"error: {self.error}"))
                 return
         self.dismiss(text)
 

@@ -20,6 +20,7 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -219,14 +220,15 @@ class EvolutionPane(Vertical):
         state = "paused" if self.paused else s.state
         colour = {"running": "green", "finished": "cyan", "paused": "yellow", "stopped": "red"}.get(state, "white")
         # what matters first, so that at 80 columns only the directory wraps to the second line
-        best = f" · best [b]{s.best_fitness:.2f}[/b] {s.best}" if s.best else ""
+        best = f" · best [b]{s.best_fitness:.2f}[/b] {escape(str(s.best))}" if s.best else ""
         self._label(
             f"[{colour}]{state}[/{colour}] · gen {s.gen}/{s.generations} · evals "
-            f"{s.evaluations_done}/{s.evaluations_total}{best} · {s.kind} [b]{self.run_dir}[/b]" + self._error_suffix()
+            f"{s.evaluations_done}/{s.evaluations_total}{best} · {escape(str(s.kind))} "
+            f"[b]{escape(str(self.run_dir))}[/b]" + self._error_suffix()
         )
 
     def _error_suffix(self) -> str:
-        return f"  [red]{self.error}[/red]" if self.error else ""
+        return f"  [red]{escape(self.error)}[/red]" if self.error else ""
 
     # -- starting and watching ------------------------------------------------------------
     def action_new_run(self) -> None:

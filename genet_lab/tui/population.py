@@ -18,6 +18,7 @@ from typing import Any, cast
 
 from rich.console import Group
 from rich.table import Table
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -301,7 +302,7 @@ class SeedScreen(ModalScreen[NewRun | None]):
 
     def _error(self, text: str) -> None:
         self.error = text
-        self.query_one("#seed-error", Static).update(f"error: {text}" if text else "")
+        self.query_one("#seed-error", Static).update(Text(f"error: {text}") if text else "")
 
     @on(Button.Pressed, "#seed-start")
     def action_start(self) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.console import Group
+from rich.markup import escape
 from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.message import Message
@@ -142,9 +143,9 @@ class PopulationTable(DataTable):
                 str(ind.index),
                 f"{value:.2f}" if value is not None else "-",
                 view.state_of(ind),
-                ind.op,
+                escape(ind.op),  # a DataTable reads a str cell as markup: stored text is escaped
                 ",".join(map(str, ind.parents)) or "-",
-                ind.genome,
+                escape(ind.genome),
                 key=str(ind.index),
             )
         if view.rows:
@@ -231,9 +232,9 @@ class IndividualDetail(VerticalScroll):
                 detail.update("[dim]no finished generation yet[/dim]")
                 return
             detail.update(genome_drawing(parse(view.best)))
-            self.border_title = f"best so far: {view.best} ({view.best_fitness or 0:.2f})"
+            self.border_title = f"best so far: {escape(str(view.best))} ({view.best_fitness or 0:.2f})"
             return
-        self.border_title = f"gen {ind.gen} #{ind.index}: {ind.genome}"
+        self.border_title = f"gen {ind.gen} #{ind.index}: {escape(ind.genome)}"
         head = Text()
         fit = fitness_of(ind)
         head.append(f"{ind.op} ", style="bold")

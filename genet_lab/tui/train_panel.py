@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -166,6 +167,9 @@ class TrainPane(Vertical):
             table.add_result(len(self.results) - 1, self.results[-1])
         if bad:  # said once, at start-up
             self.history_note = f"skipped {bad} unreadable line(s) of {history.history_path()}"
+            self.notify(self.history_note, severity="warning", timeout=8)
+        elif history.not_plain():
+            self.history_note = f"the history {history.history_path()} is not a plain file: not read, nothing added"
             self.notify(self.history_note, severity="warning", timeout=8)
         if past:
             self._set_label(
@@ -371,7 +375,7 @@ class TrainPane(Vertical):
             self._set_label(r.summary(run))
 
     def _set_label(self, text: str) -> None:
-        self.query_one("#train-label", Label).update(text)
+        self.query_one("#train-label", Label).update(Text(text))  # paths, errors, data set names: never markup
 
     def on_unmount(self) -> None:
         self.trainer.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from rich.markup import escape
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 from textual_plotext import PlotextPlot
@@ -110,11 +111,11 @@ class SessionTable(DataTable):
         self.add_columns(*COLUMNS)
 
     def add_result(self, run: int, result: SessionResult) -> None:
-        self.add_row(*result.cells(run), key=str(run))
+        self.add_row(*map(escape, result.cells(run)), key=str(run))  # a str cell is markup: a data set's name is not
 
     def update_result(self, run: int, result: SessionResult) -> None:
         for col, value in enumerate(result.cells(run)):
-            self.update_cell_at(Coordinate(run, col), value, update_width=True)  # "cancelled" > "running"
+            self.update_cell_at(Coordinate(run, col), escape(value), update_width=True)  # "cancelled" > "running"
 
 
 class TrainPlot(PlotextPlot):
