@@ -216,3 +216,47 @@ def test_control_characters_in_paths_are_shown_escaped(tmp_path):
     assert "\x1b" not in err and "\\x1b" in line
     rc, _, err = run_cli(["evolve", "--resume", str(odd)])
     assert rc == 2 and "\x1b" not in err
+
+
+# -- 11. the execution probe under a memory limit ------------------------------------------------------------
+
+
+class _OutOfMemory:
+    """A stand-in network whose every step meets the CPU allocator's limit (or another error)."""
+
+    def __init__(self, message: str):
+        import torch
+
+        class Net(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.w = torch.nn.Parameter(torch.zeros(1))
+
+            def forward(self, x):
+                raise RuntimeError(message)
+
+        self.net = Net()
+
+
+@pytest.mark.parametrize(
+    "message,stored",
+    [("DefaultCPUAllocator: can't allocate memory: you tried to allocate 123 bytes", False),
+     ("bf16 not supported here", True)],
+)  # fmt: skip
+def test_the_execution_probe_falls_back_instead_of_crashing(message, stored):
+    import dataclasses
+
+    import torch
+
+    from genet_lab.encoding.presets import get_preset
+    from genet_lab.training import autotune
+    from genet_lab.training.config import default_train_config
+
+    cfg = dataclasses.replace(default_train_config("digits"), precision="auto", channels_last="auto", batch_size=7)
+    net_config = get_preset("paper-cifar10").with_input(1, 8, 10)
+    before = dict(autotune._PROBES)
+    prec, cl, times = autotune.choose_execution(
+        _OutOfMemory(message).net, torch.zeros(1, 1, 8, 8), cfg, torch.device("cpu"), net_config
+    )
+    assert (prec, cl, times) == ("fp32", False, {})  # the reference choice, no "no median for empty data"
+    assert (len(autotune._PROBES) > len(before)) == stored  # an out-of-memory probe is measured again next time
