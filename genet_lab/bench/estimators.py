@@ -50,6 +50,7 @@ __all__ = [
     "CACHE_VERSION",
     "EXTRAP_MIN_EPOCHS",
     "estimator_names",
+    "estimator_values",
     "extrapolate",
     "kendall_tau",
     "measure",
@@ -335,6 +336,24 @@ def _independent_seeds(table: Table, long: Table) -> list[int]:
     return free or list(range(n_seeds))
 
 
+def estimator_values(
+    table: Table, names: Sequence[str] | None = None, batch: int = 64, seed: int = 0, progress: Progress | None = None
+) -> tuple[dict[str, list[np.ndarray]], dict[str, float]]:
+    """(estimator -> its values, in the order of ``table.entries``: one array for a size or proxy
+    estimator, one per seed index for a trained one; proxy -> seconds computed by this call): what
+    a scatter plot of an estimator against the table needs."""
+    names = parse_estimators(table, names)
+    proxies = [n for n in names if kind(n) == "proxy"]
+    pvals, pseconds = proxy_values(table, proxies, batch, seed, progress) if proxies else ({}, {})
+    out = {}
+    for name in names:
+        k = kind(name)
+        out[name] = (
+            [pvals[name]] if k == "proxy" else [size_values(table, name)] if k == "size" else _per_seed(table, name)
+        )
+    return out, pseconds
+
+
 def measure(
     table: Table,
     names: Sequence[str] | None = None,
@@ -351,24 +370,23 @@ def measure(
     target = np.asarray([en.mean for en in table.entries])
     long_idx, long_mean = _long_target(table, long) if long is not None else (None, None)
     long_seeds = _independent_seeds(table, long) if long is not None else []
-    proxies = [n for n in names if kind(n) == "proxy"]
     start = time.perf_counter()
-    pvals, pseconds = proxy_values(table, proxies, batch, seed, progress) if proxies else ({}, {})
+    found, pseconds = estimator_values(table, names, batch, seed, progress)
     proxy_wall = time.perf_counter() - start
     rows = []
     for name in names:
         k = kind(name)
-        values = pvals[name] if k == "proxy" else size_values(table, name) if k == "size" else None
-        per_seed = _per_seed(table, name) if values is None else [values]
-        targets = [_others_mean(table, s) for s in range(len(per_seed))] if values is None else [target]
+        per_seed = found[name]
+        trained = k == "trained"
+        targets = [_others_mean(table, s) for s in range(len(per_seed))] if trained else [target]
         row: dict[str, Any] = {"name": name, "kind": k}
         row["tau"] = _mean([kendall_tau(v, t) for v, t in zip(per_seed, targets)])
         row["rho"] = _mean([spearman_rho(v, t) for v, t in zip(per_seed, targets)])
         if long_idx is not None and long_mean is not None:
-            own = per_seed if values is not None else [per_seed[s] for s in long_seeds]
+            own = [per_seed[s] for s in long_seeds] if trained else per_seed
             row["tau_long"] = _mean([kendall_tau(v[long_idx], long_mean) for v in own])
             row["rho_long"] = _mean([spearman_rho(v[long_idx], long_mean) for v in own])
-        row["seeds"] = len(per_seed) if values is None else None
+        row["seeds"] = len(per_seed) if trained else None
         row["seconds"] = pseconds.get(name) if k == "proxy" else None
         row["undefined"] = int(np.sum(~np.isfinite(np.concatenate(per_seed))))
         rows.append(row)

@@ -168,6 +168,16 @@ def test_estimator_names_follow_the_epochs_and_unknown_ones_are_refused():
         est.parse_estimators(table, ["epoch6"])
 
 
+def test_estimator_values_are_per_structure_and_per_seed_for_trained_ones():
+    table = load_table(SHIPPED)
+    found, seconds = est.estimator_values(table, ["macs", "epoch2", "extrap3"])
+    assert seconds == {} and [len(found[n]) for n in found] == [1, 4, 4]
+    assert found["macs"][0].tolist() == [e.macs for e in table.entries]
+    assert found["epoch2"][3].tolist() == [e.runs[3].val_curve[1] for e in table.entries]
+    e = table.entries[7]
+    assert found["extrap3"][1][7] == pytest.approx(est.extrapolate(e.runs[1].val_curve, 3, 6))
+
+
 # -- proxies: the cache, and the CLI ---------------------------------------------------------------
 
 
