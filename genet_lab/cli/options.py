@@ -233,6 +233,18 @@ def flag(name: str) -> str:
     return candidate if candidate in _COMMAND_FLAGS else name
 
 
+def print_notes(notes: Any) -> None:
+    """The data layer's notes (files skipped, image sizes that differ) on stderr, once each, as
+    ``note: ...`` lines; a note that is a ConfigError names its field as a flag."""
+    import sys
+
+    from genet_lab.errors import ConfigError, show
+
+    for note in notes or ():
+        text = note.format(flag) if isinstance(note, ConfigError) else str(note)
+        print(f"note: {show(text)}", file=sys.stderr, flush=True)
+
+
 _COMMAND_FLAGS: set[str] = set()
 """Every long flag of every subcommand, learnt from the parser (:func:`learn_flags`)."""
 

@@ -49,6 +49,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="imagefolder only: read images batch by batch instead of "
         "decoding the set into memory (ILSVRC2012-sized folders); reports top-5 accuracy too",
     )
+    p.add_argument(
+        "--protocol",
+        choices=("holdout", "imagenet"),
+        default="holdout",
+        help="how an image folder is split: holdout (default: a validation split carved from train/, test/ "
+        "reported) or imagenet (section 4.3: all of train/ trains, val/ is reported; streams)",
+    )
     options.add_training(
         p,
         ("momentum", "weight_decay", "precision", "channels_last", "augment", "threads"),
@@ -126,7 +133,8 @@ def cmd_train(args) -> int:
         precision=args.precision,
         channels_last=args.channels_last,
         augment=args.augment,
-        eval_test=args.eval_test,
+        # no validation split (--val-size 0, the imagenet protocol): judged on the test split, as --help says
+        eval_test=args.eval_test or args.val_size == 0 or args.protocol == "imagenet",
         threads=args.threads,
     )
     if args.dry_run:  # before any data is read; the network's input shape and classes follow the data set
@@ -146,7 +154,7 @@ def cmd_train(args) -> int:
                 "save": args.save,
             }
         )
-    if args.stream:
+    if args.stream or args.protocol == "imagenet":
         from genet_lab.training.data.stream import load_stream
 
         data: DataSplits | StreamSplits = load_stream(
@@ -155,8 +163,9 @@ def cmd_train(args) -> int:
             seed=split_seed,
             train_size=args.train_size,
             val_size=args.val_size,
-            with_test=args.eval_test,
+            with_test=cfg.eval_test,
             image_size=args.image_size,
+            protocol=args.protocol,
         )
     else:
         _phase(args, "loading", f"the {args.dataset} data set")
@@ -166,9 +175,10 @@ def cmd_train(args) -> int:
             seed=split_seed,
             train_size=args.train_size,
             val_size=args.val_size,
-            with_test=args.eval_test,
+            with_test=cfg.eval_test,
             image_size=args.image_size,
         )
+    options.print_notes(data.notes)
     net = net.with_input(data.in_channels, data.image_size, data.num_classes)
     if args.save:
         check_save_space(Path(args.save), genome, net)
@@ -189,6 +199,10 @@ def cmd_train(args) -> int:
         "train": cfg.to_dict(),
         "split_seed": split_seed,
     }
+    if not len(data.val_y) and not args.events:  # no validation split: no validation accuracy, not 0.0
+        out.update({k: None for k in ("val_accuracy", "val_top5_accuracy") if k in out})
+        out["curve"] = [{**c, "val_accuracy": None} for c in out["curve"]]
+    options.print_notes([out["first_unreadable"]] if out.get("first_unreadable") else [])
     unsaved = None
     if args.save:
         if result.failed:
@@ -361,6 +375,7 @@ def cmd_evaluate(args) -> int:
     from genet_lab.training.batches import to_device
     from genet_lab.training.checkpoint import load_checkpoint
     from genet_lab.training.data import load_dataset
+    from genet_lab.training.data.splits import relabel
     from genet_lab.training.devices import resolve_device
     from genet_lab.training.loop import accuracy
 
@@ -375,12 +390,19 @@ def cmd_evaluate(args) -> int:
         seed=int(info.get("seed", 0)),
         val_size=info.get("val_size") if name == info.get("name") else None,
         with_test=True,
+        # an image folder is decoded at the size the network takes, not guessed from its files
+        image_size=ckpt.net_config.image_size if name == "imagefolder" else None,
     )
+    options.print_notes(data.notes)
     net = ckpt.net_config
-    have = (data.in_channels, data.image_size, data.num_classes)
-    want = (net.in_channels, net.image_size, net.num_classes)
+    have: tuple[int, ...] = (data.in_channels, data.image_size, data.num_classes)
+    want: tuple[int, ...] = (net.in_channels, net.image_size, net.num_classes)
+    if info.get("classes"):  # matched by name: the labels are renumbered to the network's outputs
+        options.print_notes(relabel(data, list(info["classes"]), name))
+        have, want = have[:2], want[:2]
     if have != want:
-        raise UsageError(f"the checkpoint's network takes (channels, size, classes) = {want}, but {name} has {have}")
+        shape = "(channels, size, classes)" if len(want) == 3 else "(channels, size)"
+        raise UsageError(f"the checkpoint's network takes {shape} = {want}, but {name} has {have}")
     device = resolve_device(args.device)
     model = ckpt.build(device)
     mean, std = info.get("mean") or data.mean, info.get("std") or data.std
@@ -389,10 +411,12 @@ def cmd_evaluate(args) -> int:
         "genome": ckpt.genome.notation(),
         "dataset": name,
         "val_images": len(data.val_y),
-        "val_accuracy": accuracy(model, to_device(data.val_x, mean, std, device, False), data.val_y.to(device)),
+        "val_accuracy": None  # no validation split (trained with --val-size 0): none, not 0.0
+        if not len(data.val_y)
+        else accuracy(model, to_device(data.val_x, mean, std, device, False), data.val_y.to(device)),
         "test_images": None if data.test_y is None else len(data.test_y),
         "test_accuracy": None,
-        "trained_val_accuracy": ckpt.metrics.get("val_accuracy"),
+        "trained_val_accuracy": None if info.get("val_size") == 0 else ckpt.metrics.get("val_accuracy"),
         "device": str(device),
     }
     if data.test_x is not None and data.test_y is not None:  # load_dataset sets both or neither

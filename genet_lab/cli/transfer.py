@@ -2,7 +2,9 @@
 
 ``transfer`` picks structures from runs (the top K distinct structures by accuracy, or the best
 of chosen generations, read-only from the run store) or takes genomes, and trains each from
-scratch on SVHN / CIFAR-10 / CIFAR-100 (:mod:`genet_lab.training.transfer`). ``features-svm``
+scratch on SVHN / CIFAR-10 / CIFAR-100 (:mod:`genet_lab.training.transfer`), recording each
+finished training in ``--out`` (:mod:`genet_lab.training.transfer_dir`) so that the same
+command continues a stopped transfer. ``features-svm``
 trains a linear SVM on the FC features of a checkpoint (:mod:`genet_lab.training.features`).
 torch is imported only when a command runs.
 """
@@ -19,7 +21,6 @@ from genet_lab.cli.common import number, positive_int
 from genet_lab.encoding.genome import NAMED, parse, resolve
 from genet_lab.encoding.presets import list_presets
 from genet_lab.errors import UsageError
-from genet_lab.fileio import atomic_write
 from genet_lab.training.recipes import RECIPE_HELP
 
 DATASETS = ("svhn", "cifar10", "cifar100")
@@ -101,11 +102,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     options.add_training(
         p,
         ("threads",),
-        recipe=dict(default="paper", help=f"how to train (default paper, as section 4.2 says): {RECIPE_HELP}"),
+        recipe=dict(
+            default="paper",
+            help="how to train (default here: paper, as section 4.2 says; the other commands default to "
+            f"fast): {RECIPE_HELP.replace(' (default: ', ' (')}",
+        ),
         device=dict(default="auto"),
     )
     options.add(p, "seed", default=0, help="seed of the splits, weights and batches (default 0)")
-    p.add_argument("--out", metavar="DIR", help="write transfer.md and transfer.json there")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="write transfer.md and transfer.json there, after every finished training; running the "
+        "same command again continues from what is recorded",
+    )
     options.add(p, "json", help="print the report as one JSON object")
     p.set_defaults(func=cmd_transfer)
 
@@ -128,6 +138,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=positive_int, default=64, help="images per forward pass")
     options.add(p, "device", default="auto")
     options.add(p, "seed", default=0, help="seed of the per-class split (default 0)")
+    p.add_argument(
+        "--clutter",
+        action="store_true",
+        help="keep a *.clutter folder (Caltech-256's 257.clutter) as a class; by default it is left out, "
+        "as Caltech-256 has 256 object classes",
+    )
     options.add(p, "json")
     p.set_defaults(func=cmd_features_svm)
 
@@ -157,9 +173,8 @@ def structures_from_run(run: Path, top: int, generations: list[int] | None) -> l
     if not scores:
         raise UsageError(f"run {run} has no evaluated individual yet")
     ranked = sorted(scores, key=lambda k: -sum(scores[k]) / len(scores[k]))[:top]
-    return [
-        (f"{name} #{i + 1} ({100 * sum(scores[k]) / len(scores[k]):.2f}%)", notation[k]) for i, k in enumerate(ranked)
-    ]
+    # the store keeps accuracies in percent already
+    return [(f"{name} #{i + 1} ({sum(scores[k]) / len(scores[k]):.2f}%)", notation[k]) for i, k in enumerate(ranked)]
 
 
 def _structures(args):
@@ -182,12 +197,13 @@ def _structures(args):
 
 def cmd_transfer(args) -> int:
     from genet_lab.encoding.presets import get_preset
-    from genet_lab.training.transfer import table2_markdown, transfer_table
+    from genet_lab.training.devices import resolve_device
+    from genet_lab.training.transfer import table2_markdown, transfer_settings, transfer_table
+    from genet_lab.training.transfer_dir import check_out, finished_cells, read_previous, record
 
+    resolve_device(args.device)  # before any run or data set is read
     structures = _structures(args)
     net = get_preset(args.preset)
-    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
-        raise UsageError(f"--out {args.out} is a file; give a folder")
     datasets = list(dict.fromkeys(d for group in (args.dataset or [["svhn", "cifar100"]]) for d in group))
     options = dict(
         recipe=args.recipe,
@@ -198,24 +214,54 @@ def cmd_transfer(args) -> int:
         device=args.device,
         threads=args.threads,
     )
-    report = transfer_table(
-        structures,
-        datasets,
-        net,
-        options,
-        data_dir=args.data_dir,
-        seed=args.seed,
-        val_size=args.val_size,
-        train_size=args.train_size,
-        protocol=args.protocol,
-        log=lambda m: print(m, file=sys.stderr, flush=True),
-    )
+    out = Path(args.out) if args.out else None
+    previous = None
+    if out is not None:  # before the first training: a folder that cannot take the tables is refused now
+        check_out(out)
+        settings = transfer_settings(net, options, args.seed, args.val_size, args.train_size, args.protocol)
+        previous = read_previous(out, settings)
+    say = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    state = {"recorded": len(finished_cells(previous))}
+
+    def keep(report: dict) -> None:
+        assert out is not None
+        try:
+            record(out, report, table2_markdown(report))
+        except (OSError, UsageError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else " ".join(str(exc).split())
+            raise UsageError(
+                f"cannot record the last training in {out} ({why}); the {state['recorded']} recorded before "
+                "are kept there: make room and run the same command again to continue"
+            ) from None
+        state["recorded"] = sum(1 for row in report["rows"] for v in row["test_error"].values() if v is not None)
+
+    if previous is not None:
+        say(f"continuing the transfer recorded in {out}")
+    try:
+        report = transfer_table(
+            structures,
+            datasets,
+            net,
+            options,
+            data_dir=args.data_dir,
+            seed=args.seed,
+            val_size=args.val_size,
+            train_size=args.train_size,
+            protocol=args.protocol,
+            log=say,
+            previous=previous,
+            record=keep if out is not None else None,
+        )
+    except KeyboardInterrupt as exc:
+        exc.hint = (  # type: ignore[attr-defined]
+            f"{state['recorded']} finished training(s) are recorded in {out}; run the same command to continue"
+            if out is not None
+            else "nothing was kept: with --out DIR each finished training is recorded there and the same "
+            "command continues"
+        )
+        raise
     markdown = table2_markdown(report)
-    if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_write(out / "transfer.md", markdown.encode(), what="report")
-        atomic_write(out / "transfer.json", (json.dumps(report, indent=1) + "\n").encode(), what="report")
+    if out is not None:
         report["written"] = [str(out / "transfer.md"), str(out / "transfer.json")]
     if args.json:
         print(json.dumps(report))
@@ -236,12 +282,15 @@ def cmd_features_svm(args) -> int:
         C=args.C,
         device=args.device,
         batch_size=args.batch_size,
+        clutter=args.clutter,
     )
+    options.print_notes(out["notes"])
     if args.json:
         print(json.dumps(out))
     else:
         print(
             f"genome               {out['genome']}\n"
+            f"protocol             {out['protocol']}\n"
             f"images               {out['classes']} classes: {out['train_images']} to train the SVM "
             f"({out['train_per_class']} per class), {out['test_images']} to test\n"
             f"features             {out['features']} (first FC layer, ReLU, square root, l2)\n"

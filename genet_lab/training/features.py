@@ -5,13 +5,16 @@ ReLU, square-root normalisation and l2 normalisation, and trains a linear SVM on
 per class. :func:`fc_features` computes those features for any
 :class:`~genet_lab.training.network.GeNet`; :func:`svm_protocol` runs the whole protocol on an
 image folder (Caltech-256's ``256_ObjectCategories/<class>/*.jpg``, or ``DIR/train/<class>/*``)
-with scikit-learn's :class:`~sklearn.svm.LinearSVC`. Knows torch, torchvision, scikit-learn and
-checkpoints; nothing of evolution or front ends.
+with scikit-learn's :class:`~sklearn.svm.LinearSVC`. Caltech-256 has 256 object classes; its
+``257.clutter`` folder is background, not a class, and is left out unless asked for (the
+result's ``protocol`` says which). Unreadable image files are skipped and counted. Knows torch,
+torchvision, scikit-learn and checkpoints; nothing of evolution or front ends.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,20 +22,28 @@ import numpy as np
 import torch
 
 from genet_lab.errors import ConfigError, UsageError
+from genet_lab.training.data.images import loop_note
 from genet_lab.training.data.stream import StreamSplits
 from genet_lab.training.devices import resolve_device
 
 
 @torch.no_grad()
-def fc_features(model: torch.nn.Module, loader, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+def fc_features(
+    model: torch.nn.Module, loader, device: torch.device, keep: Callable | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(features, labels) of every image of ``loader``: the first fully-connected layer's output
     (the flattened last feature map when the head has no hidden layer), then ReLU, square root
-    and l2 normalisation, as float32 numpy arrays."""
+    and l2 normalisation, as float32 numpy arrays. ``keep(xb, yb)`` drops what must not count
+    (:meth:`StreamSplits.readable`: unreadable files)."""
     model.eval()
     head = list(model.classifier)  # type: ignore[arg-type]  # GeNet: Flatten, Linear, ReLU, ...
     first = head[:2] if len(head) > 2 else head[:1]
     feats, labels = [], []
     for xb, yb in loader:
+        if keep is not None:
+            xb, yb = keep(xb, yb)
+            if not len(yb):
+                continue
         h = model.features(xb.to(device))  # type: ignore[operator]
         for layer in first:
             h = layer(h)
@@ -93,13 +104,16 @@ def svm_protocol(
     device: str = "auto",
     batch_size: int = 64,
     workers: int | None = None,
+    clutter: bool = False,
 ) -> dict[str, Any]:
     """Train a linear SVM on the FC features of ``checkpoint``'s network over an image folder.
 
     Images are resized (shorter side to 8/7 of the network's input size) and centre-cropped to
     the input size, normalised with the statistics the network was trained with.
-    Returns a dict: accuracy (all test images), mean_class_accuracy (Caltech-256's usual
-    figure), the counts, the feature size and the settings.
+    ``clutter``: keep a ``*.clutter`` class folder (Caltech-256's ``257.clutter``) as a class;
+    by default it is left out. Returns a dict: accuracy (all test images), mean_class_accuracy
+    (Caltech-256's usual figure), the counts, the feature size, the settings, ``protocol`` (in
+    words), ``left_out`` (class folders not used), ``unreadable`` (files skipped) and ``notes``.
     """
     from sklearn.svm import LinearSVC
 
@@ -120,6 +134,18 @@ def svm_protocol(
         )
     folder, listing = _folder_samples(data_dir)
     classes, samples = list(listing.classes), [(p, int(t)) for p, t in listing.samples]
+    left_out = [] if clutter else [c for c in classes if c.rsplit(".", 1)[-1].lower() == "clutter"]
+    if left_out:
+        dropped = {listing.class_to_idx[c] for c in left_out}
+        samples = [(p, t) for p, t in samples if t not in dropped]
+        classes = [c for c in classes if c not in left_out]
+    if len(classes) < 2:
+        raise UsageError(f"{folder} has {len(classes)} class folder(s) to classify; the protocol needs at least 2")
+    protocol = (
+        f"{len(classes)} classes, {', '.join(left_out)} left out as background"
+        if left_out
+        else f"{len(classes)} classes, every class folder"
+    )
     labels = np.array([t for _, t in samples])
     tr, te = split_per_class(labels, train_per_class, test_per_class, seed)
     info = ckpt.dataset
@@ -142,8 +168,17 @@ def svm_protocol(
     )
     dev = resolve_device(device)
     model = ckpt.build(dev)
-    x_train, y_train = fc_features(model, data.loader("train", batch_size), dev)
-    x_test, y_test = fc_features(model, data.loader("val", batch_size), dev)
+    x_train, y_train = fc_features(
+        model, data.loader("train", batch_size), dev, keep=lambda x, y: data.readable("train", x, y)
+    )
+    x_test, y_test = fc_features(
+        model, data.loader("val", batch_size), dev, keep=lambda x, y: data.readable("val", x, y)
+    )
+    if len(np.unique(y_train)) < 2 or not len(y_test):
+        raise UsageError(
+            f"too few readable images in {folder} to train and test the SVM "
+            f"({data.unreadable.note() or 'none skipped'})"
+        )
     svm = LinearSVC(C=C, dual="auto", max_iter=10_000, random_state=seed).fit(x_train, y_train)
     pred = svm.predict(x_test)
     per_class = [float((pred[y_test == c] == c).mean()) for c in np.unique(y_test)]
@@ -163,4 +198,8 @@ def svm_protocol(
         "accuracy": float((pred == y_test).mean()),
         "mean_class_accuracy": float(np.mean(per_class)),
         "seconds": round(time.perf_counter() - t0, 3),
+        "protocol": protocol,
+        "left_out": left_out,
+        "unreadable": len(data.unreadable),
+        "notes": [str(n) for n in [loop_note(getattr(listing, "loops", [])), data.unreadable.note()] if n],
     }

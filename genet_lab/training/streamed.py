@@ -4,7 +4,9 @@ The in-memory loop (:mod:`genet_lab.training.loop`) keeps a whole data set on th
 ILSVRC2012 does not fit, so :func:`train_streamed` reads batches from
 :class:`~genet_lab.training.data.stream.StreamSplits` loaders (decoded and augmented by
 torchvision on the CPU) with the same SGD, schedules, label smoothing and failure rules, and
-measures top-1 and top-5 accuracy (Table 3 reports both as errors). Knows torch, the network
+measures top-1 and top-5 accuracy (Table 3 reports both as errors). A file that cannot be
+decoded is dropped from its batch and counted (``unreadable``, ``first_unreadable``), never the
+end of a training; a set where nothing could be read fails the training. Knows torch, the network
 and the configs; nothing of populations, evolution or front ends.
 """
 
@@ -34,6 +36,10 @@ class StreamResult(TrainResult):
 
     val_top5_accuracy: float | None = None
     test_top5_accuracy: float | None = None
+    unreadable: int = 0
+    """Image files skipped because they could not be decoded (each counted once)."""
+    first_unreadable: str | None = None
+    """The first of them, with why (one line for the user)."""
 
 
 @torch.no_grad()
@@ -44,13 +50,19 @@ def topk_accuracy(
     bf16: bool = False,
     channels_last: bool = False,
     ks: tuple[int, ...] = (1, 5),
+    keep: Callable | None = None,
 ) -> dict[int, float]:
     """Fraction of ``loader``'s images whose class is among the ``k`` highest scores, per k
-    (k larger than the number of classes is left out)."""
+    (k larger than the number of classes is left out). ``keep(xb, yb)`` drops what must not
+    count (:meth:`StreamSplits.readable`)."""
     model.eval()
     hits: dict[int, int] = {}
     n = 0
     for xb, yb in loader:
+        if keep is not None:
+            xb, yb = keep(xb, yb)
+            if not len(yb):
+                continue
         xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
         if channels_last:
             xb = xb.contiguous(memory_format=torch.channels_last)
@@ -107,6 +119,8 @@ def train_streamed(
             result.failed, result.error = True, f"out of memory: {' '.join(str(exc).split())[:160]}"
             if device.type == "cuda":
                 torch.cuda.empty_cache()
+        if len(data.unreadable):
+            result.unreadable, result.first_unreadable = len(data.unreadable), data.unreadable.note()
         if result.failed:
             result.val_accuracy, result.test_accuracy = 0.0, None
             result.val_top5_accuracy = result.test_top5_accuracy = None
@@ -143,7 +157,8 @@ class _Run:
 
     def evaluate(self, split: str) -> dict[int, float]:
         loader = self.data.loader(split, max(64, self.cfg.batch_size))
-        return topk_accuracy(self.model, loader, self.device, self.bf16, self.cl)
+        keep = lambda xb, yb: self.data.readable(split, xb, yb)  # noqa: E731
+        return topk_accuracy(self.model, loader, self.device, self.bf16, self.cl, keep=keep)
 
     def run(self) -> None:
         cfg, r = self.cfg, self.result
@@ -156,6 +171,9 @@ class _Run:
             t0 = time.perf_counter()
             loss_sum = torch.zeros((), device=self.device)
             for i, (xb, yb) in enumerate(self.train):
+                xb, yb = self.data.readable("train", xb, yb)
+                if not len(yb):
+                    continue
                 xb, yb = xb.to(self.device, non_blocking=True), yb.to(self.device, non_blocking=True)
                 if self.cl:
                     xb = xb.contiguous(memory_format=torch.channels_last)
@@ -186,6 +204,10 @@ class _Run:
                         self.progress(TrainProgress(epoch + 1, cfg.epochs, step, total, value, None))
             synchronize(self.device)
             train_time += time.perf_counter() - t0
+            if not images:
+                r.failed, r.epochs_run = True, epoch
+                r.error = f"no training image could be read ({self.data.unreadable.note() or 'none listed'})"
+                return
             val = self.evaluate("val") if self.data.val_samples else {}
             r.val_accuracy, r.val_top5_accuracy = val.get(1, 0.0), val.get(5)
             r.final_loss, r.epochs_run = loss_sum.item() / max(1, steps), epoch + 1
@@ -195,7 +217,7 @@ class _Run:
                     "epoch": epoch + 1,
                     "loss": r.final_loss,
                     "lr": lr,
-                    "val_accuracy": r.val_accuracy,
+                    "val_accuracy": r.val_accuracy if self.data.val_samples else None,  # no split: none
                     "val_top5_accuracy": r.val_top5_accuracy,
                     "seconds": round(time.perf_counter() - t0, 4),
                 }

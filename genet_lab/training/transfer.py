@@ -2,9 +2,13 @@
 other data sets, reported as Table 2 (test error per data set).
 
 :func:`transfer_table` takes genomes (labelled), not runs: choosing them from a run store is the
-front end's business (the training layer does not know evolution). Each data set is loaded once
-with the paper's protocol (:data:`PROTOCOLS`), every structure is trained on it with
-``eval_test``, and the result is a plain dict that :func:`table2_markdown` renders.
+front end's business (the training layer does not know evolution). The device and every data
+set are checked before the first training; then each data set is loaded once with the paper's
+protocol (:data:`PROTOCOLS`), every structure is trained on it with ``eval_test``, and the
+result is a plain dict that :func:`table2_markdown` renders, its columns always in Table 2's
+order. ``previous`` (a report recorded in a transfer directory,
+:mod:`genet_lab.training.transfer_dir`) supplies the trainings already finished, and
+``record`` is called with the report after each training, so a stopped transfer continues.
 Knows the trainer and the data sets; nothing of evolution or front ends.
 """
 
@@ -39,6 +43,31 @@ class Structure:
     genome: Genome
 
 
+def transfer_settings(
+    net_config: NetworkConfig,
+    train_options: dict[str, Any],
+    seed: int,
+    val_size: int | None,
+    train_size: int | None,
+    protocol: str,
+) -> dict[str, Any]:
+    """What a recorded test error depends on (not the device or the threads that computed it):
+    a transfer directory continues only a transfer with the same settings."""
+    import json
+
+    train = {k: v for k, v in sorted(train_options.items()) if k not in ("device", "threads")}
+    settings = {
+        "preset": net_config.name,
+        "network": net_config.to_dict(),
+        "protocol": protocol,
+        "seed": seed,
+        "val_size": val_size,
+        "train_size": train_size,
+        "train": train,
+    }
+    return json.loads(json.dumps(settings))  # as a report file holds it: lists, not tuples
+
+
 def transfer_table(
     structures: Sequence[Structure],
     datasets: Sequence[str],
@@ -51,6 +80,8 @@ def transfer_table(
     train_size: int | None = None,
     protocol: str = "paper",
     log: Callable[[str], None] | None = None,
+    previous: dict[str, Any] | None = None,
+    record: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Train every structure on every data set and collect test errors (Table 2 as a dict).
 
@@ -58,11 +89,15 @@ def transfer_table(
     (``recipe`` included); ``eval_test`` is always on. ``val_size=0`` trains on the whole
     training set (final runs). Returns ``{"datasets", "protocol", "preset", "rows", "data",
     "train"}``; each row has ``structure``, ``genome``, and per data set ``params``, ``test_error``
-    (percent, None for a failed run), ``val_error``, ``failed``, ``seconds``.
+    (percent, None for a failed run), ``val_error``, ``failed``, ``seconds``; ``settings``
+    (:func:`transfer_settings`), ``complete`` and ``reused`` (trainings taken from ``previous``).
     """
     from genet_lab.training.config import default_train_config
     from genet_lab.training.data import load_dataset
+    from genet_lab.training.data.sources import check_present
+    from genet_lab.training.devices import resolve_device
     from genet_lab.training.trainer import train_genome
+    from genet_lab.training.transfer_dir import finished_cells
 
     if protocol not in PROTOCOLS:
         raise UsageError(f"unknown protocol {protocol!r}; accepted: {', '.join(PROTOCOLS)}")
@@ -73,7 +108,10 @@ def transfer_table(
         )
     if not structures:
         raise UsageError("no structure to transfer: give genomes or runs")
+    datasets = [d for d in TRANSFER_DATASETS if d in datasets]  # Table 2's column order, whatever was asked
+    resolve_device(str(train_options.get("device", "auto")))  # a device this machine lacks: before any data
     say = log or (lambda _m: None)
+    done = finished_cells(previous)
     options = {k: v for k, v in train_options.items() if k != "recipe"}
     recipe = train_options.get("recipe", "paper")
     rows: list[dict[str, Any]] = [
@@ -95,9 +133,28 @@ def transfer_table(
         "rows": rows,
         "data": {},
         "train": {},
+        "settings": transfer_settings(net_config, train_options, seed, val_size, train_size, protocol),
+        "complete": False,
+        "reused": 0,
     }
+    todo = {ds: [i for i, s in enumerate(structures) if (s.genome.notation(), ds) not in done] for ds in datasets}
+    for ds in datasets:  # every data set readable before the first training (a download is announced)
+        if todo[ds]:
+            check_present(ds, data_dir, extra=bool(PROTOCOLS[protocol][ds].get("extra")))
     for ds in datasets:
         cfg = default_train_config(ds, recipe=recipe, **{**options, "eval_test": True, "seed": seed})
+        report["train"][ds] = cfg.to_dict()
+        for s, row in zip(structures, rows):
+            cell = done.get((s.genome.notation(), ds))
+            if cell is not None:
+                for key in ("params", "test_error", "val_error", "seconds"):
+                    row[key][ds] = cell[key]
+                row["failed"][ds] = None
+                report["reused"] += 1
+        if not todo[ds]:
+            report["data"][ds] = dict((previous or {}).get("data", {}).get(ds, {}))
+            say(f"{ds}: all {len(structures)} trainings already recorded")
+            continue
         t0 = time.perf_counter()
         data = load_dataset(
             ds, data_dir, seed=seed, train_size=train_size, val_size=val_size, with_test=True, **PROTOCOLS[protocol][ds]
@@ -109,9 +166,9 @@ def transfer_table(
             f"({time.perf_counter() - t0:.1f} s to load{', LCN' if data.preprocessing == 'lcn' else ''})"
         )
         report["data"][ds] = data.summary() | {"classes": len(data.classes)}
-        report["train"][ds] = cfg.to_dict()
         net = net_config.with_input(data.in_channels, data.image_size, data.num_classes)
-        for i, (s, row) in enumerate(zip(structures, rows)):
+        for i in todo[ds]:
+            s, row = structures[i], rows[i]
             result = train_genome(s.genome, net, data, cfg)
             test = None if result.failed or result.test_accuracy is None else 100 * (1 - result.test_accuracy)
             row["params"][ds] = result.params
@@ -124,7 +181,12 @@ def transfer_table(
                 + (f"FAILED ({result.error})" if result.failed else f"test error {test:.2f}%")
                 + f", {result.seconds:.1f} s"
             )
+            if record is not None:
+                record(report)
         del data
+    report["complete"] = True
+    if record is not None:
+        record(report)
     return report
 
 
@@ -144,7 +206,8 @@ def table2_markdown(report: dict[str, Any]) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     val = (
         "no validation split (whole training set)"
-        if all(v["val"] == 0 for v in report["data"].values())
+        if report.get("settings", {}).get("val_size") == 0
+        or (report["data"] and all(v.get("val") == 0 for v in report["data"].values()))
         else "a validation split held out"
     )
     lines += [
@@ -153,4 +216,8 @@ def table2_markdown(report: dict[str, Any]) -> str:
         f"{report['protocol']}, {val}. Parameters differ per data set only in the last layer "
         "(classes).",
     ]
+    if not report.get("complete", True):
+        total = len(report["rows"]) * len(ds)
+        got = sum(1 for row in report["rows"] for d in ds if row["test_error"].get(d) is not None)
+        lines.append(f"Partial: {got} of {total} trainings recorded so far; the same command continues it.")
     return "\n".join(lines) + "\n"

@@ -216,8 +216,9 @@ def test_imagefolder_resize_and_errors(tmp_path):
     d = load_dataset("imagefolder", tmp_path, image_size=16, val_size=2)
     assert d.train_x.shape[1:] == (3, 16, 16) and d.test_x is not None  # test held out from train/
     (tmp_path / "train" / "a" / "bad.jpg").write_bytes(b"not an image")
-    with pytest.raises(UsageError, match="bad.jpg"):
-        load_dataset("imagefolder", tmp_path, image_size=16, val_size=2)
+    skipped = load_dataset("imagefolder", tmp_path, image_size=16, val_size=2)  # skipped and counted, not fatal
+    assert len(skipped.train_y) + len(skipped.val_y) + len(skipped.test_y) == 12
+    assert any("skipped 1 unreadable image file" in str(n) and "bad.jpg" in str(n) for n in skipped.notes)
     with pytest.raises(UsageError, match="train"):
         load_dataset("imagefolder", tmp_path / "nowhere")
 

@@ -115,13 +115,13 @@ def test_in_memory_image_size_and_val_size_zero(tmp_path):
 
 def test_in_memory_limit_points_to_stream(tmp_path, monkeypatch):
     make_folder(tmp_path, classes=2, per_class=3)
-    monkeypatch.setenv("GENET_LAB_MEMORY_GB", "0.000001")
-    with pytest.raises(ConfigError, match=r"stream it instead \(stream\), or pass a smaller image_size") as info:
+    monkeypatch.setenv("GENET_LAB_MEMORY_GB", "0.000001")  # 1,073 bytes: 6 images of 3 x 7 x 7 fit
+    with pytest.raises(ConfigError, match=r"the largest size that fits is 7x7") as info:
         load_dataset("imagefolder", tmp_path)
-    assert "\n" not in str(info.value) and info.value.option == "data_dir"
+    assert "\n" not in str(info.value) and info.value.option == "image_size"
     line = info.value.format(lambda o: "--" + o.replace("_", "-"))  # as the command line says it
-    assert line.startswith(f"{tmp_path / 'train'} would take ") and line.endswith(
-        "stream it instead (--stream), or pass a smaller --image-size"
+    assert line.startswith(f"{tmp_path / 'train'}: 6 images at 40x40 would take 28.1 KiB") and line.endswith(
+        "pass --image-size 7 or less, or stream the folder (--stream)"
     )
 
 

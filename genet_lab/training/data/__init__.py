@@ -42,8 +42,10 @@ def load_dataset(
     ``data_dir``: a local copy (torchvision's layout, an idx folder for (fashion-)mnist, or
     ``train/<class>/*`` for imagefolder). ``seed`` fixes the validation split and the
     ``train_size`` subset. ``with_test=False`` skips loading the test split (``test_x`` is None).
-    ``image_size`` resizes imagefolder images (default: their own size when all agree, else 32)
-    and resamples the other sets' images (bilinear, antialiased) when it differs from theirs.
+    ``image_size`` resizes imagefolder images (default: their most common shorter side, with a
+    note in ``notes`` when they differ) and resamples the other sets' images (bilinear,
+    antialiased) when it differs from theirs; a size whose images would not fit
+    $GENET_LAB_MEMORY_GB is refused before anything is resampled, naming the largest that fits.
     ``val_size=0`` makes no validation split. ``extra`` (svhn only) adds SVHN's extra set with
     the paper's validation split (:func:`genet_lab.training.data.protocols.svhn_extra_splits`);
     ``lcn`` applies local contrast normalisation to every split
@@ -75,17 +77,21 @@ def load_dataset(
         raise ConfigError(
             "extra", True, template=f"extra is SVHN's extra training set; {key} has none (accepted with: svhn)"
         )
+    notes: list = []
     if key == "digits":
         classes, train = sources.load_digits()
         if image_size is not None and image_size != train[0].shape[-1]:
             from genet_lab.training.data.protocols import resize
 
+            _check_resample(key, [train], image_size)
             train = (resize(train[0], image_size), train[1])
         splits = make_splits(key, classes, train, None, seed, train_size, val_size, "sklearn", holdout_test=True)
     elif key == "imagefolder":
         from genet_lab.training.data.imagefolder import load_imagefolder
 
-        classes, train, test, has_test, root = load_imagefolder(data_dir, with_test=with_test, image_size=image_size)
+        classes, train, test, has_test, root, notes = load_imagefolder(
+            data_dir, with_test=with_test, image_size=image_size
+        )
         # Without a test/ folder a fixed share is held out whether or not it is wanted,
         # so the validation split is the same either way.
         splits = make_splits(
@@ -96,6 +102,7 @@ def load_dataset(
 
         classes, train, test, root = sources.load_torchvision(key, data_dir, with_test=with_test)
         if image_size is not None and image_size != train[0].shape[-1]:
+            _check_resample(key, [train, test, sources.svhn_extra_size(root) if extra else None], image_size)
             train = (protocols.resize(train[0], image_size), train[1])
             test = None if test is None else (protocols.resize(test[0], image_size), test[1])
         if extra:
@@ -107,11 +114,30 @@ def load_dataset(
             splits = make_splits(key, classes, train, test, seed, train_size, val_size, str(root))
     if not with_test:
         splits.test_x = splits.test_y = None
+    splits.notes = list(notes)
     if lcn:
         from genet_lab.training.data.protocols import apply_lcn
 
         apply_lcn(splits)
     return splits
+
+
+def _check_resample(name: str, parts: list, size: int) -> None:
+    """Refuse (one line, naming the size asked for and the largest that fits) resampling ``parts``
+    (``(x, y)`` pairs, or an image count) to ``size`` when the result would pass the in-memory
+    limit, before anything is allocated."""
+    from genet_lab.training.data.imagefolder import check_fits
+
+    images, channels = 0, 3
+    for part in parts:
+        if part is None:
+            continue
+        if isinstance(part, int):
+            images += part
+        else:
+            images += len(part[0])
+            channels = int(part[0].shape[1])
+    check_fits(images, channels, size, f"resampling {name}", stream=False)
 
 
 __all__ = [

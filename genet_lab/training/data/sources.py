@@ -2,13 +2,20 @@
 
 Each reader returns uint8 N x C x H x W images and int64 labels on the CPU and
 turns a missing or unreadable copy into one :class:`UsageError` line that names
-the path tried and how to get the data.
+the path tried and how to get the data. A download is never silent: it is announced on the
+``genet_lab.data`` logger (shown on stderr without any logging set up) and a stalled one
+times out (:data:`DOWNLOAD_TIMEOUT`); a local copy whose checksum differs is refused, never
+downloaded over.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import logging
 import os
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +55,55 @@ TORCHVISION = {
     "cifar100": ("CIFAR100", "cifar-100-python/"),
     "svhn": ("SVHN", "train_32x32.mat and test_32x32.mat"),
 }
+
+
+DOWNLOAD_TIMEOUT = 60.0
+"""Seconds a download may wait for the server (to connect, or for the next bytes):
+$GENET_LAB_DOWNLOAD_TIMEOUT."""
+log = logging.getLogger("genet_lab.data")
+
+
+def download_timeout() -> float:
+    """$GENET_LAB_DOWNLOAD_TIMEOUT seconds when it is a positive finite number, else :data:`DOWNLOAD_TIMEOUT`."""
+    try:
+        value = float(os.environ.get("GENET_LAB_DOWNLOAD_TIMEOUT", DOWNLOAD_TIMEOUT))
+    except ValueError:
+        return DOWNLOAD_TIMEOUT
+    return value if 0 < value < 86400 else DOWNLOAD_TIMEOUT
+
+
+@contextlib.contextmanager
+def _socket_timeout(seconds: float) -> Iterator[None]:
+    """torchvision's downloads open URLs without a timeout: give every socket one meanwhile."""
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(old)
+
+
+def local_files(name: str, root: Path) -> list[Path]:
+    """What torchvision reads for ``name`` in ``root`` (present or not): its folder or files."""
+    if name in ("mnist", "fashion-mnist"):
+        return [root / TORCHVISION[name][0] / "raw"]
+    if name == "cifar10":
+        return [root / "cifar-10-batches-py"]
+    if name == "cifar100":
+        return [root / "cifar-100-python"]
+    return [root / "train_32x32.mat", root / "test_32x32.mat"]
+
+
+def svhn_extra_size(root) -> int:
+    """Images in SVHN's extra set, read from the .mat file's header only (0 when it is absent)."""
+    import scipy.io  # type: ignore[import-untyped]
+
+    try:
+        shapes = {n: shape for n, shape, _ in scipy.io.whosmat(str(Path(root) / "extra_32x32.mat"))}
+    except Exception:  # absent or unreadable: load_svhn_extra says so in its own line
+        return 0
+    shape = shapes.get("X", ())
+    return int(shape[-1]) if shape else 0
 
 
 def default_data_root() -> Path:
@@ -206,10 +262,22 @@ def load_torchvision(name: str, data_dir, with_test: bool):
         except RuntimeError as exc:
             if "not found" not in str(exc).lower() and "corrupted" not in str(exc).lower():
                 raise
+            present = [p for p in local_files(name, root) if p.exists()]
+            if present:
+                raise ConfigError(
+                    "data_dir",
+                    str(root),
+                    template=f"{_literal(str(present[0]))} is there but {name} does not pass torchvision's "
+                    "checksum (a damaged or partial copy, or another version); not downloading over it: "
+                    "remove it to download a fresh copy, or put a good one in {value}",
+                ) from None
             root.mkdir(parents=True, exist_ok=True)
-            classes, x, y = _tv_split(name, root, True, download=True)
+            timeout = download_timeout()
+            log.warning(f"{name}: not in {root}; downloading it there (waits at most {timeout:g} s for the server)")
+            with _socket_timeout(timeout):
+                classes, x, y = _tv_split(name, root, True, download=True)
         test = _tv_split(name, root, False, download=False)[1:] if with_test else None
-    except UsageError:
+    except (UsageError, KeyboardInterrupt):
         raise
     except Exception as exc:  # offline download, corrupt archive, unreadable file: one line
         _remove_empty_dirs(root, existed)
@@ -229,3 +297,23 @@ def _remove_empty_dirs(root: Path, existed: set) -> None:
                     d.rmdir()  # only succeeds when empty
                 except OSError:
                     pass
+
+
+def check_present(name: str, data_dir, extra: bool = False) -> None:
+    """Before a long job: ``name`` can be read from ``data_dir`` (downloaded now when it is
+    missing, with the same announcement), and SVHN's extra set is there when ``extra``; one
+    :class:`UsageError` line otherwise. Loads and drops the data (seconds for these sets)."""
+    import torchvision.datasets as tvd
+    import torchvision.datasets.svhn as tvsvhn
+
+    _classes, _train, _test, root = load_torchvision(name, data_dir, with_test=True)
+    if extra:
+        path = Path(root) / "extra_32x32.mat"
+        if not path.is_file():
+            load_svhn_extra(root)  # raises its one line
+        md5 = tvd.SVHN.split_list["extra"][2]
+        if not tvsvhn.check_integrity(str(path), md5):  # the check SVHN itself makes
+            raise UsageError(
+                f"{path} does not pass torchvision's checksum for SVHN's extra set (a damaged or partial "
+                "copy, or another version); replace it"
+            )

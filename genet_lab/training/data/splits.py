@@ -54,6 +54,9 @@ class DataSplits:
     """Where the images came from (a path, or 'sklearn')."""
     preprocessing: str = field(default="", compare=False)
     """What was done to the images beyond scaling ('lcn': local contrast normalisation); '' for nothing."""
+    notes: list = field(default_factory=list, compare=False)
+    """Lines for the user about the loading (files skipped, image sizes that differ); front ends
+    show them once."""
 
     def summary(self) -> dict:
         out = {
@@ -236,3 +239,30 @@ def assemble(
         hflip=_entry(name).hflip,
         source=source,
     )
+
+
+def relabel(data, trained: list[str], name: str) -> list[str]:
+    """Renumber the labels of ``data`` (a :class:`DataSplits`, in place) to the classes a network
+    was trained on, ``trained``, matched by name; a class the network never saw is refused in
+    one line naming it. Returns the notes (a data set with fewer classes than the network's)."""
+    index = {c: i for i, c in enumerate(trained)}
+    unknown = [c for c in data.classes if c not in index]
+    if unknown:
+        missing = [c for c in trained if c not in set(data.classes)]
+        raise UsageError(
+            f"{name} has classes the checkpoint was not trained on: {', '.join(map(str, unknown[:5]))}"
+            + (f" (and lacks {', '.join(map(str, missing[:5]))})" if missing else "")
+            + f"; it was trained on {len(trained)} classes: {', '.join(map(str, trained[:8]))}"
+            + (", ..." if len(trained) > 8 else "")
+        )
+    if list(data.classes) == list(trained):
+        return []
+    table = torch.tensor([index[c] for c in data.classes], dtype=torch.int64)
+    for split in ("train_y", "val_y", "test_y"):
+        y = getattr(data, split)
+        if y is not None:
+            setattr(data, split, table[y])
+    data.classes, data.num_classes = list(trained), len(trained)
+    if len(table) < len(trained):
+        return [f"{name} has {len(table)} of the {len(trained)} classes the checkpoint was trained on; scored on those"]
+    return []

@@ -6,7 +6,11 @@ torchvision's :class:`~torchvision.datasets.ImageFolder` and splits the file lis
 the seed, a fixed 20% held out as test when there is no ``test/``); nothing is decoded until
 a :class:`torch.utils.data.DataLoader` asks for a batch. Training images are VGG-style
 augmented (shorter side resized to 8/7 of the input size, a random crop, a horizontal flip);
-evaluation takes the centre crop. Knows torch and torchvision; nothing of networks or training.
+evaluation takes the centre crop. A file that cannot be decoded is skipped and counted
+(:meth:`StreamSplits.readable`), never the end of a training. :data:`PROTOCOLS` names the two
+ways of splitting: ``holdout`` (the in-memory rules) and ``imagenet`` (section 4.3: all of
+``train/`` trains, ``val/`` is reported). Knows torch and torchvision; nothing of networks or
+training.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import numpy as np
 import torch
 
 from genet_lab.errors import UsageError
+from genet_lab.training.data.images import Unreadable, loop_note
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -28,6 +33,15 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 measuring them would mean decoding the whole set once."""
 RESIZE_RATIO = 256 / 224
 """Shorter side before the crop, relative to the input size (VGG's 256 for 224)."""
+PROTOCOLS = {
+    "holdout": "a validation split carved from train/ (20% by default), test/ reported (or a fixed 20% "
+    "of train/ held out when there is no test/)",
+    "imagenet": "section 4.3's ILSVRC2012 protocol: every image of train/ trains (no validation split "
+    "unless asked for), val/<class>/* (or test/<class>/*) is reported",
+}
+"""How :func:`load_stream` splits a folder, by name."""
+HEADER_SAMPLE = 2000
+"""Image headers read to choose the input size of a streamed folder without one given."""
 
 
 @dataclass
@@ -58,6 +72,12 @@ class StreamSplits:
     """The folder whose class subfolders hold the images (default: ``root/train``)."""
     listing: Any = field(default=None, repr=False, compare=False)
     """torchvision's ImageFolder of :attr:`folder`, listed once (by :func:`load_stream` or on first use)."""
+    protocol: str = "holdout"
+    """The :data:`PROTOCOLS` name the splits follow."""
+    unreadable: Unreadable = field(default_factory=Unreadable, repr=False, compare=False)
+    """Files met so far that could not be decoded (skipped)."""
+    notes: list[Any] = field(default_factory=list, compare=False)
+    """Lines for the user about the listing (symlink loops cut, image sizes that differ)."""
 
     @property
     def num_classes(self) -> int:
@@ -91,6 +111,7 @@ class StreamSplits:
             "test": None if self.test_samples is None else len(self.test_samples),
             "source": self.source,
             "streaming": True,
+            "protocol": self.protocol,
         }
 
     def transform(self, train: bool, crop: bool = True, flip: bool = True) -> Any:
@@ -108,9 +129,10 @@ class StreamSplits:
 
     def dataset(self, split: str, transform: Any) -> torch.utils.data.Dataset:
         """An :class:`~torchvision.datasets.ImageFolder` over ``split``'s files (train, val, test)."""
+        from PIL import Image
         from torchvision.datasets import ImageFolder
 
-        samples = {"train": self.train_samples, "val": self.val_samples, "test": self.test_samples}[split]
+        samples = self.samples(split)
         if samples is None:
             raise UsageError(f"{self.root} has no {split} split")
         if self.listing is None:
@@ -119,8 +141,31 @@ class StreamSplits:
         ds.samples = ds.imgs = list(samples)
         ds.targets = [t for _, t in samples]
         ds.transform = transform
+        # what an unreadable file stands in as (then dropped by readable()): the transform's shape
+        ds.placeholder = transform(Image.new("RGB", (self.image_size, self.image_size)))
         assert isinstance(ds, ImageFolder)
         return ds
+
+    def samples(self, split: str) -> list[tuple[str, int]] | None:
+        """The (path, class) list of ``split``: train, val or test."""
+        return {"train": self.train_samples, "val": self.val_samples, "test": self.test_samples}[split]
+
+    def readable(self, split: str, xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(xb, yb)`` without the files that could not be decoded (label ``-1 - index``, from
+        :class:`~genet_lab.training.data.images.ImageFiles`), which are counted in :attr:`unreadable`."""
+        bad = yb < 0
+        if not bool(bad.any()):
+            return xb, yb
+        samples = self.samples(split) or []
+        for i in (-1 - yb[bad]).tolist():
+            self.unreadable.add(samples[i][0])
+        keep = ~bad
+        return xb[keep], yb[keep]
+
+    def note(self) -> list[Any]:
+        """:attr:`notes` and, when files were skipped, the line saying how many and which first."""
+        skipped = self.unreadable.note()
+        return [*self.notes, *([skipped] if skipped else [])]
 
     def loader(
         self,
@@ -147,11 +192,12 @@ class StreamSplits:
 
 
 def folder_listing(train_dir: Path) -> Any:
-    """torchvision's ImageFolder of ``train_dir``; no class folder or no image is one line."""
-    from torchvision.datasets import ImageFolder
+    """An :class:`~genet_lab.training.data.images.ImageFiles` listing of ``train_dir`` (symlink
+    loops cut, bad files skipped when read); no class folder or no image is one line."""
+    from genet_lab.training.data.images import image_files
 
     try:
-        return ImageFolder(str(train_dir))
+        return image_files(train_dir)
     except (FileNotFoundError, OSError) as exc:
         raise UsageError(f"no images under {train_dir}/<class>/: {' '.join(str(exc).split())[:160]}") from None
 
@@ -171,19 +217,35 @@ def load_stream(
     with_test: bool = True,
     image_size: int | None = None,
     workers: int | None = None,
+    protocol: str = "holdout",
 ) -> StreamSplits:
-    """An image folder as a :class:`StreamSplits` (only ``imagefolder`` streams)."""
-    from genet_lab.training.data.imagefolder import _header_size, _list, folder_root
+    """An image folder as a :class:`StreamSplits` (only ``imagefolder`` streams), split by the
+    :data:`PROTOCOLS` entry ``protocol``. Without ``image_size`` the input size is the most common
+    shorter side among the images' headers (at most :data:`HEADER_SAMPLE` of them read, evenly
+    spread), with a note when they differ."""
+    from genet_lab.training.data.imagefolder import _list, folder_root
+    from genet_lab.training.data.images import common_size
     from genet_lab.training.data.splits import HOLDOUT_SEED, VAL_FRACTION, stratified_split
 
     if str(name).strip().lower().replace("_", "-") not in ("imagefolder", "image-folder"):
         raise UsageError(f"streaming reads image folders only; got dataset {name!r} (accepted: imagefolder)")
+    if protocol not in PROTOCOLS:
+        raise UsageError(f"unknown protocol {protocol!r}; accepted: {', '.join(PROTOCOLS)}")
     root, train_dir = folder_root(data_dir)
     for label, v, low in (("train_size", train_size, 1), ("val_size", val_size, 0), ("image_size", image_size, 1)):
         if v is not None and int(v) < low:
             raise UsageError(f"{label} must be an integer >= {low}, got {v}")
+    report_dir = None
+    if protocol == "imagenet":
+        report_dir = next((d for d in (root / "val", root / "test") if d.is_dir()), None)
+        if report_dir is None:
+            raise UsageError(
+                f"the imagenet protocol reports on {root / 'val'}/<class>/* (ILSVRC2012's 50,000 validation "
+                "images, one folder per class; test/ is accepted too); neither folder exists"
+            )
     folder = folder_listing(train_dir)
     classes, samples = list(folder.classes), [(p, int(t)) for p, t in folder.samples]
+    notes: list[Any] = [n for n in (loop_note(folder.loops),) if n]
     if not samples:
         raise UsageError(f"no images under {train_dir}/<class>/")
     present = sorted({classes[t] for _, t in samples})
@@ -192,9 +254,16 @@ def load_stream(
             f"{train_dir} has images of only 1 class ({present[0]}); classification needs "
             "images of at least 2 classes (one folder per class)"
         )
-    size = image_size or _header_size(samples[0][0])
+    bad = Unreadable()
+    size = image_size
+    if size is None:
+        try:
+            size, differ = common_size([p for p, _ in samples], bad, limit=HEADER_SAMPLE)
+        except ValueError as exc:
+            raise UsageError(f"{train_dir}: {exc}; {bad.note()}") from None
+        notes += [differ] if differ else []
     labels = np.array([t for _, t in samples])
-    test_dir = root / "test"
+    test_dir = report_dir or root / "test"
     test: list[tuple[str, int]] | None = None
     if test_dir.is_dir():
         if with_test:
@@ -205,7 +274,7 @@ def load_stream(
         samples, labels = [samples[i] for i in rest], labels[rest]
     n = len(samples)
     if val_size is None:
-        val_size = int(round(VAL_FRACTION * n))
+        val_size = 0 if protocol == "imagenet" else int(round(VAL_FRACTION * n))
     if not 0 <= val_size < n:
         raise UsageError(
             f"val_size must be between 0 (no validation split) and {n - 1} for {root} "
@@ -218,7 +287,7 @@ def load_stream(
         sub, _ = stratified_split(labels[t_idx], train_size, seed + 1)
         t_idx = t_idx[sub]
     train = [samples[i] for i in t_idx]
-    return StreamSplits(
+    out = StreamSplits(
         name="imagefolder",
         classes=classes,
         image_size=int(size),
@@ -229,4 +298,8 @@ def load_stream(
         workers=default_workers(n) if workers is None else workers,
         source=str(root),
         listing=folder,
+        protocol=protocol,
+        notes=notes,
     )
+    out.unreadable = bad  # headers that could not be read: the same files fail when decoded
+    return out
