@@ -290,10 +290,18 @@ def run_trials(
     results = []
     with tempfile.TemporaryDirectory(prefix="kill-trials-") as tmp:
         workdir = Path(tmp)
-        refs = {m: reference(m, workdir, seed) for m in modes}
+        refs = {m: reference(m, workdir, seed) for m in modes if m != "transfer"}
+        if "transfer" in modes:  # transfer --out DIR: benchmarks/kill_transfer.py's trials
+            import kill_transfer
+
+            tdata = kill_transfer.write_data(workdir / "transfer-data")
+            refs["transfer"] = kill_transfer.reference(tdata, workdir)
         for n in range(trials):
             mode = modes[n % len(modes)]
-            r = trial(n, mode, workdir, rng, seed, refs[mode], signals)
+            if mode == "transfer":
+                r = kill_transfer.trial(n, tdata, workdir, rng, refs[mode], signals)
+            else:
+                r = trial(n, mode, workdir, rng, seed, refs[mode], signals)
             results.append(r)
             if not quiet:
                 print(
