@@ -193,8 +193,13 @@ def naswot(model: nn.Module, x: torch.Tensor) -> float:
 
 # -- a genome's score ---------------------------------------------------------------------------------
 
-_SCORES: dict[str, Callable[..., float]] = {"synflow": synflow, "snip": snip, "grad_norm": grad_norm}
-_NO_LABELS = {"jacob_cov": jacob_cov, "naswot": naswot}
+_SCORES: dict[str, Callable[[nn.Module, torch.Tensor, torch.Tensor], float]] = {
+    "synflow": lambda model, x, _y: synflow(model, x),  # data-free: x's shape only
+    "snip": snip,
+    "grad_norm": grad_norm,
+    "jacob_cov": lambda model, x, _y: jacob_cov(model, x),
+    "naswot": lambda model, x, _y: naswot(model, x),
+}
 
 
 def prepare(name: str, genome: Genome, net_config: NetworkConfig, seed: int) -> nn.Module:
@@ -221,10 +226,7 @@ def prepare(name: str, genome: Genome, net_config: NetworkConfig, seed: int) -> 
 def score(name: str, genome: Genome, net_config: NetworkConfig, x: torch.Tensor, y: torch.Tensor, seed: int) -> float:
     """Proxy ``name`` of ``genome``'s GeNet under ``net_config``, initialised with ``seed``, on the
     minibatch (``x`` normalised images, ``y`` labels); see the module docstring for each mode."""
-    model = prepare(name, genome, net_config, seed)
-    if name in _NO_LABELS:
-        return _NO_LABELS[name](model, x)
-    return _SCORES[name](model, x) if name == "synflow" else _SCORES[name](model, x, y)
+    return _SCORES[name](prepare(name, genome, net_config, seed), x, y)
 
 
 def minibatch(data: Any, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
