@@ -125,6 +125,8 @@ class Run:
     val_curve: tuple[float, ...]
     loss_curve: tuple[float | None, ...]
     failed: bool = False
+    device: str = "cpu"
+    """Where it was trained (``cpu``, ``cuda:0``, ...)."""
 
 
 @dataclass(frozen=True)
@@ -263,7 +265,7 @@ def spread(runs: Sequence[Sequence[float]]) -> Spread:
 def _entry(s: dict[str, Any], stages: tuple[int, ...]) -> Entry:
     runs = tuple(
         Run(int(r["seed"]), float(r["val"]), r["test"], float(r["seconds"]), tuple(r["val_curve"]),
-            tuple(r["loss_curve"]), bool(r.get("failed", False)))
+            tuple(r["loss_curve"]), bool(r.get("failed", False)), str(r.get("device") or "cpu"))
         for r in s["runs"]
     )  # fmt: skip
     genome = Genome.from_bits(s["bits"], stages)
