@@ -1,6 +1,6 @@
 """Kill `genet-lab evolve` at random moments (kill -9, SIGTERM, Ctrl-C), resume, and check that nothing was lost.
 
-Usage: python benchmarks/kill_trials.py [--trials 52] [--seed 0] [--modes train,db,between,create]
+Usage: python benchmarks/kill_trials.py [--trials 52] [--seed 0] [--modes train,db,between,create,pause]
        [--signals kill,term,int] [--json]
 
 Each trial starts `genet-lab evolve` in a fresh run directory, stops it with a signal drawn
@@ -16,6 +16,11 @@ the trials:
   generation shows up as finished (breeding and storing the next one);
 * ``create``: stopped a random 0-50 ms after the process first touches its run
   directory (creating it, its lock and its store; for a resume: opening them).
+* ``pause``: the TUI's pause: ``evolve`` runs under a stand-in for the lab (a parent that starts
+  it with ``GENET_LAB_PARENT``, as the TUI does), is paused (SIGSTOP) a random moment after an
+  evaluation, and the lab is killed -9 a random 0-0.2 s later (the signal drawn from ``--signals``
+  is not used). The paused child must be gone within :data:`GRACE` seconds with the run's lock
+  free; the run then resumes (again under a lab that may be paused and killed).
 
 After every stop: either the store is intact (``PRAGMA
 integrity_check`` is ``ok``, it opens read-only) and the run continues with ``--resume``,
@@ -54,7 +59,22 @@ MODES = {
     "db": dict(args=["--fitness", "toy", "-N", "30", "-T", "60"], delay="0"),
     "between": dict(args=["--fitness", "toy", "-N", "6", "-T", "8"], delay="0.02"),
     "create": dict(args=["--fitness", "toy", "-N", "6", "-T", "4"], delay="0.005"),
+    "pause": dict(args=["--fitness", "toy", "-N", "6", "-T", "6"], delay="0.02"),
 }
+LAB = """
+import os, signal, subprocess, sys, threading
+child = subprocess.Popen(sys.argv[1:], env={**os.environ, "GENET_LAB_PARENT": str(os.getpid())},
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+print(child.pid, flush=True)
+def commands():
+    for line in sys.stdin:
+        child.send_signal(signal.SIGSTOP if line.strip() == "pause" else signal.SIGCONT)
+threading.Thread(target=commands, daemon=True).start()
+sys.stderr.write(child.communicate()[1])
+sys.exit(child.returncode)
+"""
+"""A stand-in for the TUI (``pause`` mode): starts its argv as the lab starts a run, pauses or
+continues it on the lines ``pause`` / ``continue`` of its stdin, exits with it."""
 SIGNALS = {"kill": signal.SIGKILL, "term": signal.SIGTERM, "int": signal.SIGINT}
 GRACE = 30.0
 """Seconds a process may take to exit after SIGTERM or SIGINT."""
@@ -62,8 +82,18 @@ VOLATILE_IND = ("seconds", "device")
 VOLATILE_GEN = ("started", "finished")
 
 
-def _start(args: list[str], delay: str) -> subprocess.Popen:
+def _start(args: list[str], delay: str, lab: bool = False) -> subprocess.Popen:
     env = {**os.environ, "GENET_LAB_TOY_DELAY": delay, "PYTHONPATH": str(ROOT)}
+    if lab:  # under a stand-in for the TUI; its first stdout line is the run process's pid
+        return subprocess.Popen(
+            [sys.executable, "-c", LAB, sys.executable, "-m", "genet_lab", "evolve", *args, "--json"],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
     # A shell starts background jobs with SIGINT ignored, and Python keeps an ignored SIGINT ignored:
     # give the child the default back, or "Ctrl-C" would never reach it.
     return subprocess.Popen(
@@ -179,34 +209,74 @@ def _traceback(err: str, sig: signal.Signals) -> str | None:
     return f"{sig.name}: {lines[-1][:80]} at {frames[-1][:120] if frames else '?'}"
 
 
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie (Linux /proc)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return text[text.rfind(")") + 2] != "Z"
+
+
+def _writer(run: Path) -> bool:
+    try:
+        with RunStore(run, readonly=True) as st:
+            return st.writer_alive()
+    except Exception:  # not created yet
+        return False
+
+
+def _pause_and_kill_lab(lab: subprocess.Popen, run: Path, rng: random.Random) -> tuple[int, str, str | None]:
+    """Pause the run under ``lab``, kill the lab -9 a moment later, and wait for the paused run to
+    end by itself: (the lab's exit status, '', a problem or None)."""
+    assert lab.stdout is not None and lab.stdin is not None
+    child = int(lab.stdout.readline() or 0)
+    t0 = time.time()
+    while _alive(child) and not _writer(run) and time.time() - t0 < GRACE:
+        time.sleep(0.005)  # paused once it holds the run (it has armed its watch on the lab by then)
+    lab.stdin.write("pause\n")
+    lab.stdin.flush()
+    time.sleep(rng.uniform(0.0, 0.2))
+    lab.kill()
+    lab.communicate(timeout=30)
+    t0 = time.time()
+    while child and _alive(child) and time.time() - t0 < GRACE:
+        time.sleep(0.05)
+    if child and _alive(child):
+        os.kill(child, signal.SIGKILL)
+        return lab.returncode, "", f"the paused run (pid {child}) outlived its lab by {GRACE:.0f} s"
+    return lab.returncode, "", None
+
+
 def trial(
     n: int, mode: str, workdir: Path, rng: random.Random, seed: int, ref, signals: tuple[str, ...] = ("kill",)
 ) -> dict:
     run = workdir / f"trial-{n:02d}-{mode}"
     args = [*MODES[mode]["args"], "--seed", str(seed)]
     delay = MODES[mode]["delay"]
-    proc = _start([*args, "--run-dir", str(run)], delay)
+    lab = mode == "pause"
+    proc = _start([*args, "--run-dir", str(run)], delay, lab)
     wanted = rng.randint(1, 3)
     kills, resumes, during_eval, problems, tracebacks = 0, 0, 0, [], []
     outcomes = {"resumed": 0, "absent": 0, "finished": 0}
     sent: dict[str, int] = {}
     finished_before: dict = {}
     while kills < wanted:
-        if not _wait_kill_moment(proc, run, mode, rng):
+        if not _wait_kill_moment(proc, run, "db" if lab else mode, rng):
             break  # finished before the moment came
-        name = rng.choice(signals)
-        rc, err, problem = _stop(proc, SIGNALS[name])
+        name = "pause" if lab else rng.choice(signals)
+        rc, err, problem = _pause_and_kill_lab(proc, run, rng) if lab else _stop(proc, SIGNALS[name])
         kills += 1
         sent[name] = sent.get(name, 0) + 1
         if problem:
             problems.append(f"stop {kills}: {problem}")
-        noise = _traceback(err, SIGNALS[name])
+        noise = None if lab else _traceback(err, SIGNALS[name])
         if noise:  # reported, not failed: the run's data is what this soak test judges
             tracebacks.append(noise)
         status = _status(run)
         if status is None:  # no store, or one without a committed schema: the run must count as absent
             outcomes["absent"] += 1
-            proc = _start([*args, "--run-dir", str(run)], delay)
+            proc = _start([*args, "--run-dir", str(run)], delay, lab)
             continue
         try:
             gens, inds, evals, _, integrity = snapshot(run)
@@ -224,7 +294,7 @@ def trial(
             proc = None
             break
         outcomes["resumed"] += 1
-        proc = _start(["--resume", str(run)], delay)
+        proc = _start(["--resume", str(run)], delay, lab)
         resumes += 1
     if proc is not None:
         _, err = proc.communicate(timeout=600)
@@ -321,7 +391,7 @@ def run_trials(
         "failed_trials": sum(not r["ok"] for r in results),
         "tracebacks": [t for r in results for t in r["tracebacks"]],
         "by_mode": {m: sum(r["kills"] for r in results if r["mode"] == m) for m in modes},
-        "by_signal": {g: sum(r["signals"].get(g, 0) for r in results) for g in signals},
+        "by_signal": {g: sum(r["signals"].get(g, 0) for r in results) for g in (*signals, "pause")},
         "outcomes": {o: sum(r["outcomes"][o] for r in results) for o in ("resumed", "absent", "finished")},
         "results": results,
     }

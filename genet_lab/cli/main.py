@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    follow_parent_from_env()  # first: a run a front end started ends with it, even while paused
     try:
         parser = build_parser()  # imports the subcommands: a Ctrl-C here is not a traceback either
         args = parser.parse_args(argv)
@@ -58,7 +59,6 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    follow_parent_from_env()  # a run a front end started ends with it, even while paused
     try:
         with _sigterm_as_exception(args.command != "tui"):  # Textual handles its own signals
             return int(args.func(args) or 0)
