@@ -13,7 +13,9 @@ strategy, over its repeats:
   most that count);
 * ``curse``: the winner's curse, observed fitness minus ``true``;
 * ``anytime``: at evaluations x on a grid, the table mean of the best-so-far (the structure a
-  search stopped after x evaluations would return; known once a generation is finished).
+  search stopped after x evaluations would return; known once a generation is finished);
+* ``versus``: the strategy's mean regret minus the first strategy's (independent repeats: the
+  interval's half-width is 1.96 sqrt(sd1^2 / R1 + sd2^2 / R2); None for the first itself).
 
 95% confidence intervals: normal for means (mean +- 1.96 sd / sqrt(R), sd with ddof 1), Wilson
 score for the proportion ``top1``. Knows the table only: the searches themselves are the evolution
@@ -31,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Z95", "Outcome", "Scores", "anytime_figure", "mean_ci", "summarize", "top_count", "wilson"]
+__all__ = ["Z95", "Outcome", "Scores", "anytime_figure", "difference", "mean_ci", "summarize", "top_count", "wilson"]
 
 Z95 = 1.959963984540054
 """The standard normal quantile of a two-sided 95% interval."""
@@ -98,6 +100,16 @@ def wilson(k: int, n: int) -> dict[str, Any]:
     return {"p": p, "low": max(0.0, centre - half), "high": min(1.0, centre + half), "k": k, "n": n}
 
 
+def difference(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> dict[str, Any]:
+    """Mean of ``a`` minus mean of ``b`` (independent samples) with its normal 95% interval."""
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    d = float(x.mean() - y.mean())
+    if x.size < 2 or y.size < 2:
+        return {"mean": d, "low": None, "high": None}
+    half = Z95 * math.sqrt(x.var(ddof=1) / x.size + y.var(ddof=1) / y.size)
+    return {"mean": d, "low": d - half, "high": d + half}
+
+
 def grid(budget: int, points: int = 50) -> list[int]:
     """Evaluation counts at which the anytime curves are read: ``points`` steps up to ``budget``."""
     return sorted({max(1, round(budget * k / points)) for k in range(1, points + 1)})
@@ -147,6 +159,12 @@ def summarize(table: Any, results: Mapping[str, Sequence[Outcome]], budget: int,
     """Every strategy's metrics on ``table`` (a loaded table), with the table's facts and the method."""
     scores = Scores.of(table)
     xs = grid(budget, points)
+    strategies = {name: strategy_summary(scores, outs, xs) for name, outs in results.items()}
+    first = next(iter(results), None)
+    for name, outs in results.items():
+        regret = scores.best - scores.means[[o.entry for o in outs]]
+        base = scores.best - scores.means[[o.entry for o in results[first]]] if first else regret
+        strategies[name]["versus"] = {"strategy": first, "regret": None if name == first else difference(regret, base)}
     return {
         "table": table.name,
         "structures": len(table.entries),
@@ -155,7 +173,7 @@ def summarize(table: Any, results: Mapping[str, Sequence[Outcome]], budget: int,
         "top1_count": top_count(len(table.entries)),
         "budget": budget,
         "ci": "95%: normal (mean +- 1.96 sd/sqrt(R)) for means, Wilson score for P(top 1%)",
-        "strategies": {name: strategy_summary(scores, outs, xs) for name, outs in results.items()},
+        "strategies": strategies,
     }
 
 

@@ -99,13 +99,13 @@ def render(summary: dict[str, Any]) -> str:
         f"95% CI {summary['ci'].split(': ', 1)[1]}",
         "",
         f"{'strategy':<9} {'true mean %':<22} {'regret':<20} {'percentile':<22} {'P(top 1%)':<20} "
-        f"{'winner curse':<20} evals",
+        f"{'winner curse':<20} {'evals':>5}  regret vs {next(iter(summary['strategies']))}",
     ]
     for name, s in summary["strategies"].items():
-        t = s["top1"]
+        t, versus = s["top1"], s["versus"]["regret"]
         top = f"{t['p']:.3f} [{t['low']:.3f}, {t['high']:.3f}]"
         lines.append(
             f"{name:<9} {_ci(s['true']):<22} {_ci(s['regret']):<20} {_ci(s['percentile'], 1):<22} {top:<20} "
-            f"{_ci(s['curse']):<20} {s['evaluations']['mean']:.0f}"
+            f"{_ci(s['curse']):<20} {s['evaluations']['mean']:>5.0f}  {'-' if versus is None else _ci(versus)}"
         )
     return "\n".join(lines)

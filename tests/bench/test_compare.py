@@ -10,10 +10,22 @@ from __future__ import annotations
 import gzip
 import json
 import math
+from types import SimpleNamespace
 
 import pytest
 
-from genet_lab.bench.compare import Z95, Outcome, Scores, grid, mean_ci, strategy_summary, summarize, top_count, wilson
+from genet_lab.bench.compare import (
+    Z95,
+    Outcome,
+    Scores,
+    difference,
+    grid,
+    mean_ci,
+    strategy_summary,
+    summarize,
+    top_count,
+    wilson,
+)
 from genet_lab.bench.structures import iter_structures
 from genet_lab.bench.table import load_table
 from genet_lab.encoding.complexity import complexity
@@ -100,6 +112,21 @@ def test_anytime_curves_read_the_best_so_far_at_each_point():
     a = strategy_summary(Scores(MEANS), [o, o], grid(20, 4))["anytime"]
     assert a["true"] == [None, 70.0, 70.0, 90.0]  # nothing returned before the first generation ends
     assert a["n"] == [0, 2, 2, 2]
+
+
+def test_the_regret_against_the_first_strategy():
+    good, bad = (
+        [Outcome(0, 90.0, 9, "")] * 3,
+        [Outcome(0, 90.0, 9, ""), Outcome(1, 80.0, 9, ""), Outcome(4, 60.0, 9, "")],
+    )
+    best = SimpleNamespace(genome=SimpleNamespace(notation=lambda: "0-00"))
+    table = SimpleNamespace(name="t", entries=[SimpleNamespace(mean=m) for m in MEANS], best=lambda: best)
+    got = summarize(table, {"good": good, "bad": bad}, 9)["strategies"]
+    assert got["good"]["versus"] == {"strategy": "good", "regret": None}
+    d = got["bad"]["versus"]["regret"]  # regrets 0, 10, 30 against 0, 0, 0: +13.33, sd 15.28
+    assert d["mean"] == pytest.approx(40 / 3)
+    assert d["high"] - d["mean"] == pytest.approx(Z95 * math.sqrt((700 / 3) / 3))
+    assert difference([1.0], [2.0]) == {"mean": -1.0, "low": None, "high": None}
 
 
 def test_the_intervals():
