@@ -316,7 +316,7 @@ def cmd_report(args) -> int:
         print(json.dumps(body))
     else:
         sys.stdout.write((out / "report.md").read_text())
-        print(f"\nwrote {len(written)} files to {out}")
+        print(f"\nwrote {len(written)} files to {show(out)}")
     return 0
 
 
