@@ -160,13 +160,21 @@ def parse_estimators(table: Table, names: Sequence[str] | None) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _seed_runs(table: Table) -> list[tuple[int, list[Any]]]:
+    """(seed, each structure's run of it) for every seed recorded for all the structures (a partial
+    table may lack some), by seed."""
+    common = set.intersection(*({r.seed for r in en.runs} for en in table.entries))
+    return [(seed, [next(r for r in en.runs if r.seed == seed) for en in table.entries]) for seed in sorted(common)]
+
+
 def _per_seed(table: Table, name: str) -> list[np.ndarray]:
-    """A trained estimator's value per structure, one array per seed index."""
+    """A trained estimator's value per structure, one array per seed of :func:`_seed_runs`."""
     e = table.settings.epochs or 0
-    n_seeds = min(len(en.runs) for en in table.entries)
     out = []
-    for s in range(n_seeds):
-        runs = [en.runs[s] for en in table.entries]
+    seed_runs = _seed_runs(table)
+    if not seed_runs:
+        raise UsageError(f"table {table.name} has no seed recorded for every structure; {name} needs one")
+    for _seed, runs in seed_runs:
         if name == "final":
             vals = [r.val for r in runs]
         elif name.startswith("epoch"):
@@ -266,21 +274,15 @@ def _compute(
 # -- measuring --------------------------------------------------------------------------------------
 
 
-def _pairs(table: Table) -> list[tuple[int, int]]:
-    n_seeds = min(len(en.runs) for en in table.entries)
-    return list(combinations(range(n_seeds), 2))
-
-
 def noise_ceiling(table: Table) -> dict[str, Any] | None:
     """tau and rho between the final accuracies of two seeds of every structure, for every pair of
-    seed indices: mean, min, max and each pair; None for a table of one seed."""
-    pairs = _pairs(table)
-    if not pairs:
+    seeds: mean, min, max and each pair; None for a table of one seed."""
+    finals = [(seed, np.asarray([r.val for r in runs])) for seed, runs in _seed_runs(table)]
+    if len(finals) < 2:
         return None
-    finals = [np.asarray([en.runs[s].val for en in table.entries]) for s in range(pairs[-1][1] + 1)]
-    rows: list[dict[str, Any]] = [{"seeds": [table.entries[0].runs[i].seed, table.entries[0].runs[j].seed],
-             "tau": _mean([kendall_tau(finals[i], finals[j])]), "rho": _mean([spearman_rho(finals[i], finals[j])])}
-            for i, j in pairs]  # fmt: skip
+    rows: list[dict[str, Any]] = [{"seeds": [a, b], "tau": _mean([kendall_tau(fa, fb)]),
+                                   "rho": _mean([spearman_rho(fa, fb)])}
+                                  for (a, fa), (b, fb) in combinations(finals, 2)]  # fmt: skip
     return {m: _spread([math.nan if r[m] is None else r[m] for r in rows]) for m in ("tau", "rho")} | {"pairs": rows}
 
 
@@ -297,12 +299,12 @@ def _spread(values: Sequence[float]) -> dict[str, float | None]:
     return {"mean": float(np.mean(values)), "min": float(np.min(values)), "max": float(np.max(values))}
 
 
-def _others_mean(table: Table, s: int) -> np.ndarray:
-    """Each structure's mean final accuracy over its seeds other than index ``s`` (all of them when
-    it has one seed)."""
+def _others_mean(table: Table, seed: int) -> np.ndarray:
+    """Each structure's mean final accuracy over its seeds other than ``seed`` (all of them when it
+    has no other)."""
     out = []
     for en in table.entries:
-        others = [r.val for i, r in enumerate(en.runs) if i != s] or [r.val for r in en.runs]
+        others = [r.val for r in en.runs if r.seed != seed] or [r.val for r in en.runs]
         out.append(sum(others) / len(others))
     return np.asarray(out)
 
@@ -331,9 +333,9 @@ def _independent_seeds(table: Table, long: Table) -> list[int]:
     """Indices of ``table``'s seeds that the long table did not train with: a training seed fixes
     the initial weights and the first batches, so one seed at two budgets shares part of its noise
     (all of them where every seed is shared)."""
-    n_seeds = min(len(en.runs) for en in table.entries)
-    free = [s for s in range(n_seeds) if table.entries[0].runs[s].seed not in set(long.settings.seeds)]
-    return free or list(range(n_seeds))
+    seeds = [seed for seed, _ in _seed_runs(table)]
+    free = [i for i, seed in enumerate(seeds) if seed not in set(long.settings.seeds)]
+    return free or list(range(len(seeds)))
 
 
 def estimator_values(
@@ -378,7 +380,7 @@ def measure(
         k = kind(name)
         per_seed = found[name]
         trained = k == "trained"
-        targets = [_others_mean(table, s) for s in range(len(per_seed))] if trained else [target]
+        targets = [_others_mean(table, seed) for seed, _ in _seed_runs(table)] if trained else [target]
         row: dict[str, Any] = {"name": name, "kind": k}
         row["tau"] = _mean([kendall_tau(v, t) for v, t in zip(per_seed, targets)])
         row["rho"] = _mean([spearman_rho(v, t) for v, t in zip(per_seed, targets)])

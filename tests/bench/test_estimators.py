@@ -109,6 +109,18 @@ def test_noise_ceiling_and_leave_one_out_on_a_synthetic_table(tmp_path):
     json.dumps(out, allow_nan=False)  # strict JSON
 
 
+def test_a_partial_table_is_measured_on_the_seeds_every_structure_has(tmp_path):
+    path = _synthetic(tmp_path / "p.json.gz", "p", 10, lambda i, s: [[50.0, 60.0 + i], [50.0, 70.0 - i], [50.0, 80.0]])
+    data = json.loads(gzip.decompress(path.read_bytes()))
+    data["structures"][3]["runs"] = data["structures"][3]["runs"][1:]  # structure 3 lacks seed 0
+    table = load_table(_write(path, data))
+    assert [p["seeds"] for p in est.noise_ceiling(table)["pairs"]] == [[1, 2]]
+    row = est.measure(table, ["final"])["estimators"][0]
+    assert row["seeds"] == 2
+    values, _ = est.estimator_values(table, ["final"])
+    assert [v[3] for v in values["final"]] == [70.0 - 3, 80.0]
+
+
 def test_size_estimators_against_a_long_table_with_a_known_answer(tmp_path):
     n = 40
     short = load_table(_synthetic(tmp_path / "s.json.gz", "short", n, lambda i, s: [[90.0 + i % 7]] * 2, epochs=1))
