@@ -114,7 +114,7 @@ def _number(d: dict[str, Any], name: str) -> float | None:
         return None
     if not _real(value):
         raise ValueError(f"{name} {value!r:.40} is not a finite number")
-    return float(value)  # type: ignore[arg-type]
+    return float(value)
 
 
 def _count(d: dict[str, Any], name: str) -> int | None:
