@@ -150,7 +150,7 @@ def test_features_svm_skips_bad_files_and_leaves_clutter_out(tmp_path, monkeypat
 # -- item 16: the size from all images -------------------------------------------------------------
 
 
-def test_image_size_is_the_most_common_not_the_first(tmp_path):
+def test_image_size_is_the_most_common_not_the_first(tmp_path, monkeypatch):
     from PIL import Image
 
     root = folder(tmp_path, per_class=5, size=16)
@@ -165,6 +165,13 @@ def test_image_size_is_the_most_common_not_the_first(tmp_path):
     assert s.image_size == 16 and any(isinstance(n, ConfigError) for n in s.notes)
     same = load_dataset("imagefolder", folder(tmp_path / "same", size=12), val_size=0)
     assert same.image_size == 12 and not same.notes
+    import genet_lab.training.data.images as images
+
+    def no_header(path):
+        raise AssertionError(f"header of {path} read again")
+
+    monkeypatch.setattr(images, "header_side", no_header)  # the sides are cached with the files' stat
+    assert load_dataset("imagefolder", root, val_size=0).image_size == 16
 
 
 # -- item 17: 16-bit PNGs ------------------------------------------------------------------------------

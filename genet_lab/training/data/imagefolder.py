@@ -130,17 +130,8 @@ def _load_split(split_dir: Path, classes, image_size: int | None):
             "classification needs images of at least 2 classes (one folder per class)"
         )
     bad = Unreadable()
-    if image_size is None:
-        try:
-            image_size, differ = common_size([p for p, _ in samples], bad)
-        except ValueError as exc:
-            raise UsageError(f"{split_dir}: {exc} ({bad.note()})") from None
-        notes += [differ] if differ else []
-    check_fits(len(samples), 3, image_size, str(split_dir))
     stats, kept = [], []
     for path, t in samples:
-        if path in bad.paths:
-            continue
         try:
             st = os.stat(path)
         except OSError as exc:  # a dangling symlink, a file removed since the listing
@@ -148,6 +139,17 @@ def _load_split(split_dir: Path, classes, image_size: int | None):
             continue
         stats.append((st.st_size, st.st_mtime_ns))
         kept.append((path, t))
+    if image_size is None:
+        side, save = _cached_sides(split_dir, dict(zip((p for p, _ in kept), stats)))
+        try:
+            image_size, differ = common_size([p for p, _ in kept], bad, side=side)
+        except ValueError as exc:
+            raise UsageError(f"{split_dir}: {exc} ({bad.note()})") from None
+        save()
+        notes += [differ] if differ else []
+        stats = [st for (p, _), st in zip(kept, stats) if p not in bad.paths]
+        kept = [(p, t) for p, t in kept if p not in bad.paths]
+    check_fits(len(samples), 3, image_size, str(split_dir))
     key = hashlib.sha1(f"{split_dir.resolve()}|{image_size}|v{CACHE_VERSION}".encode()).hexdigest()[:20]
     cache = cache_root() / "imagefolder" / f"{key}.pt"
     old = _read_cache(cache)
@@ -176,6 +178,44 @@ def _load_split(split_dir: Path, classes, image_size: int | None):
         _write_cache(cache, kept, stats, x)
     skipped = bad.note(f"in {split_dir}")
     return classes, x, y, image_size, notes + ([skipped] if skipped else [])
+
+
+def _cached_sides(split_dir: Path, stats: dict):
+    """(side, save): a reader of each file's shorter side that reuses the sides recorded for
+    ``split_dir`` (by path, size and modification time), so a second load opens no header; and
+    the function that records them (best effort, as the decoded cache)."""
+    import json
+
+    from genet_lab.training.data.images import header_side
+
+    key = hashlib.sha1(f"{split_dir.resolve()}|sides|v{CACHE_VERSION}".encode()).hexdigest()[:20]
+    path = cache_root() / "imagefolder" / f"{key}.json"
+    try:
+        old = json.loads(path.read_text())
+        old = old if isinstance(old, dict) else {}
+    except (OSError, ValueError):
+        old = {}
+    new: dict = {}
+
+    def side(p: str) -> int:
+        size, mtime = stats[p]
+        hit = old.get(p)
+        value = hit[2] if isinstance(hit, list) and len(hit) == 3 and hit[:2] == [size, mtime] else header_side(p)
+        new[p] = [size, mtime, int(value)]
+        return int(value)
+
+    def save() -> None:
+        if new == old:
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(new))
+            os.replace(tmp, path)
+        except OSError:
+            pass  # only slower next time
+
+    return side, save
 
 
 def _read_cache(cache: Path) -> dict:

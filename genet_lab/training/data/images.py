@@ -12,7 +12,7 @@ torchvision's folder conventions; nothing of splits, networks or training.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -180,18 +180,20 @@ def header_side(path) -> int:
         return min(im.size)
 
 
-def common_size(paths: list[str], bad: Unreadable, limit: int | None = None) -> tuple[int, ConfigError | None]:
+def common_size(
+    paths: list[str], bad: Unreadable, limit: int | None = None, side: Callable[[str], int] = header_side
+) -> tuple[int, ConfigError | None]:
     """(size, note): the most common shorter side among the images' headers (the larger on a
     tie), and a line saying so when they differ. ``limit``: read at most that many headers,
-    evenly spread (a streamed folder of a million files). Unreadable headers go to ``bad``;
-    none readable raises ValueError."""
+    evenly spread (a streamed folder of a million files); ``side``: how a file's shorter side is
+    read (a cached reader). Unreadable headers go to ``bad``; none readable raises ValueError."""
     from collections import Counter
 
     picked = paths if limit is None or len(paths) <= limit else [paths[i * len(paths) // limit] for i in range(limit)]
     sides: Counter[int] = Counter()
     for p in picked:
         try:
-            sides[header_side(p)] += 1
+            sides[side(p)] += 1
         except Exception as exc:
             bad.add(p, " ".join(str(exc).split())[:120] or type(exc).__name__)
     if not sides:
