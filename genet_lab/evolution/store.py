@@ -42,7 +42,7 @@ from typing import Any
 from genet_lab.errors import ConfigError, UsageError, show
 from genet_lab.evolution import events as ev
 from genet_lab.evolution.queries import OPS, STATES, StoreQueries, _sqlite_kind, _transient  # noqa: F401
-from genet_lab.fileio import connect_reader
+from genet_lab.fileio import connect_reader, why_not_written
 
 SCHEMA_VERSION = 3
 """1: the first release; 2: ``evaluations.test_accuracy`` (``eval_test``); 3: ``run.data``, the
@@ -412,11 +412,17 @@ class RunStore(StoreQueries):
                 with contextlib.suppress(OSError):
                     p.rmdir()
             if isinstance(exc, (sqlite3.Error, OSError)) and not isinstance(exc, UsageError):
+                if isinstance(exc, OSError):  # in words: a full disk, too many open files, permissions
+                    why = why_not_written(exc)
+                elif _sqlite_kind(exc) == "full":
+                    why = f"{exc}; free some space"
+                else:
+                    why = str(exc)
                 raise ConfigError(
                     "run_dir",
                     show(directory),
-                    template=f"cannot create the run in {{value}}: {_literal(str(exc))}; nothing was left behind: "
-                    "free some space or choose another {option}",
+                    template=f"cannot create the run in {{value}}: {_literal(why)}; nothing was left behind "
+                    "(or choose another {option})",
                 ) from None
             raise
         return store

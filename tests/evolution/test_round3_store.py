@@ -253,3 +253,18 @@ def test_residual_40_on_other_stages_is_refused_not_shrunk():
         initial_population(config, initial_rng(config))
     assert_rejected(["evolve", "--fitness", "toy", "--init", "residual-40", "--stages", "3,4,5", "--dry-run"],
                     "--init residual-40 has its own stages 11,11,11")  # fmt: skip
+
+
+# -- 19. what a failed creation says -----------------------------------------------------------------------
+
+
+def test_too_many_open_files_at_creation_is_not_a_full_disk(tmp_path, monkeypatch):
+    import errno
+
+    def fail(self, *a):
+        raise OSError(errno.EMFILE, os.strerror(errno.EMFILE))
+
+    monkeypatch.setattr(RunStore, "_build", fail)
+    line = assert_rejected(["evolve", "--fitness", "toy", "--run-dir", str(tmp_path / "r")], "ulimit -n")
+    assert "free some space" not in line and "nothing was left behind" in line
+    assert not (tmp_path / "r").exists()
