@@ -32,10 +32,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DRIVER = """
 import sys
-import torchvision.datasets as tvd, torchvision.datasets.cifar as c, torchvision.datasets.svhn as s
-s.check_integrity = c.check_integrity = lambda *a, **k: True  # the fake sets are not the published files
-tvd.CIFAR100._check_integrity = lambda self: True
-from genet_lab.cli.main import main
+try:  # a Ctrl-C while this driver imports is the harness's, not genet-lab's: no traceback for it
+    import torchvision.datasets as tvd, torchvision.datasets.cifar as c, torchvision.datasets.svhn as s
+    s.check_integrity = c.check_integrity = lambda *a, **k: True  # the fake sets are not the published files
+    tvd.CIFAR100._check_integrity = lambda self: True
+    from genet_lab.cli.main import main
+except KeyboardInterrupt:
+    sys.exit(130)
 sys.exit(main(sys.argv[1:]))
 """
 SIGNALS = {"kill": signal.SIGKILL, "term": signal.SIGTERM, "int": signal.SIGINT}
@@ -153,7 +156,9 @@ def trial(n: int, data: Path, workdir: Path, rng: random.Random, ref: dict, sign
         stops += 1
         sent[name] = sent.get(name, 0) + 1
         if "Traceback" in (err or ""):
-            tracebacks.append(f"{name}: {(err or '').strip().splitlines()[-1][:100]}")
+            lines = (err or "").strip().splitlines()
+            frames = [ln.strip() for ln in lines if ln.strip().startswith("File ")]
+            tracebacks.append(f"{name}: {lines[-1][:80]} at {frames[-1][:140] if frames else '?'}")
         try:
             now = cells(out)
         except ValueError as exc:

@@ -199,7 +199,7 @@ def cmd_transfer(args) -> int:
     from genet_lab.encoding.presets import get_preset
     from genet_lab.training.devices import resolve_device
     from genet_lab.training.transfer import table2_markdown, transfer_settings, transfer_table
-    from genet_lab.training.transfer_dir import check_out, finished_cells, read_previous, record
+    from genet_lab.training.transfer_dir import check_kept, check_out, finished_cells, read_previous, record
 
     resolve_device(args.device)  # before any run or data set is read
     structures = _structures(args)
@@ -220,6 +220,7 @@ def cmd_transfer(args) -> int:
         check_out(out)
         settings = transfer_settings(net, options, args.seed, args.val_size, args.train_size, args.protocol)
         previous = read_previous(out, settings)
+        check_kept(out, previous, {(s.genome.notation(), d) for s in structures for d in datasets})
     say = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
     state = {"recorded": len(finished_cells(previous))}
 

@@ -110,3 +110,16 @@ def record(out: Path, report: dict[str, Any], markdown: str) -> None:
     """Write the report and its table into ``out``, each atomically (report first)."""
     atomic_write(out / REPORT, (json.dumps(report, indent=1) + "\n").encode(), what="report")
     atomic_write(out / TABLE, markdown.encode(), what="report")
+
+
+def check_kept(out: Path, old: dict[str, Any] | None, planned: set[tuple[str, str]]) -> None:
+    """Refuse (one line) to continue a transfer whose recorded trainings this one would drop from
+    the report (fewer structures or data sets than recorded): more is fine, less would lose them."""
+    dropped = sorted(set(finished_cells(old)) - planned)
+    if dropped:
+        genome, ds = dropped[0]
+        raise UsageError(
+            f"{show(out)} holds {len(dropped)} recorded training(s) this command does not ask for "
+            f"(e.g. {genome} on {ds}); name the same structures and data sets (or more) to continue it, "
+            "or give another output folder"
+        )

@@ -173,6 +173,10 @@ def test_ctrl_c_keeps_finished_trainings_and_the_same_command_continues(tmp_path
     assert rc == 0 and counted.calls == 0 and "all 2 trainings already recorded" in err
     rc, _, err = run_cli(transfer_argv(data, "--dataset", "svhn", "--out", str(out), "--seed", "1"))
     assert_one_line_error(rc, err, "other settings", "seed")
+    fewer = transfer_argv(data, "--dataset", "svhn", "--out", str(out))  # would drop the CIFAR-100 column
+    rc, _, err = run_cli(fewer)
+    assert_one_line_error(rc, err, "holds 2 recorded training(s) this command does not ask for", "cifar100")
+    assert json.loads((out / "transfer.json").read_text())["complete"]  # left as it was
 
 
 def test_a_full_disk_while_recording_keeps_what_was_recorded(tmp_path, data, monkeypatch, counted):
