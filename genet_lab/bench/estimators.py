@@ -381,9 +381,12 @@ def measure(
         per_seed = found[name]
         trained = k == "trained"
         targets = [_others_mean(table, seed) for seed, _ in _seed_runs(table)] if trained else [target]
-        row: dict[str, Any] = {"name": name, "kind": k}
-        row["tau"] = _mean([kendall_tau(v, t) for v, t in zip(per_seed, targets)])
-        row["rho"] = _mean([spearman_rho(v, t) for v, t in zip(per_seed, targets)])
+        row: dict[str, Any] = {"name": name, "kind": k, "tau": None, "rho": None}
+        if trained and len(per_seed) < 2:  # its only training is the target itself
+            row["note"] = "one seed: no target independent of it"
+        else:
+            row["tau"] = _mean([kendall_tau(v, t) for v, t in zip(per_seed, targets)])
+            row["rho"] = _mean([spearman_rho(v, t) for v, t in zip(per_seed, targets)])
         if long_idx is not None and long_mean is not None:
             own = [per_seed[s] for s in long_seeds] if trained else per_seed
             row["tau_long"] = _mean([kendall_tau(v[long_idx], long_mean) for v in own])

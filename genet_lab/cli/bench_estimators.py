@@ -102,6 +102,8 @@ def _text(out: dict[str, Any]) -> str:
         note = f"{r['seconds']:.1f} s" if r["seconds"] else ("cached" if r["kind"] == "proxy" else "")
         if r["undefined"]:
             note += f" ({r['undefined']} undefined, ranked last)"
+        if r.get("note"):
+            note += ("; " if note else "") + r["note"]
         row = f"{r['name']:<11} {r['kind']:<8} {_num(r['tau'])} {_num(r['rho'])}"
         if long:
             row += f" {_num(r.get('tau_long'), 8)} {_num(r.get('rho_long'), 8)}"

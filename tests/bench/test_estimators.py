@@ -128,6 +128,8 @@ def test_size_estimators_against_a_long_table_with_a_known_answer(tmp_path):
     long = load_table(
         _synthetic(tmp_path / "l.json.gz", "long18", n, lambda i, s: [[80.0] * 17 + [90.0 + _depth(s)]], epochs=18)
     )
+    one = est.measure(long, ["epoch9", "final"])["estimators"]
+    assert [r["tau"] for r in one] == [None, None] and "one seed" in one[1]["note"]  # no independent target
     out = est.measure(short, ["depth", "params", "final"], long)
     depth = out["estimators"][0]
     assert depth["tau_long"] == pytest.approx(1.0) and depth["rho_long"] == pytest.approx(1.0)
