@@ -81,6 +81,21 @@ def test_stream_skips_and_counts_unreadable_files(tmp_path, monkeypatch):
     assert "Traceback" not in err
 
 
+def test_unreadable_files_are_counted_across_loader_workers(tmp_path, monkeypatch):
+    root = folder(tmp_path, per_class=6)
+    bad = plant_bad_files(root / "train" / "dog", monkeypatch)
+    s = load_stream("imagefolder", root, val_size=0, image_size=16, workers=2)  # decoded in 2 worker processes
+    seen = 0
+    for xb, yb in s.loader("train", 4):
+        xb, yb = s.readable("train", xb, yb)
+        assert len(xb) == len(yb) and bool((yb >= 0).all())
+        seen += len(yb)
+    in_train = [p for p, _ in s.train_samples if Path(p).name in bad]
+    assert in_train and set(s.unreadable.paths) == set(in_train)  # each counted once, whichever worker met it
+    assert seen == len(s.train_samples) - len(in_train)
+    assert s.note()[-1].startswith(f"skipped {len(s.unreadable)} unreadable image file")
+
+
 def test_stream_where_nothing_can_be_read_fails_the_training_not_the_process(tmp_path):
     root = tmp_path / "f"
     for c in ("a", "b"):
