@@ -234,6 +234,7 @@ def cmd_evolve(args) -> int:
             from genet_lab.evolution.run import resumed_config
 
             with RunStore(run_dir, readonly=True) as peek:
+                peek.check_writable()  # what --resume would refuse on opening: a writer, a read-only folder
                 resumed, _ = resumed_config(peek, args.generations)
             return _dry_run(args, resumed, run_dir)
         if stored["fitness"] != "toy":

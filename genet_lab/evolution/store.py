@@ -464,7 +464,27 @@ class RunStore(StoreQueries):
             conn.close()
         os.replace(tmp, self.db)
 
+    def check_writable(self) -> None:
+        """What opening this run for writing would refuse, checked without taking its lock (a
+        ``--dry-run`` of ``--resume`` on a store opened read-only): a planted link, a lock that is
+        not a plain file, a read-only folder, another writer (a paused one whose front end is gone
+        would be taken over, so it passes)."""
+        self._check_lockable()
+        pid = self._holder_pid()
+        if self.writer_alive() and not (pid is not None and _orphan_stopped(pid)):
+            raise _Held(self._held_message())
+
     def _lock(self) -> None:
+        self._check_lockable()
+        try:
+            self._take_lock()
+        except _Held:
+            pid = self._holder_pid()
+            if pid is None or not _orphan_stopped(pid) or not _end_orphan(pid):
+                raise
+            self._take_lock()  # the paused writer whose front end died is gone: the run is ours
+
+    def _check_lockable(self) -> None:
         # A writer never follows a symlink inside the run directory: the lock is truncated and
         # the database written, so a planted link would let a run write outside its folder.
         for name in (LOCK_NAME, DB_NAME):
@@ -477,13 +497,6 @@ class RunStore(StoreQueries):
             )
         if not os.access(self.dir, os.W_OK):
             raise UsageError(_read_only_message(self.dir))
-        try:
-            self._take_lock()
-        except _Held:
-            pid = self._holder_pid()
-            if pid is None or not _orphan_stopped(pid) or not _end_orphan(pid):
-                raise
-            self._take_lock()  # the paused writer whose front end died is gone: the run is ours
 
     def _take_lock(self) -> None:
         # The lock that counts is on the directory itself: deleting or replacing run.lock cannot
@@ -498,15 +511,7 @@ class RunStore(StoreQueries):
                     os.write(fd, f"pid {os.getpid()}".encode())
                     self._lock_fd, self._dir_fd = fd, dir_fd
                     return
-            holder, pid = self._holder(), self._holder_pid()
-            info = None if pid is None else _process(pid)
-            paused = (
-                f" (paused: 'kill -CONT {pid}' continues it, 'kill {pid}' ends it)" if info and info[0] == "T" else ""
-            )
-            raise _Held(
-                f"run directory {show(self.dir)} is being written by {holder}{paused}; "
-                "wait for it to finish or stop it (readers may open it read-only)"
-            )
+            raise _Held(self._held_message())
         except BaseException as exc:
             if fd is not None:
                 os.close(fd)
@@ -514,6 +519,15 @@ class RunStore(StoreQueries):
             if isinstance(exc, OSError) and exc.errno in (13, 30):  # EACCES, EROFS
                 raise UsageError(_read_only_message(self.dir)) from None
             raise
+
+    def _held_message(self) -> str:
+        holder, pid = self._holder(), self._holder_pid()
+        info = None if pid is None else _process(pid)
+        paused = f" (paused: 'kill -CONT {pid}' continues it, 'kill {pid}' ends it)" if info and info[0] == "T" else ""
+        return (
+            f"run directory {show(self.dir)} is being written by {holder}{paused}; "
+            "wait for it to finish or stop it (readers may open it read-only)"
+        )
 
     def _holder(self) -> str:
         try:

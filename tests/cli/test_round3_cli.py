@@ -107,6 +107,20 @@ def test_dry_run_refuses_a_resume_below_the_last_generation(tmp_path):
     assert rc == 0 and '"generations": 3' in out, err
 
 
+def test_dry_run_of_a_resume_refuses_what_opening_for_writing_refuses(tmp_path):
+    from genet_lab.evolution import RunStore
+
+    run = _toy(tmp_path / "run")
+    argv = ["evolve", "--resume", str(run), "-T", "3"]
+    with RunStore(run):  # another writer holds it
+        real = assert_rejected(argv, "being written by pid")
+        assert assert_rejected([*argv, "--dry-run"]) == real
+    (run / "run.lock").unlink()
+    (run / "run.lock").symlink_to(tmp_path / "elsewhere")
+    real = assert_rejected(argv, "symbolic link")
+    assert assert_rejected([*argv, "--dry-run"]) == real
+
+
 def test_dry_run_refuses_a_directory_that_holds_a_run(tmp_path):
     run = _toy(tmp_path / "run")
     argv = ["evolve", "--fitness", "toy", "--run-dir", str(run)]
