@@ -234,3 +234,37 @@ def test_a_paused_run_does_not_outlive_the_lab(tmp_path):
     finally:
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)
+
+
+def _writing(run_dir: Path) -> bool:
+    try:
+        with RunStore(run_dir, readonly=True) as st:
+            return st.writer_alive()
+    except Exception:  # not created yet
+        return False
+
+
+@run_async
+async def test_quitting_the_lab_with_its_run_paused_ends_the_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENET_LAB_TOY_DELAY", "0.2")
+    run_dir = tmp_path / "run"
+    app = GenetLabApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        from genet_lab.evolution import SearchConfig
+
+        pane = app.query_one(EvolutionPane)
+        pane.start_run(run_dir, SearchConfig(fitness="toy", init="zeros", population=4, generations=50))
+        control = pane.control
+        assert control is not None and control.process is not None
+        await until(pilot, lambda: _writing(run_dir))
+        pid = control.process.pid
+        await pilot.press("3", "p")
+        await pilot.pause()
+        assert pane.paused
+        await pilot.press("q")
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+    assert not _alive(pid)
+    with RunStore(run_dir, readonly=True) as st:
+        assert st.status().state == "stopped"
