@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from genet_lab.errors import ConfigError, UsageError
+from genet_lab.training.data import images
 from genet_lab.training.data.images import Unreadable, common_size, list_images, loop_note, open_rgb
 
 CACHE_VERSION = 1
@@ -139,20 +140,28 @@ def _load_split(split_dir: Path, classes, image_size: int | None):
             continue
         stats.append((st.st_size, st.st_mtime_ns))
         kept.append((path, t))
-    if image_size is None:
-        side, save = _cached_sides(split_dir, dict(zip((p for p, _ in kept), stats)))
+    auto = image_size is None
+    key = hashlib.sha1(f"{split_dir.resolve()}|{'auto' if auto else image_size}|v{CACHE_VERSION}".encode())
+    cache = cache_root() / "imagefolder" / f"{key.hexdigest()[:20]}.pt"
+    old, old_sides = _read_cache_full(cache)
+    sides: dict[str, int] = {}
+    if image_size is None:  # every file's shorter side, from the cache where the file has not changed
+        stat_of = dict(zip((p for p, _ in kept), stats))
+
+        def side(p: str) -> int:
+            hit = old_sides.get(p)
+            sides[p] = hit[2] if hit is not None and hit[:2] == stat_of[p] else images.header_side(p)
+            return sides[p]
+
         try:
             image_size, differ = common_size([p for p, _ in kept], bad, side=side)
         except ValueError as exc:
             raise UsageError(f"{split_dir}: {exc} ({bad.note()})") from None
-        save()
         notes += [differ] if differ else []
         stats = [st for (p, _), st in zip(kept, stats) if p not in bad.paths]
         kept = [(p, t) for p, t in kept if p not in bad.paths]
+        old = {p: e for p, e in old.items() if e[2].shape[-1] == image_size}  # decoded at another size before
     check_fits(len(samples), 3, image_size, str(split_dir))
-    key = hashlib.sha1(f"{split_dir.resolve()}|{image_size}|v{CACHE_VERSION}".encode()).hexdigest()[:20]
-    cache = cache_root() / "imagefolder" / f"{key}.pt"
-    old = _read_cache(cache)
     x = torch.empty((len(kept), 3, image_size, image_size), dtype=torch.uint8)
     good = torch.ones(len(kept), dtype=torch.bool)
     decoded = 0
@@ -174,77 +183,51 @@ def _load_split(split_dir: Path, classes, image_size: int | None):
     if not kept:
         raise UsageError(f"none of the {len(samples)} image files under {split_dir} could be read ({bad.note()})")
     y = torch.tensor([t for _, t in kept], dtype=torch.int64)
-    if decoded or len(old) != len(kept):
-        _write_cache(cache, kept, stats, x)
+    fresh_sides = auto and any(old_sides.get(p, (0, 0, 0))[2] != sides.get(p) for p, _ in kept)
+    if decoded or len(old) != len(kept) or fresh_sides:
+        _write_cache(cache, kept, stats, x, [sides.get(p, 0) for p, _ in kept] if auto else None)
     skipped = bad.note(f"in {split_dir}")
     return classes, x, y, image_size, notes + ([skipped] if skipped else [])
 
 
-def _cached_sides(split_dir: Path, stats: dict):
-    """(side, save): a reader of each file's shorter side that reuses the sides recorded for
-    ``split_dir`` (by path, size and modification time), so a second load opens no header; and
-    the function that records them (best effort, as the decoded cache)."""
-    import json
-
-    from genet_lab.training.data.images import header_side
-
-    key = hashlib.sha1(f"{split_dir.resolve()}|sides|v{CACHE_VERSION}".encode()).hexdigest()[:20]
-    path = cache_root() / "imagefolder" / f"{key}.json"
-    try:
-        old = json.loads(path.read_text())
-        old = old if isinstance(old, dict) else {}
-    except (OSError, ValueError):
-        old = {}
-    new: dict = {}
-
-    def side(p: str) -> int:
-        size, mtime = stats[p]
-        hit = old.get(p)
-        value = hit[2] if isinstance(hit, list) and len(hit) == 3 and hit[:2] == [size, mtime] else header_side(p)
-        new[p] = [size, mtime, int(value)]
-        return int(value)
-
-    def save() -> None:
-        if new == old:
-            return
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(new))
-            os.replace(tmp, path)
-        except OSError:
-            pass  # only slower next time
-
-    return side, save
-
-
 def _read_cache(cache: Path) -> dict:
+    """``path -> (size, mtime, decoded image)`` of a cache file; {} when absent, foreign or damaged."""
+    return _read_cache_full(cache)[0]
+
+
+def _read_cache_full(cache: Path) -> tuple[dict, dict]:
+    """(decoded entries, ``path -> (size, mtime, shorter side)``) of a cache file; the sides are
+    kept by a cache of a folder loaded without a size asked for."""
     if not cache.is_file():
-        return {}
+        return {}, {}
     try:
         data = torch.load(cache, map_location="cpu", weights_only=True)
         if data.get("version") != CACHE_VERSION:
-            return {}
+            return {}, {}
         sizes, mtimes, x = data["sizes"].tolist(), data["mtimes"].tolist(), data["x"]
-        return {p: (s, m, x[i]) for i, (p, s, m) in enumerate(zip(data["paths"], sizes, mtimes))}
+        entries = {p: (s, m, x[i]) for i, (p, s, m) in enumerate(zip(data["paths"], sizes, mtimes))}
+        sides = data.get("sides")
+        if not isinstance(sides, torch.Tensor) or len(sides) != len(sizes):
+            return entries, {}
+        return entries, {p: (s, m, int(v)) for p, s, m, v in zip(data["paths"], sizes, mtimes, sides.tolist())}
     except Exception:  # a damaged cache is only slower: rebuild it
-        return {}
+        return {}, {}
 
 
-def _write_cache(cache: Path, samples, stats, x: torch.Tensor) -> None:
+def _write_cache(cache: Path, samples, stats, x: torch.Tensor, sides: list[int] | None = None) -> None:
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(f".{os.getpid()}.tmp")
-        torch.save(
-            {
-                "version": CACHE_VERSION,
-                "paths": [p for p, _ in samples],
-                "sizes": torch.tensor([s for s, _ in stats], dtype=torch.int64),
-                "mtimes": torch.tensor([m for _, m in stats], dtype=torch.int64),
-                "x": x,
-            },
-            tmp,
-        )
+        payload = {
+            "version": CACHE_VERSION,
+            "paths": [p for p, _ in samples],
+            "sizes": torch.tensor([s for s, _ in stats], dtype=torch.int64),
+            "mtimes": torch.tensor([m for _, m in stats], dtype=torch.int64),
+            "x": x,
+        }
+        if sides is not None:
+            payload["sides"] = torch.tensor(sides, dtype=torch.int64)
+        torch.save(payload, tmp)
         os.replace(tmp, cache)
     except OSError:
         pass  # a read-only cache folder only costs decoding time next time
