@@ -199,7 +199,14 @@ def cmd_transfer(args) -> int:
     from genet_lab.encoding.presets import get_preset
     from genet_lab.training.devices import resolve_device
     from genet_lab.training.transfer import table2_markdown, transfer_settings, transfer_table
-    from genet_lab.training.transfer_dir import check_kept, check_out, finished_cells, read_previous, record
+    from genet_lab.training.transfer_dir import (
+        check_kept,
+        check_out,
+        finished_cells,
+        read_previous,
+        record,
+        remove_made,
+    )
 
     resolve_device(args.device)  # before any run or data set is read
     structures = _structures(args)
@@ -215,9 +222,9 @@ def cmd_transfer(args) -> int:
         threads=args.threads,
     )
     out = Path(args.out) if args.out else None
-    previous = None
+    previous, made = None, []
     if out is not None:  # before the first training: a folder that cannot take the tables is refused now
-        check_out(out)
+        made = check_out(out)
         settings = transfer_settings(net, options, args.seed, args.val_size, args.train_size, args.protocol)
         previous = read_previous(out, settings)
         check_kept(out, previous, {(s.genome.notation(), d) for s in structures for d in datasets})
@@ -253,6 +260,10 @@ def cmd_transfer(args) -> int:
             previous=previous,
             record=keep if out is not None else None,
         )
+    except UsageError:
+        if not state["recorded"]:
+            remove_made(made)  # refused before anything was recorded: no empty folder left
+        raise
     except KeyboardInterrupt as exc:
         exc.hint = (  # type: ignore[attr-defined]
             f"{state['recorded']} finished training(s) are recorded in {out}; run the same command to continue"

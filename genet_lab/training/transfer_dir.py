@@ -24,9 +24,10 @@ REPORT = "transfer.json"
 TABLE = "transfer.md"
 
 
-def check_out(out: Path) -> None:
+def check_out(out: Path) -> list[Path]:
     """Refuse, before any training, an output folder that cannot be written: a file, a parent
-    that is a file, a folder without write access. Makes the folder (and its parents)."""
+    that is a file, a folder without write access. Makes the folder (and its parents) and
+    returns the folders it made, deepest first (:func:`remove_made` takes them back)."""
     for parent in [out, *out.parents]:
         if parent.exists() and not parent.is_dir():
             raise ConfigError(
@@ -36,6 +37,7 @@ def check_out(out: Path) -> None:
             )
         if parent.exists():
             break
+    made = [d for d in [out, *out.parents] if not d.exists()]
     try:
         out.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=out, prefix=".transfer.", suffix=".probe")
@@ -48,6 +50,17 @@ def check_out(out: Path) -> None:
             template=f"{{option}} {{value}} cannot be written ({_literal(exc.strerror or str(exc))}); "
             "give a writable folder",
         ) from None
+    return made
+
+
+def remove_made(made: list[Path]) -> None:
+    """Remove the folders :func:`check_out` made, where they are still empty (a transfer refused
+    before its first training leaves nothing behind)."""
+    for d in made:
+        try:
+            d.rmdir()
+        except OSError:
+            return
 
 
 def _literal(text: str) -> str:

@@ -147,7 +147,7 @@ def test_missing_second_data_set_is_refused_before_any_training(tmp_path, monkey
     error_line(rc, err, "cifar100", "no network here")
     assert counted.calls == 0 and len(offline) == 1
     assert any(r.message.startswith("cifar100: not in") and "downloading" in r.message for r in caplog.records)
-    assert not (tmp_path / "out" / "transfer.json").exists()
+    assert not (tmp_path / "out").exists()  # the folder made for the tables is taken back
 
 
 def test_ctrl_c_keeps_finished_trainings_and_the_same_command_continues(tmp_path, data, counted):
