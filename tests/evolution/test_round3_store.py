@@ -71,6 +71,14 @@ def test_cli_objective_1e308_is_one_line_and_leaves_nothing(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+def test_a_run_stored_with_an_unbounded_objective_is_one_line_not_a_traceback(tmp_path):
+    run = _toy(tmp_path / "run")  # as an older genet-lab stored it: the objective, then -inf fitness
+    _edit(run, "UPDATE run SET config=json_set(config, '$.objective', 'params:1e308')")
+    _edit(run, "UPDATE individuals SET fitness=-9e999 WHERE gen=1")
+    assert_rejected(["evolve", "--resume", str(run), "-T", "3"], "params:1e308")
+    assert_rejected(["report", str(run), "--no-plots"], "fitness -inf", "individual 1:0")
+
+
 # -- 6. every input checked before the store exists -------------------------------------------------
 
 
