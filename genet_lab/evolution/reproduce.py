@@ -22,6 +22,7 @@ from genet_lab.errors import UsageError
 from genet_lab.evolution.config import EVAL_THREADS, SearchConfig, table_ref
 from genet_lab.evolution.records import Individual
 from genet_lab.evolution.store import RunStore
+from genet_lab.training import proxies
 
 __all__ = ["markdown", "reproduce_evaluation"]
 
@@ -39,8 +40,9 @@ def _no_training(config: SearchConfig) -> str | None:
         )
     if config.fitness == "toy":
         return "its fitness is toy, a function of the bits (a test aid)"
-    if config.fitness == "proxy":
-        return "its fitness is proxy, the NASWOT score at initialisation"
+    proxy = proxies.fitness_proxy(config.fitness)
+    if proxy is not None:
+        return f"its fitness is {config.fitness}, the {proxy} score of the network at initialisation (no training)"
     return None
 
 

@@ -101,6 +101,11 @@ def test_a_run_without_training_says_so_in_one_line(tmp_path, tiny_run):
     assert_one_line_error(rc, err, "no training to reproduce", "toy")
     rc, out, _ = run_cli(["report", str(run), "--no-plots"])
     assert rc == 0 and "no training to reproduce" in out
+    proxy = tmp_path / "proxy"
+    argv = ["random-search", "-N", "2", "-T", "0", "--stages", "2,3", "--fitness", "proxy:synflow"]
+    assert run_cli([*argv, "--run-dir", str(proxy), "--json"])[0] == 0
+    rc, _, err = run_cli(["report", str(proxy), "--reproduce"])
+    assert_one_line_error(rc, err, "no training to reproduce", "synflow")
     for bad, needle in (("9:0", "no evaluation 9:0"), ("x", "GEN:INDEX")):
         rc, _, err = run_cli(["report", str(tiny_run), "--reproduce", bad])
         assert_one_line_error(rc, err, needle)
