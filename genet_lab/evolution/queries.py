@@ -120,12 +120,18 @@ def _individual(d: dict[str, Any], finished: bool) -> Individual:
     bits = _text("bits", d["bits"], none=False)
     if not set(bits or "") <= {"0", "1"}:
         raise _BadRow("bits", bits, "a string of 0s and 1s")
+    genome = _text("genome", d["genome"], none=False) or ""
+    stages = [stage.split("-") for stage in genome.split()]
+    if not stages or not all(
+        len(part) == i + 1 and set(part) <= {"0", "1"} for parts in stages for i, part in enumerate(parts)
+    ):
+        raise _BadRow("genome", genome, "a genome in the paper's notation (e.g. 1-01 0-01-100)")
     state = _text("state", d["state"], none=False, among=STATES)
     accuracy = _number("accuracy", d["accuracy"], none=state not in ("done", "failed"))
     return Individual(
         gen=_integer("gen", d["gen"], none=False) or 0,
         index=_integer("index", d["index"], none=False) or 0,
-        genome=_text("genome", d["genome"], none=False) or "",
+        genome=genome,
         bits=bits or "",
         parents=tuple(parents),
         op=_text("op", d["op"], none=False, among=OPS) or "",

@@ -123,6 +123,7 @@ EDITS = [
     ("UPDATE evaluations SET accuracy=9e999 WHERE gen=1 AND idx=0", "individual 1:0", "accuracy"),
     ("UPDATE individuals SET parents='[\"x\"]' WHERE gen=1 AND idx=0", "individual 1:0", "parents"),
     ("UPDATE generations SET max='high' WHERE gen=0", "generations row 0", "max"),
+    ("UPDATE individuals SET genome='[/b]1-01' WHERE gen=1 AND idx=1", "individual 1:1", "genome"),
     ("UPDATE run SET config=json_set(config, '$.population', 'four')", "run record", "population"),
     ("UPDATE run SET config=json_set(config, '$.generations', 1.5)", "run record", "generations"),
 ]
