@@ -52,10 +52,10 @@ def follow_parent(parent: int, poll: float = 0.5, grace: float = 30.0) -> None:
 
     Linux: ``prctl(PR_SET_PDEATHSIG, SIGCONT)``, so the kernel wakes a stopped child as the parent
     dies (harmless otherwise, and harmless if it fires early: it continues a running process).
-    Everywhere: a daemon thread that sees the parent pid change (the child was re-parented) and
+    Everywhere: a daemon thread that sees its parent change (re-parented) or the front end gone and
     sends this process SIGTERM, which a command turns into a clean stop (its store closed, as on
     Ctrl-C); after ``grace`` seconds it exits outright. The parent may have died before either
-    was in place: that is checked once the signal is armed."""
+    was in place: the watchdog's first look sees it."""
     import os
     import signal
     import sys
@@ -76,8 +76,21 @@ def follow_parent(parent: int, poll: float = 0.5, grace: float = 30.0) -> None:
         time.sleep(grace)
         os._exit(143)
 
+    first = os.getppid()  # the front end itself, or a launcher between them (then: the front end's pid gone)
+
+    def gone() -> bool:
+        if os.getppid() != first:
+            return True
+        try:
+            os.kill(parent, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            pass
+        return False
+
     def watch() -> None:
-        while os.getppid() == parent:
+        while not gone():
             time.sleep(poll)
         orphaned()
 
