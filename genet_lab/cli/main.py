@@ -21,7 +21,7 @@ from genet_lab.cli import options
 from genet_lab.errors import ConfigError, Terminated, UsageError
 from genet_lab.processes import follow_parent_from_env
 
-SUBCOMMAND_MODULES = ("core", "train", "evolve", "transfer", "tui", "bench")
+SUBCOMMAND_MODULES = ("core", "train", "evolve", "transfer", "tui", "bench", "export")
 
 
 class _Parser(argparse.ArgumentParser):
