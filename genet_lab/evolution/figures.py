@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from genet_lab.evolution.analysis import COSTS, ParentChild, ParentFitness, StructurePoint, front_of
+from genet_lab.evolution.genes import GeneFrequencies
 
 
 def new_figure(width: float, height: float, ncols: int = 1, dpi: int = 110) -> tuple[Any, Any]:
@@ -169,4 +170,47 @@ def figure_pareto(points: Sequence[StructurePoint], unit: str = "accuracy") -> A
         ax.set_ylabel(unit)
         ax.grid(alpha=0.3, which="both")
     fig.suptitle("Accuracy against size: higher and further left is better", fontsize=10)
+    return fig
+
+
+def figure_genes(genes: GeneFrequencies, title: str = "") -> Any:
+    """The population's genes over time: a heatmap of generations (rows) x bits (columns, the paper's
+    order, grouped by stage), the share of individuals with each bit set, beside the structure
+    diversity (distinct structures / N) per generation."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    bits = len(genes.labels)
+    fig = Figure(figsize=(min(14.0, 3.5 + 0.3 * bits), 2.2 + 0.16 * max(len(genes.generations), 8)), dpi=110)
+    ax, ax_div = fig.subplots(1, 2, gridspec_kw={"width_ratios": [max(4, bits), 4]})
+    rows = [list(r) for r in genes.frequencies] or [[0.0] * bits]
+    first, last = (genes.generations[0], genes.generations[-1]) if genes.generations else (0, 0)
+    image = ax.imshow(
+        rows,
+        aspect="auto",
+        cmap="viridis",
+        vmin=0.0,
+        vmax=1.0,
+        interpolation="nearest",
+        origin="upper",
+        extent=(-0.5, bits - 0.5, last + 0.5, first - 0.5),
+    )
+    for a, _b in genes.stage_spans()[1:]:
+        ax.axvline(a - 0.5, color="white", lw=2)
+    ax.set_xticks(range(bits))
+    ax.set_xticklabels([label.split(" ")[1] for label in genes.labels], rotation=90, fontsize=7)
+    for s, (a, b) in enumerate(genes.stage_spans(), 1):
+        ax.text((a + b - 1) / 2, first - 0.6, f"stage {s}", ha="center", va="bottom", fontsize=8)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel("generation")
+    ax.set_xlabel("bit (edge i-j: node i feeds node j), the paper's order")
+    fig.colorbar(image, ax=ax, fraction=0.04, pad=0.01, label="share of individuals with the bit set")
+    ax_div.plot(genes.diversity, genes.generations, "o-", color="tab:red", ms=3)
+    ax_div.set_xlim(0, 1.05)
+    ax_div.set_ylim(last + 0.5, first - 0.5)
+    ax_div.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax_div.set_xlabel("distinct structures / N")
+    ax_div.set_title("diversity", fontsize=9)
+    ax_div.grid(alpha=0.3)
+    fig.suptitle(title or "The population's genes over time", fontsize=10)
     return fig

@@ -19,6 +19,7 @@ from typing import Any
 from genet_lab.errors import ConfigError, UsageError, show
 from genet_lab.evolution import analysis, figures, reproduce, tables
 from genet_lab.evolution.figures import run_label, save
+from genet_lab.evolution.genes import GeneFrequencies, gene_frequencies
 from genet_lab.evolution.records import Individual
 from genet_lab.evolution.store import RunStore, is_run_dir
 from genet_lab.evolution.tables import table1
@@ -59,9 +60,13 @@ def _individuals(run: Path) -> list[Individual]:
 
 
 def run_summary(run: Path) -> dict[str, Any]:
-    """What ``report --json`` prints for one run (see :func:`~genet_lab.evolution.analysis.summarize`)."""
+    """What ``report --json`` prints for one run (see :func:`~genet_lab.evolution.analysis.summarize`),
+    with the population's genes over time (:func:`~genet_lab.evolution.genes.gene_frequencies`)."""
     with RunStore(run, readonly=True) as st:
-        return analysis.summarize(st.config(), st.generations(), st.individuals(), st.status())
+        config, inds = st.config(), st.individuals()
+        out = analysis.summarize(config, st.generations(), inds, st.status())
+    out["genes"] = gene_frequencies(inds, config["stages"]).to_dict()
+    return out
 
 
 def individuals_csv(run: Path) -> str:
@@ -147,6 +152,28 @@ def _paper_figures(run: Path, s: dict[str, Any], out: Path, stem: str) -> tuple[
     return written, md
 
 
+def _genes(s: dict[str, Any]) -> GeneFrequencies:
+    g = s["genes"]
+    return GeneFrequencies(
+        tuple(g["stages"]),
+        tuple(g["generations"]),
+        tuple(tuple(r) for r in g["frequencies"]),
+        tuple(g["individuals"]),
+        tuple(g["distinct_structures"]),
+    )
+
+
+def _genes_line(genes: GeneFrequencies, name: str) -> str:
+    """The report's sentence on the genes figure: diversity first to last, bits fixed at the end."""
+    div = genes.diversity
+    fixed = sum(v in (0.0, 1.0) for v in genes.frequencies[-1]) if genes.frequencies else 0
+    return (
+        f"Genes over time ({name}): structure diversity (distinct structures / N) {div[0]:.2f} in generation "
+        f"{genes.generations[0]}, {div[-1]:.2f} in generation {genes.generations[-1]}; {fixed} of "
+        f"{len(genes.labels)} bits the same in every individual of the last generation.\n"
+    )
+
+
 def _run_section(run: Path, s: dict[str, Any], out: Path, stem: str, plots: bool) -> tuple[list[str], list[Path]]:
     """One run's markdown and files."""
     md = tables.run_section(run_label(s, run), str(run), s) + reproduce.markdown(run)
@@ -173,6 +200,11 @@ def _run_section(run: Path, s: dict[str, Any], out: Path, stem: str, plots: bool
                 )
                 + "\n"
             )
+        path = save(
+            figures.figure_genes(_genes(s), f"Genes over time: {run_label(s, run)}"), out / f"{stem}fig_genes.png"
+        )
+        written.append(path)
+        md.append(_genes_line(_genes(s), path.name))
         files_new, md_new = _paper_figures(run, s, out, stem)
         written += files_new
         md += md_new

@@ -10,7 +10,9 @@ either from a background thread (:meth:`EvolutionMonitor.start_polling`) or when
 notebook calls :meth:`refresh` / :meth:`wait`. It shows the progress, Table 1 (one row per
 finished generation), Figure 3 (mean fitness per generation with max/min bars), the Pareto
 view (accuracy against parameters and multiply-adds of every evaluated structure, the
-non-dominated front marked) and the best structure so far. No torch, no command line.
+non-dominated front marked), the population's genes over time (the share of individuals with
+each bit set, generation by generation, beside the structure diversity:
+:mod:`genet_lab.evolution.genes`) and the best structure so far. No torch, no command line.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from genet_lab.evolution.analysis import StructurePoint, structure_points
 from genet_lab.evolution.config import SearchConfig
 from genet_lab.evolution.events import GenerationFinished, IndividualEvaluated, RunFinished
 from genet_lab.evolution.fitness import UNITS
+from genet_lab.evolution.genes import GeneFrequencies, gene_frequencies
 from genet_lab.evolution.records import Individual
 from genet_lab.supervisor import NotReady, RunControl, RunProcess, Snapshot
 from genet_lab.widgets._render import figure3, figure_png, html_table
@@ -78,6 +81,7 @@ class EvolutionMonitor(widgets.VBox):
         self._best_drawn: str | None = None
         self._plotted: tuple | None = None
         self._pareto_drawn: tuple | None = None
+        self._genes_drawn: tuple | None = None
         self._finished_inds: dict[int, list[Individual]] = {}
         self.recent: list[str] = []
 
@@ -110,6 +114,8 @@ class EvolutionMonitor(widgets.VBox):
         self.best = widgets.HTML(layout=widgets.Layout(flex="1 1 0%", min_width="0", overflow="auto"))
         self.best.add_class("genet-monitor-best")
         self.pareto_plot = widgets.Image(format="png", layout=widgets.Layout(max_width="760px"))
+        self.genes_plot = widgets.Image(format="png", layout=widgets.Layout(max_width="900px"))
+        self.genes_plot.add_class("genet-monitor-genes")
         self.events_view = widgets.HTML()
         self.children = [
             self.title,
@@ -117,6 +123,7 @@ class EvolutionMonitor(widgets.VBox):
             self.gen_progress,
             widgets.HBox([self.plot, self.best]),
             self.pareto_plot,
+            self.genes_plot,
             self.table,
             self.events_view,
         ]
@@ -309,6 +316,7 @@ class EvolutionMonitor(widgets.VBox):
             self.plot.value = figure_png(self.figure3(gens, unit))
             self._plotted = key
         self._show_pareto(snap, unit)
+        self._show_genes(snap)
         best = status.best
         if best and best != self._best_drawn:
             drawing = render(parse(best), "svg").decode() if self.use_dot else f"<pre>{html.escape(best)}</pre>"
@@ -320,8 +328,8 @@ class EvolutionMonitor(widgets.VBox):
         self.events_view.value = "<pre style='margin:0'>" + html.escape("\n".join(self.recent)) + "</pre>"
         self.stop_button.disabled = not self.process_running
 
-    def structure_points(self) -> list[StructurePoint]:
-        """Every evaluated structure of the run so far (finished generations are read once)."""
+    def _individuals(self) -> list[Individual]:
+        """Every individual of the run so far (finished generations are read once, then kept)."""
         snap = self.snapshot
         if snap is None:
             return []
@@ -332,7 +340,32 @@ class EvolutionMonitor(widgets.VBox):
             except (NotReady, UsageError):
                 break  # the next refresh tries again
         current = [i for i in snap.current if i.gen not in self._finished_inds]
-        return structure_points([i for g in sorted(self._finished_inds) for i in self._finished_inds[g]] + current)
+        return [i for g in sorted(self._finished_inds) for i in self._finished_inds[g]] + current
+
+    def structure_points(self) -> list[StructurePoint]:
+        """Every evaluated structure of the run so far."""
+        return structure_points(self._individuals())
+
+    def genes(self) -> GeneFrequencies | None:
+        """The population's genes over time so far: generations x bits, the share of individuals with
+        each bit set, and the structure diversity (None before the store is read)."""
+        snap = self.snapshot
+        if snap is None:
+            return None
+        return gene_frequencies(self._individuals(), snap.config["stages"])
+
+    def _show_genes(self, snap: Snapshot) -> None:
+        key = (len(snap.generations), snap.status.gen)  # the current generation's bits are known when it is bred
+        if key == self._genes_drawn:
+            return
+        genes = self.genes()
+        if genes is not None and genes.generations:
+            self.genes_plot.value = figure_png(self.figure_genes(genes))
+            self._genes_drawn = key
+
+    figure_genes = staticmethod(run_figures.figure_genes)
+    """The genes over time (a :class:`~genet_lab.evolution.genes.GeneFrequencies`) as a matplotlib Figure
+    (as ``genet-lab report`` draws ``fig_genes.png``)."""
 
     def _show_pareto(self, snap: Snapshot, unit: str) -> None:
         key = (len(snap.generations), sum(i.state in ("done", "failed") for i in snap.current))
