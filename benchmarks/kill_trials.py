@@ -1,6 +1,6 @@
 """Kill `genet-lab evolve` at random moments (kill -9, SIGTERM, Ctrl-C), resume, and check that nothing was lost.
 
-Usage: python benchmarks/kill_trials.py [--trials 52] [--seed 0] [--modes train,db,between,create,pause]
+Usage: python benchmarks/kill_trials.py [--trials 52] [--seed 0] [--modes train,db,between,create,pause,transfer]
        [--signals kill,term,int] [--json]
 
 Each trial starts `genet-lab evolve` in a fresh run directory, stops it with a signal drawn
@@ -21,6 +21,9 @@ the trials:
   evaluation, and the lab is killed -9 a random 0-0.2 s later (the signal drawn from ``--signals``
   is not used). The paused child must be gone within :data:`GRACE` seconds with the run's lock
   free; the run then resumes (again under a lab that may be paused and killed).
+* ``transfer``: ``transfer --out DIR`` stopped and run again (benchmarks/kill_transfer.py, whose
+  checks it applies: a whole report after every stop, recorded trainings never trained again,
+  the final table equal to an uninterrupted transfer's).
 
 After every stop: either the store is intact (``PRAGMA
 integrity_check`` is ``ok``, it opens read-only) and the run continues with ``--resume``,
