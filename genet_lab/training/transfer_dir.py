@@ -44,6 +44,7 @@ def check_out(out: Path) -> list[Path]:
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
+        remove_made(made)
         raise ConfigError(
             "out",
             show(out),

@@ -211,6 +211,18 @@ def test_unwritable_out_is_refused_before_any_training(tmp_path, data, counted, 
     assert counted.calls == 0
 
 
+def test_read_only_out_is_refused_before_any_training(tmp_path, data, counted, monkeypatch):
+    import genet_lab.training.transfer_dir as tdir
+
+    def read_only(*args, **kwargs):  # as a read-only folder answers (root ignores chmod, so it is simulated)
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(tdir.tempfile, "mkstemp", read_only)
+    rc, _, err = run_cli(transfer_argv(data, "--dataset", "svhn", "--out", str(tmp_path / "ro")))
+    assert_one_line_error(rc, err, "--out", "cannot be written (Permission denied)")
+    assert counted.calls == 0 and not (tmp_path / "ro").exists()
+
+
 def test_damaged_local_copy_is_refused_not_downloaded(tmp_path, offline, counted):
     d = tmp_path / "data"
     d.mkdir()
