@@ -148,6 +148,8 @@ def cmd_train(args) -> int:
                 "train_size": args.train_size,
                 "val_size": args.val_size,
                 "split_seed": split_seed,
+                "protocol": args.protocol,
+                "stream": args.stream or args.protocol == "imagenet",
                 "preset": args.preset,
                 "network": net.to_dict(),
                 "train": cfg.to_dict(),

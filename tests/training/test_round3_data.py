@@ -360,6 +360,8 @@ def test_imagenet_protocol_trains_on_all_of_train_and_reports_val(tmp_path):
     assert rc == 0, err
     res = last_json(out)
     assert res["train_images"] == 10 and res["val_images"] == 0 and res["test_accuracy"] is not None
+    rc, out, err = run_cli(["train", "chain", "--stages", "3", "--protocol", "imagenet", "--dry-run", *FAST])
+    assert rc == 0 and '"protocol": "imagenet"' in out and '"stream": true' in out and '"eval_test": true' in out
     bare = folder(tmp_path / "bare", per_class=3)
     assert_rejected(
         ["train", "chain", "--stages", "3", "--dataset", "imagefolder", "--data-dir", str(bare)]
