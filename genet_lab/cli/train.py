@@ -41,7 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--image-size",
         type=positive_int,
-        help="resize images to N x N pixels (imagefolder: shorter side then centre crop; other sets: resampled)",
+        help="resize images to N x N pixels (imagefolder: shorter side then centre crop, default the most common "
+        "shorter side among its images, with a note when they differ; other sets: resampled, within "
+        "$GENET_LAB_MEMORY_GB)",
     )
     p.add_argument(
         "--stream",
