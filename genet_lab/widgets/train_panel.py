@@ -5,7 +5,8 @@ thread, so the kernel stays free while the progress bar, the live loss and
 accuracy plot and the status line update; Stop asks the trainer to cancel.
 ``panel.train(...)`` does the same work in the calling thread and returns the
 :class:`~genet_lab.training.trainer.TrainResult` (what a notebook run under nbclient
-wants). Every finished run becomes a row of the comparison table.
+wants). Every finished run becomes a row of the comparison table, and can be exported (ONNX,
+TorchScript or a checkpoint) from the panel's :class:`~genet_lab.widgets.export_control.ExportControl`.
 
 The trainer's progress reaches the panel as its own ``TrainProgress`` records. The
 defaults come from the catalog (:mod:`genet_lab.training.catalog`), as every command's do:
@@ -30,6 +31,7 @@ from genet_lab.encoding.presets import NetworkConfig, get_preset
 from genet_lab.training import catalog
 from genet_lab.training.config import TrainConfig, TrainProgress, default_train_config
 from genet_lab.widgets._render import figure_png, html_table, new_figure, percent
+from genet_lab.widgets.export_control import ExportControl
 
 _PLOT_EVERY_S = 1.0
 """Least time between two redraws of the live plot (one costs 0.1-0.5 s on a busy CPU)."""
@@ -108,21 +110,17 @@ class TrainPanel(widgets.VBox):
             widgets.HBox([self.progress, self.status]),
             self.plot,
             self.table,
+            self.export_control,
         ]
 
     def _outputs(self) -> None:
         """The progress bar, status line, plot and table, with the CSS classes the browser tests find."""
-        self.progress = widgets.IntProgress(
-            value=0,
-            min=0,
-            max=1,
-            description="",
-            layout=widgets.Layout(width="420px"),
-            style={"description_width": "initial"},
-        )
+        layout, style = widgets.Layout(width="420px"), {"description_width": "initial"}
+        self.progress = widgets.IntProgress(value=0, min=0, max=1, description="", layout=layout, style=style)
         self.status = widgets.HTML("idle")
         self.plot = widgets.Image(format="png", layout=widgets.Layout(max_width="720px"))
         self.table = widgets.HTML()
+        self.export_control = ExportControl()
         # CSS classes: stable hooks for the browser tests and for styling
         self.add_class("genet-train-panel")
         for widget, name in (
@@ -299,7 +297,7 @@ class TrainPanel(widgets.VBox):
             self._error(f"{type(exc).__name__}: {exc}")
 
     def _run(self, job: dict):
-        from genet_lab.training.trainer import train_genome
+        from genet_lab.training.trainer import train_model
 
         self._set_busy(True)
         try:
@@ -312,7 +310,7 @@ class TrainPanel(widgets.VBox):
                 self.progress.bar_style, self.progress.description = "", ""
                 self.progress.value, self.progress.max = 0, max(1, cfg.epochs)
             self.status.value = f"training {job['label']} on {data.name} ({len(data.train_y)} images)..."
-            result = train_genome(
+            trained = train_model(
                 job["genome"],
                 net,
                 data,
@@ -320,8 +318,10 @@ class TrainPanel(widgets.VBox):
                 progress=self._on_progress,
                 should_stop=self._stop.is_set,
             )
+            result = trained.result
         finally:
             self._set_busy(False)
+        self.export_control.keep(job, data, net, cfg, trained, self.seed, self.train_size.value or None)
         self._finish(job, data, net, result)
         return result
 
