@@ -30,7 +30,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     options.add(p, "json", help="JSON output (the only format; kept for symmetry)")
     p.set_defaults(func=cmd_decode)
 
-    p = sub.add_parser("show", help="draw a genome's stages and count its parameters and multiply-adds")
+    p = sub.add_parser(
+        "show",
+        help="draw a genome's stages and count its parameters and multiply-adds",
+        description=(
+            "Draw a genome's stages and count its parameters and multiply-adds. paper-best is GeNet #1 of the "
+            "paper's Figure 5 (Table 1's generation-50 best, whose code the paper prints). GeNet #2 appears "
+            "only as a drawing in Figure 5, its code is not in the paper's text, so no name stands for it."
+        ),
+    )
     p.add_argument(
         "genome", metavar="GENOME", help=f"paper notation, a name ({', '.join(NAMED)}), or bits with --stages"
     )
