@@ -228,3 +228,40 @@ def test_04_paper_runs_clean(notebook_page, screenshots):
     text = "\n".join(nb.page.locator(".jp-OutputArea-output").all_inner_texts())
     assert "GA ahead on" in text and "ga-zeros: 12 evaluations" in text
     assert nb.page.locator(".jp-OutputArea-output img").count() >= 3  # Figures 3, 4 and GA vs random
+
+
+def test_05_whole_space_monitor_follows_the_table_run(notebook_page, screenshots):
+    nb = notebook_page("05_whole_space")
+    nb.page.evaluate(_WATCH_MONITOR)
+    nb.run_all()
+    nb.wait_all_done()
+    nb.assert_clean()
+
+    # the run on the table (N=20, T=50: seconds) watched by the monitor, never going back
+    seen = nb.page.evaluate("window.__monitor")
+    done = [int(t.split("/")[0]) for t in seen]
+    assert seen and seen[-1] == "1020/1020", seen
+    assert done == sorted(done), seen
+    monitor = nb.page.locator(".jp-OutputArea-output .widget-vbox", has_text="genetic process").last
+    assert "finished" in monitor.locator(".widget-html").first.inner_text()
+    assert "table digits-334-e6" in monitor.locator(".widget-html").first.inner_text()  # the fitness's unit
+    expect(monitor.get_by_role("button", name="auto-refresh")).not_to_have_class(
+        re.compile("mod-active"), timeout=20_000
+    )
+    assert monitor.locator("table tbody tr").count() == 51  # Table 1: generations 0 to 50
+    assert monitor.locator("img").count() >= 1  # Figure 3 (and the Pareto view)
+    # the monitor with 51 rows is taller than the page: its top, Figure 3 beside the best so far
+    _shot(monitor.locator(".widget-hbox", has=nb.page.locator(".genet-monitor-best")), screenshots, "monitor-table.png")
+    assert max(over := _overflow(monitor)) <= 1, over
+
+    text = "\n".join(nb.page.locator(".jp-OutputArea-output").all_inner_texts())
+    assert "is not of table digits-334-e6's space" in text  # paper-best, said in one line
+    assert "random    regret minus the GA's" in text
+    # the strategies' table and the estimators' table rendered as HTML tables from Markdown
+    assert nb.page.locator(".jp-OutputArea-output table", has_text="winner's curse").count() == 1
+    assert nb.page.locator(".jp-OutputArea-output table", has_text="noise ceiling").count() == 1
+    # the landscape, the run against the truth, the anytime curves, the scatter plots
+    figures = nb.page.locator(".jp-OutputArea-output[data-mime-type='image/png'] img")
+    assert figures.count() == 4
+    _shot(figures.nth(3), screenshots, "estimators-scatter.png")
+    nb.assert_clean()

@@ -19,7 +19,7 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-NAMES = ["01_encoding", "02_hand_design", "03_evolution", "04_paper"]
+NAMES = ["01_encoding", "02_hand_design", "03_evolution", "04_paper", "05_whole_space"]
 
 
 def _read(name: str):
@@ -115,3 +115,61 @@ def test_04_paper_executes(tmp_path, monkeypatch):
     assert "training: {'recipe': 'paper', 'schedule': 'paper-full', 'lr': 0.01, 'dropout': 0.5" in text
     pngs = sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
     assert pngs == 3  # Figure 3, Figure 4, GA vs random search
+
+
+@pytest.mark.slow
+def test_05_whole_space_executes(tmp_path, monkeypatch):
+    import numpy as np
+
+    from genet_lab.bench import estimators as est
+    from genet_lab.bench.compare import summarize
+    from genet_lab.bench.table import load_table
+    from genet_lab.encoding.genome import named
+    from genet_lab.evolution.repeats import run_repeats
+    from genet_lab.evolution.store import RunStore
+
+    monkeypatch.setenv("GENET_LAB_RUNS", str(tmp_path / "runs"))
+    nb = _execute("05_whole_space", tmp_path, monkeypatch)
+    text = _text(nb)
+    table = load_table("digits-334-e6")
+    assert "budget ci; table digits-334-e6" in text
+    # the landscape: every named genome's rank and percentile, the table's spread
+    for label, name in (("all-zero", "zeros"), ("chain (VGG-like)", "chain"), ("dense", "dense")):
+        g = named(name, table.stages)
+        row = next(ln for ln in text.splitlines() if ln.startswith(label))
+        assert g.notation() in row and f"{table.mean(g):.2f}%" in row, row
+        assert f"{table.rank(g):,} of 1,116 {table.percentile(g):9.1f}%" in row, row
+    assert "paper-best: " in text and "is not of table digits-334-e6's space" in text
+    sp = table.spread()
+    assert f"between-structure sd with the noise removed: {sp.between_sd:.2f} points" in text
+    assert f"ratio between / noise:                      {sp.ratio:.2f}" in text
+    agree = float(re.search(r"in the same order in ([\d.]+)% of the", text)[1])
+    assert 50 < agree < 75, agree  # above a coin, far from certain: the table is flat
+    # the live run: the paper's N and T on the table, the returned structure placed in the table
+    assert "run finished: 1020 evaluations" in text
+    with RunStore(tmp_path / "runs" / "ga-table", readonly=True) as store:
+        assert [g.gen for g in store.generations()] == list(range(51))
+        best = store.status().best
+    assert f"its table entry: {table.entry(best).genome.notation()}  mean {table.mean(best):.2f}%" in text
+    rich = [o for c in nb.cells for o in c.get("outputs", []) if "data" in o]
+    assert any("application/vnd.jupyter.widget-view+json" in o.data for o in rich)  # the monitor
+    tables = "\n".join(o.data.get("text/markdown", "") for o in rich)  # the strategies' and estimators'
+    # the strategies: 50 repeats at the CI budget, the GA's row what the library computes
+    assert "ga        50 repeats in" in text and "random    50 repeats in" in text
+    tab, results, _ = run_repeats("digits-334-e6", ["ga"], 50, 1000, seed=0)
+    ga = summarize(tab, results, 1000)["strategies"]["ga"]
+    r = ga["regret"]
+    assert f"| ga | {ga['true']['mean']:.2f} [" in tables
+    assert f"| {r['mean']:.2f} [{r['low']:.2f}, {r['high']:.2f}] | - |" in tables
+    for name in ("ga-reuse", "aging", "local", "random"):
+        assert re.search(rf"^{name} +regret minus the GA's: [-+][\d.]+ \[", text, re.M), name
+    # the estimators: tau of each against the table, as bench estimators computes it
+    values, _ = est.estimator_values(table, ["depth"])
+    means = np.array([e.mean for e in table.entries])
+    assert re.search(rf"^depth +tau {est.kendall_tau(values['depth'][0], means):+.3f}$", text, re.M)
+    assert "synflow (60 structures)" in text and "naswot (60 structures)" in text
+    measured = {r["name"]: r for r in est.measure(table, ["params", "final"])["estimators"]}
+    assert f"| params | size | {measured['params']['tau']:+.3f} |" in tables
+    assert f"| final | trained | {measured['final']['tau']:+.3f} |" in tables and "**noise ceiling**" in tables
+    pngs = sum("image/png" in o.data for o in rich)
+    assert pngs == 4  # the landscape, the run against the truth, the anytime curves, the scatter plots
