@@ -1,4 +1,4 @@
-"""The four notebooks in JupyterLab, in headless Chromium, run and used as a person would.
+"""The five notebooks in JupyterLab, in headless Chromium, run and used as a person would.
 
 Each test opens a fresh copy of a notebook, runs all cells with ``GENET_LAB_BUDGET=ci`` (the
 kernel spec sets it), fails on any browser console error or traceback in an output, then uses
