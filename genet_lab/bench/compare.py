@@ -179,12 +179,10 @@ def summarize(table: Any, results: Mapping[str, Sequence[Outcome]], budget: int,
 
 def anytime_figure(summary: Mapping[str, Any], path: str | Path) -> Path:
     """The anytime curves (table mean of the best-so-far against evaluations, 95% bands) as a PNG."""
-    import matplotlib
+    from matplotlib.figure import Figure  # not pyplot: no backend switch, a notebook keeps its inline plots
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    fig = Figure(figsize=(7.5, 4.5))
+    ax = fig.subplots()
     for name, s in summary["strategies"].items():
         a = s["anytime"]
         x = np.array(a["evaluations"], dtype=float)
@@ -200,5 +198,4 @@ def anytime_figure(summary: Mapping[str, Any], path: str | Path) -> Path:
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path
