@@ -21,6 +21,7 @@ from genet_lab.supervisor.runs import (
     RunProcess,
     RunWatcher,
     Snapshot,
+    command_of,
     resume_argv,
 )
 from genet_lab.supervisor.trainings import (
@@ -48,6 +49,7 @@ __all__ = [
     "TrainProcess",
     "TrainSupervisor",
     "WarmTrainer",
+    "command_of",
     "parse_event",
     "resume_argv",
     "train_argv",

@@ -1,6 +1,6 @@
 """An evolution run in another process: :class:`RunControl`, its store watched and its process.
 
-A run is a ``python -m genet_lab evolve --resume DIR --json`` (or ``random-search``) child on a
+A run is a ``python -m genet_lab evolve --resume DIR --json`` (``random-search`` for random search) child on a
 run that :func:`genet_lab.evolution.run.create_run` made from a typed config; the front end only
 reads the store, read-only, and may follow a run that another process writes or one that has
 finished. A process that exits with an error is reported as a :class:`ProcessExit` holding its
@@ -26,13 +26,22 @@ from typing import IO, TYPE_CHECKING, Any
 from genet_lab.errors import UsageError
 from genet_lab.evolution.records import GenerationStats, Individual, RunStatus
 from genet_lab.evolution.store import RunStore, is_run_dir
+from genet_lab.evolution.strategies import KINDS
 from genet_lab.processes import PARENT_ENV
 
 if TYPE_CHECKING:
     from genet_lab.evolution.config import SearchConfig
 
-COMMANDS = {"ga": "evolve", "random": "random-search"}
-"""The stored run kind -> the command that runs (and resumes) it."""
+COMMANDS = {kind: "random-search" if kind == "random" else "evolve" for kind in KINDS}
+"""Every stored run kind -> the command that runs (and resumes) it: random search is
+``random-search``, every other strategy (the GA, aging evolution, local search) ``evolve``."""
+
+
+def command_of(kind: str | None) -> str:
+    """The command of a run of ``kind`` (``evolve`` for a kind this version does not know: the CLI
+    then says which command holds it, in one line)."""
+    return COMMANDS.get(kind or "ga", "evolve")
+
 
 STOP_SECONDS = 5.0
 """How long :meth:`RunProcess.stop` waits after SIGTERM, and again after SIGKILL."""
@@ -268,7 +277,7 @@ class RunControl:
         self.watcher = RunWatcher(self.run_dir)
         self.process: RunProcess | None = None
         self.kind: str | None = None
-        """The run's kind (ga or random) once known: from the config it was created with, or the store."""
+        """The run's kind (ga, random, aging, local) once known: from the config it was created with, or the store."""
 
     @classmethod
     def create(
@@ -289,16 +298,16 @@ class RunControl:
         run_dir = Path(create_run(run_dir, config))
         control = cls(run_dir, python)
         control.kind = config.kind
-        control.process = RunProcess(resume_argv(run_dir, COMMANDS[config.kind], python), log, env)
+        control.process = RunProcess(resume_argv(run_dir, command_of(config.kind), python), log, env)
         return control
 
     @property
     def command(self) -> str:
-        """The command that runs (and resumes) this run: evolve or random-search."""
+        """The command that runs (and resumes) this run: random-search for random search, else evolve."""
         kind = self.kind
         if kind is None and self.watcher.last is not None:
             kind = self.watcher.last.config.get("kind")
-        return COMMANDS.get(kind or "ga", "evolve")
+        return command_of(kind)
 
     @property
     def running(self) -> bool:
@@ -358,7 +367,7 @@ class RunControl:
         if self.process is not None:
             self.process.close()
         self.kind = status.kind
-        self.process = RunProcess(resume_argv(self.run_dir, COMMANDS[status.kind], self.python), log, env)
+        self.process = RunProcess(resume_argv(self.run_dir, command_of(status.kind), self.python), log, env)
         return status
 
     def close(self, stop: bool = True) -> None:

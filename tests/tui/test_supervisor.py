@@ -13,8 +13,10 @@ from genet_lab.encoding import genome as gn
 from genet_lab.errors import UsageError
 from genet_lab.evolution.config import SearchConfig
 from genet_lab.evolution.population import initial_population, initial_rng
+from genet_lab.evolution.run import create_run
 from genet_lab.evolution.store import RunStore
-from genet_lab.supervisor import RunControl, StrayLine, TrainSupervisor, resume_argv
+from genet_lab.evolution.strategies import KINDS
+from genet_lab.supervisor import COMMANDS, RunControl, StrayLine, TrainSupervisor, command_of, resume_argv
 from genet_lab.training.events import TrainingFinished, TrainingProgress, TrainingStarted
 
 
@@ -26,9 +28,13 @@ def _wait(control: RunControl, timeout: float = 60.0):
     return control.reap()
 
 
-@pytest.mark.parametrize("kind,command", [("ga", "evolve"), ("random", "random-search")])
+@pytest.mark.parametrize(
+    "kind,command", [("ga", "evolve"), ("random", "random-search"), ("aging", "evolve"), ("local", "evolve")]
+)
 def test_create_stores_the_resolved_config_and_continues_it_with_resume(tmp_path, kind, command):
-    config = SearchConfig(kind=kind, fitness="toy", population=4, generations=2, seed=5, init="random")
+    config = SearchConfig(
+        kind=kind, fitness="toy", population=4, generations=2, seed=5, init="random", aging_population=6, sample_size=2
+    )
     control = RunControl.create(tmp_path / "run", config)
     try:
         assert control.process is not None
@@ -44,6 +50,25 @@ def test_create_stores_the_resolved_config_and_continues_it_with_resume(tmp_path
         stored = [gn.parse(i.genome) for i in store.individuals(0)]
     resolved = config.resolve()
     assert stored == initial_population(resolved, initial_rng(resolved))  # what a preview showed
+
+
+def test_every_strategy_has_a_command_and_a_created_run_of_each_resumes(tmp_path):
+    assert set(COMMANDS) == set(KINDS)  # a kind without a command would KeyError on resume
+    assert command_of("random") == "random-search" and command_of(None) == "evolve"
+    for kind in ("aging", "local"):
+        config = SearchConfig(kind=kind, fitness="toy", population=3, generations=1, seed=1, sample_size=2)
+        run_dir = create_run(tmp_path / kind, config)  # created, not started: what a resume continues
+        control = RunControl(run_dir)
+        status = control.resume()
+        try:
+            assert control.process is not None and control.process.argv == resume_argv(run_dir, "evolve")
+            assert status.kind == kind and control.command == "evolve"
+            ended = _wait(control)
+            assert ended is not None and ended.returncode == 0, ended
+        finally:
+            control.close()
+        with RunStore(run_dir, readonly=True) as store:
+            assert store.status().state == "finished" and store.config()["kind"] == kind
 
 
 def test_create_refuses_a_directory_that_holds_a_run_and_starts_nothing(tmp_path):
