@@ -27,8 +27,10 @@ def data():
     return load_dataset("digits", val_size=100, seed=0)
 
 
-def _checkpoint(path, data, genome="paper-best", epochs=4, **dataset):
-    cfg = default_train_config("digits", epochs=epochs, batch_size=32, device="cpu", precision="fp32", seed=0)
+def _checkpoint(path, data, genome="paper-best", epochs=6, **dataset):
+    cfg = default_train_config(
+        "digits", epochs=epochs, batch_size=32, device="cpu", precision="fp32", channels_last="off", seed=0
+    )
     net = get_preset("paper-cifar10").with_input(data.in_channels, data.image_size, data.num_classes)
     result, model = train_model(named(genome), net, data, cfg)
     info = {"name": "digits", "classes": data.classes, "mean": list(data.mean), "std": list(data.std), **dataset}
@@ -76,7 +78,7 @@ def test_folder_top_k_matches_the_network(ckpt_path, pngs, data):
         assert values == pytest.approx(want.values.tolist(), abs=1e-5)
         assert [t["class"] for t in row["top"]] == [data.classes[k] for k in want.indices.tolist()]
     right = sum(r["top"][0]["class"] == r["image"].rsplit("class", 1)[1][:-4] for r in rows)
-    assert right >= 12  # a network trained 4 epochs reads most digits (chance: 2 of 20)
+    assert right >= 14  # trained 6 epochs (18 of 20 here), it reads most digits (chance: 2 of 20)
     assert body["preprocessing"]["image_size"] == 8 and body["preprocessing"]["lcn"] is False
 
 

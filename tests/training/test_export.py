@@ -32,7 +32,9 @@ def checkpoints(tmp_path_factory, digits):
     """One checkpoint per named genome, each trained for one epoch on 240 digits (so BatchNorm's
     running statistics and the weights are not their initial values)."""
     folder = tmp_path_factory.mktemp("checkpoints")
-    cfg = default_train_config("digits", epochs=1, batch_size=64, device="cpu", precision="fp32", seed=0)
+    cfg = default_train_config(
+        "digits", epochs=1, batch_size=64, device="cpu", precision="fp32", channels_last="off", seed=0
+    )
     net = get_preset("paper-cifar10").with_input(digits.in_channels, digits.image_size, digits.num_classes)
     info = {"name": "digits", "classes": digits.classes, "mean": list(digits.mean), "std": list(digits.std)}
     out = {}
