@@ -30,6 +30,7 @@ this module knows neither the engine nor the executors.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable, Hashable, Sequence
@@ -38,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from genet_lab.encoding.genome import Genome, chain, paper_best
 from genet_lab.encoding.presets import NetworkConfig, get_preset
-from genet_lab.errors import ConfigError
+from genet_lab.errors import ConfigError, UsageError
 from genet_lab.evolution.config import FITNESS_ACCEPTED, FITNESS_KINDS, UNITS, SearchConfig, table_ref
 from genet_lab.training import proxies
 from genet_lab.training.catalog import DEFAULT_PRESET
@@ -123,6 +124,24 @@ class Fitness(Protocol):
     ) -> Evaluation: ...
 
 
+TOY_DELAY_MAX = 3600.0
+"""The longest ``GENET_LAB_TOY_DELAY`` (seconds per toy evaluation) that is obeyed."""
+
+
+def _toy_delay() -> float:
+    """``GENET_LAB_TOY_DELAY`` in seconds (a test aid that slows the toy fitness down), or a
+    one-line error naming the variable and what it accepts (``1e400``, ``inf`` or text crashed
+    ``time.sleep``)."""
+    raw = os.environ.get("GENET_LAB_TOY_DELAY", "") or "0"
+    try:
+        delay = float(raw)
+    except ValueError:
+        delay = math.nan
+    if not (0 <= delay <= TOY_DELAY_MAX):
+        raise UsageError(f"GENET_LAB_TOY_DELAY={raw!r} is not a delay: use seconds from 0 to {TOY_DELAY_MAX:g}")
+    return delay
+
+
 class ToyFitness:
     """Test aid: 50 + 40 x (fraction of bits equal to a target) + a wobble in [-0.5, 0.5).
 
@@ -142,7 +161,7 @@ class ToyFitness:
         self, genome: Genome, seed: int, progress: Progress | None = None, should_stop: StopCheck | None = None
     ) -> Evaluation:
         # Tests that kill a run mid-way slow it down through this variable (seconds per evaluation).
-        delay = float(os.environ.get("GENET_LAB_TOY_DELAY", "0") or 0)
+        delay = _toy_delay()
         if delay > 0:
             time.sleep(delay)
         same = sum(a == b for a, b in zip(genome.bits, self.target.bits))

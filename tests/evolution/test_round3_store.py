@@ -19,7 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from helpers import REPO, assert_rejected, run_cli
+from helpers import REPO, assert_one_line_error, assert_rejected, run_cli
 
 from genet_lab.encoding.genome import named
 from genet_lab.errors import ConfigError, UsageError
@@ -277,3 +277,15 @@ def test_too_many_open_files_at_creation_is_not_a_full_disk(tmp_path, monkeypatc
     line = assert_rejected(["evolve", "--fitness", "toy", "--run-dir", str(tmp_path / "r")], "ulimit -n")
     assert "free some space" not in line and "nothing was left behind" in line
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("value", ["1e400", "inf", "nan", "-1", "soon"])
+def test_a_toy_delay_that_is_no_delay_is_one_line_and_the_run_resumes(tmp_path, monkeypatch, value):
+    # Was (issue 22, item 13): GENET_LAB_TOY_DELAY=1e400 raised OverflowError from time.sleep.
+    run = tmp_path / "r"
+    monkeypatch.setenv("GENET_LAB_TOY_DELAY", value)
+    rc, _, err = run_cli(["evolve", "--fitness", "toy", "-N", "2", "-T", "0", "--run-dir", str(run)])
+    assert_one_line_error(rc, err, "GENET_LAB_TOY_DELAY", "seconds from 0 to")
+    monkeypatch.delenv("GENET_LAB_TOY_DELAY")
+    rc, _, err = run_cli(["evolve", "--resume", str(run), "--json"])
+    assert rc == 0, err
