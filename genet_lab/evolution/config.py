@@ -23,36 +23,12 @@ from genet_lab.encoding.genome import NAMED, PAPER_STAGES, RENAMED, Genome, name
 from genet_lab.encoding.presets import get_preset
 from genet_lab.errors import ConfigError, reject_unknown_keys
 from genet_lab.evolution import operators as ops
+from genet_lab.evolution.fitness_names import FITNESS_ACCEPTED, FITNESS_KINDS, TABLE_PREFIX, UNITS, table_ref
 from genet_lab.evolution.objective import OBJECTIVE_HELP, apply_objective, normal_objective, parse_objective
 from genet_lab.evolution.overrides import TrainOverrides
 from genet_lab.evolution.strategies import check_strategy
 from genet_lab.training import catalog, proxies
 from genet_lab.training.recipes import DEFAULT_RECIPE, PAPER_FULL_EPOCHS, check_paper_full, check_recipe
-
-FITNESS_KINDS = ("train", "proxy", "toy")
-TABLE_PREFIX = "table:"  # table:NAME, a fitness read from a benchmark table (a shipped name or a file)
-FITNESS_ACCEPTED = (*FITNESS_KINDS, "table:NAME", *proxies.FITNESSES)
-
-
-class _Units(dict[str, str]):
-    """What a fitness value means, by fitness; ``table:NAME`` looks up the table's accuracies."""
-
-    def __missing__(self, key: str) -> str:
-        if isinstance(key, str) and key.startswith(TABLE_PREFIX):
-            return f"val. accuracy % (table {key[len(TABLE_PREFIX) :]})"
-        raise KeyError(key)
-
-    def get(self, key: Any, default: Any = None) -> Any:
-        return self[key] if key in self or table_ref(key) is not None else default
-
-
-UNITS = _Units({"train": "val. accuracy %", "toy": "toy score (test aid)", **proxies.UNITS})
-
-
-def table_ref(fitness: str) -> str | None:
-    """NAME of a ``table:NAME`` fitness (None for another fitness)."""
-    return fitness[len(TABLE_PREFIX) :] if isinstance(fitness, str) and fitness.startswith(TABLE_PREFIX) else None
-
 
 DEFAULT_STAGES: tuple[int, ...] = PAPER_STAGES
 """The stages of a search whose start has none of its own (random, zeros, chain, ...)."""
