@@ -316,6 +316,15 @@ class RayExecutor:
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise ConfigError("ray", self.address, template=_NO_CLUSTER % _literal(exc)) from None
 
+    def gpus_for(self, device: str) -> float:
+        """GPUs each task asks for to train on ``device``, on the connected cluster
+        (:func:`genet_lab.training.devices.gpus_per_task`: auto takes one where the cluster has any)."""
+        import ray
+
+        from genet_lab.training.devices import gpus_per_task
+
+        return gpus_per_task(device, float(ray.cluster_resources().get("GPU", 0)))
+
     def _check_reachable(self, timeout: float = 5.0) -> None:
         """ray.init retries an unreachable head for ever: try its port first."""
         import socket
@@ -390,9 +399,9 @@ def make_executor(fitness: Fitness, config: SearchConfig, execution: Mapping[str
         )
     spec = config.to_dict()
     if ray:
-        cuda = str(spec["train"].get("device", "auto")).startswith("cuda")
-        on_ray = RayExecutor(fitness_from_search, (spec,), address=ray, num_gpus=1.0 if cuda else 0.0)
+        on_ray = RayExecutor(fitness_from_search, (spec,), address=ray)
         on_ray.connect()
+        on_ray.num_gpus = on_ray.gpus_for(str(spec["train"].get("device", "auto")))
         return on_ray
     if devices:
         return ProcessExecutor(fitness_from_search, (spec,), devices=parse_devices(devices))

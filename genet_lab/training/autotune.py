@@ -33,7 +33,13 @@ from genet_lab.fileio import read_json_cache, write_json_cache
 from genet_lab.training.batched import BatchedGeNet
 from genet_lab.training.config import TrainConfig
 from genet_lab.training.data import DataSplits
-from genet_lab.training.devices import device_name, synchronize
+from genet_lab.training.devices import (
+    device_name,
+    layout_candidates,
+    precision_candidates,
+    rng_devices,
+    synchronize,
+)
 from genet_lab.training.loop import losses, out_of_memory
 from genet_lab.training.network import build_network
 
@@ -137,8 +143,8 @@ def choose_execution(
     ``model`` on a random batch for every candidate, cached by (device, torch version,
     network config, batch size).
     """
-    precs = ["fp32", "bf16"] if cfg.precision == "auto" else [cfg.precision]
-    layouts = [False, True] if cfg.channels_last == "auto" else [cfg.channels_last == "on"]
+    precs = precision_candidates(cfg.precision, device)
+    layouts = layout_candidates(cfg.channels_last)
     if len(precs) == 1 and len(layouts) == 1:
         return precs[0], layouts[0], {}
     key = ["execution", device_name(device), torch.__version__, _shape(net_config), cfg.batch_size, precs, layouts]
@@ -160,7 +166,7 @@ def _measure_execution(
 ) -> tuple[str, bool, dict[str, float]]:
     probe = copy.deepcopy(model).to(device)
     times: dict[str, list[float]] = {}
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+    with torch.random.fork_rng(devices=rng_devices(device)):
         x, y = _random_batch(sample, max(2, min(batch, 256)), 2, device, torch.Generator().manual_seed(0))
         cands = [(p, c) for p in precs for c in layouts]
         for _ in range(3):
@@ -306,7 +312,7 @@ def _measure_batching(
     the batched group in its faster layout, and that layout."""
     G = len(genomes)
     c, s, classes = net_config.in_channels, net_config.image_size, net_config.num_classes
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+    with torch.random.fork_rng(devices=rng_devices(device)):
         gen = torch.Generator().manual_seed(0)
         x1, y1 = _random_batch(torch.empty(1, c, s, s), batch, classes, device, gen)
         xg = x1 if shared else torch.randn(batch, G * c, s, s, generator=gen).to(device)

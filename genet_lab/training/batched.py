@@ -43,6 +43,7 @@ from torch import nn
 from genet_lab.encoding.genome import Genome
 from genet_lab.encoding.graph import StageGraph, decode
 from genet_lab.encoding.presets import NetworkConfig
+from genet_lab.training.devices import rng_state, set_rng_state
 from genet_lab.training.network import GeNet
 
 
@@ -106,15 +107,10 @@ class RngStreams:
         self.device = torch.device(device)
 
     def _get(self) -> torch.Tensor:
-        if self.device.type == "cuda":
-            return torch.cuda.get_rng_state(self.device)
-        return torch.get_rng_state()
+        return rng_state(self.device)
 
     def _set(self, state: torch.Tensor) -> None:
-        if self.device.type == "cuda":
-            torch.cuda.set_rng_state(state, self.device)
-        else:
-            torch.set_rng_state(state)
+        set_rng_state(state, self.device)
 
     def dropout(self, x: torch.Tensor, p: float) -> torch.Tensor:
         """``F.dropout`` of each ``x[g]`` drawn from stream g; the caller's stream is left as it was."""

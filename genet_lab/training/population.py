@@ -44,7 +44,13 @@ from genet_lab.training.autotune import (
 from genet_lab.training.batched import BatchedGeNet, RngStreams
 from genet_lab.training.config import TrainConfig, TrainProgress, TrainResult
 from genet_lab.training.data import DataSplits
-from genet_lab.training.devices import resolve_device
+from genet_lab.training.devices import (
+    layout_candidates,
+    memory_budget,
+    release_memory,
+    resolve_device,
+    rng_state,
+)
 from genet_lab.training.loop import Trained, check_shapes, group_accuracy, out_of_memory, run_loop
 from genet_lab.training.network import GeNet, build_network, count_parameters
 from genet_lab.training.trainer import train_model
@@ -129,19 +135,6 @@ def estimate_bytes(genome: Genome, net_config: NetworkConfig, batch_size: int) -
     return 4 * (4 * cx.params + 5 * batch_size * act)
 
 
-def memory_budget(device: torch.device) -> int:
-    """Bytes a group may use: 80% of free CUDA memory, half of the available RAM otherwise."""
-    if device.type == "cuda":
-        free, _ = torch.cuda.mem_get_info(device)
-        return int(0.8 * free)
-    try:
-        with open("/proc/meminfo") as fh:
-            info = {line.split(":")[0]: int(line.split()[1]) * 1024 for line in fh}
-        return int(0.5 * info.get("MemAvailable", info["MemTotal"]))
-    except (OSError, KeyError, ValueError):
-        return 4 << 30
-
-
 def max_group(genome: Genome, net_config: NetworkConfig, batch_size: int, device: torch.device) -> int:
     """Individuals of ``genome``'s size that fit in :func:`memory_budget` at once (at least 1)."""
     return max(1, memory_budget(device) // max(1, estimate_bytes(genome, net_config, batch_size)))
@@ -175,7 +168,7 @@ def plan_population(
     size = min(len(genomes), max_group(genomes[0], net_config, cfg.batch_size, device))
     if mode == "loop" or len(genomes) == 1:
         return PopulationPlan("loop", 1, prec, cl)
-    layouts = [False, True] if cfg.channels_last == "auto" else [cfg.channels_last == "on"]
+    layouts = layout_candidates(cfg.channels_last)
     if mode == "batched":
         return PopulationPlan("batched", size, prec, layouts[-1] if len(layouts) == 1 else cl)
     choice, measured = choose_batching(genomes[:size], net_config, cfg.batch_size, shared, prec, cl, layouts, device)
@@ -300,8 +293,7 @@ def _train_split(
     except (torch.OutOfMemoryError, MemoryError, RuntimeError) as exc:
         if not out_of_memory(exc):  # CUDA's, or the CPU allocator's "can't allocate memory"
             raise
-        if device.type == "cuda":
-            torch.cuda.empty_cache()
+        release_memory(device)
         h = len(genomes) // 2
         left = _train_split(genomes[:h], net_config, data, cfgs[:h], device, plan, progress, should_stop)
         shift = None if progress is None else (lambda g, p: progress(g + h, p))
@@ -328,7 +320,7 @@ def train_group(
         torch.manual_seed(c.seed)  # the weights train_genome would start from
         nets.append(build_network(genome, c.network(net_config)))
         # ... and the generator its dropout would then draw from
-        states.append(torch.cuda.get_rng_state(device) if device.type == "cuda" else torch.get_rng_state())
+        states.append(rng_state(device))
     params = [count_parameters(n) for n in nets]
     model = BatchedGeNet.from_networks(nets).to(device)
     model.rng_streams = RngStreams(states, device)

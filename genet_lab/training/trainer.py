@@ -30,7 +30,7 @@ from genet_lab.training.config import (
 )
 from genet_lab.training.data import DataSplits
 from genet_lab.training.data.stream import StreamSplits
-from genet_lab.training.devices import resolve_device
+from genet_lab.training.devices import release_memory, resolve_device
 from genet_lab.training.loop import Trained, check_shapes, oom_message, out_of_memory, run_loop
 from genet_lab.training.network import build_network, count_parameters
 
@@ -113,8 +113,7 @@ def _train(
         if not out_of_memory(exc):
             raise
         result.failed, result.error = True, oom_message(exc)
-        if device.type == "cuda":
-            torch.cuda.empty_cache()
+        release_memory(device)
     if result.failed:
         result.val_accuracy, result.test_accuracy = 0.0, None
     result.seconds = time.perf_counter() - t_start
