@@ -2,7 +2,8 @@
 
 The dialog builds a :class:`~genet_lab.evolution.config.SearchConfig` (its first values are
 SearchConfig's own defaults and the catalog's; an empty epochs box is the data set's budget),
-resolves it as a run would, and previews
+resolves it as a run would (the search strategy, the fitness: training, a zero-cost proxy or a
+shipped benchmark table, whose space, data set and budget it takes), and previews
 :func:`genet_lab.evolution.population.initial_population` of it drawn from
 :func:`~genet_lab.evolution.population.initial_rng`: exactly the generation 0 that the run
 created from that config stores. The "editor" start is said as the editor's genome in the
@@ -28,17 +29,20 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from genet_lab.encoding.genome import Genome, parse_stages
 from genet_lab.errors import ConfigError
-from genet_lab.evolution.config import DEFAULT_STAGES, FITNESS_KINDS, SearchConfig, TrainOverrides
+from genet_lab.evolution.config import DEFAULT_STAGES, SearchConfig, TrainOverrides, table_ref
 from genet_lab.evolution.population import initial_population, initial_rng
 from genet_lab.training import catalog
+from genet_lab.tui.choices import STRATEGIES, fitness_choices, fitness_text, search_text, table_names, table_settings
 
 INIT_KINDS = ("random", "zeros", "residual-40", "editor", "paper-best", "file")
-FITNESS = FITNESS_KINDS
 COPIES = ("residual-40", "paper-best", "editor", "file")
 """Starts that bring their own stages: the stages field shows them."""
 
 _BASE = SearchConfig()
 DEFAULTS: dict[str, str | bool] = {
+    "seed-kind": _BASE.kind,
+    "seed-aging-p": str(_BASE.aging_population),
+    "seed-sample-s": str(_BASE.sample_size),
     "seed-init": _BASE.init,
     "seed-p": str(_BASE.init_p),
     "seed-flips": str(_BASE.init_flips),
@@ -55,9 +59,11 @@ DEFAULTS: dict[str, str | bool] = {
     "seed-recipe": _BASE.train.recipe or catalog.DEFAULT_RECIPE,
     "seed-objective": _BASE.objective,
     "seed-eval-test": _BASE.eval_test,
+    "seed-reuse": _BASE.reuse_structures,
 }
 """The dialog's first values: SearchConfig's defaults (what every front end starts from);
 epochs empty: the data set's budget."""
+CHECKBOXES = ("seed-eval-test", "seed-reuse")
 
 LABELS = {
     "population": "N",
@@ -68,6 +74,8 @@ LABELS = {
     "data_dir": "data dir",
     "dataset": "data set",
     "eval_test": "eval-test",
+    "kind": "strategy",
+    "reuse_structures": "reuse",
 }
 """SearchConfig field -> the dialog's label, for its error lines."""
 
@@ -97,7 +105,7 @@ class SeedScreen(ModalScreen[NewRun | None]):
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"), Binding("ctrl+s", "start", "Start")]
     DEFAULT_CSS = """
     SeedScreen { align: center middle; }
-    SeedScreen > Vertical { width: 100%; max-width: 110; height: 100%; max-height: 34;
+    SeedScreen > Vertical { width: 100%; max-width: 110; height: 100%; max-height: 35;
                             border: thick $accent; background: $surface; padding: 0 1; }
     SeedScreen #seed-form { grid-size: 6; grid-columns: auto 1fr auto 1fr auto 1.4fr; grid-rows: 1;
                             grid-gutter: 0 1; height: auto; margin: 1 0 0 0; }
@@ -121,6 +129,8 @@ class SeedScreen(ModalScreen[NewRun | None]):
         self.resolved: SearchConfig | None = None
         """The resolved config of the settings (None while they are wrong)."""
         self._typed_stages = str(self.initial["seed-stages"])
+        self._fitness = str(self.initial["seed-fitness"])
+        """The fitness of the last preview: choosing another table takes that table's settings."""
         self.error = ""
         """The one-line error of the settings, shown in the dialog ('' when they are fine)."""
 
@@ -137,6 +147,12 @@ class SeedScreen(ModalScreen[NewRun | None]):
         with Vertical():
             yield Label("[b]New run[/b]: generation 0 below is exactly what the run starts from")
             with Grid(id="seed-form"):
+                yield Label("strategy")
+                yield choice("seed-kind", STRATEGIES)
+                yield Label("P")
+                yield text("seed-aging-p", type="integer", tooltip="aging evolution: the P youngest individuals kept")
+                yield Label("S")
+                yield text("seed-sample-s", type="integer", tooltip="aging evolution: individuals in each tournament")
                 yield Label("init")
                 yield choice("seed-init", INIT_KINDS)
                 yield Label("p")
@@ -158,7 +174,7 @@ class SeedScreen(ModalScreen[NewRun | None]):
                 yield Label("T")
                 yield text("seed-t", type="integer")
                 yield Label("fitness")
-                yield choice("seed-fitness", FITNESS)
+                yield choice("seed-fitness", fitness_choices())
                 yield Label("data set")
                 yield choice("seed-dataset", catalog.list_datasets(listed_only=True))
                 yield Label("data dir")
@@ -173,6 +189,14 @@ class SeedScreen(ModalScreen[NewRun | None]):
                 yield text("seed-objective", "accuracy, params:0.5, macs:0.5")
                 yield Label("eval-test")
                 yield Checkbox("on", bool(v["seed-eval-test"]), compact=True, id="seed-eval-test")
+                yield Label("reuse")
+                yield Checkbox(
+                    "structures",
+                    bool(v["seed-reuse"]),
+                    compact=True,
+                    id="seed-reuse",
+                    tooltip="an already evaluated structure's fitness is copied, not trained again",
+                )
                 yield Label("run dir")
                 yield Input(self.run_dir, compact=True, id="seed-dir")
             yield Static(id="seed-error")
@@ -191,8 +215,8 @@ class SeedScreen(ModalScreen[NewRun | None]):
     @property
     def values(self) -> dict[str, Any]:
         """The fields as typed (widget id -> text, or bool for eval-test), to reopen the dialog with."""
-        out: dict[str, Any] = {wid: self._value(wid) for wid in DEFAULTS if wid != "seed-eval-test"}
-        out["seed-eval-test"] = self.query_one("#seed-eval-test", Checkbox).value
+        out: dict[str, Any] = {wid: self._value(wid) for wid in DEFAULTS if wid not in CHECKBOXES}
+        out.update({wid: self.query_one(f"#{wid}", Checkbox).value for wid in CHECKBOXES})
         return out
 
     def config(self) -> SearchConfig:
@@ -230,7 +254,13 @@ class SeedScreen(ModalScreen[NewRun | None]):
         dataset = self._value("seed-dataset")
         if dataset == "imagefolder" and not data_dir:
             raise ValueError("data set imagefolder needs a data directory (one folder per class)")
+        kind = self._value("seed-kind")
+        aging = kind == "aging"  # P and S mean nothing to the other strategies: their fields are off
         config = SearchConfig(
+            kind=kind,
+            aging_population=number("seed-aging-p", int, "P", 1) if aging else _BASE.aging_population,
+            sample_size=number("seed-sample-s", int, "S", 1) if aging else _BASE.sample_size,
+            reuse_structures=self.query_one("#seed-reuse", Checkbox).value,
             population=number("seed-n", int, "N", 2),
             generations=number("seed-t", int, "T", 0),
             stages=() if self._value("seed-init") in COPIES else stages,
@@ -257,6 +287,10 @@ class SeedScreen(ModalScreen[NewRun | None]):
     @on(Checkbox.Changed)
     def preview(self) -> None:
         box = self.query_one("#seed-preview", Static)
+        self._take_table()
+        self.query_one("#seed-aging-p", Input).disabled = self.query_one("#seed-sample-s", Input).disabled = (
+            self._value("seed-kind") != "aging"
+        )
         self._epochs_hint()
         try:
             config = self.config()
@@ -275,16 +309,51 @@ class SeedScreen(ModalScreen[NewRun | None]):
         grid.add_column(overflow="fold")  # a long genome wraps under itself, stage by stage
         for i, g in enumerate(self.genomes):
             grid.add_row(str(i), g.notation())
-        title = (
+        title = Text.from_markup(
             f"[b]generation 0[/b]: {len(self.genomes)} individuals, {distinct} distinct, stages "
-            f"{','.join(map(str, config.stages))}, {config.epochs} epochs at batch {config.train.batch_size or '-'}"
+            f"{','.join(map(str, config.stages))}\n"
         )
+        title.append(f"{search_text(config)}; {fitness_text(config)}", style="dim")
         box.update(Group(title, grid))
 
+    def _take_table(self) -> None:
+        """A table just chosen as the fitness: its space, data set and preset in their fields, the
+        epochs its own (empty box). Another start's stages stay: the error then names the space."""
+        fitness = self._value("seed-fitness")
+        if fitness == self._fitness:
+            return
+        self._fitness = fitness
+        name = table_ref(fitness)
+        if name is None:
+            return
+        try:
+            stages, dataset, preset, _ = table_settings(name)
+        except ValueError as exc:  # a damaged file: resolve says so again, in the error line
+            self._error(str(exc))
+            return
+        space = ",".join(map(str, stages))
+        with self.prevent(Input.Changed, Select.Changed):
+            field = self.query_one("#seed-stages", Input)
+            if field.disabled:
+                self._typed_stages = space  # a copied start shows its own; random or zeros get the table's
+            else:
+                field.value = space
+            self.query_one("#seed-epochs", Input).value = ""
+            listed = (("#seed-dataset", dataset, catalog.list_datasets(listed_only=True)),
+                      ("#seed-preset", preset, catalog.list_presets()))  # fmt: skip
+            for wid, value, options in listed:
+                if value in options:
+                    cast("Select[str]", self.query_one(wid)).value = value
+
     def _epochs_hint(self) -> None:
+        ref = table_ref(self._value("seed-fitness"))
+        epochs = self.query_one("#seed-epochs", Input)
+        if ref is not None and ref in table_names():
+            epochs.placeholder = f"{table_settings(ref)[3]} (the table's)"
+            return
         dataset = self._value("seed-dataset")
         if dataset in catalog.DATASETS:
-            self.query_one("#seed-epochs", Input).placeholder = f"{catalog.dataset(dataset).epochs} (data set's)"
+            epochs.placeholder = f"{catalog.dataset(dataset).epochs} (data set's)"
 
     def _follow_stages(self, init: str) -> None:
         """A copied genome (or a file) brings its own stages: show them in the stages field."""

@@ -372,7 +372,8 @@ async def test_new_run_dialog_stages_follow_the_named_genome_and_wrap_aligned():
         await pilot.pause()
         assert stages.value == "11,11,11" and stages.disabled
         preview = screen.query_one("#seed-preview")
-        lines = _plain(preview.content, preview.content_region.width).splitlines()[1:]
+        lines = _plain(preview.content, preview.content_region.width).splitlines()
+        lines = lines[next(i for i, ln in enumerate(lines) if ln.split()[:1] == ["0"]) :]  # under the title
         start = lines[0].index("1-")  # the notation column
         assert all(ln[:start].strip() == "" or ln[:start].strip().isdigit() for ln in lines)
         assert all(ln[start] in "01" for ln in lines if ln.strip())  # continuation lines under the genome
