@@ -32,9 +32,11 @@ from textual.widgets import Label, ProgressBar
 from genet_lab.encoding.genome import Genome, parse, zeros
 from genet_lab.errors import UsageError
 from genet_lab.evolution.analysis import StructurePoint, structure_points
+from genet_lab.evolution.genes import GeneFrequencies, gene_frequencies
 from genet_lab.evolution.records import GenerationStats, Individual, RunStatus
 from genet_lab.supervisor import NotReady, RunControl
 from genet_lab.tui.dialogs import Prompt
+from genet_lab.tui.genes_view import GenesView
 from genet_lab.tui.population import NewRun, SeedScreen
 from genet_lab.tui.run_widgets import (
     FIGURES,
@@ -120,6 +122,7 @@ class EvolutionPane(Vertical):
             table.border_title = "Table 1: fitness per generation"
             yield table
             yield RunPlot(id="evo-plot")
+            yield GenesView(id="evo-genes")
         with Horizontal(id="evo-bottom"):
             pop = PopulationTable(id="evo-pop", zebra_stripes=True, cursor_type="row")
             pop.border_title = "population"
@@ -189,6 +192,11 @@ class EvolutionPane(Vertical):
         self._draw_figure()
 
     def _draw_figure(self) -> None:
+        genes = self.figure == "genes"  # text cells, in place of the plot
+        self.query_one(RunPlot).display, self.query_one(GenesView).display = not genes, genes
+        if genes:
+            self.query_one(GenesView).genes = self.genes()
+            return
         points = tuple(self.structure_points()) if self.figure != "fig3" else ()
         self.query_one(RunPlot).view = FigureView(self.figure, self.state.generations, points)
 
@@ -384,11 +392,11 @@ class EvolutionPane(Vertical):
         self.state = replace(self.state, shown=None)
 
     def action_next_figure(self) -> None:
-        """Cycle the plot: Figure 3, Pareto against parameters, Pareto against multiply-adds."""
+        """Cycle the figure: Figure 3, Pareto against parameters and multiply-adds, the genes over time."""
         self.figure = FIGURES[(FIGURES.index(self.figure) + 1) % len(FIGURES)]
 
-    def structure_points(self) -> list[StructurePoint]:
-        """Every evaluated structure of the run so far (finished generations are read once)."""
+    def individuals(self) -> list[Individual]:
+        """Every stored individual of the run so far, oldest first (finished generations are read once)."""
         if self.control is None:
             return []
         done = {g.gen for g in self.state.generations}
@@ -399,7 +407,19 @@ class EvolutionPane(Vertical):
             pass  # the next poll tries again
         population = self.state.population
         current = [] if population and population[0].gen in done else list(population)
-        return structure_points([i for g in sorted(self._finished_inds) for i in self._finished_inds[g]] + current)
+        return [i for g in sorted(self._finished_inds) for i in self._finished_inds[g]] + current
+
+    def structure_points(self) -> list[StructurePoint]:
+        """Every evaluated structure of the run so far."""
+        return structure_points(self.individuals())
+
+    def genes(self) -> GeneFrequencies | None:
+        """The population's genes over time so far (None before a generation is stored)."""
+        last = None if self.control is None else self.control.watcher.last
+        try:
+            return gene_frequencies(self.individuals(), last.config["stages"]) if last is not None else None
+        except ValueError:  # bits of other stages: the store's own error shows where it is read
+            return None
 
     def _parents(self, ind: Individual) -> list[str]:
         if not ind.parents or self.control is None:

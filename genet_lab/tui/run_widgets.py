@@ -27,9 +27,10 @@ from genet_lab.evolution.records import GenerationStats, Individual
 from genet_lab.tui.figures import draw_pareto
 from genet_lab.tui.stage_view import genome_drawing
 
-FIGURES = ("fig3", "params", "macs")
+FIGURES = ("fig3", "params", "macs", "genes")
 """What the plot shows, in the order ``f`` cycles through: Figure 3, then the Pareto view
-against parameters and against multiply-adds."""
+against parameters and against multiply-adds, then the genes over time
+(:mod:`genet_lab.tui.genes_view`, drawn in text cells in place of the plot)."""
 
 
 def fitness_of(ind: Individual) -> float | None:
