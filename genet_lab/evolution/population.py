@@ -25,7 +25,7 @@ import numpy as np
 from genet_lab.encoding.genome import NAMED, Genome, named, parse, resolve
 from genet_lab.errors import ConfigError
 from genet_lab.evolution import operators as ops
-from genet_lab.evolution.config import DEFAULT_STAGES, SearchConfig
+from genet_lab.evolution.config import SearchConfig
 
 __all__ = ["INIT_WORDS", "initial_population", "initial_rng", "base_genome"]
 
@@ -58,24 +58,14 @@ def base_genome(config: SearchConfig) -> Genome | None:
 
 
 def _named_start(name: str, stages: tuple[int, ...]) -> Genome:
-    """The named genome ``name`` on ``stages``: zeros, chain, residual and dense are built on any
-    stages; residual-40 (11,11,11) and paper-best keep their own, the genome ``show`` and ``train``
-    use for that name, and other stages given beside them are refused (never a silently smaller
-    genome of the same name)."""
+    """The named genome ``name`` on ``stages`` (its own stages when none are given). A new search
+    never gets here with a clash: :meth:`SearchConfig.resolve` refuses other stages beside
+    residual-40 (11,11,11) or paper-best. A run stored before that rule (residual-40 on 3,4,5,
+    then the 19-bit residual genome) resumes from the genome it was started from."""
     own = named(name)
     if not stages or stages == own.stages:
         return own
-    built = named(name, stages)
-    if own.stages != DEFAULT_STAGES or built.stages != stages:
-        words = ",".join(map(str, own.stages))
-        raise ConfigError(
-            "stages",
-            ",".join(map(str, stages)),
-            template=f"{{init}} {name} has its own stages {words}, but {{option}} {{value}} were given; "
-            f"leave {{option}} out or give {words}",
-            also=("init",),
-        )
-    return built
+    return named(name, stages)
 
 
 def initial_population(config: SearchConfig, rng: np.random.Generator) -> list[Genome]:

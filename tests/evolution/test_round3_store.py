@@ -257,9 +257,12 @@ def test_residual_40_start_is_the_40_layer_genome():
 
 
 def test_residual_40_on_other_stages_is_refused_not_shrunk():
+    # a new search is refused where every search is resolved; a run stored before this rule
+    # (residual-40 on 3,4,5) still resumes from its genome (tests/cli/test_paper_flags.py)
     config = replace(SearchConfig(fitness="toy", init="residual-40", population=3), stages=(3, 4, 5))
     with pytest.raises(ConfigError, match="own stages 11,11,11"):
-        initial_population(config, initial_rng(config))
+        config.resolve()
+    assert SearchConfig(fitness="toy", init="residual-40", population=3).resolve().stages == (11, 11, 11)
     assert_rejected(["evolve", "--fitness", "toy", "--init", "residual-40", "--stages", "3,4,5", "--dry-run"],
                     "--init residual-40 has its own stages 11,11,11")  # fmt: skip
 
