@@ -109,3 +109,29 @@ def test_the_tar_wildcards_select_exactly_the_first_n_images(n):
     names = [f"train/cat/{i:04d}.jpg" for i in range(5000)]
     picked = [x for x in names if any(fnmatch.fnmatch(x, p) for p in pats)]
     assert picked == names[:n] and len(pats) <= 30
+
+
+def test_a_rehearsal_runs_a_cuda_part_on_the_cpu_and_says_it_is_one(tmp_path):
+    """--rehearse checks the CUDA parts' own code before a GPU is lent (here the cheapest one)."""
+    if not _module().TARBALL.is_file():
+        pytest.skip("the CIFAR-10 JPEGs are not in ../shared/data")
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "GENET_LAB_CACHE": str(tmp_path / "cache")}
+    argv = [sys.executable, str(SCRIPT), "--out", str(tmp_path), "--tiny", "--rehearse", "--only", "checkpoint"]
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert set(report["parts"]) == {"versions", "data", "checkpoint"} and report["rehearsal"] is True
+    part = report["parts"]["checkpoint"]
+    assert part["status"] == "ok" and part["same"] is True and part["gpu_accuracy"] == part["cpu_accuracy"]
+    assert "REHEARSAL" in (tmp_path / "gpu_check.md").read_text().splitlines()[0]
+
+
+def test_an_unknown_part_is_refused_in_one_line(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--out", str(tmp_path), "--only", "checkpoint,warp"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2 and "unknown part(s) warp; accepted: paper_best" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "gpu_check.json").exists()
