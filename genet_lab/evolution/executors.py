@@ -404,7 +404,12 @@ def make_executor(fitness: Fitness, config: SearchConfig, execution: Mapping[str
         on_ray.num_gpus = on_ray.gpus_for(str(spec["train"].get("device", "auto")))
         return on_ray
     if devices:
-        return ProcessExecutor(fitness_from_search, (spec,), devices=parse_devices(devices))
+        names = parse_devices(devices)
+        if any(d.startswith(("cuda", "mps")) for d in names):  # a worker on a device this machine lacks
+            from genet_lab.training.devices import check_devices
+
+            check_devices(names)
+        return ProcessExecutor(fitness_from_search, (spec,), devices=names)
     if workers:
         return ProcessExecutor(fitness_from_search, (spec,), workers=int(workers))
     if batched != "off":

@@ -22,6 +22,7 @@ __all__ = [
     "DEVICES",
     "auto_execution",
     "bf16_supported",
+    "check_devices",
     "cuda_available",
     "describe",
     "device_name",
@@ -82,6 +83,20 @@ def resolve_device(text: str) -> torch.device:
             "device", t, template="device {value} asked for, but MPS is not available; use {option} cpu or auto"
         )
     return torch.device(t)
+
+
+def check_devices(names: list[str]) -> list[str]:
+    """``names`` (parsed device names, one worker each; a name may repeat) when this machine has
+    every one; else a :class:`~genet_lab.errors.ConfigError` of ``devices`` naming the first it lacks."""
+    for name in names:
+        try:
+            resolve_device(name)
+        except ConfigError:
+            n = torch.cuda.device_count() if cuda_available() else 0
+            have = f"torch sees {n} CUDA device{'' if n == 1 else 's'}" if name.startswith("cuda") else "no MPS"
+            template = f"{{option}} names {name}, but {have}; got {{value!r}}"
+            raise ConfigError("devices", ",".join(names), template=template) from None
+    return list(names)
 
 
 # -- precision and layout -----------------------------------------------------------------------------

@@ -226,3 +226,20 @@ def test_the_ray_executor_asks_the_cluster_how_many_gpus_it_has(monkeypatch):
     assert ex.gpus_for("auto") == 1.0 and ex.gpus_for("cpu") == 0.0
     monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 16.0})
     assert ex.gpus_for("auto") == 0.0 and ex.gpus_for("cuda") == 1.0
+
+
+def test_a_device_list_naming_a_missing_gpu_is_refused_before_any_worker_starts(gpu, monkeypatch):
+    from genet_lab.evolution.config import SearchConfig
+    from genet_lab.evolution.executors import ProcessExecutor, make_executor
+
+    assert devices.check_devices(["cuda:0", "cuda:1", "cuda:1", "cpu"]) == ["cuda:0", "cuda:1", "cuda:1", "cpu"]
+    with pytest.raises(ConfigError) as err:
+        devices.check_devices(["cuda:0", "cuda:2"])
+    assert err.value.option == "devices" and "cuda:2, but torch sees 2 CUDA devices" in str(err.value)
+    assert "--" not in str(err.value)
+    config = SearchConfig(fitness="toy")
+    assert isinstance(make_executor(None, config, {"devices": "cuda:0,cuda:1"}), ProcessExecutor)  # type: ignore[arg-type]
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ConfigError, match="names cuda:0, but torch sees 0 CUDA devices"):
+        make_executor(None, config, {"devices": "cuda:0"})  # type: ignore[arg-type]
+    assert isinstance(make_executor(None, config, {"devices": "cpu,cpu"}), ProcessExecutor)  # type: ignore[arg-type]
