@@ -19,6 +19,7 @@ from textual.widgets import Footer, TabbedContent, TabPane
 from genet_lab.encoding.genome import Genome, zeros
 from genet_lab.tui.dialogs import ConfirmQuit
 from genet_lab.tui.editor import EditorPane
+from genet_lab.tui.graph_image import prepare as prepare_image
 from genet_lab.tui.help import HelpScreen
 
 if TYPE_CHECKING:  # imported where used: the panes load on first compose
@@ -53,6 +54,7 @@ class GenetLabApp(App[None]):
         **kw,
     ) -> None:
         super().__init__(**kw)
+        prepare_image()  # before Textual takes the terminal: textual-image asks it what it draws
         self.start_genome = genome or zeros()
         self.run_dir = Path(run_dir) if run_dir else None
         self.export_dir = export_dir

@@ -1,13 +1,14 @@
-"""Two genomes side by side: drawings, figures, structure keys and the bits that differ.
+"""Two genomes side by side: stage graphs, figures, structure keys and the bits that differ.
 
 The editor marks a genome as A (``m``) and ``v`` opens this screen with A beside the
 genome being edited (B). Differing bits are highlighted in both notations; genomes with
-other stage sizes cannot be compared bit by bit, and the screen says so. No torch.
+other stage sizes cannot be compared bit by bit, and the screen says so. The stage graphs are drawn
+as the editor draws them (:class:`~genet_lab.tui.stage_view.StageView`: side by side where they fit,
+a stage wider than its half as its list of inputs). No torch.
 """
 
 from __future__ import annotations
 
-from rich.console import Group
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -22,7 +23,7 @@ from genet_lab.encoding.presets import get_preset
 from genet_lab.training.catalog import DEFAULT_PRESET
 from genet_lab.tui.figures import human
 from genet_lab.tui.model import locate
-from genet_lab.tui.stage_view import genome_drawing
+from genet_lab.tui.stage_view import StageView
 
 DIFF_STYLE = "bold reverse red"
 
@@ -72,15 +73,16 @@ def diff_summary(a: Genome, b: Genome) -> Text:
     )
 
 
-def side(label: str, genome: Genome, diff: set[int], preset: str) -> Group:
+def side(label: str, genome: Genome, diff: set[int], preset: str) -> Text:
+    """One side's heading: its notation (differing bits marked) and figures."""
     c = complexity(genome, get_preset(preset))
-    head = Text.assemble((label, "bold"), "  ", marked_notation(genome, diff))
-    facts = Text(
+    head = Text.assemble((label, "bold"), "  ", marked_notation(genome, diff), "\n")
+    head.append(
         f"structure {structure_hash(genome)}\n{human(c.params)} params · {human(c.macs)} mult-adds · "
         f"depth {c.depth} ({preset})",
         style="dim",
     )
-    return Group(head, facts, genome_drawing(genome))
+    return head
 
 
 class CompareScreen(ModalScreen[None]):
@@ -93,6 +95,7 @@ class CompareScreen(ModalScreen[None]):
     CompareScreen #cmp-summary { height: auto; }
     CompareScreen #cmp-sides { height: 1fr; }
     CompareScreen VerticalScroll { width: 1fr; border: round $primary-darken-1; padding: 0 1; }
+    CompareScreen StageView { margin-top: 1; }
     """
 
     def __init__(self, a: Genome, b: Genome, preset: str = DEFAULT_PRESET) -> None:
@@ -107,7 +110,11 @@ class CompareScreen(ModalScreen[None]):
             box.border_subtitle = "Escape closes"
             yield Static(diff_summary(self.a, self.b), id="cmp-summary")
             with Horizontal(id="cmp-sides"):
-                with VerticalScroll(id="cmp-a"):
-                    yield Static(side("A", self.a, diff, self.preset))
-                with VerticalScroll(id="cmp-b"):
-                    yield Static(side("B", self.b, diff, self.preset))
+                for label, genome in (("A", self.a), ("B", self.b)):
+                    with VerticalScroll(id=f"cmp-{label.lower()}"):
+                        yield Static(side(label, genome, diff, self.preset))
+                        yield StageView(classes="cmp-stages")
+
+    def on_mount(self) -> None:
+        for view, genome in zip(self.query(".cmp-stages").results(StageView), (self.a, self.b)):
+            view.show(genome)

@@ -26,6 +26,7 @@ from genet_lab.training.catalog import DEFAULT_PRESET
 from genet_lab.tui.bits import BitGrid, notation_line
 from genet_lab.tui.dialogs import GenomeInput, Prompt
 from genet_lab.tui.figures import LAZY_SHARING_K, Figures, sharing_counts
+from genet_lab.tui.graph_image import GraphImage
 from genet_lab.tui.model import EditorModel, resolve_genome
 from genet_lab.tui.stage_view import StagesBox, StageView
 
@@ -61,6 +62,7 @@ class EditorPane(Vertical):
         Binding("ctrl+o", "load_genome", "Load", show=False),
         Binding("m", "mark", "Mark A", show=False),
         Binding("v", "compare", "Compare", show=False),
+        Binding("i", "graph_image", "Graphviz", show=False),
     ]
 
     @dataclass
@@ -80,6 +82,8 @@ class EditorPane(Vertical):
         self._named = -1
         self.marked: Genome | None = None
         """Genome A of the compare view (``m``)."""
+        self.image_shown = False
+        """The graphviz drawing is shown in place of the stage graphs (``i``)."""
 
     @property
     def genome(self) -> Genome:
@@ -118,6 +122,8 @@ class EditorPane(Vertical):
         sharing = sharing_counts(g, self.ready_k)
         labels = [None if n is None else f"{n} alike" for n in sharing]
         self.query_one(StageView).show(g, labels)
+        if self.image_shown:
+            self.query_one(GraphImage).show(g)
         self.query_one(Figures).show(g, get_preset(self.preset), sharing)
         self.last_redraw_ms = (time.perf_counter() - start) * 1000
 
@@ -302,6 +308,25 @@ class EditorPane(Vertical):
             )
             return
         self.app.push_screen(CompareScreen(self.marked, self.genome, self.preset))
+
+    async def action_graph_image(self) -> None:
+        """The graphviz drawing in place of the stage graphs (``i`` again: back), drawn again as bits change;
+        without textual-image (or graphviz) a notification says what to install."""
+        from genet_lab.tui.graph_image import missing
+
+        if not self.query(GraphImage):
+            why = missing()
+            if why:
+                self.notify(why, severity="warning", timeout=10)
+                return
+            box = GraphImage(id="graph-box")
+            box.border_title = "graphviz drawing (i: the stage graphs again)"
+            await self.query_one("#views").mount(box, before="#figures-box")
+        self.image_shown = not self.image_shown
+        self.query_one(GraphImage).display = self.image_shown
+        self.query_one("#stages-box").display = not self.image_shown
+        if self.image_shown:
+            self.query_one(GraphImage).show(self.genome)
 
     def action_next_preset(self) -> None:
         names = list_presets()

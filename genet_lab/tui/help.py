@@ -33,7 +33,11 @@ bits by target node: `1-01 0-01-100` is node 2 <- 1, node 3 <- 2 (stage 1), ...
 | y | copy the notation to the clipboard |
 | s | export the drawing: asks where (SVG and PNG with graphviz, else the dot source) |
 | ctrl+s, ctrl+o | save the genome to a file / load one (paper notation, as `--init FILE`) |
-| m, v | mark the genome as A / compare A with the edited genome (bits that differ, figures) |
+| m, v | mark the genome as A / compare A with the edited genome (bits that differ, figures, drawings) |
+| i | the graphviz drawing, as an image, in place of the stage graphs (drawn again as bits change) |
+
+The image (`i`) needs textual-image (`pip install 'genet-lab[tui-image]'`) and graphviz;
+Kitty and Sixel terminals show it sharp, others in coloured half cells.
 
 In the drawing, red `in` and green `out` are the default input and output
 nodes; struck-through grey nodes are dropped (no edge to another node).
@@ -57,17 +61,21 @@ does (importing, loading data, measuring); a trainer is kept imported ahead of t
 ## Evolution
 | key | action |
 |---|---|
-| s | new run: data set, preset, epochs, recipe, fitness, N, T, ... and generation 0 previewed |
+| s | new run: strategy (GA, random, aging, local), fitness (training, a proxy, a table), data set, N, T, ... |
 | p | pause the run's process / let it continue |
 | k | stop the run (finished evaluations are kept) |
 | r | resume a stopped run (or continue a paused one) from its run directory |
 | o | open a run directory (finished, or being written by another process) |
-| f | next figure: Figure 3, Pareto against parameters, against multiply-adds |
+| f | next figure: Figure 3, Pareto against parameters, against multiply-adds, the genes over time |
 | click, enter on a Table 1 row | show that generation's population (browse any generation) |
 | l | follow the live generation again |
 | up/down | on a population row: show that individual |
 | b | show the best individual so far again |
 | e | send the shown individual (or the best) to the editor |
+
+The genes over time: a row per generation, a column per bit in the paper's order (the edge's
+node `to` over node `from`), shaded by the share of the generation's individuals with the bit
+set; `div` is the structure diversity, distinct structures / N.
 
 Press Escape or `?` to close this help.
 """

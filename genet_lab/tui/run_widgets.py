@@ -25,7 +25,7 @@ from genet_lab.encoding.genome import parse
 from genet_lab.evolution.analysis import StructurePoint
 from genet_lab.evolution.records import GenerationStats, Individual
 from genet_lab.tui.figures import draw_pareto
-from genet_lab.tui.stage_view import genome_drawing
+from genet_lab.tui.stage_view import StageView
 
 FIGURES = ("fig3", "params", "macs", "genes")
 """What the plot shows, in the order ``f`` cycles through: Figure 3, then the Pareto view
@@ -214,27 +214,43 @@ class DetailView:
 
 
 class IndividualDetail(VerticalScroll):
-    """The shown individual's facts and stage drawings (the best so far when none is chosen)."""
+    """The shown individual's facts and stage graphs (the best so far when none is chosen), drawn as
+    the editor draws them, side by side; a stage whose drawing is wider than its column is listed
+    (``3 <- 1+2``: node 3 sums nodes 1 and 2)."""
 
     view: reactive[DetailView] = reactive(DetailView, init=False, repaint=False)
 
     def compose(self):
         yield Static(id="evo-detail")
+        yield StageView(stack=False, id="evo-stages")
 
     def on_mount(self) -> None:
+        self._height = 0
         self.watch_view(self.view)
+
+    def on_resize(self) -> None:
+        if self.size.height != self._height:  # the room for the drawings changed
+            self.watch_view(self.view)
 
     def watch_view(self, view: DetailView) -> None:
         detail = self.query_one("#evo-detail", Static)
+        stages = self.query_one(StageView)
         ind = view.ind
+        genome = ind.genome if ind is not None else view.best
+        stages.display = bool(genome)
+        self._height = self.size.height
+        if genome:
+            # a drawing taller than what the box leaves under the facts and the stage's heading and
+            # figures is listed; before the first layout the height is unknown (0: drawn)
+            above = 0 if ind is None else 2 + len(view.parents)
+            stages.show(parse(genome), max_height=max(1, self._height - above - 2) if self._height else 0)
         if ind is None:
-            self.border_title = "best so far"
-            if not view.best:
-                detail.update("[dim]no finished generation yet[/dim]")
-                return
-            detail.update(genome_drawing(parse(view.best)))
-            self.border_title = f"best so far: {escape(str(view.best))} ({view.best_fitness or 0:.2f})"
+            detail.display = not genome
+            detail.update("[dim]no finished generation yet[/dim]")
+            best = f": {escape(str(genome))} ({view.best_fitness or 0:.2f})" if genome else ""
+            self.border_title = f"best so far{best}"
             return
+        detail.display = True
         self.border_title = f"gen {ind.gen} #{ind.index}: {escape(ind.genome)}"
         head = Text()
         fit = fitness_of(ind)
@@ -244,4 +260,4 @@ class IndividualDetail(VerticalScroll):
         facts = [f"fitness {fit:.2f}" if fit is not None else "not evaluated yet", view.state]
         facts += ["reused"] * ind.reused + ([f"{ind.params:,}\u00a0params"] if ind.params else [])
         parents = [Text(line, style="dim") for line in view.parents]
-        detail.update(Group(head, Text(" · ".join(facts)), *parents, genome_drawing(parse(ind.genome))))
+        detail.update(Group(head, Text(" · ".join(facts)), *parents))

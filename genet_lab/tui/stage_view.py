@@ -5,13 +5,13 @@ grid from :mod:`genet_lab.encoding.ascii_graph`, cached per stage): default
 input node red, default output node green, dropped nodes grey. Stages stand
 side by side when they fit, else one under another (the panel scrolls); a
 stage wider than the panel falls back to the list ``3 <- 1+2`` (node 3 sums
-nodes 1 and 2), which the evolution pane's detail also uses. Knows the
+nodes 1 and 2). :class:`StageView` draws the editor's stages, the evolution
+pane's shown individual and both sides of the compare view. Knows the
 genome and graph modules, not torch.
 """
 
 from __future__ import annotations
 
-from rich.table import Table
 from rich.text import Text
 from textual.containers import Container, VerticalScroll
 from textual.events import Resize
@@ -102,16 +102,6 @@ def stage_drawing(stage: StageGraph, index: int | None = None, sharing: str | No
     return t
 
 
-def genome_drawing(genome: Genome, sharing: list[str | None] | None = None) -> Table:
-    """Every stage of ``genome`` side by side, one column per stage."""
-    table = Table(box=None, padding=(0, 1), expand=True, show_edge=False, pad_edge=False)
-    stages = decode(genome)
-    for s, stage in enumerate(stages):
-        table.add_column(stage_heading(stage, s), ratio=1, overflow="fold")
-    table.add_row(*(stage_drawing(st, None, sharing[s] if sharing else None) for s, st in enumerate(stages)))
-    return table
-
-
 def art_text(art: StageArt) -> Text:
     """The drawing as Rich text, coloured by the roles of its spans."""
     text = Text("\n".join(art.lines), no_wrap=True, overflow="ignore")
@@ -125,16 +115,23 @@ def art_text(art: StageArt) -> Text:
     return text
 
 
-def stage_panel(stage: StageGraph, index: int, sharing: str | None, width: int) -> Text:
-    """Heading, figures and the drawing of one stage; the list instead when the drawing is wider than ``width``."""
+LIST_NOTE = "(list: the drawing is wider than the panel)"
+
+
+def stage_panel(
+    stage: StageGraph, index: int, sharing: str | None, width: int, note: str = LIST_NOTE, height: int = 0
+) -> Text:
+    """Heading, figures and the drawing of one stage; the list instead (under ``note``) when the
+    drawing is wider than ``width`` (or taller than ``height``, when given)."""
     text = stage_heading(stage, index)
     text.append("\n")
     text.append(f"{stage.num_convs} conv, d={stage.depth}", style="italic dim")
     if sharing:
         text.append(f"\n{sharing}", style="italic dim")
     art = stage_art(stage.k, stage.bits)
-    if width and art.width > width:
-        text.append("\n(list: the drawing is wider than the panel)\n", style="italic dim")
+    if (width and art.width > width) or (height and len(art.lines) > height):
+        text.append(f"\n{note}" if note else "", style="italic dim")
+        text.append("\n")
         text.append_text(Text("\n").join(stage_drawing(stage).split("\n")[1:]))
     else:
         text.append("\n")
@@ -175,7 +172,10 @@ class StagesBox(NoSecondLayout, VerticalScroll):
 
 class StageView(NoSecondLayout, Container):
     """Drawings of every stage of one genome, one Static per stage: side by side
-    when they fit the panel's width, otherwise one under another."""
+    when they fit the panel's width, otherwise one under another (``stack``, the
+    editor's and the compare view's), or still side by side with each stage that
+    does not fit its column (or ``max_height``) as its list (``stack=False``: a small
+    panel, such as the evolution pane's detail, keeps every stage in view)."""
 
     DEFAULT_CSS = """
     StageView { height: auto; layout: horizontal; }
@@ -184,16 +184,18 @@ class StageView(NoSecondLayout, Container):
     StageView.stacked > StagePanel { width: 1fr; margin-bottom: 1; }
     """
 
-    def __init__(self, **kw) -> None:
+    def __init__(self, stack: bool = True, **kw) -> None:
         super().__init__(**kw)
-        self._shown: tuple[Genome, list[str | None] | None] | None = None
+        self.stack = stack
+        self._shown: tuple[Genome, list[str | None] | None, int] | None = None
         self._width = 0
 
-    def show(self, genome: Genome, sharing: list[str | None] | None = None) -> None:
-        self._shown = (genome, sharing)
+    def show(self, genome: Genome, sharing: list[str | None] | None = None, max_height: int = 0) -> None:
+        """Draw ``genome``; a drawing taller than ``max_height`` rows (when given) is listed."""
+        self._shown = (genome, sharing, max_height)
         stages = decode(genome)
         width = self._width = self.size.width
-        stacked = bool(width) and not side_by_side(genome, width)
+        stacked = self.stack and bool(width) and not side_by_side(genome, width)
         self.set_class(stacked, "stacked")
         column = width if stacked else width // max(1, len(stages)) - 1
         columns = list(self.query_children(StagePanel))
@@ -201,8 +203,9 @@ class StageView(NoSecondLayout, Container):
             self.remove_children()
             columns = [StagePanel() for _ in stages]
             self.mount_all(columns)
+        note = LIST_NOTE if self.stack else ""  # a small panel: the list says itself what it is
         for s, (widget, stage) in enumerate(zip(columns, stages)):
-            widget.update(stage_panel(stage, s, sharing[s] if sharing else None, max(column, 0)))
+            widget.update(stage_panel(stage, s, sharing[s] if sharing else None, max(column, 0), note, max_height))
 
     def on_resize(self, event: Resize) -> None:
         # the height follows the drawings; only a new width calls for another arrangement
