@@ -25,7 +25,7 @@ from genet_lab.encoding.presets import NetworkConfig
 from genet_lab.errors import UsageError
 from genet_lab.training.config import TrainConfig, TrainProgress, TrainResult, lr_factor
 from genet_lab.training.data.stream import StreamSplits
-from genet_lab.training.devices import resolve_device, synchronize
+from genet_lab.training.devices import auto_execution, release_memory, resolve_device, synchronize
 from genet_lab.training.loop import Trained, check_shapes
 from genet_lab.training.network import build_network, count_parameters
 
@@ -76,14 +76,6 @@ def topk_accuracy(
     return {k: h / n for k, h in hits.items()} if n else {}
 
 
-def _settings(cfg: TrainConfig, device: torch.device) -> tuple[bool, bool]:
-    """(bf16, channels_last): as asked; ``auto`` means both on CUDA (bf16 where supported), neither elsewhere."""
-    cuda = device.type == "cuda"
-    bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and cuda and torch.cuda.is_bf16_supported())
-    cl = cfg.channels_last == "on" or (cfg.channels_last == "auto" and cuda)
-    return bf16, cl
-
-
 def train_streamed(
     genome: Genome,
     net_config: NetworkConfig,
@@ -107,7 +99,7 @@ def train_streamed(
     try:
         torch.manual_seed(cfg.seed)
         model = build_network(genome, cfg.network(net_config)).to(device)
-        bf16, cl = _settings(cfg, device)
+        bf16, cl = auto_execution(cfg.precision, cfg.channels_last, device)
         if cl:
             model.to(memory_format=torch.channels_last)
         result = StreamResult.started(count_parameters(model), str(device), "bf16" if bf16 else "fp32", cl)
@@ -117,8 +109,7 @@ def train_streamed(
             if not isinstance(exc, torch.OutOfMemoryError) and "out of memory" not in str(exc):
                 raise
             result.failed, result.error = True, f"out of memory: {' '.join(str(exc).split())[:160]}"
-            if device.type == "cuda":
-                torch.cuda.empty_cache()
+            release_memory(device)
         if len(data.unreadable):
             result.unreadable, result.first_unreadable = len(data.unreadable), data.unreadable.note()
         if result.failed:

@@ -26,6 +26,7 @@ import torch
 
 from genet_lab.errors import UsageError
 from genet_lab.training.data.images import Unreadable, loop_note
+from genet_lab.training.devices import pin_memory
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -187,7 +188,7 @@ class StreamSplits:
             drop_last=train and n >= batch_size,
             num_workers=self.workers,
             persistent_workers=False,
-            pin_memory=torch.cuda.is_available(),
+            pin_memory=pin_memory(),
         )
 
 
