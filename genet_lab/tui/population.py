@@ -214,7 +214,7 @@ class SeedScreen(ModalScreen[NewRun | None]):
 
     @property
     def values(self) -> dict[str, Any]:
-        """The fields as typed (widget id -> text, or bool for eval-test), to reopen the dialog with."""
+        """The fields as typed (widget id -> text, or bool for a checkbox), to reopen the dialog with."""
         out: dict[str, Any] = {wid: self._value(wid) for wid in DEFAULTS if wid not in CHECKBOXES}
         out.update({wid: self.query_one(f"#{wid}", Checkbox).value for wid in CHECKBOXES})
         return out
