@@ -19,6 +19,7 @@ structure's entry through the structure key. No torch.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import math
@@ -300,9 +301,20 @@ def load_table(name_or_path: str | Path) -> Table:
         if not path.is_file():
             known = ", ".join(tables) or "none shipped yet"
             raise UsageError(f"unknown table {str(name_or_path)!r}: neither a shipped table ({known}) nor a file")
-    data = _read(path)
     try:
-        return Table(data, str(path))
+        st = path.stat()
+    except OSError as exc:
+        raise UsageError(f"cannot read table {path}: {exc.strerror or exc}") from None
+    return _load(str(path.resolve()), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _load(path: str, mtime_ns: int, size: int) -> Table:
+    """A table file read once per version of it (a front end resolving a config per keystroke, a
+    search's every evaluation); a changed file (its time or size) is read again."""
+    data = _read(Path(path))
+    try:
+        return Table(data, path)
     except (KeyError, TypeError, ValueError) as exc:
         raise UsageError(f"{path} is damaged: {type(exc).__name__} {exc}") from None
 

@@ -46,9 +46,11 @@ import numpy as np
 from genet_lab.errors import ConfigError
 from genet_lab.evolution import operators as ops
 
-__all__ = ["KINDS", "Breeding", "Strategy", "check_strategy", "make_strategy"]
+__all__ = ["KINDS", "TITLES", "Breeding", "Strategy", "check_strategy", "make_strategy"]
 
 KINDS = ("ga", "random", "aging", "local")
+TITLES = {"ga": "genetic process", "random": "random search", "aging": "aging evolution", "local": "local search"}
+"""What each kind of search is called where a front end names it."""
 """Every ``SearchConfig.kind``: the paper's GA, random search, aging evolution, local search."""
 Breeding = tuple[str, list[int], bool]
 """How an individual was made: (op, parent indices in the previous generation, changed)."""

@@ -35,6 +35,7 @@ from genet_lab.evolution.events import GenerationFinished, IndividualEvaluated, 
 from genet_lab.evolution.fitness import UNITS
 from genet_lab.evolution.genes import GeneFrequencies, gene_frequencies
 from genet_lab.evolution.records import Individual
+from genet_lab.evolution.strategies import TITLES
 from genet_lab.supervisor import NotReady, RunControl, RunProcess, Snapshot
 from genet_lab.widgets._render import figure3, figure_png, html_table
 
@@ -289,7 +290,7 @@ class EvolutionMonitor(widgets.VBox):
     def _show(self, snap: Snapshot) -> None:
         cfg, status, gens = snap.config, snap.status, list(snap.generations)
         unit = UNITS.get(cfg.get("fitness", ""), "fitness")
-        kind = "genetic process" if status.kind == "ga" else "random search"
+        kind = TITLES.get(status.kind, status.kind)
         n, t = status.population or 1, status.generations or 0
         self.title.value = (
             f"<b>{html.escape(str(self.run_dir))}</b>: {kind}, {snap.state}; "
