@@ -348,6 +348,8 @@ def test_tui_evolution_pane_shows_the_pareto_view(tmp_path):
             await pilot.press("f")
             assert pane.figure == "macs"
             await pilot.press("f")
+            assert pane.figure == "genes"  # the population's genes over time (issue 23)
+            await pilot.press("f")
             assert pane.figure == "fig3"
 
     asyncio.run(go())
