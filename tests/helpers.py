@@ -103,3 +103,47 @@ def sqlite_error(message: str, code: int) -> Exception:
     exc = sqlite3.OperationalError(message)
     exc.sqlite_errorcode = code  # type: ignore[attr-defined]
     return exc
+
+
+def table_run(seed: int, val: float, **fields) -> dict:
+    """One recorded training of a synthetic table (a run of the table file format); ``fields``
+    override the defaults (no test accuracy, 1 s, CPU, not failed, a one-epoch curve)."""
+    return {"seed": seed, "val": val, "test": None, "seconds": 1.0, "device": "cpu", "failed": False,
+            "val_curve": [val], "loss_curve": [0.1], **fields}  # fmt: skip
+
+
+def write_table(path: Path, stages, runs_of, *, epochs: int = 6, complete: bool = True, size_of=None) -> dict:
+    """Write a synthetic table file (docs/bench.md's format) of every structure of ``stages``:
+    ``runs_of(structure)`` gives its runs (:func:`table_run`), ``size_of(structure)`` its
+    (params, macs) (default: computed under the default preset). Returns the table's JSON object."""
+    import gzip
+    import json
+
+    from genet_lab.bench.structures import iter_structures
+    from genet_lab.encoding.complexity import complexity
+    from genet_lab.encoding.presets import get_preset
+    from genet_lab.training import catalog
+
+    net = get_preset(catalog.DEFAULT_PRESET).with_input(1, 8, 10)
+    structures = []
+    for s in iter_structures(stages):
+        if size_of is None:
+            cx = complexity(s.genome, net)
+            params, macs = cx.params, cx.macs
+        else:
+            params, macs = size_of(s)
+        structures.append({"genome": s.genome.notation(), "bits": s.genome.bitstring(), "key": s.key,
+                           "class_size": s.class_size, "params": params, "macs": macs, "runs": runs_of(s)})  # fmt: skip
+    seeds = sorted({r["seed"] for st in structures for r in st["runs"]})
+    settings = {"stages": list(stages), "dataset": "digits", "data_dir": None, "train_size": None,
+                "val_size": None, "image_size": None, "preset": catalog.DEFAULT_PRESET, "epochs": epochs,
+                "batch_size": 32, "recipe": "fast", "seeds": seeds, "table_seed": 0, "threads": 1,
+                "mode": "loop", "group": 8}  # fmt: skip
+    n, trainings = len(structures), sum(len(st["runs"]) for st in structures)
+    data = {"format": "genet-lab-bench", "version": 1, "name": Path(path).name.removesuffix(".json.gz"),
+            "settings": settings, "versions": {}, "created": 0.0, "exported": 0.0, "complete": complete,
+            "counts": {"structures": n, "structures_present": n, "trainings": trainings,
+                       "trainings_done": trainings},
+            "structures": structures}  # fmt: skip
+    Path(path).write_bytes(gzip.compress(json.dumps(data).encode()))
+    return data

@@ -7,12 +7,12 @@ out in the comments; the searches run on a synthetic table of stages (3,3) writt
 
 from __future__ import annotations
 
-import gzip
 import json
 import math
 from types import SimpleNamespace
 
 import pytest
+from helpers import table_run, write_table
 
 from genet_lab.bench.compare import (
     Z95,
@@ -26,9 +26,7 @@ from genet_lab.bench.compare import (
     top_count,
     wilson,
 )
-from genet_lab.bench.structures import iter_structures
 from genet_lab.bench.table import load_table
-from genet_lab.encoding.complexity import complexity
 from genet_lab.encoding.presets import get_preset
 from genet_lab.errors import UsageError
 from genet_lab.evolution.repeats import STRATEGIES, run_repeats
@@ -39,24 +37,10 @@ NET = get_preset(catalog.DEFAULT_PRESET).with_input(1, 8, 10)
 
 
 def _write_table(path, complete=True) -> None:
-    structures = []
-    for s in iter_structures((3, 3)):
-        cx = complexity(s.genome, NET)
-        vals = [round(70.0 + (s.index * 11 % 17) + 3.0 * seed, 4) for seed in range(2)]
-        runs = [{"seed": k, "val": v, "test": None, "seconds": 1.0, "device": "cpu", "failed": False,
-                 "val_curve": [v], "loss_curve": [0.1]} for k, v in enumerate(vals)]  # fmt: skip
-        structures.append({"genome": s.genome.notation(), "bits": s.genome.bitstring(), "key": s.key,
-                           "class_size": s.class_size, "params": cx.params, "macs": cx.macs, "runs": runs})  # fmt: skip
-    settings = {"stages": [3, 3], "dataset": "digits", "data_dir": None, "train_size": None, "val_size": None,
-                "image_size": None, "preset": catalog.DEFAULT_PRESET, "epochs": 6, "batch_size": 32,
-                "recipe": "fast", "seeds": [0, 1], "table_seed": 0, "threads": 1, "mode": "loop",
-                "group": 8}  # fmt: skip
-    n = len(structures)
-    data = {"format": "genet-lab-bench", "version": 1, "name": path.name.removesuffix(".json.gz"),
-            "settings": settings, "versions": {}, "created": 0.0, "exported": 0.0, "complete": complete,
-            "counts": {"structures": n, "structures_present": n, "trainings": 2 * n, "trainings_done": 2 * n},
-            "structures": structures}  # fmt: skip
-    path.write_bytes(gzip.compress(json.dumps(data).encode()))
+    def runs(s):
+        return [table_run(k, round(70.0 + (s.index * 11 % 17) + 3.0 * k, 4)) for k in range(2)]
+
+    write_table(path, (3, 3), runs, complete=complete)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ runs end to end at a few repeats.
 
 from __future__ import annotations
 
-import gzip
 import importlib.util
 import json
 import math
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import table_run, write_table
 
 from genet_lab.bench.compare import Outcome
 from genet_lab.bench.structures import iter_structures
@@ -36,7 +36,6 @@ from genet_lab.evolution.findings import (
 )
 from genet_lab.evolution.inmemory import Lookup, run_in_memory
 from genet_lab.evolution.repeats import repeat_seed
-from genet_lab.training import catalog
 
 STAGES = (3, 3)
 PLANTED = 17
@@ -48,23 +47,11 @@ def _base(i: int) -> float:
 
 
 def _write_table(path: Path, noise: float = 1.0) -> None:
-    structures = []
-    for s in iter_structures(STAGES):
+    def runs(s):
         vals = [_base(s.index) - noise, _base(s.index) + noise]
-        runs = [{"seed": k, "val": v, "test": v, "seconds": 1.0, "device": "cpu", "failed": False,
-                 "val_curve": [50.0, v], "loss_curve": [1.0, 0.1]} for k, v in enumerate(vals)]  # fmt: skip
-        structures.append({"genome": s.genome.notation(), "bits": s.genome.bitstring(), "key": s.key,
-                           "class_size": s.class_size, "params": 1000 + s.index, "macs": 5, "runs": runs})  # fmt: skip
-    settings = {"stages": list(STAGES), "dataset": "digits", "data_dir": None, "train_size": None,
-                "val_size": None, "image_size": None, "preset": catalog.DEFAULT_PRESET, "epochs": 2,
-                "batch_size": 32, "recipe": "fast", "seeds": [0, 1], "table_seed": 0, "threads": 1,
-                "mode": "loop", "group": 8}  # fmt: skip
-    n = len(structures)
-    data = {"format": "genet-lab-bench", "version": 1, "name": path.name.removesuffix(".json.gz"),
-            "settings": settings, "versions": {}, "created": 0.0, "exported": 0.0, "complete": True,
-            "counts": {"structures": n, "structures_present": n, "trainings": 2 * n, "trainings_done": 2 * n},
-            "structures": structures}  # fmt: skip
-    path.write_bytes(gzip.compress(json.dumps(data).encode()))
+        return [table_run(k, v, test=v, val_curve=[50.0, v], loss_curve=[1.0, 0.1]) for k, v in enumerate(vals)]
+
+    write_table(path, STAGES, runs, epochs=2, size_of=lambda s: (1000 + s.index, 5))
 
 
 @pytest.fixture(scope="module")

@@ -7,16 +7,14 @@ of stages (3,3) (made-up accuracies, 3 seeds, one failed training) stands in for
 
 from __future__ import annotations
 
-import gzip
 import json
 from dataclasses import replace
 
 import numpy as np
 import pytest
+from helpers import table_run, write_table
 
-from genet_lab.bench.structures import iter_structures
 from genet_lab.bench.table import load_table
-from genet_lab.encoding.complexity import complexity
 from genet_lab.encoding.presets import get_preset
 from genet_lab.errors import ConfigError
 from genet_lab.evolution.config import SearchConfig
@@ -33,27 +31,12 @@ NET = get_preset(catalog.DEFAULT_PRESET).with_input(1, 8, 10)
 
 
 def _write_table(path, stages=(3, 3)) -> None:
-    structures = []
-    for s in iter_structures(stages):
-        cx = complexity(s.genome, NET)
+    def runs(s):
         vals = [round(80.0 + (s.index * 7 % 13) + 2.0 * seed, 4) for seed in range(3)]
-        runs = [
-            {"seed": k, "val": v, "test": v - 0.5, "seconds": 1.0, "device": "cpu",
-             "failed": s.index == 1 and k == 2, "val_curve": [50.0, v], "loss_curve": [1.0, 0.1]}
-            for k, v in enumerate(vals)
-        ]  # fmt: skip
-        structures.append({"genome": s.genome.notation(), "bits": s.genome.bitstring(), "key": s.key,
-                           "class_size": s.class_size, "params": cx.params, "macs": cx.macs, "runs": runs})  # fmt: skip
-    settings = {"stages": list(stages), "dataset": "digits", "data_dir": None, "train_size": None,
-                "val_size": None, "image_size": None, "preset": catalog.DEFAULT_PRESET, "epochs": 6,
-                "batch_size": 32, "recipe": "fast", "seeds": [0, 1, 2], "table_seed": 0, "threads": 1,
-                "mode": "loop", "group": 8}  # fmt: skip
-    n = len(structures)
-    data = {"format": "genet-lab-bench", "version": 1, "name": "synthetic-33", "settings": settings,
-            "versions": {}, "created": 0.0, "exported": 0.0, "complete": True,
-            "counts": {"structures": n, "structures_present": n, "trainings": 3 * n, "trainings_done": 3 * n},
-            "structures": structures}  # fmt: skip
-    path.write_bytes(gzip.compress(json.dumps(data).encode()))
+        return [table_run(k, v, test=v - 0.5, failed=s.index == 1 and k == 2, val_curve=[50.0, v],
+                          loss_curve=[1.0, 0.1]) for k, v in enumerate(vals)]  # fmt: skip
+
+    write_table(path, stages, runs)
 
 
 @pytest.fixture(scope="module")

@@ -5,15 +5,13 @@ of :mod:`genet_lab.bench.table`) stands in for a shipped one: no network is trai
 
 from __future__ import annotations
 
-import gzip
-import json
 import time
 from collections import Counter
 from dataclasses import replace
 
 import pytest
+from helpers import table_run, write_table
 
-from genet_lab.bench.structures import iter_structures
 from genet_lab.encoding.complexity import complexity
 from genet_lab.encoding.genome import Genome, parse
 from genet_lab.encoding.presets import get_preset
@@ -35,25 +33,12 @@ def _val(index: int, seed: int) -> float:
 
 
 def _write_table(path, stages=(3, 3), failed=()) -> dict:
-    structures = []
-    for s in iter_structures(stages):
-        cx = complexity(s.genome, NET)
-        runs = [{"seed": seed, "val": _val(s.index, seed), "test": _val(s.index, seed) - 0.5, "seconds": 1.0,
-                 "device": "cpu", "failed": (s.index, seed) in failed, "val_curve": [50.0, _val(s.index, seed)],
-                 "loss_curve": [1.0, 0.1 * (seed + 1)]} for seed in SEEDS]  # fmt: skip
-        structures.append({"genome": s.genome.notation(), "bits": s.genome.bitstring(), "key": s.key,
-                           "class_size": s.class_size, "params": cx.params, "macs": cx.macs, "runs": runs})  # fmt: skip
-    settings = {"stages": list(stages), "dataset": "digits", "data_dir": None, "train_size": None, "val_size": None,
-                "image_size": None, "preset": catalog.DEFAULT_PRESET, "epochs": 6, "batch_size": 32,
-                "recipe": "fast", "seeds": list(SEEDS), "table_seed": 0, "threads": 1, "mode": "loop",
-                "group": 8}  # fmt: skip
-    n = len(structures)
-    data = {"format": "genet-lab-bench", "version": 1, "name": path.name.removesuffix(".json.gz"),
-            "settings": settings, "versions": {}, "created": 0.0, "exported": 0.0, "complete": True,
-            "counts": {"structures": n, "structures_present": n, "trainings": 3 * n, "trainings_done": 3 * n},
-            "structures": structures}  # fmt: skip
-    path.write_bytes(gzip.compress(json.dumps(data).encode()))
-    return data
+    def runs(s):
+        return [table_run(seed, _val(s.index, seed), test=_val(s.index, seed) - 0.5, failed=(s.index, seed) in failed,
+                          val_curve=[50.0, _val(s.index, seed)], loss_curve=[1.0, 0.1 * (seed + 1)])
+                for seed in SEEDS]  # fmt: skip
+
+    return write_table(path, stages, runs)
 
 
 @pytest.fixture
