@@ -10,6 +10,7 @@ TrainingFinished), each as ``{"type": name, **fields}``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -189,7 +190,12 @@ def cmd_train(args) -> int:
     if args.events:
         _emit(tev.to_dict(tev.TrainingStarted(genome.notation(), data.summary(), cfg.to_dict())))
         _phase(args, "measuring", "building the network, timing execution settings (cached)")
-        result, model = train_model(genome, net, data, cfg, progress=lambda p: _emit(tev.to_dict(p)))
+        no_val = not len(data.val_y)  # no validation split: the epochs' ends carry None, not 0.0
+
+        def on_progress(p) -> None:
+            _emit(tev.to_dict(dataclasses.replace(p, val_accuracy=None) if no_val else p))
+
+        result, model = train_model(genome, net, data, cfg, progress=on_progress)
     elif args.json:
         result, model = train_model(genome, net, data, cfg)
     else:
@@ -203,7 +209,7 @@ def cmd_train(args) -> int:
         "train": cfg.to_dict(),
         "split_seed": split_seed,
     }
-    if not len(data.val_y) and not args.events:  # no validation split: no validation accuracy, not 0.0
+    if not len(data.val_y):  # no validation split: no validation accuracy, not 0.0 (in --events too)
         out.update({k: None for k in ("val_accuracy", "val_top5_accuracy") if k in out})
         out["curve"] = [{**c, "val_accuracy": None} for c in out["curve"]]
     options.print_notes([out["first_unreadable"]] if out.get("first_unreadable") else [])
@@ -221,6 +227,8 @@ def cmd_train(args) -> int:
                 "val_size": len(data.val_y),
                 "train_size": args.train_size,
                 "data_dir": str(Path(args.data_dir).resolve()) if args.data_dir else None,
+                # what was done to the images beyond scaling ('lcn' or ''): predict, export, evaluate repeat it
+                "preprocessing": getattr(data, "preprocessing", ""),
             }
             saved, unsaved = _save(Path(args.save), (model, genome, net, cfg.to_dict(), result.to_dict(), info))
             out["checkpoint"] = saved
@@ -382,10 +390,12 @@ def cmd_evaluate(args) -> int:
     from genet_lab.training.data.splits import relabel
     from genet_lab.training.devices import resolve_device
     from genet_lab.training.loop import accuracy
+    from genet_lab.training.predict import Preprocessing
 
     t0 = time.perf_counter()
     ckpt = load_checkpoint(args.checkpoint)
     info = ckpt.dataset
+    lcn = Preprocessing.of(ckpt).lcn  # an unknown preprocessing is refused here, before any loading
     name = args.dataset or info.get("name") or "digits"
     data_dir = args.data_dir or (info.get("data_dir") if name == info.get("name") else None)
     data = load_dataset(
@@ -396,6 +406,7 @@ def cmd_evaluate(args) -> int:
         with_test=True,
         # an image folder is decoded at the size the network takes, not guessed from its files
         image_size=ckpt.net_config.image_size if name == "imagefolder" else None,
+        lcn=lcn,  # the images as the network was trained on them (its mean and std are of LCN'd images)
     )
     options.print_notes(data.notes)
     net = ckpt.net_config

@@ -193,6 +193,7 @@ _DATASET_TYPES: dict[str, tuple[type, ...]] = {
     "classes": (list,),
     "mean": (list,),
     "std": (list,),
+    "preprocessing": (str,),
 }
 
 

@@ -339,7 +339,12 @@ class TrainPane(Vertical):
         bar = self.query_one(ProgressBar)
         if r.state == "done":
             bar.update(total=1, progress=1)
-            self._set_label(f"done: val acc {r.val_accuracy:.4f} in {r.seconds or 0:.1f}s")
+            judged = (  # no validation split (--val-size 0): the test accuracy is what was judged
+                f"val acc {r.val_accuracy:.4f}"
+                if r.val_accuracy is not None
+                else (f"test acc {r.test_accuracy:.4f}" if r.test_accuracy is not None else "val acc -")
+            )
+            self._set_label(f"done: {judged} in {r.seconds or 0:.1f}s")
         else:
             bar.update(total=1, progress=0)
             self._set_label(f"{r.state}: {r.error or ''}"[:200])

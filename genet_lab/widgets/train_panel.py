@@ -18,6 +18,7 @@ importing the widgets stays torch-free.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -88,6 +89,7 @@ class TrainPanel(widgets.VBox):
         self._lock = threading.Lock()
         self._curve: list[tuple[float, float]] = []
         self._val: list[tuple[int, float]] = []
+        self._no_val = False  # the run has no validation split (val_size=0): no accuracy, not 0.0
         self._last_plot = 0.0
         self._busy = False
 
@@ -305,7 +307,7 @@ class TrainPanel(widgets.VBox):
             data = self.data(job["dataset"])
             net = self.net_config.with_input(data.in_channels, data.image_size, data.num_classes)
             cfg = self._config(job)
-            self._curve, self._val = [], []
+            self._curve, self._val, self._no_val = [], [], not len(data.val_y)
             with self.progress.hold_sync():
                 self.progress.bar_style, self.progress.description = "", ""
                 self.progress.value, self.progress.max = 0, max(1, cfg.epochs)
@@ -326,6 +328,8 @@ class TrainPanel(widgets.VBox):
         return result
 
     def _on_progress(self, p: TrainProgress) -> None:
+        ended = self._no_val and p.val_accuracy is not None  # an epoch's end: the 0.0 of no validation data
+        p = dataclasses.replace(p, val_accuracy=None) if ended else p
         with self._lock:
             self._curve.append((p.done, p.loss))
             if p.val_accuracy is not None:
@@ -337,7 +341,9 @@ class TrainPanel(widgets.VBox):
             self.progress.max = p.steps
             self.progress.value = p.step
             self.progress.description = f"epoch {p.epoch}/{p.epochs}"
-        if p.val_accuracy is None:
+        if ended:
+            self.status.value = f"epoch {p.epoch}/{p.epochs} done: loss {p.loss:.3f} (no validation split)"
+        elif p.val_accuracy is None:
             self.status.value = f"training loss {p.loss:.3f}"
         else:  # true however late the bar moves on
             self.status.value = (
@@ -352,7 +358,7 @@ class TrainPanel(widgets.VBox):
         from genet_lab.encoding.complexity import complexity
 
         self.last_result = result
-        # a failed run has no accuracy (the trainer reports 0.0): "-" in the table, not 0.00
+        no_val = not len(data.val_y)  # failed or no split: no accuracy (the trainer's 0.0), "-" not 0.00
         row = {
             "label": job["label"],
             "genome": str(job["genome"]),
@@ -360,32 +366,31 @@ class TrainPanel(widgets.VBox):
             "epochs": result.epochs_run,
             "params": result.params,
             "macs": complexity(job["genome"], net).macs,
-            "val_accuracy": None if result.failed else result.val_accuracy,
+            "val_accuracy": None if result.failed or no_val else result.val_accuracy,
             "final_loss": result.final_loss,
             "seconds": result.seconds,
             "state": f"failed: {result.error}" if result.failed else "done",
-            "curve": [c["val_accuracy"] for c in result.curve],
+            "curve": [] if no_val else [c["val_accuracy"] for c in result.curve],
         }
         self.results.append(row)
         if result.failed:  # the bar stays where the run stopped
             self.progress.bar_style = "warning" if result.error == "cancelled" else "danger"
-            self.status.value = self._failed_status(job["label"], result)
+            self.status.value = self._failed_status(job["label"], result, no_val)
         else:
             self.progress.value = self.progress.max
-            self.status.value = (
-                f"{job['label']}: validation accuracy {percent(result.val_accuracy)}% in {result.seconds:.1f} s"
-            )
+            acc = "no validation split" if no_val else f"validation accuracy {percent(result.val_accuracy)}%"
+            self.status.value = f"{job['label']}: {acc} in {result.seconds:.1f} s"
         self._draw()
         self.table.value = self.results_html()
         self.runs += 1
 
     @staticmethod
-    def _failed_status(label: str, result) -> str:
+    def _failed_status(label: str, result, no_val: bool = False) -> str:
         """'cancelled after 3 of 40 epochs ..., last validation 35.07%': never a 0.00% accuracy."""
         import html
 
         epochs = f"after {result.epochs_run} epoch{'s' if result.epochs_run != 1 else ''} in {result.seconds:.1f} s"
-        last = result.curve[-1]["val_accuracy"] if result.curve else None
+        last = result.curve[-1]["val_accuracy"] if result.curve and not no_val else None
         what = "cancelled" if result.error == "cancelled" else f"failed ({result.error})"
         text = f"{label}: {what} {epochs}" + (f", last validation {percent(last)}%" if last is not None else "")
         return f"<span style='color:#b35900'>{html.escape(text)}</span>"
