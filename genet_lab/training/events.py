@@ -54,7 +54,9 @@ class TrainingStarted:
 
 TrainingProgress = TrainProgress
 """About ten times an epoch (``val_accuracy`` None) and after each epoch's validation: the
-trainer's own record, under its event name."""
+trainer's own record, under its event name. Without a validation split (``val_size`` 0) the
+epoch's end carries None too (JSON null), as does :class:`TrainingFinished`'s ``val_accuracy``:
+no accuracy, not 0.0; a front end shows "-" (or the test accuracy, what such a run is judged on)."""
 
 
 @dataclass(kw_only=True)
