@@ -94,7 +94,12 @@ class SessionResult:
     def summary(self, run: int) -> str:
         """One line about a finished (or past) training, for the pane's label."""
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.finished)) if self.finished else ""
-        result = f"val acc {self.val_accuracy:.4f}" if self.val_accuracy is not None else (self.error or "")
+        if self.val_accuracy is not None:
+            result = f"val acc {self.val_accuracy:.4f}"
+        elif self.test_accuracy is not None:  # no validation split: the test split was judged
+            result = f"test acc {self.test_accuracy:.4f}"
+        else:
+            result = self.error or "val acc -"
         return (
             f"{'past' if self.past else 'this session'} #{run + 1} {when}: {self.state}, {result}, "
             f"{self.dataset}, {self.epochs or '?'} epochs"

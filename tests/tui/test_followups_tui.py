@@ -48,3 +48,15 @@ async def test_a_training_without_validation_split_shows_dash_and_its_test_accur
         assert pane2.results and pane2.results[-1].past and pane2.results[-1].val_accuracy is None
         row = pane2.query_one(SessionTable).get_row_at(len(pane2.results) - 1)
         assert str(row[COLUMNS.index("val acc")]) == "-"
+
+
+def test_a_past_training_without_a_validation_split_is_summarised_by_its_test_accuracy():
+    from genet_lab.tui.train_results import SessionResult
+
+    base = {"genome": "0-00 0-00 0-00-000", "dataset": "digits", "preset": "paper-cifar10", "epochs": 1,
+            "state": "done", "finished": 0.0}  # fmt: skip
+    done = SessionResult(**base, test_accuracy=0.5931)
+    assert "done, test acc 0.5931, digits" in done.summary(0)
+    neither = SessionResult(**base)
+    assert "done, val acc -, digits" in neither.summary(0)
+    assert "done, val acc 0.9000, digits" in SessionResult(**base, val_accuracy=0.9).summary(0)
