@@ -56,6 +56,7 @@ sys.path.insert(0, str(ROOT))
 
 from genet_lab.evolution.records import RunStatus  # noqa: E402
 from genet_lab.evolution.store import RunStore  # noqa: E402
+from genet_lab.processes import process_state  # noqa: E402
 
 MODES = {
     "train": dict(args=["--fitness", "proxy", "-N", "4", "-T", "3"], delay="0"),
@@ -214,11 +215,8 @@ def _traceback(err: str, sig: signal.Signals) -> str | None:
 
 def _alive(pid: int) -> bool:
     """Whether process ``pid`` exists and is not a zombie (Linux /proc)."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return text[text.rfind(")") + 2] != "Z"
+    state = process_state(pid)
+    return state is not None and state[0] != "Z"
 
 
 def _writer(run: Path) -> bool:

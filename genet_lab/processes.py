@@ -7,6 +7,8 @@ genet_lab, so the evolution's worker pools and the benchmark build's workers sha
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 def exit_with_parent(parent: int, poll: float = 1.0) -> None:
     """Make this worker process end when the coordinating process ``parent`` dies, even by kill -9
@@ -105,3 +107,17 @@ def follow_parent_from_env() -> None:
     text = os.environ.pop(PARENT_ENV, "")
     if text.isdigit():
         follow_parent(int(text))
+
+
+def process_state(pid: int) -> tuple[str, int] | None:
+    """(state letter, parent pid) of process ``pid`` from /proc (Linux), None when it does not exist
+    or cannot be read (``Z`` is a zombie, ``T``/``t`` stopped)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except (OSError, ValueError):
+        return None
+    fields = text[text.rfind(")") + 2 :].split()
+    try:
+        return fields[0], int(fields[1])
+    except (IndexError, ValueError):
+        return None

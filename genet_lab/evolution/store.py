@@ -43,6 +43,7 @@ from genet_lab.errors import ConfigError, UsageError, show
 from genet_lab.evolution import events as ev
 from genet_lab.evolution.queries import OPS, STATES, StoreQueries, _sqlite_kind, _transient  # noqa: F401
 from genet_lab.fileio import connect_reader, why_not_written
+from genet_lab.processes import process_state
 
 SCHEMA_VERSION = 3
 """1: the first release; 2: ``evaluations.test_accuracy`` (``eval_test``); 3: ``run.data``, the
@@ -240,23 +241,10 @@ def _symlink_error(path: Path) -> UsageError:
     )
 
 
-def _process(pid: int) -> tuple[str, int] | None:
-    """(state letter, parent pid) of process ``pid`` from /proc (Linux), None when unknown."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except (OSError, ValueError):
-        return None
-    fields = text[text.rfind(")") + 2 :].split()
-    try:
-        return fields[0], int(fields[1])
-    except (IndexError, ValueError):
-        return None
-
-
 def _orphan_stopped(pid: int) -> bool:
     """Whether ``pid`` is a stopped (SIGSTOPped: paused) process whose parent is gone: re-parented
     to pid 1 or to an init-like sub-reaper. Nothing will ever continue it."""
-    info = _process(pid)
+    info = process_state(pid)
     if info is None or info[0] not in ("T", "t"):
         return False
     if info[1] <= 1:
@@ -281,7 +269,8 @@ def _end_orphan(pid: int, wait: float = 10.0) -> bool:
         return False
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
-        if _process(pid) is None or _process(pid)[0] == "Z":  # type: ignore[index]
+        state = process_state(pid)
+        if state is None or state[0] == "Z":
             return True
         time.sleep(0.05)
     with contextlib.suppress(ProcessLookupError):
@@ -522,7 +511,7 @@ class RunStore(StoreQueries):
 
     def _held_message(self) -> str:
         holder, pid = self._holder(), self._holder_pid()
-        info = None if pid is None else _process(pid)
+        info = None if pid is None else process_state(pid)
         paused = f" (paused: 'kill -CONT {pid}' continues it, 'kill {pid}' ends it)" if info and info[0] == "T" else ""
         return (
             f"run directory {show(self.dir)} is being written by {holder}{paused}; "

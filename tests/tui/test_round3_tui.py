@@ -21,6 +21,7 @@ from textual.widgets import Input
 from tui_helpers import run_async, toy_run, until
 
 from genet_lab.evolution import RunStore
+from genet_lab.processes import process_state
 from genet_lab.tui import history
 from genet_lab.tui.app import GenetLabApp
 from genet_lab.tui.dialogs import Prompt
@@ -206,11 +207,9 @@ os._exit(0)  # the lab is killed (kill -9): no clean-up
 
 
 def _alive(pid: int) -> bool:
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return text[text.rfind(")") + 2] != "Z"
+    """Whether process ``pid`` exists and is not a zombie (Linux /proc)."""
+    state = process_state(pid)
+    return state is not None and state[0] != "Z"
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc")
