@@ -33,6 +33,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from itertools import combinations
 from pathlib import Path
 from typing import Any
@@ -212,17 +213,23 @@ def cache_path(table: Table, proxy: str, batch: int, seed: int) -> Path:
 
 
 def proxy_values(
-    table: Table, names: Sequence[str], batch: int = 64, seed: int = 0, progress: Progress | None = None
+    table: Table,
+    names: Sequence[str],
+    batch: int = 64,
+    seed: int = 0,
+    progress: Progress | None = None,
+    data_dir: str | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     """(proxy -> value per structure, proxy -> seconds computed by this call) for the proxies
     ``names``; cached values are read, missing ones computed (torch, one thread) and written
-    every 100 structures, so an interrupted run keeps what it did."""
+    every 100 structures, so an interrupted run keeps what it did. ``data_dir`` is where the
+    table's data folder is on this machine, where not where it was built (same cache)."""
     paths = {p: cache_path(table, p, batch, seed) for p in names}
     cached = {p: {k: v for k, v in read_json_cache(paths[p]).items()} for p in names}
     todo = [en for en in table.entries if any(en.key not in cached[p] for p in names)]
     seconds = dict.fromkeys(names, 0.0)
     if todo:
-        _compute(table, names, todo, cached, paths, seconds, batch, seed, progress)
+        _compute(table, names, todo, cached, paths, seconds, batch, seed, progress, data_dir)
     values = {p: np.asarray([_number(cached[p][en.key]) for en in table.entries]) for p in names}
     return values, seconds
 
@@ -241,6 +248,7 @@ def _compute(
     batch: int,
     seed: int,
     progress: Progress | None,
+    data_dir: str | None,
 ) -> None:
     import torch
 
@@ -250,7 +258,8 @@ def _compute(
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny networks; the machine is shared
     try:
-        trainer = Trainer(table.settings, device="cpu")  # the data and network a training of the table used
+        settings = table.settings if data_dir is None else replace(table.settings, data_dir=str(data_dir))
+        trainer = Trainer(settings, device="cpu")  # the data and network a training of the table used
         x, y = minibatch(trainer.data, batch, seed)
         for i, en in enumerate(todo, 1):
             for p in names:
@@ -339,14 +348,19 @@ def _independent_seeds(table: Table, long: Table) -> list[int]:
 
 
 def estimator_values(
-    table: Table, names: Sequence[str] | None = None, batch: int = 64, seed: int = 0, progress: Progress | None = None
+    table: Table,
+    names: Sequence[str] | None = None,
+    batch: int = 64,
+    seed: int = 0,
+    progress: Progress | None = None,
+    data_dir: str | None = None,
 ) -> tuple[dict[str, list[np.ndarray]], dict[str, float]]:
     """(estimator -> its values, in the order of ``table.entries``: one array for a size or proxy
     estimator, one per seed index for a trained one; proxy -> seconds computed by this call): what
     a scatter plot of an estimator against the table needs."""
     names = parse_estimators(table, names)
     proxies = [n for n in names if kind(n) == "proxy"]
-    pvals, pseconds = proxy_values(table, proxies, batch, seed, progress) if proxies else ({}, {})
+    pvals, pseconds = proxy_values(table, proxies, batch, seed, progress, data_dir) if proxies else ({}, {})
     out = {}
     for name in names:
         k = kind(name)
@@ -363,6 +377,7 @@ def measure(
     batch: int = 64,
     seed: int = 0,
     progress: Progress | None = None,
+    data_dir: str | None = None,
 ) -> dict[str, Any]:
     """Every estimator ``names`` (default all) of ``table`` scored against its mean final accuracy
     (and ``long``'s), with the noise ceiling: the JSON object ``bench estimators`` prints."""
@@ -373,7 +388,7 @@ def measure(
     long_idx, long_mean = _long_target(table, long) if long is not None else (None, None)
     long_seeds = _independent_seeds(table, long) if long is not None else []
     start = time.perf_counter()
-    found, pseconds = estimator_values(table, names, batch, seed, progress)
+    found, pseconds = estimator_values(table, names, batch, seed, progress, data_dir)
     proxy_wall = time.perf_counter() - start
     rows = []
     for name in names:

@@ -80,16 +80,17 @@ def config_options(cfg: TrainConfig, dataset: str) -> dict[str, Any]:
     return {k: out[k] for k in TRAIN_OPTIONS if k in out}
 
 
-def table_reproduction(table: Table, entry: Entry, run: Run) -> Reproduction:
+def table_reproduction(table: Table, entry: Entry, run: Run, data_dir: str | None = None) -> Reproduction:
     """The train command that reproduces ``run`` (one seed) of ``entry`` in ``table``: the table's
-    data split (its table seed), network and training config, the run's seed and device."""
+    data split (its table seed), network and training config, the run's seed and device; the data
+    folder is ``data_dir`` where given (the table's copy on this machine), else the build's."""
     s: BenchSettings = table.settings
     device = getattr(run, "device", None) or "cpu"  # tables whose runs carry no device were built on a CPU
     cfg = s.train_config(run.seed, device=device)
     options: dict[str, Any] = {
         "stages": tuple(s.stages),
         "dataset": s.dataset,
-        "data_dir": s.data_dir,
+        "data_dir": s.data_dir if data_dir is None else str(data_dir),
         "train_size": s.train_size,
         "val_size": s.val_size,
         "image_size": s.image_size,

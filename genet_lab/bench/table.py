@@ -328,6 +328,8 @@ def list_tables() -> list[dict[str, Any]]:
         rows.append({
             "name": name, "space": ",".join(map(str, s["stages"])), "dataset": s["dataset"], "epochs": s["epochs"],
             "batch_size": s["batch_size"], "recipe": s["recipe"], "seeds": len(s["seeds"]),
+            "image_size": s.get("image_size"), "train_size": s.get("train_size"), "val_size": s.get("val_size"),
+            "structures": len(data["structures"]),
             "bytes": path.stat().st_size, "complete": data["complete"], "counts": data["counts"],
         })  # fmt: skip
     return rows

@@ -271,7 +271,11 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not rows:
         print("no tables are shipped in this package yet")
     for r in rows:
-        print(f"{r['name']}: stages {r['space']}, {r['dataset']}, {r['epochs']} epochs, batch {r['batch_size']}, "
+        data = r["dataset"] + (f" at {r['image_size']}x{r['image_size']}" if r.get("image_size") else "")
+        if r.get("train_size"):
+            data += f" ({r['train_size']:,} training images)"
+        print(f"{r['name']}: stages {r['space']} ({r['structures']:,} structures), {data}, {r['epochs']} epochs, "
+              f"batch {r['batch_size']}, "
               f"recipe {r['recipe']}, {r['seeds']} seeds, {r['bytes']} bytes, "
               f"{'complete' if r['complete'] else 'partial'}")  # fmt: skip
     return 0

@@ -38,6 +38,8 @@ def add_parser(bsub: Any) -> None:
                    "proxies' minibatch (default 64)")  # fmt: skip
     e.add_argument("--proxy-seed", type=options.seed_int, default=0, metavar="SEED", help="seed of the proxies' "
                    "weights and minibatch (default 0)")  # fmt: skip
+    e.add_argument("--data-dir", metavar="DIR", help="where the table's data folder is on this machine, for the "
+                   "proxies (default: the folder the table was built on)")  # fmt: skip
     options.add(e, "json", help="print one JSON object: every estimator's tau and rho, the noise ceiling")
     e.set_defaults(func=cmd_estimators)
 
@@ -81,7 +83,9 @@ def cmd_estimators(args: argparse.Namespace) -> int:
     names = [n for text in args.estimators or () for n in text.replace(",", " ").split()]
     progress = _Progress()
     try:
-        out = measure(table, names, long, batch=args.proxy_batch, seed=args.proxy_seed, progress=progress)
+        out = measure(
+            table, names, long, batch=args.proxy_batch, seed=args.proxy_seed, progress=progress, data_dir=args.data_dir
+        )
     finally:
         progress.close()
     print(json.dumps(out) if args.json else _text(out))

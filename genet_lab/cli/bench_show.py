@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from genet_lab.cli import options
@@ -33,6 +34,8 @@ def add_parser(bsub: Any) -> None:
                    "(default: the shipped table of the genome's space)")  # fmt: skip
     s.add_argument("--seed", type=options.seed_int, help="the recorded seed whose command to print (default: the "
                    "first recorded)")  # fmt: skip
+    s.add_argument("--data-dir", metavar="DIR", help="where the table's data folder is on this machine, for the "
+                   "command (default: the folder the table was built on)")  # fmt: skip
     options.add(s, "json", help="print one JSON object: the entry, each seed with its reproducing command")
     s.set_defaults(func=cmd_show)
 
@@ -54,15 +57,18 @@ def _genome(text: str, stages: tuple[int, ...]) -> Any:
 
 
 def _pick_table(text: str) -> str:
-    """The shipped table the genome belongs to, when that is one table."""
+    """The shipped table of the genome's space; where several hold it, the one with the most seeds,
+    then the most epochs (``digits-334-e6`` before its one-seed 18-epoch fidelity)."""
     from genet_lab.bench.table import list_tables
 
     rows = list_tables()
     if len(rows) == 1:
         return str(rows[0]["name"])
     fits = [r for r in rows if _fits(text, tuple(int(k) for k in r["space"].split(",")))]
-    if len(fits) == 1:
-        return str(fits[0]["name"])
+    if fits:  # the space's main table: the most seeds, then the longest budget
+        fits.sort(key=lambda r: (r["seeds"], r["epochs"]), reverse=True)
+        if len(fits) == 1 or (fits[0]["seeds"], fits[0]["epochs"]) != (fits[1]["seeds"], fits[1]["epochs"]):
+            return str(fits[0]["name"])
     if not rows:
         raise UsageError("no tables are shipped in this package; give --table FILE")
     names = ", ".join(f"{r['name']} (stages {r['space']})" for r in (fits or rows))
@@ -70,15 +76,16 @@ def _pick_table(text: str) -> str:
     raise UsageError(f"{which}: {names}; name one with --table")
 
 
-def entry_report(table: Any, text: str) -> dict[str, Any]:
+def entry_report(table: Any, text: str, data_dir: str | None = None) -> dict[str, Any]:
     """Everything ``bench show`` prints, as one JSON-ready dict."""
     from genet_lab.bench.reproduce import table_reproduction
 
     entry = table.entry(_genome(text, table.stages))
     s = table.settings
+    folder = s.data_dir if data_dir is None else str(data_dir)
     runs = []
     for run in entry.runs:
-        rep = table_reproduction(table, entry, run)
+        rep = table_reproduction(table, entry, run, data_dir)
         runs.append({
             "seed": run.seed, "val": run.val, "test": run.test, "seconds": run.seconds, "failed": run.failed,
             "val_curve": list(run.val_curve), "loss_curve": list(run.loss_curve),
@@ -103,6 +110,8 @@ def entry_report(table: Any, text: str) -> dict[str, Any]:
         "structures": len(table),
         "percentile": table.percentile(entry.genome),
         "exact": s.mode == "loop",
+        "data_dir": folder,
+        "data_missing": folder is not None and not Path(folder).is_dir(),
         "runs": runs,
     }
 
@@ -131,6 +140,9 @@ def _text(r: dict[str, Any]) -> str:
         lines.append(f"{x['seed']:<5} {val:<7} {_f(x['test']):<7} {x['seconds']:<8.2f} {curve}")
     how = "exactly on a like machine" if r["exact"] else "up to float rounding (the table was built batched)"
     lines += ["", f"reproduce seed {pick['seed']} (recorded val {_f(pick['val'])}%; {how}):", f"  {pick['command']}"]
+    if r["data_missing"]:
+        lines.append(f"note: the data folder {r['data_dir']} is not on this machine; give --data-dir where your copy "
+                     "of the table's data is (docs/bench.md says how each shipped table's data was made)")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -138,7 +150,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     from genet_lab.bench.table import load_table
 
     table = load_table(args.table or _pick_table(args.genome))
-    report = entry_report(table, args.genome)
+    report = entry_report(table, args.genome, args.data_dir)
     runs = report["runs"]
     pick = runs[0] if args.seed is None else next((x for x in runs if x["seed"] == args.seed), None)
     if pick is None:

@@ -64,6 +64,8 @@ DEFAULTS: dict[str, str | bool] = {
 """The dialog's first values: SearchConfig's defaults (what every front end starts from);
 epochs empty: the data set's budget."""
 CHECKBOXES = ("seed-eval-test", "seed-reuse")
+TABLE_FIXED = ("seed-dataset", "seed-data-dir", "seed-preset", "seed-recipe", "seed-eval-test")
+"""The fields a benchmark table fixes (its build's): off while a table is the fitness."""
 
 LABELS = {
     "population": "N",
@@ -248,10 +250,11 @@ class SeedScreen(ModalScreen[NewRun | None]):
             init = self._value("seed-file")
             if not init:
                 raise ValueError("give the path of a genome file (one genome a line)")
-        data_dir = self._value("seed-data-dir") or None
+        on_table = table_ref(self._value("seed-fitness")) is not None  # the table fixes the data and network
+        data_dir = None if on_table else self._value("seed-data-dir") or None
         if data_dir and not Path(data_dir).expanduser().is_dir():
             raise ValueError(f"data directory {data_dir} does not exist")
-        dataset = self._value("seed-dataset")
+        dataset = _BASE.dataset if on_table else self._value("seed-dataset")
         if dataset == "imagefolder" and not data_dir:
             raise ValueError("data set imagefolder needs a data directory (one folder per class)")
         kind = self._value("seed-kind")
@@ -269,7 +272,7 @@ class SeedScreen(ModalScreen[NewRun | None]):
             init_flips=number("seed-flips", int, "flips", 0),
             fitness=self._value("seed-fitness"),
             seed=number("seed-seed", int, "seed", 0),
-            preset=self._value("seed-preset"),
+            preset=_BASE.preset if on_table else self._value("seed-preset"),
             dataset=dataset,
             data_dir=data_dir,
             epochs=number("seed-epochs", int, "epochs", 1, empty=0) or None,
@@ -288,6 +291,9 @@ class SeedScreen(ModalScreen[NewRun | None]):
     def preview(self) -> None:
         box = self.query_one("#seed-preview", Static)
         self._take_table()
+        on_table = table_ref(self._value("seed-fitness")) is not None
+        for wid in TABLE_FIXED:  # a table's data, network and recipe are its own: nothing to choose
+            self.query_one(f"#{wid}").disabled = on_table
         self.query_one("#seed-aging-p", Input).disabled = self.query_one("#seed-sample-s", Input).disabled = (
             self._value("seed-kind") != "aging"
         )
@@ -342,8 +348,10 @@ class SeedScreen(ModalScreen[NewRun | None]):
             listed = (("#seed-dataset", dataset, catalog.list_datasets(listed_only=True)),
                       ("#seed-preset", preset, catalog.list_presets()))  # fmt: skip
             for wid, value, options in listed:
-                if value in options:
-                    cast("Select[str]", self.query_one(wid)).value = value
+                select = cast("Select[str]", self.query_one(wid))
+                if value not in options:  # imagefolder, which the menu offers only for a table built on one
+                    select.set_options([(o, o) for o in (*options, value)])
+                select.value = value
 
     def _epochs_hint(self) -> None:
         ref = table_ref(self._value("seed-fitness"))

@@ -59,7 +59,7 @@ def test_rank_and_percentile_count_the_other_structures(table):
 
 
 def test_the_text_names_the_entry_its_seeds_and_one_command(table):
-    rc, out, _ = run_cli(["bench", "show", "chain", "--seed", "2"])  # one shipped table: the default
+    rc, out, _ = run_cli(["bench", "show", "chain", "--seed", "2"])  # the shipped table with the most seeds
     entry = table.entry(Genome.from_bits(_show("chain")["bits"], table.stages))
     assert rc == 0 and f"structure   {entry.genome.notation()}  (asked: chain)" in out
     assert f"rank        {table.rank(entry.genome)} of {len(table)}" in out
@@ -95,3 +95,38 @@ def test_a_genome_of_another_space_is_one_line_naming_the_tables():
         assert_rejected(["bench", "show", genome, "--table", TABLE], "stages 3,3,4")
     assert_rejected(["bench", "show", "chain", "--seed", "9"], "seeds 0, 1, 2, 3", "--seed 9")
     assert_rejected(["bench", "show", "chain", "--table", "nope"], "unknown table 'nope'")
+
+
+def test_a_table_built_on_a_folder_elsewhere_takes_the_users_copy(tmp_path):
+    """The CIFAR-10 table was built on a folder of this project's machine: where it is missing, the
+    text says so and how to go on; --data-dir puts the user's copy in every command."""
+    folder = load_table("cifar16-333-e12").settings.data_dir
+    rc, out, _ = run_cli(
+        ["bench", "show", "000000000", "--table", "cifar16-333-e12", "--data-dir", str(tmp_path / "x")]
+    )
+    assert rc == 0 and f"--data-dir {tmp_path / 'x'} " in out and f"--data-dir {folder} " not in out
+    assert f"note: the data folder {tmp_path / 'x'} is not on this machine; give --data-dir" in out
+    rc, out, _ = run_cli(["bench", "show", "000000000", "--table", "cifar16-333-e12", "--data-dir", str(tmp_path),
+                          "--json"])  # fmt: skip
+    r = json.loads(out)
+    assert rc == 0 and r["data_dir"] == str(tmp_path) and not r["data_missing"]
+    assert all(x["argv"][x["argv"].index("--data-dir") + 1] == str(tmp_path) for x in r["runs"])
+    rc, out, _ = run_cli(["bench", "show", "chain", "--table", "digits-334-e6"])  # embedded data: no folder
+    assert rc == 0 and "--data-dir" not in out and "note:" not in out
+
+
+def test_a_space_with_several_tables_shows_the_one_with_most_seeds_then_epochs():
+    rows = [{"name": "a", "space": "3,3,4", "seeds": 1, "epochs": 18}, {"name": "b", "space": "3,3,4", "seeds": 4,
+            "epochs": 6}, {"name": "c", "space": "3,3,3", "seeds": 2, "epochs": 4}]  # fmt: skip
+    from genet_lab.cli import bench_show
+
+    for order in itertools.permutations(rows):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr("genet_lab.bench.table.list_tables", lambda order=order: list(order))
+            assert bench_show._pick_table("chain") == "b"  # a name fits every space: b has the most seeds
+            assert bench_show._pick_table("1-01 0-00 1-00") == "c"
+    tie = [dict(rows[1], name="d"), rows[1]]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("genet_lab.bench.table.list_tables", lambda: tie)
+        with pytest.raises(Exception, match="several shipped tables hold this genome's space: d .*, b .*--table"):
+            bench_show._pick_table("chain")

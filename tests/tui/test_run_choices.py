@@ -4,6 +4,7 @@ space, data set and budget), and a table run started from the dialog shown by th
 
 from __future__ import annotations
 
+import pytest
 from tui_helpers import run_async, until
 
 from genet_lab.bench.table import list_tables, load_table
@@ -14,8 +15,10 @@ from genet_lab.evolution.strategies import KINDS
 from genet_lab.training import proxies
 from genet_lab.tui.app import GenetLabApp
 from genet_lab.tui.evolution import EvolutionPane
+from genet_lab.tui.population import TABLE_FIXED
 
-TABLE = list_tables()[0]["name"]
+TABLES = [row["name"] for row in list_tables()]
+TABLE = TABLES[0]
 
 
 def _options(screen, wid: str) -> list[str]:
@@ -43,9 +46,10 @@ async def test_the_dialog_offers_every_strategy_proxy_and_shipped_table():
         assert "synflow score (no training)" in title.plain
 
 
+@pytest.mark.parametrize("name", TABLES)
 @run_async
-async def test_choosing_a_table_takes_its_space_and_data_set_and_previews_generation_0():
-    table = load_table(TABLE)
+async def test_choosing_a_table_takes_its_space_and_data_set_and_previews_generation_0(name):
+    table = load_table(name)
     space = ",".join(map(str, table.stages))
     app = GenetLabApp()
     async with app.run_test(size=(100, 34)) as pilot:
@@ -54,11 +58,12 @@ async def test_choosing_a_table_takes_its_space_and_data_set_and_previews_genera
         screen.query_one("#seed-epochs").value = "2"
         screen.query_one("#seed-stages").value = "3,4,5,5"
         await pilot.pause()
-        screen.query_one("#seed-fitness").value = f"table:{TABLE}"
+        screen.query_one("#seed-fitness").value = f"table:{name}"
         await pilot.pause()
         assert screen.error == ""
         assert screen.query_one("#seed-stages").value == space
-        assert screen.query_one("#seed-dataset").value == table.settings.dataset
+        assert screen.query_one("#seed-dataset").value == table.settings.dataset  # imagefolder too
+        assert all(screen.query_one(f"#{wid}").disabled for wid in TABLE_FIXED)  # the table's own
         assert screen.query_one("#seed-epochs").value == ""
         assert screen.query_one("#seed-epochs").placeholder.startswith(f"{table.settings.epochs} ")
         config = screen.resolved
@@ -67,14 +72,14 @@ async def test_choosing_a_table_takes_its_space_and_data_set_and_previews_genera
             table.settings.dataset,
             table.settings.epochs,
         )
-        assert config == SearchConfig(fitness=f"table:{TABLE}", stages=table.stages).resolve()
+        assert config == SearchConfig(fitness=f"table:{name}", stages=table.stages).resolve()
         assert screen.genomes == initial_population(config, initial_rng(config))
         assert all(g.stages == table.stages for g in screen.genomes)
         # another space typed afterwards: one line naming the table's space, nothing previewed
         screen.query_one("#seed-stages").value = "3,4,5"
         await pilot.pause()
         assert screen.resolved is None and screen.genomes == []
-        assert f"stages {space}" in screen.error and TABLE in screen.error
+        assert f"stages {space}" in screen.error and name in screen.error
 
 
 @run_async
