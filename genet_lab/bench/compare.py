@@ -33,7 +33,20 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Z95", "Outcome", "Scores", "anytime_figure", "difference", "mean_ci", "summarize", "top_count", "wilson"]
+from genet_lab.errors import UsageError
+
+__all__ = [
+    "Z95",
+    "Outcome",
+    "Scores",
+    "anytime_figure",
+    "difference",
+    "mean_ci",
+    "summarize",
+    "top_count",
+    "truth_means",
+    "wilson",
+]
 
 Z95 = 1.959963984540054
 """The standard normal quantile of a two-sided 95% interval."""
@@ -60,7 +73,7 @@ def top_count(n: int) -> int:
 class Scores:
     """Each entry's table mean, percentile, rank and top-1% membership, computed once."""
 
-    def __init__(self, means: Sequence[float]):
+    def __init__(self, means: Sequence[float] | np.ndarray):
         self.means = np.asarray(means, dtype=np.float64)
         if self.means.size < 1:
             raise ValueError("a table with no structure has nothing to compare against")
@@ -125,8 +138,28 @@ def _at(curve: Sequence[tuple[int, float]], xs: Sequence[int]) -> list[float]:
     return out
 
 
-def strategy_summary(scores: Scores, outcomes: Sequence[Outcome], xs: Sequence[int]) -> dict[str, Any]:
-    """The metrics of one strategy's repeats (see the module docstring)."""
+def truth_means(table: Any, truth: Any) -> np.ndarray:
+    """The mean in table ``truth`` of each entry of ``table``, by structure key: the truth of a
+    search on ``table`` judged by another fidelity of its space. A :class:`UsageError` where the
+    spaces differ or ``truth`` lacks a structure (a partial table)."""
+    if tuple(truth.stages) != tuple(table.stages):
+        space = ",".join(map(str, truth.stages))
+        raise UsageError(f"table {truth.name} is of stages {space}, not of table {table.name}'s space "
+                         f"(stages {','.join(map(str, table.stages))}); a truth must be of the same space")  # fmt: skip
+    by_key = {e.key: e.mean for e in truth.entries}
+    missing = sum(e.key not in by_key for e in table.entries)
+    if missing:
+        raise UsageError(f"table {truth.name} lacks {missing} of table {table.name}'s {len(table.entries)} "
+                         "structures; a truth needs every structure's mean")  # fmt: skip
+    return np.asarray([by_key[e.key] for e in table.entries], dtype=np.float64)
+
+
+def strategy_summary(
+    scores: Scores, outcomes: Sequence[Outcome], xs: Sequence[int], own: np.ndarray | None = None
+) -> dict[str, Any]:
+    """The metrics of one strategy's repeats (see the module docstring); ``own``: each entry's mean
+    in the table searched, where ``scores`` are another table's (the winner's curse compares an
+    observed fitness with its own fidelity's mean)."""
     if not outcomes:
         raise ValueError("no outcome to summarise")
     entries = np.array([o.entry for o in outcomes])
@@ -142,7 +175,7 @@ def strategy_summary(scores: Scores, outcomes: Sequence[Outcome], xs: Sequence[i
         "regret": mean_ci(scores.best - true),
         "percentile": mean_ci(scores.percentile[entries]),
         "top1": wilson(int(scores.top[entries].sum()), len(outcomes)),
-        "curse": mean_ci(observed - true),
+        "curse": mean_ci(observed - (true if own is None else own[entries])),
         "observed": mean_ci(observed),
         "evaluations": mean_ci([o.evaluations for o in outcomes]),
         "anytime": {
@@ -155,11 +188,16 @@ def strategy_summary(scores: Scores, outcomes: Sequence[Outcome], xs: Sequence[i
     }
 
 
-def summarize(table: Any, results: Mapping[str, Sequence[Outcome]], budget: int, points: int = 50) -> dict[str, Any]:
-    """Every strategy's metrics on ``table`` (a loaded table), with the table's facts and the method."""
-    scores = Scores.of(table)
+def summarize(
+    table: Any, results: Mapping[str, Sequence[Outcome]], budget: int, points: int = 50, truth: Any = None
+) -> dict[str, Any]:
+    """Every strategy's metrics on ``table`` (a loaded table), with the table's facts and the
+    method; judged by table ``truth``'s means where given (another fidelity of the space)."""
+    own = np.asarray([e.mean for e in table.entries], dtype=np.float64)
+    scores = Scores(truth_means(table, truth)) if truth is not None else Scores(own)
+    judge = truth if truth is not None else table
     xs = grid(budget, points)
-    strategies = {name: strategy_summary(scores, outs, xs) for name, outs in results.items()}
+    strategies = {name: strategy_summary(scores, outs, xs, own) for name, outs in results.items()}
     first = next(iter(results), None)
     for name, outs in results.items():
         regret = scores.best - scores.means[[o.entry for o in outs]]
@@ -167,9 +205,10 @@ def summarize(table: Any, results: Mapping[str, Sequence[Outcome]], budget: int,
         strategies[name]["versus"] = {"strategy": first, "regret": None if name == first else difference(regret, base)}
     return {
         "table": table.name,
+        "truth": judge.name,
         "structures": len(table.entries),
         "best_mean": scores.best,
-        "best": table.best().genome.notation(),
+        "best": judge.best().genome.notation(),
         "top1_count": top_count(len(table.entries)),
         "budget": budget,
         "ci": "95%: normal (mean +- 1.96 sd/sqrt(R)) for means, Wilson score for P(top 1%)",
@@ -193,7 +232,8 @@ def anytime_figure(summary: Mapping[str, Any], path: str | Path) -> Path:
     ax.set_xlabel("evaluations")
     ax.set_ylabel("table mean of the best so far (%)")
     r = next(iter(summary["strategies"].values()))["repeats"]
-    ax.set_title(f"{summary['table']}: {r} repeats per strategy, 95% CI")
+    judged = "" if summary.get("truth", summary["table"]) == summary["table"] else f", judged by {summary['truth']}"
+    ax.set_title(f"{summary['table']}{judged}: {r} repeats per strategy, 95% CI")
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     path = Path(path)

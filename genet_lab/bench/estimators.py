@@ -17,7 +17,7 @@ Each is scored by Kendall's tau-b and Spearman's rho against the table's mean fi
 and against a long-fidelity table's mean where one is given. A trained estimator is computed
 for each recorded seed and scored against the mean of the table's *other* seeds (its own
 seed's noise would otherwise count as skill), the scores averaged over seeds; against a long
-table, over the seeds the long table was not trained with (a seed fixes the initial weights at
+table, against the mean of the long table's other seeds (a seed fixes the initial weights at
 both budgets). The noise ceiling is tau (and rho) between the final accuracies of two seeds, for
 every pair of seeds. An undefined value (a singular NASWOT kernel, NaN jacob_cov) ranks its structure last.
 
@@ -338,13 +338,19 @@ def _long_target(table: Table, long: Table) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(idx), np.asarray([by_key[table.entries[i].key].mean for i in idx])
 
 
-def _independent_seeds(table: Table, long: Table) -> list[int]:
-    """Indices of ``table``'s seeds that the long table did not train with: a training seed fixes
-    the initial weights and the first batches, so one seed at two budgets shares part of its noise
-    (all of them where every seed is shared)."""
-    seeds = [seed for seed, _ in _seed_runs(table)]
-    free = [i for i, seed in enumerate(seeds) if seed not in set(long.settings.seeds)]
-    return free or list(range(len(seeds)))
+def _long_without(table: Table, long: Table, idx: np.ndarray, seed: int) -> np.ndarray | None:
+    """The long means of ``table``'s entries ``idx`` over the long table's seeds other than
+    ``seed`` (a training seed fixes the initial weights and first batches at both budgets, so one
+    seed's short and long trainings share part of their noise); None where a structure has no
+    other seed there."""
+    by_key = {en.key: en for en in long.entries}
+    out = []
+    for i in idx:
+        others = [r.val for r in by_key[table.entries[i].key].runs if r.seed != seed]
+        if not others:
+            return None
+        out.append(sum(others) / len(others))
+    return np.asarray(out)
 
 
 def estimator_values(
@@ -386,7 +392,6 @@ def measure(
         raise UsageError(f"table {table.name} holds {len(table)} structure(s); ranking needs at least 2")
     target = np.asarray([en.mean for en in table.entries])
     long_idx, long_mean = _long_target(table, long) if long is not None else (None, None)
-    long_seeds = _independent_seeds(table, long) if long is not None else []
     start = time.perf_counter()
     found, pseconds = estimator_values(table, names, batch, seed, progress, data_dir)
     proxy_wall = time.perf_counter() - start
@@ -402,10 +407,17 @@ def measure(
         else:
             row["tau"] = _mean([kendall_tau(v, t) for v, t in zip(per_seed, targets)])
             row["rho"] = _mean([spearman_rho(v, t) for v, t in zip(per_seed, targets)])
-        if long_idx is not None and long_mean is not None:
-            own = [per_seed[s] for s in long_seeds] if trained else per_seed
-            row["tau_long"] = _mean([kendall_tau(v[long_idx], long_mean) for v in own])
-            row["rho_long"] = _mean([spearman_rho(v[long_idx], long_mean) for v in own])
+        if long is not None and long_idx is not None and long_mean is not None:
+            pairs = [(v[long_idx], long_mean) for v in per_seed]
+            if trained:  # each seed against the long table's other seeds
+                without = [_long_without(table, long, long_idx, s) for s, _ in _seed_runs(table)]
+                pairs = [(v[long_idx], t) for v, t in zip(per_seed, without) if t is not None] or pairs
+                if all(t is None for t in without):
+                    row["note"] = (row.get("note", "") + "; " if row.get("note") else "") + (
+                        "long: every seed is shared with the long table"
+                    )
+            row["tau_long"] = _mean([kendall_tau(v, t) for v, t in pairs])
+            row["rho_long"] = _mean([spearman_rho(v, t) for v, t in pairs])
         row["seeds"] = len(per_seed) if trained else None
         row["seconds"] = pseconds.get(name) if k == "proxy" else None
         row["undefined"] = int(np.sum(~np.isfinite(np.concatenate(per_seed))))

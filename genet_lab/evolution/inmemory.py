@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import random
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,12 +47,14 @@ class Lookup:
     (cached: computed once per distinct string), each entry's accuracies (0 for a failed training),
     parameters and multiply-adds."""
 
-    def __init__(self, table: Any):
+    def __init__(self, table: Any, means: Sequence[float] | np.ndarray | None = None):
+        """``means``: each entry's true mean where the truth is another table's (a search on a
+        short fidelity judged by a long one; its anytime curve then reads these), else its own."""
         self.table = table
         self.by_key = {e.key: k for k, e in enumerate(table.entries)}
         self.vals = [tuple(0.0 if r.failed else r.val for r in e.runs) for e in table.entries]
         self.failed = [tuple(r.failed for r in e.runs) for e in table.entries]
-        self.means = np.array([e.mean for e in table.entries])
+        self.means = np.array([e.mean for e in table.entries] if means is None else means, dtype=np.float64)
         self.bounds = ops.stage_bounds(table.stages).tolist()
         self._bits: dict[bytes, tuple[int, str]] = {}
         self._stages: dict[tuple[int, bytes], str] = {}

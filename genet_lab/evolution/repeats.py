@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from genet_lab.bench.compare import Outcome
+from genet_lab.bench.compare import Outcome, truth_means
 from genet_lab.bench.table import load_table
 from genet_lab.errors import UsageError
 from genet_lab.evolution import operators as ops
@@ -79,11 +79,14 @@ def run_repeats(
     budget: int,
     seed: int = 0,
     progress: Callable[[str, int, float], None] | None = None,
+    truth: Any = None,
 ) -> tuple[Any, dict[str, list[Outcome]], dict[str, float]]:
     """Run each strategy ``repeats`` times at ``budget`` trained evaluations on the table.
 
     Returns the table, each strategy's outcomes and its seconds; ``progress(name, done, seconds)``
-    is called after each strategy. A partial table is refused: regret needs every structure's mean."""
+    is called after each strategy. A partial table is refused: regret needs every structure's mean.
+    ``truth`` (a loaded table of the same space, another fidelity): the anytime curves read its
+    means, so a search on a short fidelity is judged by the long one."""
     if repeats < 1:
         raise UsageError(f"repeats must be at least 1, got {repeats}")
     if budget < 1:
@@ -92,7 +95,7 @@ def run_repeats(
     table = load_table(table_ref)
     if not table.complete:
         raise UsageError(f"table {table.name} is partial; comparing strategies needs every structure's mean")
-    lookup = Lookup(table)
+    lookup = Lookup(table, None if truth is None else truth_means(table, truth))
     results: dict[str, list[Outcome]] = {}
     seconds: dict[str, float] = {}
     for name in names:

@@ -7,6 +7,7 @@ out in the comments; the searches run on a synthetic table of stages (3,3) writt
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 from types import SimpleNamespace
@@ -142,6 +143,51 @@ def test_every_returned_structure_is_judged_by_its_table_mean(table_file):
         assert s["top1"]["k"] == sum(table.rank(o.bits) <= top_count(len(table)) for o in outcomes)
         assert all(o.evaluations <= 30 for o in outcomes)
         assert name == "ga-reuse" or all(o.evaluations == 30 for o in outcomes)
+
+
+def test_a_search_judged_by_another_fidelity_reads_its_means(table_file, tmp_path):
+    """--truth: the searches run on one table (its recorded trainings are the fitness) and every
+    structure they return, and every point of the anytime curves, is judged by the truth table's
+    mean; the winner's curse stays within the table searched. Judged by itself: unchanged."""
+    truth_file = tmp_path / "reversed-33.json.gz"  # the same space, the truth ranked backwards
+    write_table(truth_file, (3, 3), lambda s: [table_run(0, round(100.0 - (s.index * 11 % 17), 4))], epochs=18)
+    truth = load_table(str(truth_file))
+    table, results, _ = run_repeats(str(table_file), ["ga", "local"], 4, 30, seed=3, truth=truth)
+    plain_table, plain, _ = run_repeats(str(table_file), ["ga", "local"], 4, 30, seed=3)
+    assert [(o.entry, o.observed) for o in results["ga"]] == [(o.entry, o.observed) for o in plain["ga"]]
+    summary = summarize(table, results, 30, truth=truth)
+    assert (summary["table"], summary["truth"], summary["best"]) == (table.name, truth.name,
+                                                                      truth.best().genome.notation())  # fmt: skip
+    assert summary["best_mean"] == truth.best().mean
+    for name, outcomes in results.items():
+        s = summary["strategies"][name]
+        true = [truth.mean(o.bits) for o in outcomes]
+        assert s["true"]["mean"] == pytest.approx(sum(true) / 4)
+        assert s["regret"]["mean"] == pytest.approx(truth.best().mean - sum(true) / 4)
+        assert s["top1"]["k"] == sum(truth.rank(o.bits) <= top_count(len(truth)) for o in outcomes)
+        assert s["curse"]["mean"] == pytest.approx(sum(o.observed - table.mean(o.bits) for o in outcomes) / 4)
+        for o in outcomes:  # each point of a curve: the truth's mean of some structure of the space
+            assert {v for _, v in o.curve} <= {e.mean for e in truth.entries}
+    same = summarize(plain_table, plain, 30, truth=plain_table)
+    alone = summarize(plain_table, plain, 30)
+    assert same["strategies"] == alone["strategies"] and same["truth"] == alone["truth"] == table.name
+
+
+def test_a_truth_of_another_space_or_lacking_structures_is_refused(table_file, tmp_path):
+    other = tmp_path / "other.json.gz"
+    write_table(other, (3, 4), lambda s: [table_run(0, 90.0)])
+    argv = ["bench", "compare", "--table", str(table_file), "--repeats", "1", "--budget", "10"]
+    assert_rejected([*argv, "--truth", str(other)], "stages 3,4", "same space")
+    data = load_table(str(table_file))
+    lacking = tmp_path / "lacking.json.gz"
+    write_table(lacking, (3, 3), lambda s: [table_run(0, 90.0)])
+    raw = json.loads(gzip.decompress(lacking.read_bytes()))
+    raw["structures"] = raw["structures"][:-2]
+    lacking.write_bytes(gzip.compress(json.dumps(raw).encode()))
+    assert_rejected([*argv, "--truth", str(lacking)], f"lacks 2 of table {data.name}'s", "every structure")
+    assert_rejected([*argv, "--truth", "no-such-table"], "unknown table 'no-such-table'")
+    rc, text, err = run_cli([*argv, "--truth", str(table_file), "--strategies", "ga"])
+    assert rc == 0 and "judged by" not in text, err
 
 
 def test_the_same_seed_gives_the_same_result(table_file):

@@ -160,6 +160,32 @@ def test_against_a_long_table_a_trained_estimator_leaves_out_the_seeds_it_shares
     assert row["tau_long"] < 0.9  # seed 1 would rank the long table perfectly
 
 
+def test_where_the_long_table_trained_every_seed_each_is_scored_against_the_others(tmp_path):
+    """cifar16-333-e4 against -e12: both trained seeds 0 and 1, so seed s of the short table is
+    scored against the long table's seed 1 - s, never against its own seed's long training."""
+    n = 30
+    rng = random.Random(2)
+    noise = [[rng.uniform(80, 99) for _ in range(n)] for _ in range(2)]
+    short = load_table(
+        _synthetic(tmp_path / "s.json.gz", "s", n, lambda i, s: [[50.0, noise[0][i]], [50.0, noise[1][i]]], epochs=2)
+    )
+    data = json.loads(gzip.decompress((tmp_path / "s.json.gz").read_bytes()))
+    data["name"] = "l"  # seeds 0 and 1, each its short run plus 1 (a shared seed's noise, exaggerated)
+    for s in data["structures"]:
+        s["runs"] = [dict(r, val=r["val"] + 1) for r in s["runs"]]
+    long = load_table(_write(tmp_path / "l.json.gz", data))
+    row = est.measure(short, ["final"], long)["estimators"][0]
+    crossed = (est.kendall_tau(noise[0], noise[1]) + est.kendall_tau(noise[1], noise[0])) / 2
+    assert row["tau_long"] == pytest.approx(crossed) and row["tau_long"] < 0.9  # its own seed: tau 1
+    assert "shared" not in row.get("note", "")
+    one = load_table(_synthetic(tmp_path / "o.json.gz", "o", n, lambda i, s: [[50.0, noise[0][i]]], epochs=2))
+    data["settings"]["seeds"] = [0]  # a one-seed long table of the same seed: nothing else to score against
+    for s in data["structures"]:
+        s["runs"] = s["runs"][:1]
+    row = est.measure(one, ["final"], load_table(_write(tmp_path / "l1.json.gz", data)))["estimators"][0]
+    assert row["tau_long"] == pytest.approx(1.0) and "every seed is shared with the long table" in row["note"]
+
+
 def test_a_long_table_of_another_space_is_refused(tmp_path):
     short = load_table(shipped()[SHIPPED])
     data = _raw()
