@@ -8,6 +8,8 @@ apart from the weights and batches, in the JSON, the dry run and a checkpoint.""
 from __future__ import annotations
 
 import json
+import subprocess
+from pathlib import Path
 
 import pytest
 from helpers import assert_one_line_error, cli_process, run_cli
@@ -45,6 +47,41 @@ def test_the_command_of_an_entry_reproduces_its_recorded_accuracy(genome, seed):
     assert abs(100 * got["test_accuracy"] - run["test"]) <= PROMISE
     assert len(got["curve"]) == len(run["val_curve"])
     assert got["split_seed"] == shown["settings"]["table_seed"] and got["train"]["seed"] == seed
+
+
+CIFAR_TABLE = "cifar16-333-e4"
+CIFAR_TARBALL = Path(__file__).resolve().parents[3] / "shared" / "data" / "cifar10-jpeg.tar.gz"
+
+
+@pytest.fixture(scope="module")
+def cifar_slice(tmp_path_factory) -> Path:
+    """The CIFAR-10 tables' data (docs/bench.md): the first 2,000 training and 500 test JPEGs of each class."""
+    if not CIFAR_TARBALL.is_file():
+        pytest.skip(f"{CIFAR_TARBALL} not present")
+    root = tmp_path_factory.mktemp("cifar10-sub")
+    wanted = ["train/*/[01][0-9][0-9][0-9].jpg", "test/*/0[0-4][0-9][0-9].jpg"]
+    subprocess.run(["tar", "xzf", str(CIFAR_TARBALL), "-C", str(root), "--wildcards", *wanted], check=True)
+    return root
+
+
+def _cifar_entries():
+    table = load_table(CIFAR_TABLE)
+    by_mean = sorted(table.entries, key=lambda e: e.mean)
+    return [(table.best().genome.notation(), 1), (by_mean[len(by_mean) // 2].genome.notation(), 0)]
+
+
+@pytest.mark.parametrize(("genome", "seed"), _cifar_entries())
+def test_a_cifar_entry_reproduces_from_the_users_copy_of_its_data(genome, seed, cifar_slice):
+    """The table built on a folder of another machine: --data-dir names the user's copy of the slice."""
+    argv = ["bench", "show", genome, "--table", CIFAR_TABLE, "--seed", str(seed), "--data-dir", str(cifar_slice)]
+    shown = _json([*argv, "--json"])
+    run = shown["reproduce"]
+    assert run["argv"][run["argv"].index("--data-dir") + 1] == str(cifar_slice) and not shown["data_missing"]
+    got = _json([*run["argv"][1:], "--json"])
+    assert (got["train_images"], got["val_images"]) == (4000, 2000)
+    assert abs(100 * got["val_accuracy"] - run["val"]) <= PROMISE, (genome, seed, got["val_accuracy"], run["val"])
+    assert abs(100 * got["test_accuracy"] - run["test"]) <= PROMISE
+    assert len(got["curve"]) == len(run["val_curve"]) == 4
 
 
 def test_split_seed_defaults_to_the_seed_and_moves_only_the_split(tmp_path):
