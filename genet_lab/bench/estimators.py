@@ -259,6 +259,13 @@ def _compute(
     torch.set_num_threads(1)  # tiny networks; the machine is shared
     try:
         settings = table.settings if data_dir is None else replace(table.settings, data_dir=str(data_dir))
+        if settings.data_dir is not None and not Path(settings.data_dir).expanduser().is_dir():
+            how = "give --data-dir where your copy of it is" if data_dir is None else "give the folder of your copy"
+            raise UsageError(
+                f"the proxies of table {table.name} are computed on its data, folder {settings.data_dir}, which "
+                f"is not on this machine: {how} (docs/bench.md says how each shipped table's data was made), or "
+                "leave the proxies out with --estimators"
+            )
         trainer = Trainer(settings, device="cpu")  # the data and network a training of the table used
         x, y = minibatch(trainer.data, batch, seed)
         for i, en in enumerate(todo, 1):

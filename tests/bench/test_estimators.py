@@ -266,6 +266,14 @@ def test_cli_computes_proxies_with_progress_then_reads_them_cached(tmp_path, mon
     assert rc == 0 and "cached" in out and "proxies:" not in err
 
 
+def test_proxies_of_a_table_whose_folder_is_elsewhere_ask_for_the_users_copy(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENET_LAB_CACHE", str(tmp_path / "cache"))  # nothing cached: the proxies need the data
+    argv = ["bench", "estimators", "--table", "cifar16-333-e4", "--estimators", "synflow"]
+    assert_rejected([*argv, "--data-dir", str(tmp_path / "none")], "is not on this machine", "folder of your copy")
+    rc, out, err = run_cli([*argv[:-1], "depth", "--data-dir", str(tmp_path / "none")])  # no proxy: no data
+    assert rc == 0 and "depth" in out, err
+
+
 def test_cli_bad_input_is_one_line(tmp_path):
     assert_rejected(["bench", "estimators", "--table", SHIPPED, "--estimators", "bogus"], "bogus", "synflow")
     assert_rejected(["bench", "estimators", "--table", "no-such-table"], "no-such-table")
