@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from paper_findings import ci  # this folder's script: the same interval text
 
 from genet_lab.bench.compare import difference, summarize
 from genet_lab.bench.table import load_table
@@ -37,14 +38,6 @@ from genet_lab.errors import UsageError
 from genet_lab.evolution.repeats import STRATEGIES, check_names, run_repeats
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def ci(c: dict[str, Any], digits: int = 2, sign: bool = False) -> str:
-    m = c.get("mean", c.get("p"))
-    f = f"{{:{'+' if sign else ''}.{digits}f}}"
-    if c.get("low") is None:
-        return f.format(m)
-    return f"{f.format(m)} [{c['low']:.{digits}f}, {c['high']:.{digits}f}]"
 
 
 def regrets(table: Any, truth: Any, outcomes: list[Any]) -> np.ndarray:
