@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     short, long = load_table(args.short), load_table(args.long)
     if not (short.settings.epochs and long.settings.epochs and short.settings.epochs < long.settings.epochs):
         raise UsageError(f"--short {short.name} must have fewer epochs than --long {long.name}")
+    if len(long.settings.seeds) < 2:  # its only training is its mean: a search on it sees the truth itself
+        raise UsageError(
+            f"--long {long.name} has one seed, so a search on it sees its truth without noise; give a long "
+            "table of two or more seeds (bench compare --truth judges the short search alone)"
+        )
     factor = long.settings.epochs / short.settings.epochs
     names = check_names([n.strip() for n in args.strategies.split(",") if n.strip()])
     arms = {
@@ -142,4 +148,8 @@ def figure(out: dict[str, Any], names: list[str], path: Path) -> None:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
