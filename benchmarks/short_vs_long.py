@@ -33,17 +33,12 @@ from typing import Any
 import numpy as np
 from paper_findings import ci  # this folder's script: the same interval text
 
-from genet_lab.bench.compare import difference, summarize
+from genet_lab.bench.compare import Scores, difference, summarize, truth_means
 from genet_lab.bench.table import load_table
 from genet_lab.errors import UsageError
 from genet_lab.evolution.repeats import STRATEGIES, check_names, run_repeats
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def regrets(table: Any, truth: Any, outcomes: list[Any]) -> np.ndarray:
-    best = truth.best().mean
-    return np.asarray([best - truth.mean(o.bits) for o in outcomes])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         summary = summarize(table, results, budget, truth=long)
         summary.update(cost_per_evaluation=cost, seconds=seconds)
         out["arms"][arm] = summary
-        raw[arm] = {n: regrets(table, long, results[n]) for n in names}
+        scores = Scores(truth_means(table, long))
+        raw[arm] = {n: scores.regret(results[n]) for n in names}
     for arm in list(arms)[1:]:
         out["arms"][arm]["versus_long"] = {n: difference(raw[arm][n], raw["long"][n]) for n in names}
     out["seconds"] = time.perf_counter() - start

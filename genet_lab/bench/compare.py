@@ -33,7 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from genet_lab.errors import UsageError
+from genet_lab.bench.table import shared_entries
+from genet_lab.errors import ConfigError
 
 __all__ = [
     "Z95",
@@ -83,6 +84,10 @@ class Scores:
         self.percentile = np.array([100.0 * bisect.bisect_left(ordered, m) / n for m in self.means])
         self.rank = np.array([n - bisect.bisect_right(ordered, m) + 1 for m in self.means])
         self.top = self.rank <= top_count(n)
+
+    def regret(self, outcomes: Sequence[Outcome]) -> np.ndarray:
+        """The best mean minus the mean of each outcome's structure."""
+        return self.best - self.means[[o.entry for o in outcomes]]
 
     @classmethod
     def of(cls, table: Any) -> Scores:
@@ -140,18 +145,18 @@ def _at(curve: Sequence[tuple[int, float]], xs: Sequence[int]) -> list[float]:
 
 def truth_means(table: Any, truth: Any) -> np.ndarray:
     """The mean in table ``truth`` of each entry of ``table``, by structure key: the truth of a
-    search on ``table`` judged by another fidelity of its space. A :class:`UsageError` where the
+    search on ``table`` judged by another fidelity of its space. A :class:`ConfigError` where the
     spaces differ or ``truth`` lacks a structure (a partial table)."""
-    if tuple(truth.stages) != tuple(table.stages):
-        space = ",".join(map(str, truth.stages))
-        raise UsageError(f"table {truth.name} is of stages {space}, not of table {table.name}'s space "
-                         f"(stages {','.join(map(str, table.stages))}); a truth must be of the same space")  # fmt: skip
-    by_key = {e.key: e.mean for e in truth.entries}
-    missing = sum(e.key not in by_key for e in table.entries)
-    if missing:
-        raise UsageError(f"table {truth.name} lacks {missing} of table {table.name}'s {len(table.entries)} "
-                         "structures; a truth needs every structure's mean")  # fmt: skip
-    return np.asarray([by_key[e.key] for e in table.entries], dtype=np.float64)
+    idx, means = shared_entries(table, truth, "truth")
+    if len(idx) < len(table.entries):
+        missing = len(table.entries) - len(idx)
+        raise ConfigError(
+            "truth",
+            truth.name,
+            template=f"{{option}} table {{value}} lacks {missing} of table {table.name}'s {len(table.entries)} "
+            "structures; a truth needs every structure's mean",
+        )
+    return np.asarray(means, dtype=np.float64)
 
 
 def strategy_summary(
@@ -200,8 +205,8 @@ def summarize(
     strategies = {name: strategy_summary(scores, outs, xs, own) for name, outs in results.items()}
     first = next(iter(results), None)
     for name, outs in results.items():
-        regret = scores.best - scores.means[[o.entry for o in outs]]
-        base = scores.best - scores.means[[o.entry for o in results[first]]] if first else regret
+        regret = scores.regret(outs)
+        base = scores.regret(results[first]) if first else regret
         strategies[name]["versus"] = {"strategy": first, "regret": None if name == first else difference(regret, base)}
     return {
         "table": table.name,

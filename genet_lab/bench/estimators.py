@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from genet_lab.bench.table import Table
+from genet_lab.bench.table import Table, shared_entries
 from genet_lab.encoding.graph import decode
 from genet_lab.errors import ConfigError, UsageError
 from genet_lab.fileio import read_json_cache, write_json_cache
@@ -328,21 +328,12 @@ def _others_mean(table: Table, seed: int) -> np.ndarray:
 def _long_target(table: Table, long: Table) -> tuple[np.ndarray, np.ndarray]:
     """(indices of ``table``'s entries the long table holds, their long means); a long table of
     another space, or sharing no structure, is a :class:`ConfigError`."""
-    if long.stages != table.stages:
-        space = ",".join(map(str, long.stages))
-        raise ConfigError(
-            "long",
-            long.name,
-            template=f"{{option}} table {{value}} is of stages {space}, not of table {table.name}'s space "
-            f"(stages {','.join(map(str, table.stages))})",
-        )
-    by_key = {en.key: en for en in long.entries}
-    idx = [i for i, en in enumerate(table.entries) if en.key in by_key]
+    idx, means = shared_entries(table, long, "long")
     if not idx:
         raise ConfigError(
             "long", long.name, template=f"{{option}} table {{value}} shares no structure with {table.name}"
         )
-    return np.asarray(idx), np.asarray([by_key[table.entries[i].key].mean for i in idx])
+    return np.asarray(idx), np.asarray(means)
 
 
 def _long_without(table: Table, long: Table, idx: np.ndarray, seed: int) -> np.ndarray | None:
@@ -402,12 +393,18 @@ def measure(
     start = time.perf_counter()
     found, pseconds = estimator_values(table, names, batch, seed, progress, data_dir)
     proxy_wall = time.perf_counter() - start
+    seeds = [s for s, _ in _seed_runs(table)]  # a trained estimator's seeds, in its per-seed order
+    others = [_others_mean(table, s) for s in seeds]  # each seed's target: the mean of the other seeds
+    # against the long table: each seed against the long table's other seeds (None: it has none)
+    without = (
+        [_long_without(table, long, long_idx, s) for s in seeds] if long is not None and long_idx is not None else []
+    )
     rows = []
     for name in names:
         k = kind(name)
         per_seed = found[name]
         trained = k == "trained"
-        targets = [_others_mean(table, seed) for seed, _ in _seed_runs(table)] if trained else [target]
+        targets = others if trained else [target]
         row: dict[str, Any] = {"name": name, "kind": k, "tau": None, "rho": None}
         if trained and len(per_seed) < 2:  # its only training is the target itself
             row["note"] = "one seed: no target independent of it"
@@ -416,13 +413,11 @@ def measure(
             row["rho"] = _mean([spearman_rho(v, t) for v, t in zip(per_seed, targets)])
         if long is not None and long_idx is not None and long_mean is not None:
             pairs = [(v[long_idx], long_mean) for v in per_seed]
-            if trained:  # each seed against the long table's other seeds
-                without = [_long_without(table, long, long_idx, s) for s, _ in _seed_runs(table)]
+            if trained:
                 pairs = [(v[long_idx], t) for v, t in zip(per_seed, without) if t is not None] or pairs
                 if all(t is None for t in without):
-                    row["note"] = (row.get("note", "") + "; " if row.get("note") else "") + (
-                        "long: every seed is shared with the long table"
-                    )
+                    shared = "long: every seed is shared with the long table"
+                    row["note"] = f"{row['note']}; {shared}" if "note" in row else shared
             row["tau_long"] = _mean([kendall_tau(v, t) for v, t in pairs])
             row["rho_long"] = _mean([spearman_rho(v, t) for v, t in pairs])
         row["seeds"] = len(per_seed) if trained else None

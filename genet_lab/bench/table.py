@@ -34,7 +34,7 @@ from genet_lab.bench.settings import BenchSettings
 from genet_lab.bench.store import BenchStore
 from genet_lab.encoding.genome import Genome, parse
 from genet_lab.encoding.graph import structure_key
-from genet_lab.errors import UsageError
+from genet_lab.errors import ConfigError, UsageError
 from genet_lab.fileio import atomic_write
 
 __all__ = [
@@ -48,6 +48,7 @@ __all__ = [
     "export_build",
     "list_tables",
     "load_table",
+    "shared_entries",
     "spread",
 ]
 
@@ -288,6 +289,24 @@ def _read(path: Path) -> dict[str, Any]:
 def shipped() -> dict[str, Path]:
     """Name -> file of every table shipped in the package."""
     return {p.name.removesuffix(SUFFIX): p for p in sorted(TABLES_DIR.glob(f"*{SUFFIX}"))}
+
+
+def shared_entries(table: Table, other: Table, option: str) -> tuple[list[int], list[float]]:
+    """(indices of ``table``'s entries that ``other`` holds, their means in ``other``), matched by
+    structure key: ``other`` read as another fidelity of ``table``'s space (``bench estimators
+    --long``, ``bench compare --truth``). A :class:`ConfigError` of field ``option`` where ``other``
+    is of another space."""
+    if tuple(other.stages) != tuple(table.stages):
+        space, mine = (",".join(map(str, t.stages)) for t in (other, table))
+        raise ConfigError(
+            option,
+            other.name,
+            template=f"{{option}} table {{value}} is of stages {space}, not of table {table.name}'s space "
+            f"(stages {mine}); a table of the same space is needed",
+        )
+    means = {e.key: e.mean for e in other.entries}
+    idx = [i for i, e in enumerate(table.entries) if e.key in means]
+    return idx, [means[table.entries[i].key] for i in idx]
 
 
 def load_table(name_or_path: str | Path) -> Table:
