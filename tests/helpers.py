@@ -19,6 +19,17 @@ VOLATILE = ("seconds", "device")
 """Fields of an individual that differ between two runs of the same search."""
 
 
+def benchmark_script(name: str):
+    """benchmarks/NAME.py loaded as a module (the folder is not a package), executed afresh."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def run_cli(argv: list[str], stdin: str = "") -> tuple[int, str, str]:
     """``genet-lab ARGV`` in this process: (exit status, stdout, stderr); argparse's own exits
     (--help, usage errors) count as exit statuses."""

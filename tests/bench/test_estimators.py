@@ -142,14 +142,19 @@ def test_size_estimators_against_a_long_table_with_a_known_answer(tmp_path):
     assert params["tau"] == pytest.approx(est.kendall_tau(vals, [e.mean for e in short.entries]))
 
 
-def test_against_a_long_table_a_trained_estimator_leaves_out_the_seeds_it_shares(tmp_path):
-    n = 30
-    rng = random.Random(1)
+def _two_seeds(tmp_path: Path, n: int, seed: int) -> tuple[list[list[float]], object, dict]:
+    """A short table of ``n`` structures whose seeds 0 and 1 end at random accuracies (``noise[k][i]``),
+    and its JSON object, for a long table made from it."""
+    rng = random.Random(seed)
     noise = [[rng.uniform(80, 99) for _ in range(n)] for _ in range(2)]
     short = load_table(
         _synthetic(tmp_path / "s.json.gz", "s", n, lambda i, s: [[50.0, noise[0][i]], [50.0, noise[1][i]]], epochs=2)
     )
-    data = json.loads(gzip.decompress((tmp_path / "s.json.gz").read_bytes()))
+    return noise, short, json.loads(gzip.decompress((tmp_path / "s.json.gz").read_bytes()))
+
+
+def test_against_a_long_table_a_trained_estimator_leaves_out_the_seeds_it_shares(tmp_path):
+    noise, short, data = _two_seeds(tmp_path, 30, 1)
     data["name"], data["settings"]["seeds"] = "l", [1]  # the long table trained seed 1 only
     for i, s in enumerate(data["structures"]):
         s["runs"] = [dict(s["runs"][1], seed=1, val=noise[1][i] + 1)]
@@ -164,12 +169,7 @@ def test_where_the_long_table_trained_every_seed_each_is_scored_against_the_othe
     """cifar16-333-e4 against -e12: both trained seeds 0 and 1, so seed s of the short table is
     scored against the long table's seed 1 - s, never against its own seed's long training."""
     n = 30
-    rng = random.Random(2)
-    noise = [[rng.uniform(80, 99) for _ in range(n)] for _ in range(2)]
-    short = load_table(
-        _synthetic(tmp_path / "s.json.gz", "s", n, lambda i, s: [[50.0, noise[0][i]], [50.0, noise[1][i]]], epochs=2)
-    )
-    data = json.loads(gzip.decompress((tmp_path / "s.json.gz").read_bytes()))
+    noise, short, data = _two_seeds(tmp_path, n, 2)
     data["name"] = "l"  # seeds 0 and 1, each its short run plus 1 (a shared seed's noise, exaggerated)
     for s in data["structures"]:
         s["runs"] = [dict(r, val=r["val"] + 1) for r in s["runs"]]

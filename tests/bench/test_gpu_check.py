@@ -6,7 +6,6 @@ line of the summary, never the end of the check."""
 from __future__ import annotations
 
 import fnmatch
-import importlib.util
 import json
 import os
 import subprocess
@@ -15,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import benchmark_script
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_check.py"
 CUDA_PARTS = ("population", "devices", "ray", "streamed", "checkpoint", "bench_build")
@@ -22,11 +22,7 @@ CPU_PARTS = ("versions", "data", "paper_best", "projection")
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("gpu_check", SCRIPT)
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return benchmark_script("gpu_check")
 
 
 @pytest.fixture(scope="module")

@@ -10,14 +10,13 @@ runs end to end at a few repeats.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import table_run, write_table
+from helpers import benchmark_script, table_run, write_table
 
 from genet_lab.bench.compare import Outcome
 from genet_lab.bench.structures import iter_structures
@@ -39,7 +38,6 @@ from genet_lab.evolution.repeats import repeat_seed
 
 STAGES = (3, 3)
 PLANTED = 17
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "paper_findings.py"
 
 
 def _base(i: int) -> float:
@@ -216,11 +214,7 @@ def test_bad_settings_are_refused():
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("paper_findings", SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_script("paper_findings")
 
 
 def test_the_script_at_a_few_repeats(tables, tmp_path, capsys):

@@ -7,7 +7,6 @@ intact and resumable to the same end as an uninterrupted run.
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import sqlite3
 import subprocess
@@ -15,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from helpers import assert_rejected, snapshot, sqlite_error
+from helpers import assert_rejected, benchmark_script, snapshot, sqlite_error
 
 from genet_lab.errors import UsageError
 from genet_lab.evolution import RunStore, SearchConfig, resume_run, start_run
@@ -256,10 +255,7 @@ def test_data_deleted_mid_run_then_resume_is_refused_cleanly(tmp_path):
 
 @pytest.mark.slow
 def test_kill_trials_short_loop():
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "kill_trials.py"
-    spec = importlib.util.spec_from_file_location("kill_trials", path)
-    kt = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(kt)
+    kt = benchmark_script("kill_trials")
     s = kt.run_trials(4, seed=11, modes=("db", "between"), quiet=True)
     assert s["trials"] == 4 and s["kills"] >= 4 and s["resumes"] >= 4
     assert s["failed_trials"] == 0, [r["problems"] for r in s["results"] if not r["ok"]]

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import REPO, assert_one_line_error, assert_rejected, run_cli
+from helpers import REPO, assert_one_line_error, assert_rejected, benchmark_script, run_cli
 
 from genet_lab.errors import UsageError
 from genet_lab.evolution import SearchConfig, start_run
@@ -571,12 +571,7 @@ def test_space_announces_and_reports_progress_on_large_stages(monkeypatch):
 def test_stops_at_random_moments_leave_a_resumable_or_absent_run():
     """A few trials of benchmarks/kill_trials.py (the long run is 52 trials): every stopped run is
     either resumable to the uninterrupted result or cleanly absent and started again."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("kill_trials", REPO / "benchmarks" / "kill_trials.py")
-    assert spec is not None and spec.loader is not None
-    kt = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(kt)
+    kt = benchmark_script("kill_trials")
     s = kt.run_trials(4, seed=5, modes=("create", "db"), quiet=True, signals=("kill", "term", "int"))
     assert s["trials"] == 4 and s["kills"] >= 4
     assert s["failed_trials"] == 0, [r["problems"] for r in s["results"] if not r["ok"]]
