@@ -96,6 +96,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     options.add(p, "dataset", help=f"data set: {', '.join(catalog.list_datasets())} (default: the checkpoint's)")
     options.add(p, "data_dir")
     options.add(p, "device", default="auto")
+    options.add(
+        p,
+        "precision",
+        choices=("trained", "fp32", "bf16"),
+        default="trained",
+        help="trained (default): the precision and layout the checkpoint was trained and measured at "
+        "(bf16 where 'train --precision auto' chose it), so the test accuracy is repeated exactly; "
+        "fp32 or bf16 to measure at another",
+    )
     options.add(p, "json")
     p.set_defaults(func=cmd_evaluate)
 
@@ -388,7 +397,7 @@ def cmd_evaluate(args) -> int:
     from genet_lab.training.checkpoint import load_checkpoint
     from genet_lab.training.data import load_dataset
     from genet_lab.training.data.splits import relabel
-    from genet_lab.training.devices import resolve_device
+    from genet_lab.training.devices import bf16_supported, resolve_device
     from genet_lab.training.loop import accuracy
     from genet_lab.training.predict import Preprocessing
 
@@ -421,6 +430,18 @@ def cmd_evaluate(args) -> int:
     device = resolve_device(args.device)
     model = ckpt.build(device)
     mean, std = info.get("mean") or data.mean, info.get("std") or data.std
+    # as measured at training: bf16 autocast rounds logits enough to flip near-ties (a few test images)
+    trained_precision = ckpt.metrics.get("precision") if ckpt.metrics.get("precision") in ("fp32", "bf16") else "fp32"
+    precision = trained_precision if args.precision == "trained" else args.precision
+    if precision == "bf16" and not bf16_supported(device):
+        options.print_notes([f"{device} cannot run bf16; measuring at fp32 (the test accuracy may differ slightly)"])
+        precision = "fp32"
+    bf16 = precision == "bf16"
+    layout = bool(ckpt.metrics.get("channels_last")) and args.precision == "trained"
+
+    def measure(x, y) -> float:
+        return accuracy(model, to_device(x, mean, std, device, False), y.to(device), bf16, channels_last=layout)
+
     out = {
         "checkpoint": args.checkpoint,
         "genome": ckpt.genome.notation(),
@@ -428,14 +449,16 @@ def cmd_evaluate(args) -> int:
         "val_images": len(data.val_y),
         "val_accuracy": None  # no validation split (trained with --val-size 0): none, not 0.0
         if not len(data.val_y)
-        else accuracy(model, to_device(data.val_x, mean, std, device, False), data.val_y.to(device)),
+        else measure(data.val_x, data.val_y),
         "test_images": None if data.test_y is None else len(data.test_y),
         "test_accuracy": None,
         "trained_val_accuracy": None if info.get("val_size") == 0 else ckpt.metrics.get("val_accuracy"),
         "device": str(device),
+        "precision": precision,
+        "trained_precision": trained_precision,
     }
     if data.test_x is not None and data.test_y is not None:  # load_dataset sets both or neither
-        out["test_accuracy"] = accuracy(model, to_device(data.test_x, mean, std, device, False), data.test_y.to(device))
+        out["test_accuracy"] = measure(data.test_x, data.test_y)
     out["seconds"] = round(time.perf_counter() - t0, 3)
     if args.json:
         _emit(out)
@@ -446,5 +469,7 @@ def cmd_evaluate(args) -> int:
             f"(at training: {_pct(out['trained_val_accuracy'])})\n"
             f"test accuracy   {_pct(out['test_accuracy'])}"
             + ("" if out["test_images"] is None else f" of {out['test_images']} images")
+            + f"\nprecision       {precision}"
+            + (" (as trained)" if precision == trained_precision else f" (trained at {trained_precision})")
         )
     return 0

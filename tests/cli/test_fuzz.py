@@ -200,7 +200,10 @@ COMMANDS = {
             "--preset": GARBAGE,
         },
     ),
-    "evaluate": (GARBAGE, {"--dataset": GARBAGE, "--data-dir": GARBAGE, "--json": FLAG, "--device": GARBAGE}),
+    "evaluate": (
+        GARBAGE,
+        {"--dataset": GARBAGE, "--data-dir": GARBAGE, "--json": FLAG, "--device": GARBAGE, "--precision": GARBAGE},
+    ),
     "evolve": (
         None,
         {
