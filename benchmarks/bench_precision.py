@@ -9,9 +9,10 @@ gives paired differences: same split, same initial weights, same batches.
 
 For each table: one fp32 retraining per sampled structure (it must equal the table: the
 pairing holds) and a bf16 retraining per recorded seed; printed are the paired difference
-(bf16 minus fp32, validation points) with a 95% bootstrap interval, the table's seed noise
-beside it, the share of pairs bf16 lost, and the seconds ratio. Results are appended to a
-JSON-lines file as they come, so a killed run goes on where it stopped (``--out``).
+(bf16 minus fp32, validation points) with a 95% bootstrap interval (structures resampled,
+a structure's seeds together), the table's seed noise beside it, the share of pairs bf16
+lost, and the seconds ratio. Results are appended to a JSON-lines file as they come, so a
+killed run goes on where it stopped (``--out``).
 
 Usage: python benchmarks/bench_precision.py [--tables digits-334-e6,cifar16-333-e4]
        [--structures 12] [--data-dir DIR] [--out benchmarks/results/precision.jsonl]
@@ -42,9 +43,14 @@ def train(argv: list[str]) -> dict:
     return json.loads(out.getvalue())
 
 
-def bootstrap_ci(xs: list[float], reps: int = 10_000, seed: int = 0) -> tuple[float, float]:
+def bootstrap_ci(groups: list[list[float]], reps: int = 10_000, seed: int = 0) -> tuple[float, float]:
+    """95% interval of the mean difference, resampling structures (a structure's seeds stay together)."""
     rng = random.Random(seed)
-    means = sorted(statistics.fmean(rng.choices(xs, k=len(xs))) for _ in range(reps))
+    means = []
+    for _ in range(reps):
+        drawn = rng.choices(groups, k=len(groups))
+        means.append(statistics.fmean(d for g in drawn for d in g))
+    means.sort()
     return means[int(0.025 * reps)], means[int(0.975 * reps) - 1]
 
 
@@ -68,8 +74,10 @@ def main() -> int:
     for name in args.tables.split(","):
         table = load_table(name)
         entries = random.Random(args.sample_seed).sample(table.entries, min(args.structures, len(table.entries)))
-        pairs, seconds = [], {"fp32": [], "bf16": []}
+        groups: list[list[float]] = []
+        seconds: dict[str, list[float]] = {"fp32": [], "bf16": []}
         for entry in entries:
+            groups.append([])
             for i, run in enumerate(entry.runs):
                 precisions = ("fp32", "bf16") if i == 0 else ("bf16",)
                 for precision in precisions:
@@ -90,9 +98,10 @@ def main() -> int:
                     if precision == "fp32" and abs(rec["val"] - run.val) > 1e-3:
                         print(f"  note: fp32 retraining differs from the table by {rec['val'] - run.val:+.3f}")
                     if precision == "bf16":
-                        pairs.append(rec["val"] - run.val)
+                        groups[-1].append(rec["val"] - run.val)
+        pairs = [d for g in groups for d in g]
         sp = table.spread()
-        lo, hi = bootstrap_ci(pairs)
+        lo, hi = bootstrap_ci(groups)
         exact = sum(
             abs(done[(name, e.genome.notation(), e.runs[0].seed, "fp32")]["val"] - e.runs[0].val) <= 1e-3
             for e in entries
