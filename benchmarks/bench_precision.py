@@ -9,10 +9,10 @@ gives paired differences: same split, same initial weights, same batches.
 
 For each table: one fp32 retraining per sampled structure (it must equal the table: the
 pairing holds) and a bf16 retraining per recorded seed; printed are the paired difference
-(bf16 minus fp32, validation points) with a 95% bootstrap interval (structures resampled,
-a structure's seeds together), the table's seed noise beside it, the share of pairs bf16
-lost, and the seconds ratio. Results are appended to a JSON-lines file as they come, so a
-killed run goes on where it stopped (``--out``).
+(bf16 minus fp32, validation points) with the 95% interval of its mean over structures (a
+structure's pairs averaged first, so each structure counts once), the table's seed noise
+beside it, the share of pairs bf16 lost, and the seconds ratio. Results are appended to a
+JSON-lines file as they come, so a killed run goes on where it stopped (``--out``).
 
 Usage: python benchmarks/bench_precision.py [--tables digits-334-e6,cifar16-333-e4]
        [--structures 12] [--data-dir DIR] [--out benchmarks/results/precision.jsonl]
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import io
 import json
 import random
@@ -29,6 +30,7 @@ import statistics
 import sys
 from pathlib import Path
 
+from genet_lab.bench.compare import mean_ci
 from genet_lab.bench.reproduce import table_reproduction
 from genet_lab.bench.table import load_table
 from genet_lab.cli.main import main as cli_main
@@ -41,17 +43,6 @@ def train(argv: list[str]) -> dict:
     if rc != 0:
         raise SystemExit(f"train failed ({rc}): {err.getvalue().strip()}")
     return json.loads(out.getvalue())
-
-
-def bootstrap_ci(groups: list[list[float]], reps: int = 10_000, seed: int = 0) -> tuple[float, float]:
-    """95% interval of the mean difference, resampling structures (a structure's seeds stay together)."""
-    rng = random.Random(seed)
-    means = []
-    for _ in range(reps):
-        drawn = rng.choices(groups, k=len(groups))
-        means.append(statistics.fmean(d for g in drawn for d in g))
-    means.sort()
-    return means[int(0.025 * reps)], means[int(0.975 * reps) - 1]
 
 
 def main() -> int:
@@ -75,6 +66,7 @@ def main() -> int:
         table = load_table(name)
         entries = random.Random(args.sample_seed).sample(table.entries, min(args.structures, len(table.entries)))
         groups: list[list[float]] = []
+        exact = 0
         seconds: dict[str, list[float]] = {"fp32": [], "bf16": []}
         for entry in entries:
             groups.append([])
@@ -84,8 +76,7 @@ def main() -> int:
                     key = (name, entry.genome.notation(), run.seed, precision)
                     if key not in done:
                         rep = table_reproduction(table, entry, run, args.data_dir)
-                        opts = dict(rep.options, precision=precision)
-                        res = train(type(rep)(rep.genome, opts).argv())
+                        res = train(dataclasses.replace(rep, options={**rep.options, "precision": precision}).argv())
                         rec = {"table": name, "genome": key[1], "seed": run.seed, "precision": precision}
                         rec.update(val=100 * res["val_accuracy"], seconds=res["seconds"], table_val=run.val)
                         with out.open("a") as f:
@@ -95,17 +86,16 @@ def main() -> int:
                               f"(table fp32 {run.val:.2f}) {rec['seconds']:.1f} s", flush=True)  # fmt: skip
                     rec = done[key]
                     seconds[precision].append(rec["seconds"])
-                    if precision == "fp32" and abs(rec["val"] - run.val) > 1e-3:
-                        print(f"  note: fp32 retraining differs from the table by {rec['val'] - run.val:+.3f}")
+                    if precision == "fp32":
+                        exact += abs(rec["val"] - run.val) <= 1e-3
+                        if abs(rec["val"] - run.val) > 1e-3:
+                            print(f"  note: fp32 retraining differs from the table by {rec['val'] - run.val:+.3f}")
                     if precision == "bf16":
                         groups[-1].append(rec["val"] - run.val)
         pairs = [d for g in groups for d in g]
         sp = table.spread()
-        lo, hi = bootstrap_ci(groups)
-        exact = sum(
-            abs(done[(name, e.genome.notation(), e.runs[0].seed, "fp32")]["val"] - e.runs[0].val) <= 1e-3
-            for e in entries
-        )
+        interval = mean_ci([statistics.fmean(g) for g in groups])  # every structure has all its seeds
+        lo, hi = interval["low"], interval["high"]
         summary[name] = {
             "structures": len(entries),
             "pairs": len(pairs),

@@ -431,7 +431,8 @@ def cmd_evaluate(args) -> int:
     model = ckpt.build(device)
     mean, std = info.get("mean") or data.mean, info.get("std") or data.std
     # as measured at training: bf16 autocast rounds logits enough to flip near-ties (a few test images)
-    trained_precision = ckpt.metrics.get("precision") if ckpt.metrics.get("precision") in ("fp32", "bf16") else "fp32"
+    recorded = ckpt.metrics.get("precision")
+    trained_precision = recorded if recorded in ("fp32", "bf16") else "fp32"
     precision = trained_precision if args.precision == "trained" else args.precision
     if precision == "bf16" and not bf16_supported(device):
         options.print_notes([f"{device} cannot run bf16; measuring at fp32 (the test accuracy may differ slightly)"])
